@@ -1,0 +1,32 @@
+"""The actor runtime: the base actor, clocks, contexts and transports."""
+
+from actors.runtime.actor import Actor, on
+from actors.runtime.clock import Clock, RealClock, TimerHandle, VirtualClock
+from actors.runtime.context import ActorContext, IdSource
+from actors.runtime.memory import MemoryTransport
+from actors.runtime.transport import (
+    DEAD_LETTERS,
+    DeadLetter,
+    Delivery,
+    ReplyRouter,
+    Transport,
+    TransportError,
+)
+
+__all__ = [
+    "Actor",
+    "ActorContext",
+    "Clock",
+    "DEAD_LETTERS",
+    "DeadLetter",
+    "Delivery",
+    "IdSource",
+    "MemoryTransport",
+    "RealClock",
+    "ReplyRouter",
+    "TimerHandle",
+    "Transport",
+    "TransportError",
+    "VirtualClock",
+    "on",
+]

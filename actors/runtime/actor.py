@@ -1,0 +1,190 @@
+"""The actor base class: a pykka actor whose mailbox is a transport address.
+
+Handlers are installed per message type with `@on(MessageType)`; a handler gets the
+message, and reads the envelope it came in (sender, ids) from `self.envelope`.
+
+>>> from messages import PingAgent, PongAgent
+>>> class Echo(Actor):
+...     @on(PingAgent)
+...     def ping(self, msg: PingAgent) -> None:
+...         self.reply(PongAgent(agent_id=self.address))
+
+An undecodable message, one no handler accepts, or a handler that raises is logged,
+counted and dead-lettered with its reason; the actor keeps running. A message is acked
+only after its handler returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import Future
+from typing import Any, Callable, TypeVar
+
+import pykka
+
+from actors.runtime.clock import TimerHandle
+from actors.runtime.context import ActorContext
+from actors.runtime.transport import Delivery, Transport
+from messages import Envelope, MessageError, decode
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+Handler = Callable[[Any, Any], None]
+
+
+def on(*message_types: type) -> Callable[[F], F]:
+    """Mark a method as the handler of these message types."""
+
+    def mark(fn: F) -> F:
+        fn.__mesobus_handles__ = message_types  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class Actor(pykka.ThreadingActor):
+    """Base of every mesobus actor. Subclasses install handlers with `@on`."""
+
+    handlers: dict[type, str] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, attr in vars(klass).items():
+                for message_type in getattr(attr, "__mesobus_handles__", ()):
+                    table[message_type] = name
+        cls.handlers = table
+
+    def __init__(self, address: str, transport: Transport, context: ActorContext | None = None) -> None:
+        super().__init__()
+        self.address = address
+        self.transport = transport
+        self.context = context or ActorContext(clock=transport.clock)
+        self.epoch = 0  # stamped on everything sent; the master sets its leader epoch
+        self.envelope: Envelope | None = None  # the envelope being handled
+        self.counters: Counter[str] = Counter()
+        self._timers: dict[str, TimerHandle] = {}
+        self._listeners: list[Callable[[Envelope], None]] = []  # the journal's hook
+
+    # --- context: time, ids, randomness -------------------------------------------------
+
+    def now(self) -> float:
+        return self.context.clock.now()
+
+    def new_id(self) -> str:
+        return self.context.ids.new_id()
+
+    @property
+    def random(self):
+        return self.context.random
+
+    # --- sending ----------------------------------------------------------------------
+
+    def make_envelope(self, target: str, body: Any, *, correlation_id: str = "") -> Envelope:
+        cause = self.envelope.id if self.envelope is not None else ""
+        return Envelope(
+            id=self.new_id(),
+            sender=self.address,
+            target=target,
+            body=body,
+            correlation_id=correlation_id,
+            causation_id=cause,
+            epoch=self.epoch,
+            sent_at=self.now(),
+        )
+
+    def send(self, target: str, body: Any) -> Envelope:
+        """Send a message; returns its envelope."""
+        envelope = self.make_envelope(target, body)
+        self.transport.publish(envelope)
+        return envelope
+
+    def reply(self, body: Any) -> Envelope:
+        """Answer the message being handled (to its sender, with its id as correlation)."""
+        assert self.envelope is not None, "reply() outside a handler"
+        envelope = self.make_envelope(self.envelope.sender, body, correlation_id=self.envelope.id)
+        self.transport.publish(envelope)
+        return envelope
+
+    def ask(self, target: str, body: Any, timeout: float = 10.0) -> "Future[Envelope]":
+        """Send and get a Future for the reply's envelope; fails with TimeoutError."""
+        return self.transport.ask(self.make_envelope(target, body), timeout)
+
+    def delay(self, seconds: float, body: Any) -> str:
+        """Send `body` to this actor after `seconds`; returns a timer id for `cancel`."""
+        envelope = self.make_envelope(self.address, body)
+
+        def fire() -> None:
+            if self._timers.pop(envelope.id, None) is not None:
+                self.transport.publish(envelope)
+
+        self._timers[envelope.id] = self.context.clock.call_later(seconds, fire)
+        return envelope.id
+
+    def cancel(self, timer_id: str) -> None:
+        handle = self._timers.pop(timer_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.transport.subscribe(self.address, self._on_delivery)
+
+    def on_stop(self) -> None:
+        self.transport.unsubscribe(self.address)
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def _on_delivery(self, delivery: Delivery) -> None:
+        # Called on a transport thread: hand over to the actor's own thread.
+        self.actor_ref.tell(delivery)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Delivery):
+            self.receive(message)
+        return None
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def receive(self, delivery: Delivery) -> None:
+        """Decode, dispatch and settle one delivery; never raises."""
+        try:
+            envelope = decode(delivery.body)
+        except MessageError as err:
+            self._reject(delivery, f"undecodable: {err}", "undecodable")
+            return
+        reason = self.dispatch(envelope)
+        if reason is None:
+            self.transport.ack(delivery)
+        else:
+            self._reject(delivery, reason, "failed" if reason.startswith("handler") else "unhandled")
+
+    def dispatch(self, envelope: Envelope) -> str | None:
+        """Run the handler for one envelope; returns None, or why it could not be handled."""
+        self.counters["received"] += 1
+        name = self.handlers.get(type(envelope.body))
+        if name is None:
+            return f"no handler for {envelope.type} at {self.address}"
+        self.envelope = envelope
+        try:
+            for listener in self._listeners:
+                listener(envelope)
+            getattr(self, name)(envelope.body)
+        except Exception as err:
+            log.exception("%s: handler %s failed on %s", self.address, name, envelope.id)
+            return f"handler {name} failed on {envelope.type}: {type(err).__name__}: {err}"
+        finally:
+            self.envelope = None
+        self.counters["handled"] += 1
+        return None
+
+    def _reject(self, delivery: Delivery, reason: str, counter: str) -> None:
+        log.warning("%s: dead-lettering a message: %s", self.address, reason)
+        self.counters[counter] += 1
+        self.counters["dead_lettered"] += 1
+        self.transport.dead_letter(delivery, reason)

@@ -1,0 +1,132 @@
+"""Every mailbox in one process: for `mesobus local`/`demo`, unit tests, simulation, replay.
+
+Messages are encoded and decoded exactly as on the broker, so validation, dead letters
+and the journal behave the same. With a `VirtualClock`, tests advance time by hand and
+call `settle()` to wait until every published message has been handled.
+
+>>> from messages import Envelope, PongAgent
+>>> t = MemoryTransport()
+>>> got = []
+>>> t.subscribe("master", lambda d: (got.append(d.body), t.ack(d)))
+>>> t.publish(Envelope(id="1", sender="agent.a", target="master", body=PongAgent("a")))
+>>> t.settle(); len(got)
+1
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from typing import Callable
+
+from actors.runtime.clock import Clock, RealClock
+from actors.runtime.transport import DEAD_LETTERS, DeadLetter, Delivery, OnDelivery, Transport
+from messages import Envelope, encode
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.queue: deque[Delivery] = deque()
+        self.consumer: OnDelivery | None = None
+        self.unacked: dict[int, Delivery] = {}
+
+
+class MemoryTransport(Transport):
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or RealClock()
+        self.dead_letters: list[DeadLetter] = []
+        self.taps: list[Callable[[Envelope, bytes], None]] = []  # e.g. the journal
+        self._mailboxes: dict[str, _Mailbox] = {}
+        self._tags = itertools.count(1)
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0
+        self.published = 0
+
+    # --- the Transport interface ------------------------------------------------------
+
+    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
+        with self._lock:
+            box = self._box(address)
+            if box.consumer is not None:
+                raise ValueError(f"{address} already has a consumer")
+            box.consumer = on_delivery
+            self._drain(address, box)
+
+    def unsubscribe(self, address: str) -> None:
+        """Stop consuming; unsettled deliveries go back to the front of the mailbox."""
+        with self._lock:
+            box = self._mailboxes.get(address)
+            if box is None:
+                return
+            box.consumer = None
+            for tag in sorted(box.unacked, reverse=True):
+                d = box.unacked.pop(tag)
+                box.queue.appendleft(Delivery(d.address, d.body, d.tag, redelivered=True))
+
+    def publish(self, envelope: Envelope) -> None:
+        self.publish_raw(envelope.target, encode(envelope), envelope)
+
+    def publish_raw(self, address: str, body: bytes, envelope: Envelope | None = None) -> None:
+        """Put bytes straight into a mailbox (tests use it to inject malformed messages)."""
+        for tap in self.taps:
+            if envelope is not None:
+                tap(envelope, body)
+        with self._lock:
+            self.published += 1
+            self._inflight += 1
+            box = self._box(address)
+            box.queue.append(Delivery(address, body, next(self._tags)))
+            self._drain(address, box)
+
+    def ack(self, delivery: Delivery) -> None:
+        self._settle(delivery)
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        with self._lock:
+            self.dead_letters.append(DeadLetter(delivery.address, delivery.body, reason))
+        self._settle(delivery)
+
+    def close(self) -> None:
+        self.clock.close()
+
+    # --- for tests ----------------------------------------------------------------------
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every published message has been handled (acked or dead-lettered)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._inflight == 0, timeout):
+                waiting = {a: len(b.queue) + len(b.unacked) for a, b in self._mailboxes.items()}
+                busy = {a: n for a, n in waiting.items() if n}
+                raise TimeoutError(f"transport not idle after {timeout}s: {busy}")
+
+    def pending(self, address: str) -> int:
+        with self._lock:
+            box = self._mailboxes.get(address)
+            return 0 if box is None else len(box.queue) + len(box.unacked)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _box(self, address: str) -> _Mailbox:
+        box = self._mailboxes.get(address)
+        if box is None:
+            box = self._mailboxes[address] = _Mailbox()
+        return box
+
+    def _drain(self, address: str, box: _Mailbox) -> None:
+        if address == DEAD_LETTERS:
+            return
+        while box.consumer is not None and box.queue:
+            delivery = box.queue.popleft()
+            box.unacked[delivery.tag] = delivery
+            box.consumer(delivery)
+
+    def _settle(self, delivery: Delivery) -> None:
+        with self._lock:
+            box = self._mailboxes.get(delivery.address)
+            if box is None or box.unacked.pop(delivery.tag, None) is None:
+                return  # already settled, or requeued by unsubscribe
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.notify_all()

@@ -1,0 +1,137 @@
+"""The transport interface: how actors' mailboxes are reached.
+
+Two implementations: `MemoryTransport` (this package; every actor in one process) and
+`rabbitmq.AmqpTransport` (a durable RabbitMQ queue per address). Actors never know which
+one they run on.
+
+Contract:
+- `subscribe(address, on_delivery)` starts consuming the mailbox of `address`;
+  `on_delivery(delivery)` is called on a transport thread, in mailbox order, and must not
+  block for long (actors hand the delivery to their own thread).
+- every delivery is settled exactly once, after its handler returned: `ack(delivery)`, or
+  `dead_letter(delivery, reason)` which moves the raw bytes to the dead letters with the
+  reason. Unsettled deliveries come back after a crash or a lost connection (at-least-once).
+- `publish(envelope)` sends one message to `envelope.target`. It may buffer, but never
+  drops: a message published while handling a delivery is confirmed before that
+  delivery's ack. During an outage it waits (bounded) and then raises `TransportError`.
+- `ask(envelope, timeout)` publishes with a reply address and returns a Future resolved
+  with the reply's envelope (see `ReplyRouter`).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from actors.runtime.clock import Clock
+from messages import Envelope, MessageError, decode
+
+DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
+
+
+class TransportError(RuntimeError):
+    """The transport could not do what was asked (broker unreachable past the deadline)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message taken from a mailbox, not yet settled."""
+
+    address: str
+    body: bytes
+    tag: Any  # the transport's own handle for ack / dead_letter
+    redelivered: bool = False
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    address: str
+    body: bytes
+    reason: str
+
+
+OnDelivery = Callable[[Delivery], None]
+
+
+class Transport(ABC):
+    clock: Clock
+
+    @abstractmethod
+    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
+        """Consume `address`'s mailbox. `durable=False` for short-lived reply mailboxes."""
+
+    @abstractmethod
+    def unsubscribe(self, address: str) -> None: ...
+
+    @abstractmethod
+    def publish(self, envelope: Envelope) -> None: ...
+
+    @abstractmethod
+    def ack(self, delivery: Delivery) -> None: ...
+
+    @abstractmethod
+    def dead_letter(self, delivery: Delivery, reason: str) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything published so far is safely with the mailbox."""
+
+    # --- ask / reply: a per-transport reply mailbox resolving futures by correlation id -
+
+    _replies: "ReplyRouter | None" = None
+
+    def ask(self, envelope: Envelope, timeout: float | None = None) -> "Future[Envelope]":
+        """Publish `envelope` (its sender is replaced by the reply address) and return a
+        Future for the reply. The Future fails with TimeoutError after `timeout`."""
+        if self._replies is None:
+            self._replies = ReplyRouter(self)
+        return self._replies.ask(envelope, timeout)
+
+
+class ReplyRouter:
+    """Routes replies (by correlation id) arriving at one reply mailbox to their futures."""
+
+    def __init__(self, transport: Transport) -> None:
+        import os
+
+        self.transport = transport
+        self.address = f"reply.{os.urandom(6).hex()}"
+        self._pending: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        transport.subscribe(self.address, self._on_delivery, durable=False)
+
+    def ask(self, envelope: Envelope, timeout: float | None) -> "Future[Envelope]":
+        future: Future = Future()
+        with self._lock:
+            self._pending[envelope.id] = future
+        if timeout is not None:
+            self.transport.clock.call_later(timeout, lambda: self._expire(envelope, timeout))
+        from dataclasses import replace
+
+        self.transport.publish(replace(envelope, sender=self.address))
+        return future
+
+    def _expire(self, envelope: Envelope, timeout: float) -> None:
+        with self._lock:
+            future = self._pending.pop(envelope.id, None)
+        if future is not None and not future.done():
+            future.set_exception(
+                TimeoutError(f"no reply to {envelope.type} from {envelope.target} in {timeout}s")
+            )
+
+    def _on_delivery(self, delivery: Delivery) -> None:
+        try:
+            envelope = decode(delivery.body)
+        except MessageError as err:
+            self.transport.dead_letter(delivery, f"undecodable reply: {err}")
+            return
+        with self._lock:
+            future = self._pending.pop(envelope.correlation_id, None)
+        self.transport.ack(delivery)
+        if future is not None and not future.done():
+            future.set_result(envelope)

@@ -1,0 +1,145 @@
+"""Messages between agents and the master, and between an agent and its executors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from messages.catalogue import message
+from messages.values import AgentInfo, ExecutorInfo, FrameworkInfo, Task, TaskInfo
+
+# --- agent <-> master ------------------------------------------------------------------
+
+
+# agent -> master: a new agent wants to join (agent_id empty).
+@message
+@dataclass(frozen=True)
+class RegisterAgent:
+    agent: AgentInfo
+    version: str = ""
+
+
+# agent -> master: an agent that had an id rejoins (restart, reconnect, new leader),
+# with what it still runs.
+@message
+@dataclass(frozen=True)
+class ReregisterAgent:
+    agent: AgentInfo
+    version: str = ""
+    tasks: tuple[Task, ...] = ()
+    executors: tuple[ExecutorInfo, ...] = ()
+    frameworks: tuple[FrameworkInfo, ...] = ()
+
+
+# master -> agent: welcome; here is your id and how often you will be pinged.
+@message
+@dataclass(frozen=True)
+class AgentRegistered:
+    agent_id: str
+    ping_interval: float
+    max_missed_pings: int
+
+
+# master -> agent: welcome back.
+@message
+@dataclass(frozen=True)
+class AgentReregistered:
+    agent_id: str
+    ping_interval: float
+    max_missed_pings: int
+
+
+# master -> agent: are you there? (`connected` is false when the master does not know it)
+@message
+@dataclass(frozen=True)
+class PingAgent:
+    connected: bool = True
+
+
+# agent -> master: yes.
+@message
+@dataclass(frozen=True)
+class PongAgent:
+    agent_id: str
+
+
+# agent -> master: this agent is shutting down cleanly.
+@message
+@dataclass(frozen=True)
+class UnregisterAgent:
+    agent_id: str
+
+
+# master -> agent, agent -> executor: run this task (launching its executor if needed).
+@message
+@dataclass(frozen=True)
+class RunTask:
+    framework: FrameworkInfo
+    task: TaskInfo
+    launch_executor: bool = True
+
+
+# master -> agent: the framework is gone; kill its executors and tasks.
+@message
+@dataclass(frozen=True)
+class ShutdownFramework:
+    framework_id: str
+
+
+# master -> agent, agent -> executor: stop this executor and its tasks.
+@message
+@dataclass(frozen=True)
+class ShutdownExecutor:
+    framework_id: str
+    executor_id: str
+
+
+# master -> agent: you are not (or no longer) part of the cluster; stop.
+@message
+@dataclass(frozen=True)
+class ShutdownAgent:
+    message: str
+
+
+# --- executor <-> agent ----------------------------------------------------------------
+
+
+# executor -> agent: the executor process is up.
+@message
+@dataclass(frozen=True)
+class RegisterExecutor:
+    framework_id: str
+    executor_id: str
+
+
+# executor -> agent: the executor is still here after the agent restarted, with what it
+# runs and the status updates it has not seen acknowledged.
+@message
+@dataclass(frozen=True)
+class ReregisterExecutor:
+    framework_id: str
+    executor_id: str
+    tasks: tuple[TaskInfo, ...] = ()
+    updates: tuple[bytes, ...] = ()
+
+
+# agent -> executor: registered; here is who you work for.
+@message
+@dataclass(frozen=True)
+class ExecutorRegistered:
+    executor: ExecutorInfo
+    framework: FrameworkInfo
+    agent: AgentInfo
+
+
+# agent -> executor: re-registered after an agent restart.
+@message
+@dataclass(frozen=True)
+class ExecutorReregistered:
+    agent: AgentInfo
+
+
+# agent -> executor: the agent restarted; re-register (with unacknowledged updates).
+@message
+@dataclass(frozen=True)
+class ReconnectExecutor:
+    agent_id: str

@@ -1,0 +1,237 @@
+"""The value types that messages carry (Mesos' mesos.proto, the parts mesobus uses).
+
+>>> task = TaskInfo(task_id="t1", name="hello", agent_id="a1",
+...                 resources=Resources.parse("cpus:0.1;mem:32"),
+...                 command=CommandInfo(value="echo hello"))
+>>> task.command.shell, TaskState.TASK_FINISHED.is_terminal
+(True, True)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from messages.resources import Resources
+
+
+class TaskState(str, enum.Enum):
+    """Every task state of Mesos; `is_terminal` says whether the task is over."""
+
+    TASK_STAGING = "TASK_STAGING"
+    TASK_STARTING = "TASK_STARTING"
+    TASK_RUNNING = "TASK_RUNNING"
+    TASK_KILLING = "TASK_KILLING"
+    TASK_FINISHED = "TASK_FINISHED"
+    TASK_FAILED = "TASK_FAILED"
+    TASK_KILLED = "TASK_KILLED"
+    TASK_ERROR = "TASK_ERROR"
+    TASK_LOST = "TASK_LOST"
+    TASK_DROPPED = "TASK_DROPPED"
+    TASK_UNREACHABLE = "TASK_UNREACHABLE"
+    TASK_GONE = "TASK_GONE"
+    TASK_GONE_BY_OPERATOR = "TASK_GONE_BY_OPERATOR"
+    TASK_UNKNOWN = "TASK_UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset(
+    {
+        TaskState.TASK_FINISHED,
+        TaskState.TASK_FAILED,
+        TaskState.TASK_KILLED,
+        TaskState.TASK_ERROR,
+        TaskState.TASK_LOST,
+        TaskState.TASK_DROPPED,
+        TaskState.TASK_GONE,
+        TaskState.TASK_GONE_BY_OPERATOR,
+    }
+)
+
+
+class StatusSource(str, enum.Enum):
+    SOURCE_MASTER = "SOURCE_MASTER"
+    SOURCE_AGENT = "SOURCE_AGENT"
+    SOURCE_EXECUTOR = "SOURCE_EXECUTOR"
+
+
+class StatusReason(str, enum.Enum):
+    """Why a status was sent (a subset of Mesos' TaskStatus.Reason)."""
+
+    REASON_NONE = ""
+    REASON_RECONCILIATION = "REASON_RECONCILIATION"
+    REASON_AGENT_REMOVED = "REASON_AGENT_REMOVED"
+    REASON_AGENT_UNKNOWN = "REASON_AGENT_UNKNOWN"
+    REASON_AGENT_RESTARTED = "REASON_AGENT_RESTARTED"
+    REASON_COMMAND_EXECUTOR_FAILED = "REASON_COMMAND_EXECUTOR_FAILED"
+    REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
+    REASON_EXECUTOR_UNREGISTERED = "REASON_EXECUTOR_UNREGISTERED"
+    REASON_FRAMEWORK_REMOVED = "REASON_FRAMEWORK_REMOVED"
+    REASON_TASK_INVALID = "REASON_TASK_INVALID"
+    REASON_TASK_UNKNOWN = "REASON_TASK_UNKNOWN"
+    REASON_TASK_KILLED_DURING_LAUNCH = "REASON_TASK_KILLED_DURING_LAUNCH"
+    REASON_INVALID_OFFERS = "REASON_INVALID_OFFERS"
+    REASON_CONTAINER_LIMITATION_MEMORY = "REASON_CONTAINER_LIMITATION_MEMORY"
+    REASON_CONTAINER_LAUNCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"
+    REASON_RESOURCES_UNKNOWN = "REASON_RESOURCES_UNKNOWN"
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """A command to run: through the shell (`value` is a shell line) or as argv."""
+
+    value: str = ""
+    arguments: tuple[str, ...] = ()
+    shell: bool = True
+    environment: dict[str, str] = field(default_factory=dict)
+    user: str = ""
+
+    def __post_init__(self) -> None:
+        if self.shell and not self.value:
+            raise ValueError("a shell command needs a value")
+        if not self.shell and not (self.value or self.arguments):
+            raise ValueError("a command needs a value or arguments")
+
+
+@dataclass(frozen=True)
+class ExecutorInfo:
+    """A custom executor: a command the agent starts once per (framework, executor_id)."""
+
+    executor_id: str
+    command: CommandInfo
+    framework_id: str = ""
+    name: str = ""
+    resources: Resources = field(default_factory=Resources)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a framework asks to run: exactly one of `command` (the built-in command
+    executor) or `executor` (its own executor)."""
+
+    task_id: str
+    name: str
+    agent_id: str
+    resources: Resources
+    command: CommandInfo | None = None
+    executor: ExecutorInfo | None = None
+    data: bytes = b""
+    labels: dict[str, str] = field(default_factory=dict)
+    kill_grace_period: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.command is None) == (self.executor is None):
+            raise ValueError(f"task {self.task_id!r} needs exactly one of command or executor")
+
+
+@dataclass(frozen=True)
+class FrameworkInfo:
+    user: str
+    name: str
+    framework_id: str = ""
+    roles: tuple[str, ...] = ("*",)
+    principal: str = ""
+    failover_timeout: float = 0.0
+    checkpoint: bool = False
+    capabilities: tuple[str, ...] = ()  # e.g. "PARTITION_AWARE"
+    hostname: str = ""
+
+    @property
+    def partition_aware(self) -> bool:
+        return "PARTITION_AWARE" in self.capabilities
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    hostname: str
+    resources: Resources
+    attributes: dict[str, str] = field(default_factory=dict)
+    agent_id: str = ""
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class MasterInfo:
+    master_id: str
+    hostname: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str
+    framework_id: str
+    agent_id: str
+    hostname: str
+    resources: Resources
+    role: str = "*"
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """How long to not re-offer declined resources (Mesos' default: 5 seconds)."""
+
+    refuse_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.refuse_seconds < 365 * 24 * 3600):
+            raise ValueError(f"refuse_seconds out of range: {self.refuse_seconds}")
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    task_id: str
+    state: TaskState
+    message: str = ""
+    source: StatusSource = StatusSource.SOURCE_EXECUTOR
+    reason: StatusReason = StatusReason.REASON_NONE
+    agent_id: str = ""
+    executor_id: str = ""
+    timestamp: float = 0.0
+    uuid: str = ""  # empty for statuses that need no acknowledgement (reconciliation)
+    data: bytes = b""
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """The master's and agent's record of a launched task (sent on re-registration)."""
+
+    task_id: str
+    name: str
+    framework_id: str
+    agent_id: str
+    executor_id: str
+    resources: Resources
+    state: TaskState = TaskState.TASK_STAGING
+    role: str = "*"
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task named in an explicit reconciliation."""
+
+    task_id: str
+    agent_id: str = ""
+
+
+class OperationType(str, enum.Enum):
+    LAUNCH = "LAUNCH"
+    RESERVE = "RESERVE"
+    UNRESERVE = "UNRESERVE"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of an Accept: LAUNCH tasks, or RESERVE/UNRESERVE resources."""
+
+    type: OperationType
+    tasks: tuple[TaskInfo, ...] = ()
+    resources: Resources = field(default_factory=Resources)

@@ -1,0 +1,154 @@
+"""The actor runtime: dispatch, dead letters, replies, timers, at-least-once settling."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from actors.runtime import Actor, MemoryTransport, VirtualClock, on
+from messages import Envelope, PingAgent, PongAgent, ShutdownAgent, UnregisterAgent
+
+
+class Recorder(Actor):
+    """Answers pings, records pongs, fails on ShutdownAgent, delays on UnregisterAgent."""
+
+    def __init__(self, address, transport, **kw):
+        super().__init__(address, transport, **kw)
+        self.seen: list[Envelope] = []
+        self.timer = ""
+
+    @on(PingAgent)
+    def ping(self, msg: PingAgent) -> None:
+        self.reply(PongAgent(agent_id=self.address))
+
+    @on(PongAgent)
+    def pong(self, msg: PongAgent) -> None:
+        self.seen.append(self.envelope)
+
+    @on(ShutdownAgent)
+    def explode(self, msg: ShutdownAgent) -> None:
+        raise RuntimeError(msg.message)
+
+    @on(UnregisterAgent)
+    def later(self, msg: UnregisterAgent) -> None:
+        if msg.agent_id == "cancel":
+            self.cancel(self.timer)
+        else:
+            self.timer = self.delay(5.0, PongAgent(agent_id="timer"))
+
+
+def _env(body, target="rec", sender="test", id_="m1") -> Envelope:
+    return Envelope(id=id_, sender=sender, target=target, body=body)
+
+
+@pytest.fixture
+def rec(transport):
+    ref = Recorder.start("rec", transport)
+    yield ref.proxy()
+    ref.stop()
+
+
+def test_handler_gets_the_message_and_its_envelope(transport, rec) -> None:
+    transport.publish(_env(PongAgent("a1")))
+    transport.settle()
+    seen = rec.seen.get()
+    assert [e.body for e in seen] == [PongAgent("a1")] and seen[0].sender == "test"
+
+
+def test_ask_gets_the_reply_with_the_asks_id_as_correlation(transport, rec) -> None:
+    reply = transport.ask(_env(PingAgent(), id_="q1"), timeout=5).result(5)
+    assert reply.body == PongAgent("rec") and reply.correlation_id == "q1"
+
+
+def test_ask_times_out_on_the_virtual_clock(transport, clock) -> None:
+    future = transport.ask(_env(PingAgent(), target="nobody"), timeout=3)
+    clock.advance(3)
+    with pytest.raises(TimeoutError, match="no reply to PingAgent from nobody"):
+        future.result(1)
+
+
+def test_undecodable_bytes_are_dead_lettered_and_the_actor_keeps_running(transport, rec) -> None:
+    transport.publish_raw("rec", b"\x00garbage")
+    transport.publish(_env(PongAgent("after")))
+    transport.settle()
+    assert [d.reason.split(":")[0] for d in transport.dead_letters] == ["undecodable"]
+    assert [e.body.agent_id for e in rec.seen.get()] == ["after"]
+    assert rec.counters.get()["undecodable"] == 1
+
+
+def test_a_message_no_handler_accepts_is_dead_lettered_with_the_reason(transport) -> None:
+    class Mute(Actor):
+        pass
+
+    ref = Mute.start("mute", transport)
+    transport.publish(_env(PongAgent("x"), target="mute"))
+    transport.settle()
+    ref.stop()
+    assert transport.dead_letters[0].reason == "no handler for PongAgent at mute"
+
+
+def test_a_failing_handler_is_dead_lettered_and_the_actor_survives(transport, rec) -> None:
+    transport.publish(_env(ShutdownAgent("boom")))
+    transport.publish(_env(PongAgent("next"), id_="m2"))
+    transport.settle()
+    assert "RuntimeError: boom" in transport.dead_letters[0].reason
+    assert [e.body.agent_id for e in rec.seen.get()] == ["next"]
+    assert rec.actor_ref.is_alive()
+
+
+def test_sent_messages_carry_the_cause_and_the_sender(transport, rec) -> None:
+    reply = transport.ask(_env(PingAgent(), id_="cause-1"), timeout=5).result(5)
+    assert reply.causation_id == "cause-1" and reply.sender == "rec"
+
+
+def test_delay_delivers_through_the_mailbox_after_the_virtual_time(transport, clock, rec) -> None:
+    transport.publish(_env(UnregisterAgent("set")))
+    transport.settle()
+    clock.advance(4.9)
+    transport.settle()
+    assert rec.seen.get() == []
+    clock.advance(0.1)
+    transport.settle()
+    assert [e.body.agent_id for e in rec.seen.get()] == ["timer"]
+
+
+def test_a_cancelled_timer_never_fires(transport, clock, rec) -> None:
+    transport.publish(_env(UnregisterAgent("set")))
+    transport.publish(_env(UnregisterAgent("cancel"), id_="m2"))
+    transport.settle()
+    clock.advance(10)
+    transport.settle()
+    assert rec.seen.get() == []
+
+
+def test_a_message_is_redelivered_when_its_actor_stops_before_acking() -> None:
+    transport = MemoryTransport(VirtualClock())
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(Actor):
+        @on(PongAgent)
+        def pong(self, msg: PongAgent) -> None:
+            started.set()
+            release.wait(5)
+            raise SystemExit  # dies without returning: no ack
+
+    ref = Slow.start("slow", transport)
+    transport.publish(_env(PongAgent("p"), target="slow"))
+    assert started.wait(5)
+    transport.unsubscribe("slow")  # the process is gone; the broker requeues
+    release.set()
+    ref.stop()
+    assert transport.pending("slow") == 1
+
+    got = []
+
+    class Fresh(Actor):
+        @on(PongAgent)
+        def pong(self, msg: PongAgent) -> None:
+            got.append(msg)
+
+    fresh = Fresh.start("slow", transport)
+    transport.settle()
+    fresh.stop()
+    assert got == [PongAgent("p")]
