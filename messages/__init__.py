@@ -7,10 +7,11 @@ learn the protocol; each message says who sends it to whom.
 from messages.agent import *  # noqa: F401,F403  (the catalogue is the public surface)
 from messages.allocation import *  # noqa: F401,F403
 from messages.catalogue import CATALOGUE, lookup, message, wire_name
-from messages.codec import decode, encode
+from messages.codec import decode, decode_map, encode
 from messages.envelope import FORMAT_VERSION, Envelope
 from messages.errors import MessageError, ResourceError
 from messages.framework import *  # noqa: F401,F403
+from messages.journal import JOURNAL, ActorStarted, AllocationExplained, InputsHandled, Skip
 from messages.resources import Resources
 from messages.schema import from_plain, to_plain
 from messages.values import (

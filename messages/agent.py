@@ -143,3 +143,105 @@ class ExecutorReregistered:
 @dataclass(frozen=True)
 class ReconnectExecutor:
     agent_id: str
+
+
+# --- timers and local reports: an agent or executor to its own mailbox -----------------
+
+
+# agent -> itself (timer): RegisterAgent/ReregisterAgent not answered yet; send it again.
+@message
+@dataclass(frozen=True)
+class RetryAgentRegistration:
+    attempt: int
+
+
+# agent -> itself (timer): no PingAgent for ping_interval * max_missed_pings; re-register.
+@message
+@dataclass(frozen=True)
+class AgentPingTimeout:
+    generation: int
+
+
+# agent -> itself (timer): resend the head of a task's status update stream if unacknowledged.
+@message
+@dataclass(frozen=True)
+class RetryStatusUpdate:
+    framework_id: str
+    task_id: str
+    uuid: str
+
+
+# agent -> itself (timer): checkpointed executors that did not answer ReconnectExecutor are gone.
+@message
+@dataclass(frozen=True)
+class ExecutorReconnectTimeout:
+    generation: int = 0
+
+
+# agent -> itself (timer): a launched executor did not send RegisterExecutor in time.
+@message
+@dataclass(frozen=True)
+class ExecutorRegistrationTimeout:
+    framework_id: str
+    executor_id: str
+    run_id: str
+
+
+# agent -> itself (timer): an executor told to shut down has not exited; kill it.
+@message
+@dataclass(frozen=True)
+class ExecutorShutdownTimeout:
+    framework_id: str
+    executor_id: str
+    run_id: str
+
+
+# agent -> itself (timer): the command executor has had nothing to do; shut it down.
+@message
+@dataclass(frozen=True)
+class ExecutorIdleTimeout:
+    framework_id: str
+    executor_id: str
+    run_id: str
+    generation: int
+
+
+# launcher -> agent (posted to the agent's mailbox by an exit watcher): an executor exited.
+@message
+@dataclass(frozen=True)
+class ExecutorTerminated:
+    framework_id: str
+    executor_id: str
+    run_id: str
+    status: int
+    message: str = ""
+
+
+# executor -> itself (timer): RegisterExecutor not answered yet; send it again.
+@message
+@dataclass(frozen=True)
+class RetryExecutorRegistration:
+    attempt: int
+
+
+# command executor -> itself (posted by a process watcher): a task's process exited.
+@message
+@dataclass(frozen=True)
+class TaskProcessExited:
+    task_id: str
+    returncode: int
+    memory_limited: bool = False
+
+
+# command executor -> itself (timer): a task being killed outlived its grace period; SIGKILL.
+@message
+@dataclass(frozen=True)
+class KillGraceExpired:
+    task_id: str
+
+
+# executor -> itself (timer): nothing to do for a while; exit if that is still so.
+@message
+@dataclass(frozen=True)
+class ExecutorIdleCheck:
+    generation: int

@@ -65,6 +65,11 @@ def decode(data: bytes) -> Envelope:
         raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as err:  # msgpack raises several unrelated types
         raise MessageError(f"not msgpack: {err}", message="envelope") from None
+    return decode_map(raw)
+
+
+def decode_map(raw: Any) -> Envelope:
+    """Validate an already unpacked envelope map (journal readers unpack in bulk)."""
     if not isinstance(raw, dict):
         raise MessageError("not a map", message="envelope")
     version = raw.get("v")

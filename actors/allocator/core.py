@@ -29,6 +29,7 @@ from actors.allocator.allocation import Allocation
 from actors.allocator.cycle import run_cycle
 from actors.allocator.explain import INACTIVE, SUPPRESSED, Explanation
 from actors.allocator.filters import FilterTable
+from actors.allocator.gcpause import pause_gc, resume_gc
 from actors.allocator.quantities import MinAllocatable, add_into, quantities, subtract_from
 from actors.allocator.sorter import DRFSorter, Sorter
 from actors.allocator.state import EMPTY, AgentState, FrameworkState, RoleState, limit_quantities
@@ -46,6 +47,7 @@ class Allocator:
         seed: int = 0,
         min_allocatable: Iterable[Resources] | None = None,
         sorter_factory: Callable[[], Sorter] = DRFSorter,
+        pause_gc: bool = True,
     ) -> None:
         self.allocation_interval = float(allocation_interval)
         self._random = random.Random(seed)
@@ -53,6 +55,7 @@ class Allocator:
             MinAllocatable.default() if min_allocatable is None else MinAllocatable(min_allocatable)
         )
         self._new_sorter = sorter_factory
+        self._pause_gc = pause_gc  # see gcpause.py: a third of a large run otherwise
         self._agents: dict[str, AgentState] = {}
         self._frameworks: dict[str, FrameworkState] = {}
         self._roles: dict[str, RoleState] = {}
@@ -229,7 +232,7 @@ class Allocator:
                         del agent.allocated[framework_id]
                         self._frameworks[framework_id].agents.pop(agent_id, None)
                 agent.give_back(returned)
-                self._untrack(framework_id, role, quantities(returned))
+                self._untrack(framework_id, role, agent.amounts(returned))
         if refuse_seconds is not None and resources and framework_id in self._frameworks:
             seconds = float(refuse_seconds)
             if math.isnan(seconds):
@@ -285,32 +288,39 @@ class Allocator:
 
     def allocate(self, now: float, explain: bool = False) -> list[Allocation]:
         """One batch run: offer what is available, agents in a fresh seeded order."""
-        self._filters.expire(now)
-        self._sync_totals()
-        explanation = None
-        if explain:
-            explanation = Explanation(now)
-            for fw in self._frameworks.values():
-                for role in fw.roles:
-                    if not fw.active:
-                        explanation.skip(INACTIVE, role, framework_id=fw.id)
-                    elif role in fw.suppressed:
-                        explanation.skip(SUPPRESSED, role, framework_id=fw.id)
-        agents = list(self._agents.values())
-        self._random.shuffle(agents)
-        result = run_cycle(
-            agents,
-            now,
-            self._role_sorter,
-            self._roles,
-            self._filters.by_agent,
-            self._minimum,
-            self._track,
-            explanation,
-        )
+        paused = pause_gc(self._pause_gc)
+        try:
+            self._filters.expire(now)
+            self._sync_totals()
+            explanation = self._explain_start(now) if explain else None
+            agents = list(self._agents.values())
+            self._random.shuffle(agents)
+            result = run_cycle(
+                agents,
+                now,
+                self._role_sorter,
+                self._roles,
+                self._filters.by_agent,
+                self._minimum,
+                self._track,
+                explanation,
+            )
+        finally:
+            resume_gc(paused)
         self.last_explanation = explanation
         self.runs += 1
         return result
+
+    def _explain_start(self, now: float) -> Explanation:
+        """A new record, with the skips that hold on every agent."""
+        explanation = Explanation(now)
+        for fw in self._frameworks.values():
+            for role in fw.roles:
+                if not fw.active:
+                    explanation.skip(INACTIVE, role, framework_id=fw.id)
+                elif role in fw.suppressed:
+                    explanation.skip(SUPPRESSED, role, framework_id=fw.id)
+        return explanation
 
     # --- metrics and debugging --------------------------------------------------------
 

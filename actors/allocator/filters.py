@@ -27,17 +27,23 @@ from messages import Resources
 class Filter:
     """One live decline: `framework_id` refused `resources` of `agent_id` for `role`."""
 
-    __slots__ = ("framework_id", "role", "agent_id", "resources", "expires", "live")
+    __slots__ = ("framework_id", "role", "agent_id", "resources", "expires", "seq")
 
     def __init__(
-        self, framework_id: str, role: str, agent_id: str, resources: Resources, expires: float
+        self,
+        framework_id: str,
+        role: str,
+        agent_id: str,
+        resources: Resources,
+        expires: float,
+        seq: int = 0,
     ) -> None:
         self.framework_id = framework_id
         self.role = role
         self.agent_id = agent_id
         self.resources = resources
         self.expires = expires
-        self.live = True
+        self.seq = seq  # its entry in the expiry heap
 
     def covers(self, offer: Resources) -> bool:
         """True when `offer` holds nothing beyond what was declined."""
@@ -59,9 +65,11 @@ class FilterTable:
         self.by_agent: dict[str, dict[str, dict[str, Filter]]] = {}
         # framework -> {(agent, role): None}: for revive and removal (a dict keeps order)
         self._by_framework: dict[str, dict[tuple[str, str], None]] = {}
-        self._heap: list[tuple[float, int, Filter]] = []
+        # (expires, seq) entries; `_live` maps seq -> Filter. Plain (float, int) tuples
+        # are untracked by the cyclic GC, so a million filters do not slow collections.
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Filter] = {}
         self._seq = 0
-        self._dead = 0  # heap entries whose filter was removed early
         self._per_role: dict[str, int] = {}
 
     def add(
@@ -70,12 +78,13 @@ class FilterTable:
         old = self.get(agent_id, role, framework_id)
         if old is not None:
             self._drop([old])
-        f = Filter(framework_id, role, agent_id, resources, expires)
+        self._seq += 1
+        f = Filter(framework_id, role, agent_id, resources, expires, self._seq)
         self.by_agent.setdefault(agent_id, {}).setdefault(role, {})[framework_id] = f
         self._by_framework.setdefault(framework_id, {})[(agent_id, role)] = None
         self._per_role[role] = self._per_role.get(role, 0) + 1
-        self._seq += 1
-        heapq.heappush(self._heap, (expires, self._seq, f))
+        self._live[f.seq] = f
+        heapq.heappush(self._heap, (expires, f.seq))
         return f
 
     def get(self, agent_id: str, role: str, framework_id: str) -> Filter | None:
@@ -87,11 +96,11 @@ class FilterTable:
 
     def remove(self, f: Filter) -> None:
         """Remove one filter before it expires."""
-        if f.live:
+        if f.seq in self._live:
             self._drop([f])
 
     def _unlink(self, f: Filter) -> None:
-        f.live = False
+        del self._live[f.seq]
         roles = self.by_agent[f.agent_id]
         frameworks = roles[f.role]
         del frameworks[f.framework_id]
@@ -112,14 +121,13 @@ class FilterTable:
     def expire(self, now: float) -> int:
         """Drop every filter with `expires <= now`; returns how many were live."""
         heap = self._heap
+        live = self._live
         expired = 0
         while heap and heap[0][0] <= now:
-            f = heapq.heappop(heap)[2]
-            if f.live:
+            f = live.get(heapq.heappop(heap)[1])
+            if f is not None:
                 self._unlink(f)
                 expired += 1
-            else:
-                self._dead -= 1
         return expired
 
     def clear_framework(self, framework_id: str, roles: Iterable[str] | None = None) -> int:
@@ -152,15 +160,13 @@ class FilterTable:
         return [self.by_agent[agent_id][role][framework_id] for agent_id, role in keys]
 
     def __len__(self) -> int:
-        return sum(self._per_role.values())
+        return len(self._live)
 
     def _drop(self, doomed: list[Filter]) -> None:
         for f in doomed:
             self._unlink(f)
-        self._dead += len(doomed)
         # Removed filters stay in the heap until they would expire; rebuild the heap when
         # they outnumber the live ones, so revive loops with long filters cannot leak.
-        if self._dead > 64 and self._dead > len(self._heap) // 2:
-            self._heap = [entry for entry in self._heap if entry[2].live]
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+            self._heap = [entry for entry in self._heap if entry[1] in self._live]
             heapq.heapify(self._heap)
-            self._dead = 0

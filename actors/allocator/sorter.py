@@ -85,7 +85,7 @@ class Sorter(ABC):
 
 
 class _Client:
-    __slots__ = ("name", "weight", "alloc", "count", "active", "key")
+    __slots__ = ("name", "weight", "alloc", "count", "active", "key", "dominant")
 
     def __init__(self, name: str, weight: float) -> None:
         self.name = name
@@ -94,6 +94,7 @@ class _Client:
         self.count = 0  # allocations received; the first tie break
         self.active = True
         self.key: tuple[float, int, str] = (0.0, 0, name)
+        self.dominant = 0.0  # unweighted dominant share (valid unless the sorter is stale)
 
 
 class DRFSorter(Sorter):
@@ -140,7 +141,8 @@ class DRFSorter(Sorter):
     def update_weight(self, client: str, weight: float) -> None:
         c = self._clients[client]
         c.weight = _check_weight(weight)
-        self._move(c)
+        if c.active and not self._stale:
+            self._move(c, (c.dominant / c.weight, c.count, c.name))
 
     def update_total(self, total: Quantities) -> None:
         self._inverse = {name: 1.0 / amount for name, amount in total.items() if amount > 0}
@@ -149,12 +151,24 @@ class DRFSorter(Sorter):
     # --- allocations ------------------------------------------------------------------
 
     def allocated(self, client: str, quantities: Quantities) -> None:
+        # The hot path of every allocation run. A share only grows here, so the new
+        # dominant share is the old one or the share of a name just added to.
         c = self._clients[client]
         alloc = c.alloc
+        inverse = self._inverse
+        dominant = c.dominant
         for name, amount in quantities.items():
-            alloc[name] = alloc.get(name, 0) + amount
+            amount += alloc.get(name, 0)
+            alloc[name] = amount
+            ratio = inverse.get(name)
+            if ratio is not None:
+                ratio *= amount
+                if ratio > dominant:
+                    dominant = ratio
+        c.dominant = dominant
         c.count += 1
-        self._move(c)
+        if c.active and not self._stale:
+            self._move(c, (dominant / c.weight, c.count, c.name))
 
     def unallocated(self, client: str, quantities: Quantities) -> None:
         c = self._clients[client]
@@ -165,7 +179,9 @@ class DRFSorter(Sorter):
                 alloc[name] = left
             else:
                 alloc.pop(name, None)
-        self._move(c)
+        c.dominant = self._dominant(c)
+        if c.active and not self._stale:
+            self._move(c, (c.dominant / c.weight, c.count, c.name))
 
     def allocation(self, client: str) -> Quantities:
         return self._clients[client].alloc
@@ -175,7 +191,8 @@ class DRFSorter(Sorter):
         return self._clients[client].count
 
     def share(self, client: str) -> float:
-        return self._share(self._clients[client])
+        c = self._clients[client]
+        return self._dominant(c) / c.weight
 
     def sort(self) -> list[str]:
         if self._stale:
@@ -190,7 +207,8 @@ class DRFSorter(Sorter):
 
     # --- ordering ---------------------------------------------------------------------
 
-    def _share(self, c: _Client) -> float:
+    def _dominant(self, c: _Client) -> float:
+        """The largest fraction of the cluster total that the client holds of anything."""
         inverse = self._inverse
         best = 0.0
         for name, amount in c.alloc.items():
@@ -199,12 +217,13 @@ class DRFSorter(Sorter):
                 ratio *= amount
                 if ratio > best:
                     best = ratio
-        return best / c.weight
+        return best
 
     def _insert(self, c: _Client) -> None:
         if self._stale:
             return
-        c.key = key = (self._share(c), c.count, c.name)
+        c.dominant = self._dominant(c)
+        c.key = key = (c.dominant / c.weight, c.count, c.name)
         i = bisect_left(self._keys, key)
         self._keys.insert(i, key)
         self._order.insert(i, c.name)
@@ -217,15 +236,13 @@ class DRFSorter(Sorter):
         del self._keys[i]
         del self._order[i]
 
-    def _move(self, c: _Client) -> None:
-        if self._stale or not c.active:
-            return
+    def _move(self, c: _Client, new: tuple[float, int, str]) -> None:
+        """Move an active client from its current key to `new`."""
         old = c.key
-        new = (self._share(c), c.count, c.name)
+        c.key = new
         keys = self._keys
         i = bisect_left(keys, old)
-        j = bisect_left(keys, new)
-        c.key = new
+        j = bisect_left(keys, new, i) if new > old else bisect_left(keys, new, 0, i)
         if j == i or j == i + 1:  # same slot: no shifting
             keys[i] = new
             return
@@ -240,7 +257,8 @@ class DRFSorter(Sorter):
     def _resort(self) -> None:
         active = [c for c in self._clients.values() if c.active]
         for c in active:
-            c.key = (self._share(c), c.count, c.name)
+            c.dominant = self._dominant(c)
+            c.key = (c.dominant / c.weight, c.count, c.name)
         active.sort(key=lambda c: c.key)
         self._keys = [c.key for c in active]
         self._order = [c.name for c in active]

@@ -21,11 +21,13 @@ class AgentState:
         "hostname",
         "attributes",
         "total",
+        "total_amounts",
         "available",
         "reserved_roles",
         "allocated",
         "version",
         "offers",
+        "idle_offers",
         "blocked",
     )
 
@@ -36,6 +38,7 @@ class AgentState:
         self.hostname = hostname
         self.attributes = dict(attributes)
         self.total = total
+        self.total_amounts = quantities(total)
         self.available = total  # total minus everything allocated
         self.reserved_roles = frozenset(total.roles())
         # framework -> role -> resources held (until recovered)
@@ -46,14 +49,17 @@ class AgentState:
         # changes. `idle_offers` is the same for an agent with nothing allocated, kept
         # until its total changes: an idle agent's offers are computed once, not per run.
         self.idle_offers: dict[str, OfferEntry] = {}
-        self.offers = self.idle_offers
+        self.offers: dict[str, OfferEntry] | None = self.idle_offers
         # role -> (version, role epoch, until): every eligible framework was filtered
         self.blocked: dict[str, tuple[int, int, float]] = {}
 
     def offer_for(self, role: str, minimum: MinAllocatable) -> OfferEntry:
         """What a framework of `role` may be offered here now (cached until it changes)."""
         key = role if role in self.reserved_roles else UNRESERVED
-        entry = self.offers.get(key)
+        offers = self.offers
+        if offers is None:
+            offers = self.offers = {}
+        entry = offers.get(key)
         if entry is None:
             if not self.reserved_roles:
                 offer = self.available
@@ -63,7 +69,7 @@ class AgentState:
                 offer = self.available.allocatable_to(key)
             amounts = quantities(offer)
             entry = (offer, amounts, bool(offer) and minimum.allows(amounts))
-            self.offers[key] = entry
+            offers[key] = entry
         return entry
 
     def take(self, resources: Resources) -> None:
@@ -72,7 +78,7 @@ class AgentState:
             self.available = EMPTY
         else:
             self.available = self.available - resources
-        self.offers = {}
+        self.offers = None  # made again on the next look (most agents have no leftover)
 
     def give_back(self, resources: Resources) -> None:
         """`resources` were recovered: available again (filters may stop covering).
@@ -85,11 +91,17 @@ class AgentState:
             self.offers = self.idle_offers
         else:
             self.available = resources if not self.available else self.available + resources
-            self.offers = {}
+            self.offers = None
         self.version += 1
+
+    def amounts(self, resources: Resources) -> Quantities:
+        """quantities(resources), free when it is this agent's total (a whole idle agent
+        declined, say)."""
+        return self.total_amounts if resources is self.total else quantities(resources)
 
     def set_total(self, total: Resources) -> None:
         self.total = total
+        self.total_amounts = quantities(total)
         self.reserved_roles = frozenset(total.roles())
         available = total
         for held in self.allocated.values():
@@ -97,7 +109,7 @@ class AgentState:
                 available = available - resources
         self.available = available
         self.idle_offers = {}
-        self.offers = self.idle_offers if not self.allocated else {}
+        self.offers = self.idle_offers if not self.allocated else None
         self.blocked.clear()
         self.version += 1
 

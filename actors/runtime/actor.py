@@ -19,14 +19,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from concurrent.futures import Future
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import pykka
 
 from actors.runtime.clock import TimerHandle
 from actors.runtime.context import ActorContext
 from actors.runtime.transport import Delivery, Transport
-from messages import Envelope, MessageError, decode
+from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, MessageError, decode
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class Actor(pykka.ThreadingActor):
     """Base of every mesobus actor. Subclasses install handlers with `@on`."""
 
     handlers: dict[type, str] = {}
+    journal_kind: ClassVar[str] = ""  # set by actors that can be replayed from the journal
+    journal_flush_every: ClassVar[int] = 256  # handled-order entries per journal record
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -67,11 +69,17 @@ class Actor(pykka.ThreadingActor):
         self.envelope: Envelope | None = None  # the envelope being handled
         self.counters: Counter[str] = Counter()
         self._timers: dict[str, TimerHandle] = {}
-        self._listeners: list[Callable[[Envelope], None]] = []  # the journal's hook
+        self._handling_at: float | None = None  # time is frozen while a handler runs
+        self._handled_ids: list[str] = []
+        self._handled_times: list[float] = []
+        self._journal_seq = 0
 
     # --- context: time, ids, randomness -------------------------------------------------
 
     def now(self) -> float:
+        """The time; constant while one message is handled, so replay can reproduce it."""
+        if self._handling_at is not None:
+            return self._handling_at
         return self.context.clock.now()
 
     def new_id(self) -> str:
@@ -132,10 +140,22 @@ class Actor(pykka.ThreadingActor):
     # --- lifecycle ----------------------------------------------------------------------
 
     def on_start(self) -> None:
+        if self.journal_kind:
+            self.record(
+                ActorStarted(
+                    address=self.address,
+                    kind=self.journal_kind,
+                    id_prefix=self.context.ids.prefix,
+                    seed=self.context.seed or 0,
+                    started_at=self.now(),
+                    config=self.journal_config(),
+                )
+            )
         self.transport.subscribe(self.address, self._on_delivery)
 
     def on_stop(self) -> None:
         self.transport.unsubscribe(self.address)
+        self._flush_handled()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -147,7 +167,40 @@ class Actor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Delivery):
             self.receive(message)
+            if self._handled_ids and (
+                len(self._handled_ids) >= self.journal_flush_every or self.actor_inbox.empty()
+            ):
+                self._flush_handled()
         return None
+
+    # --- journal ------------------------------------------------------------------------
+
+    def journal_config(self) -> dict[str, Any]:
+        """Plain data from which `from_journal` can rebuild this actor for replay."""
+        return {}
+
+    def record(self, body: Any) -> None:
+        """Write a journal record about this actor. Its id comes from a counter of its
+        own, so journaling never shifts the ids that handlers see."""
+        self._journal_seq += 1
+        self.transport.record(
+            Envelope(
+                id=f"{self.context.ids.prefix}.j{self._journal_seq}",
+                sender=self.address,
+                target=JOURNAL,
+                body=body,
+                causation_id=self.envelope.id if self.envelope is not None else "",
+                sent_at=self.now(),
+            )
+        )
+
+    def _flush_handled(self) -> None:
+        if not self._handled_ids:
+            return
+        ids, times = tuple(self._handled_ids), tuple(self._handled_times)
+        self._handled_ids.clear()
+        self._handled_times.clear()
+        self.record(InputsHandled(self.address, ids, times))
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -171,15 +224,18 @@ class Actor(pykka.ThreadingActor):
         if name is None:
             return f"no handler for {envelope.type} at {self.address}"
         self.envelope = envelope
+        self._handling_at = at = self.context.clock.now()
+        if self.journal_kind:
+            self._handled_ids.append(envelope.id)
+            self._handled_times.append(at)
         try:
-            for listener in self._listeners:
-                listener(envelope)
             getattr(self, name)(envelope.body)
         except Exception as err:
             log.exception("%s: handler %s failed on %s", self.address, name, envelope.id)
             return f"handler {name} failed on {envelope.type}: {type(err).__name__}: {err}"
         finally:
             self.envelope = None
+            self._handling_at = None
         self.counters["handled"] += 1
         return None
 

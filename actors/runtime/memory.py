@@ -68,6 +68,12 @@ class MemoryTransport(Transport):
     def publish(self, envelope: Envelope) -> None:
         self.publish_raw(envelope.target, encode(envelope), envelope)
 
+    def record(self, envelope: Envelope) -> None:
+        if self.taps:
+            body = encode(envelope)
+            for tap in self.taps:
+                tap(envelope, body)
+
     def publish_raw(self, address: str, body: bytes, envelope: Envelope | None = None) -> None:
         """Put bytes straight into a mailbox (tests use it to inject malformed messages)."""
         for tap in self.taps:

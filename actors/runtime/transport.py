@@ -14,6 +14,8 @@ Contract:
 - `publish(envelope)` sends one message to `envelope.target`. It may buffer, but never
   drops: a message published while handling a delivery is confirmed before that
   delivery's ack. During an outage it waits (bounded) and then raises `TransportError`.
+- `record(envelope)` writes a journal-only record (see messages/journal.py); it must not
+  fail when no journal is configured.
 - `ask(envelope, timeout)` publishes with a reply address and returns a Future resolved
   with the reply's envelope (see `ReplyRouter`).
 """
@@ -80,6 +82,10 @@ class Transport(ABC):
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything published so far is safely with the mailbox."""
+
+    def record(self, envelope: Envelope) -> None:
+        """Write a journal record (target `journal`): kept by the journal, never
+        delivered to a mailbox. Transports without a journal drop it."""
 
     # --- ask / reply: a per-transport reply mailbox resolving futures by correlation id -
 

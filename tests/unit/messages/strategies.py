@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from messages import CommandInfo, Envelope, ExecutorInfo, Filters, Resources, TaskInfo
+from messages import ActorStarted, CommandInfo, Envelope, ExecutorInfo, Filters, Resources, TaskInfo
 from messages.resources import SCALE
 
 names = st.sampled_from(["cpus", "mem", "disk", "gpus", "custom_x"])
@@ -60,6 +60,14 @@ def register() -> None:
     st.register_type_strategy(ExecutorInfo, executors)
     st.register_type_strategy(TaskInfo, tasks())
     st.register_type_strategy(Filters, st.builds(Filters, st.floats(0, 365 * 24 * 3600 - 1)))
+    plain = st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=8,
+    )
+    st.register_type_strategy(
+        ActorStarted, st.builds(ActorStarted, config=st.dictionaries(st.text(), plain, max_size=4))
+    )
     st.register_type_strategy(int, st.integers(-(2**63), 2**63 - 1))
     st.register_type_strategy(float, st.floats(allow_nan=False, allow_infinity=False))
 

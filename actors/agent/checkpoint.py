@@ -1,0 +1,239 @@
+"""Checkpointing: what an agent must remember across a restart, under `<work_dir>/meta`.
+
+    meta/agent.msgpack                                   {"agent_id", "registered"}
+    meta/frameworks/<fid>/framework.msgpack              FrameworkInfo
+    meta/frameworks/<fid>/executors/<eid>.msgpack        ExecutorInfo, run id, sandbox, pid
+    meta/frameworks/<fid>/tasks/<tid>.msgpack            TaskInfo, state, status update stream
+
+Every file is msgpack, written to a temporary file, flushed and renamed over the old one, so
+a crash leaves either the old or the new version. Ids are percent-encoded in file names.
+
+>>> import tempfile
+>>> cp = Checkpoint(tempfile.mkdtemp())
+>>> cp.save_agent("a1", registered=True)
+>>> cp.load().agent_id
+'a1'
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import msgpack
+
+from actors.agent.state import ExecutorPhase, ExecutorRecord, TaskRecord
+from actors.agent.status_updates import Stream
+from messages import ExecutorInfo, FrameworkInfo, MessageError, StatusUpdate, TaskInfo, TaskState
+from messages.schema import from_plain, to_plain
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read; names the file."""
+
+
+@dataclass
+class Recovered:
+    """What `Checkpoint.load` found (empty on a first start)."""
+
+    agent_id: str = ""
+    registered: bool = False
+    frameworks: dict[str, FrameworkInfo] = field(default_factory=dict)
+    executors: list[ExecutorRecord] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    streams: list[Stream] = field(default_factory=list)
+
+
+class Checkpoint:
+    """The on-disk store. Tests may use `NullCheckpoint` where nothing should persist."""
+
+    def __init__(self, meta_dir: str | os.PathLike) -> None:
+        self.root = Path(meta_dir)
+
+    # --- writes -----------------------------------------------------------------------
+
+    def save_agent(self, agent_id: str, *, registered: bool) -> None:
+        _write(self.root / "agent.msgpack", {"agent_id": agent_id, "registered": registered})
+
+    def save_framework(self, info: FrameworkInfo) -> None:
+        _write(self._framework_dir(info.framework_id) / "framework.msgpack", to_plain(info))
+
+    def remove_framework(self, framework_id: str) -> None:
+        shutil.rmtree(self._framework_dir(framework_id), ignore_errors=True)
+
+    def save_executor(self, record: ExecutorRecord) -> None:
+        data = {
+            "info": to_plain(record.info),
+            "run_id": record.run_id,
+            "sandbox": str(record.sandbox),
+            "pid": record.pid,
+        }
+        _write(self._executor_file(record.framework_id, record.executor_id), data)
+
+    def remove_executor(self, framework_id: str, executor_id: str) -> None:
+        _remove(self._executor_file(framework_id, executor_id))
+
+    def save_task(self, task: TaskRecord, stream: Stream | None) -> None:
+        data = {
+            "framework_id": task.framework_id,
+            "executor_id": task.executor_id,
+            "info": to_plain(task.info),
+            "state": task.state.value,
+            "sandbox": str(task.sandbox or ""),
+            "role": task.role,
+            "pending": [to_plain(u) for u in stream.pending] if stream else [],
+            "acked": list(stream.acked) if stream else [],
+            "terminal_seen": stream.terminal_seen if stream else False,
+        }
+        _write(self._task_file(task.framework_id, task.task_id), data)
+
+    def remove_task(self, framework_id: str, task_id: str) -> None:
+        _remove(self._task_file(framework_id, task_id))
+
+    def wipe(self) -> None:
+        """Forget everything (the agent was told to shut down for good)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- recovery ---------------------------------------------------------------------
+
+    def load(self) -> Recovered:
+        found = Recovered()
+        agent = self.root / "agent.msgpack"
+        if agent.exists():
+            data = _read(agent)
+            found.agent_id = _field(agent, data, "agent_id", str)
+            found.registered = _field(agent, data, "registered", bool)
+        frameworks = self.root / "frameworks"
+        if not frameworks.is_dir():
+            return found
+        for fdir in sorted(frameworks.iterdir()):
+            path = fdir / "framework.msgpack"
+            if path.exists():
+                info = _decode(path, FrameworkInfo, _read(path))
+                found.frameworks[info.framework_id] = info
+            for path in sorted((fdir / "executors").glob("*.msgpack")):
+                found.executors.append(_load_executor(path, unquote(fdir.name)))
+            for path in sorted((fdir / "tasks").glob("*.msgpack")):
+                task, stream = _load_task(path)
+                found.tasks.append(task)
+                found.streams.append(stream)
+        return found
+
+    # --- paths ------------------------------------------------------------------------
+
+    def _framework_dir(self, framework_id: str) -> Path:
+        return self.root / "frameworks" / _name(framework_id)
+
+    def _executor_file(self, framework_id: str, executor_id: str) -> Path:
+        return self._framework_dir(framework_id) / "executors" / f"{_name(executor_id)}.msgpack"
+
+    def _task_file(self, framework_id: str, task_id: str) -> Path:
+        return self._framework_dir(framework_id) / "tasks" / f"{_name(task_id)}.msgpack"
+
+
+class NullCheckpoint(Checkpoint):
+    """Remembers nothing (checkpointing off: simulations and benchmarks)."""
+
+    def __init__(self) -> None:
+        super().__init__("/nonexistent")
+
+    def save_agent(self, agent_id: str, *, registered: bool) -> None: ...
+    def save_framework(self, info: FrameworkInfo) -> None: ...
+    def remove_framework(self, framework_id: str) -> None: ...
+    def save_executor(self, record: ExecutorRecord) -> None: ...
+    def remove_executor(self, framework_id: str, executor_id: str) -> None: ...
+    def save_task(self, task: TaskRecord, stream: Stream | None) -> None: ...
+    def remove_task(self, framework_id: str, task_id: str) -> None: ...
+    def wipe(self) -> None: ...
+
+    def load(self) -> Recovered:
+        return Recovered()
+
+
+def _load_executor(path: Path, framework_id: str) -> ExecutorRecord:
+    data = _read(path)
+    return ExecutorRecord(
+        framework_id=framework_id,
+        info=_decode(path, ExecutorInfo, data.get("info")),
+        run_id=_field(path, data, "run_id", str),
+        sandbox=Path(_field(path, data, "sandbox", str)),
+        pid=_field(path, data, "pid", int),
+        phase=ExecutorPhase.RECONNECTING,
+    )
+
+
+def _load_task(path: Path) -> tuple[TaskRecord, Stream]:
+    data = _read(path)
+    state = _field(path, data, "state", str)
+    try:
+        task_state = TaskState(state)
+    except ValueError:
+        raise CheckpointError(f"{path}: unknown task state {state!r}") from None
+    sandbox = _field(path, data, "sandbox", str)
+    task = TaskRecord(
+        framework_id=_field(path, data, "framework_id", str),
+        executor_id=_field(path, data, "executor_id", str),
+        info=_decode(path, TaskInfo, data.get("info")),
+        state=task_state,
+        sandbox=Path(sandbox) if sandbox else None,
+        role=_field(path, data, "role", str),
+    )
+    pending = _field(path, data, "pending", list)
+    stream = Stream(
+        framework_id=task.framework_id,
+        task_id=task.task_id,
+        pending=[_decode(path, StatusUpdate, u) for u in pending],
+        acked=list(_field(path, data, "acked", list)),
+        terminal_seen=_field(path, data, "terminal_seen", bool),
+    )
+    return task, stream
+
+
+def _name(identifier: str) -> str:
+    # Percent-encode everything but [A-Za-z0-9_-]; so "." and ".." cannot name a directory.
+    return quote(identifier, safe="").replace(".", "%2E") or "%00"
+
+
+def _write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(msgpack.packb(data, use_bin_type=True))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = msgpack.unpackb(path.read_bytes(), raw=False)
+    except (OSError, ValueError, msgpack.UnpackException) as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint: {err}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: checkpoint is not a map")
+    return data
+
+
+def _field(path: Path, data: dict, name: str, kind: type) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise CheckpointError(f"{path}: field {name!r} missing or not {kind.__name__}")
+    return value
+
+
+def _decode(path: Path, cls: type, data: Any) -> Any:
+    try:
+        return from_plain(cls, data)
+    except MessageError as err:
+        raise CheckpointError(f"{path}: {err}") from None

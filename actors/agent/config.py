@@ -1,0 +1,199 @@
+"""The agent's configuration: resources, attributes, work dir and timing, from flags.
+
+>>> cfg = AgentConfig.from_flags(resources="cpus:4;mem:8192;disk:1000;ports:[31000-32000]",
+...                              attributes="rack:r1;zone:a", work_dir="/tmp/mesobus-doc")
+>>> cfg.resources.scalar("cpus"), cfg.attributes
+(4.0, {'rack': 'r1', 'zone': 'a'})
+>>> parse_attributes("rack")
+Traceback (most recent call last):
+...
+actors.agent.config.ConfigError: --attributes: 'rack' is not name:value (e.g. rack:r1;zone:a)
+
+Resources not named in `--resources` are detected from the host, as Mesos does: cpus from
+`os.cpu_count()`, mem from /proc/meminfo (total minus 1 GB kept for the system, or half
+when under 2 GB), disk from the free space of the work dir (minus 5 GB, or half when under
+10 GB), ports [31000-32000].
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from messages import Resources
+from messages.errors import ResourceError
+
+MB = 1024 * 1024
+DEFAULT_PORTS = "[31000-32000]"
+EXECUTOR_MODES = ("auto", "process", "in-process", "noop")
+
+_ATTR_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
+_ATTR_VALUE = re.compile(r"^[^\s;]+$")
+
+
+class ConfigError(ValueError):
+    """A flag or setting that makes no sense; the text names the flag and the problem."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything an agent needs to start; build it with `from_flags` from CLI flags."""
+
+    resources: Resources
+    work_dir: Path
+    attributes: dict[str, str] = field(default_factory=dict)
+    hostname: str = field(default_factory=socket.gethostname)
+    port: int = 0
+    master: str = "master"  # the master's address
+    broker_url: str = "memory://"  # given to executor processes as MESOBUS_BROKER
+    executor_mode: str = "auto"  # auto: in-process on memory://, processes otherwise
+    agent_id: str = ""  # force an id (otherwise checkpointed, or a new one)
+    checkpoint: bool = True  # keep agent id, tasks and updates under work_dir/meta
+    # Registration retries: min doubling to max (Mesos: 1 s factor, 1 min cap).
+    registration_backoff: float = 1.0
+    registration_backoff_max: float = 60.0
+    # Until the master says otherwise (AgentRegistered carries its values).
+    ping_interval: float = 15.0
+    max_missed_pings: int = 5
+    # Status update retries: 10 s doubling up to 10 min, as Mesos.
+    status_update_backoff: float = 10.0
+    status_update_backoff_max: float = 600.0
+    executor_registration_timeout: float = 60.0
+    executor_reconnect_timeout: float = 5.0
+    executor_shutdown_grace: float = 10.0  # longer than a task's kill grace period
+    command_executor_idle: float = 5.0  # shut an idle command executor down after this
+    kill_grace_period: float = 3.0  # default for tasks that do not set their own
+    completed_tasks_kept: int = 1000  # for state(); terminal, acknowledged tasks
+
+    def __post_init__(self) -> None:
+        if self.executor_mode not in EXECUTOR_MODES:
+            raise ConfigError(
+                f"--executor-mode: {self.executor_mode!r} is not one of {', '.join(EXECUTOR_MODES)}"
+            )
+        for name in (
+            "registration_backoff",
+            "registration_backoff_max",
+            "ping_interval",
+            "status_update_backoff",
+            "status_update_backoff_max",
+            "executor_registration_timeout",
+            "executor_reconnect_timeout",
+            "executor_shutdown_grace",
+            "command_executor_idle",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{name.replace('_', '-')}: must be a positive number, not {value!r}")
+        if self.max_missed_pings < 1:
+            raise ConfigError(f"max-missed-pings: must be at least 1, not {self.max_missed_pings}")
+        if self.kill_grace_period < 0:
+            raise ConfigError(f"kill-grace-period: must not be negative, not {self.kill_grace_period}")
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        resources: str = "",
+        attributes: str = "",
+        work_dir: str | os.PathLike = "",
+        **settings: object,
+    ) -> "AgentConfig":
+        """Parse `--resources`, `--attributes` and `--work-dir`; detect what is missing."""
+        if not str(work_dir):
+            raise ConfigError("--work-dir: required (where sandboxes and checkpoints live)")
+        path = Path(work_dir).expanduser().resolve()
+        return cls(
+            resources=parse_resources(resources, path),
+            attributes=parse_attributes(attributes),
+            work_dir=path,
+            **settings,  # type: ignore[arg-type]
+        )
+
+    @property
+    def meta_dir(self) -> Path:
+        return self.work_dir / "meta"
+
+
+def parse_resources(text: str, work_dir: Path | None = None) -> Resources:
+    """`--resources` text, with cpus, mem, disk and ports detected where not given.
+
+    >>> str(parse_resources("cpus:2;mem:1024;disk:10;ports:[1-2]"))
+    'cpus:2;mem:1024;disk:10;ports:[1-2]'
+    """
+    try:
+        given = Resources.parse(text or "")
+    except ResourceError as err:
+        raise ConfigError(f"--resources: {err}") from None
+    for name in ("cpus", "mem", "disk"):
+        if name in given.names() and given.scalar_fixed(name) == 0:
+            raise ConfigError(f"--resources: {name} must be more than 0")
+    missing = {"cpus", "mem", "disk", "ports"} - given.names()
+    return given + detect_resources(missing, work_dir)
+
+
+def detect_resources(names: set[str], work_dir: Path | None = None) -> Resources:
+    """What this host has of `names` (a subset of cpus, mem, disk, ports)."""
+    detected = Resources()
+    if "cpus" in names:
+        detected = detected + Resources.scalars(cpus=os.cpu_count() or 1)
+    if "mem" in names:
+        detected = detected + Resources.scalars(mem=_usable(_total_memory_mb(), 2048, 1024))
+    if "disk" in names:
+        detected = detected + Resources.scalars(disk=_usable(_free_disk_mb(work_dir), 10240, 5120))
+    if "ports" in names:
+        detected = detected + Resources.parse(f"ports:{DEFAULT_PORTS}")
+    return detected
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """`--attributes "rack:r1;zone:a"` -> {"rack": "r1", "zone": "a"}; clear errors otherwise."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep:
+            raise ConfigError(f"--attributes: {part!r} is not name:value (e.g. rack:r1;zone:a)")
+        if not _ATTR_NAME.match(name):
+            raise ConfigError(
+                f"--attributes: bad name {name!r} (letters, digits, '_', '.', '-'; not starting with a digit)"
+            )
+        if not value or not _ATTR_VALUE.match(value):
+            raise ConfigError(f"--attributes: bad value {value!r} for {name} (non-empty, no spaces)")
+        if name in out:
+            raise ConfigError(f"--attributes: {name} given twice")
+        out[name] = value
+    return out
+
+
+def _usable(total_mb: float, small: float, keep: float) -> float:
+    """Leave `keep` MB for the system, or half when the total is under `small` MB."""
+    usable = total_mb - keep if total_mb >= small else total_mb / 2
+    return max(int(usable), 1)
+
+
+def _total_memory_mb() -> float:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / MB
+    except (OSError, ValueError):
+        return 1024.0
+
+
+def _free_disk_mb(work_dir: Path | None) -> float:
+    path = Path(work_dir or ".")
+    while not path.exists() and path != path.parent:
+        path = path.parent  # the work dir may not exist yet
+    return shutil.disk_usage(path).free / MB

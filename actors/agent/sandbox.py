@@ -1,0 +1,88 @@
+"""Sandboxes: the directories where executors and tasks run and write stdout/stderr.
+
+Layout under the agent's work dir (as Mesos, without the agent id level):
+
+    frameworks/<framework_id>/executors/<executor_id>/runs/<run_id>/    executor sandbox
+        stdout, stderr                                              the executor's output
+        tasks/<task_id>/stdout, stderr                              a command task's output
+    frameworks/<framework_id>/executors/<executor_id>/runs/latest   -> the newest run
+
+>>> import tempfile
+>>> boxes = Sandboxes(tempfile.mkdtemp())
+>>> run = boxes.create_executor("f1", "mesobus-command", "r1")
+>>> sorted(p.name for p in run.iterdir())
+['stderr', 'stdout', 'tasks']
+>>> task_sandbox(run, "t1").relative_to(boxes.root).as_posix()
+'frameworks/f1/executors/mesobus-command/runs/r1/tasks/t1'
+>>> check_id("task id", "../etc")
+"task id '../etc' must not contain '/'"
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MAX_ID_LENGTH = 255
+
+
+def check_id(kind: str, value: object) -> str | None:
+    """Why `value` cannot be used as an id (and a directory name), or None if it can.
+
+    The rules are Mesos': non-empty, at most 255 characters, no '/', no whitespace or
+    control characters, and not '.' or '..'.
+    """
+    if not isinstance(value, str) or not value:
+        return f"{kind} must be non-empty text"
+    if len(value) > MAX_ID_LENGTH:
+        return f"{kind} is longer than {MAX_ID_LENGTH} characters"
+    if "/" in value:
+        return f"{kind} {value!r} must not contain '/'"
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return f"{kind} {value!r} must not contain whitespace or control characters"
+    if value in (".", ".."):
+        return f"{kind} must not be {value!r}"
+    return None
+
+
+def task_sandbox(executor_sandbox: Path, task_id: str) -> Path:
+    """Where the command executor runs task `task_id` (inside its own sandbox)."""
+    return executor_sandbox / "tasks" / task_id
+
+
+def create_task_sandbox(executor_sandbox: Path, task_id: str) -> Path:
+    path = task_sandbox(executor_sandbox, task_id)
+    _create(path)
+    return path
+
+
+class Sandboxes:
+    """Creates and names sandboxes under `root` (the agent's work dir)."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def executor_dir(self, framework_id: str, executor_id: str, run_id: str) -> Path:
+        return self.root / "frameworks" / framework_id / "executors" / executor_id / "runs" / run_id
+
+    def create_executor(self, framework_id: str, executor_id: str, run_id: str) -> Path:
+        """Create a run's sandbox (with stdout, stderr and tasks/) and point `latest` at it."""
+        path = self.executor_dir(framework_id, executor_id, run_id)
+        _create(path)
+        (path / "tasks").mkdir(exist_ok=True)
+        latest = path.parent / "latest"
+        tmp = path.parent / f".latest.{run_id}"
+        try:
+            if tmp.is_symlink():
+                tmp.unlink()
+            tmp.symlink_to(run_id)
+            os.replace(tmp, latest)
+        except OSError:
+            pass  # a convenience only
+        return path
+
+
+def _create(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    for name in ("stdout", "stderr"):
+        (path / name).touch(exist_ok=True)

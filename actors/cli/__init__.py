@@ -1,0 +1,1 @@
+"""The `mesobus` command line: `mesobus --help`; one small module per subcommand."""

@@ -1,0 +1,57 @@
+"""`mesobus agent --broker URL --work-dir DIR`: run an agent on this host until Ctrl-C / SIGTERM.
+
+Resources not named in --resources are detected from the host (cpus, mem, disk, ports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from actors.cli.common import add_broker, fail, need_broker, redact, resources_text, wait_for_signal
+
+EXECUTOR_MODES = ("process", "noop", "auto", "in-process")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agent", help="run an agent on this host", description=__doc__)
+    add_broker(p, required=True)
+    p.add_argument("--resources", type=resources_text, default="", metavar="TEXT",
+                   help='what the agent offers, e.g. "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"')
+    p.add_argument("--attributes", default="", metavar="TEXT", help='e.g. "rack:r1;zone:a"')
+    p.add_argument("--work-dir", required=True, metavar="DIR", help="sandboxes and checkpoints live here")
+    p.add_argument("--hostname", default=None, help="the hostname the agent reports (default: this host's)")
+    p.add_argument("--executor-mode", choices=EXECUTOR_MODES, default="process",
+                   help="process: executors are child processes (default); noop: tasks only pretend to run")
+    p.set_defaults(handler=run, _parser=p)
+
+
+def run(args: argparse.Namespace) -> int:
+    need_broker(args._parser, args)
+    from actors.agent import AgentConfig, start_agent
+    from actors.agent.config import ConfigError
+    from actors.connect import connect_transport
+
+    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker}
+    if args.hostname:
+        settings["hostname"] = args.hostname
+    try:
+        config = AgentConfig.from_flags(
+            resources=args.resources, attributes=args.attributes, work_dir=args.work_dir, **settings
+        )
+    except (ConfigError, ValueError) as err:
+        return fail("mesobus agent", str(err), 2)
+    transport = connect_transport(args.broker)
+    try:
+        ref = start_agent(transport, config)
+        print(
+            f"mesobus agent: {config.hostname} offering {config.resources} on {redact(args.broker)};"
+            " Ctrl-C to stop",
+            file=sys.stderr,
+        )
+        how = wait_for_signal()
+        print(f"mesobus agent: {how}: stopping", file=sys.stderr)
+        ref.stop()
+    finally:
+        transport.close()
+    return 0

@@ -1,0 +1,58 @@
+"""Reach a transport from a URL, and post to a mailbox from outside an actor's handlers.
+
+>>> t = connect_transport("memory://")
+>>> type(t).__name__
+'MemoryTransport'
+>>> connect_transport("http://x")
+Traceback (most recent call last):
+...
+ValueError: broker URL 'http://x': expected memory://, amqp:// or amqps://
+
+`actors/` never imports pika: the AMQP transport is imported here, lazily, only when an
+amqp(s):// URL is asked for (in executor processes and the CLI).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from actors.runtime import MemoryTransport, Transport
+from messages import Envelope
+
+
+def connect_transport(url: str) -> Transport:
+    """A transport for `url`: `memory://` (this process only) or `amqp[s]://` (RabbitMQ)."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        return MemoryTransport()
+    if scheme in ("amqp", "amqps"):
+        from rabbitmq import AmqpTransport  # lazily: only processes on a broker need pika
+
+        return AmqpTransport(url)
+    raise ValueError(f"broker URL {url!r}: expected memory://, amqp:// or amqps://")
+
+
+def poster(transport: Transport, address: str, new_id: Callable[[], str]) -> Callable[[Any], None]:
+    """A function that puts a message in `address`'s mailbox, for threads that are not the
+    actor's own (process watchers): the message is then handled like any other.
+
+    >>> t = MemoryTransport()
+    >>> got = []
+    >>> t.subscribe("agent.a1", lambda d: (got.append(d), t.ack(d)))
+    >>> from messages import PingAgent
+    >>> poster(t, "agent.a1", lambda: "id-1")(PingAgent()); t.settle(); len(got)
+    1
+    """
+
+    def post(body: Any) -> None:
+        transport.publish(
+            Envelope(
+                id=new_id(),
+                sender=address,
+                target=address,
+                body=body,
+                sent_at=transport.clock.now(),
+            )
+        )
+
+    return post

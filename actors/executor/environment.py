@@ -1,0 +1,95 @@
+"""What an executor process learns from the agent: the MESOBUS_* environment variables.
+
+>>> env = ExecutorEnv(broker="amqp://h/", agent_id="a1", framework_id="f1",
+...                   executor_id="mesobus-command", sandbox=Path("/tmp/s"))
+>>> env.address, env.agent_address
+('executor.f1.mesobus-command', 'agent.a1')
+>>> ExecutorEnv.from_environ(env.to_environ()) == env
+True
+>>> ExecutorEnv.from_environ({})
+Traceback (most recent call last):
+...
+actors.executor.environment.ExecutorEnvError: MESOBUS_BROKER is not set (executors are started by an agent, which sets it)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+LIMIT_MODES = ("auto", "cgroups", "rlimits", "none")
+
+
+class ExecutorEnvError(ValueError):
+    """A MESOBUS_* variable is missing or malformed; the text names it."""
+
+
+@dataclass(frozen=True)
+class ExecutorEnv:
+    broker: str
+    agent_id: str
+    framework_id: str
+    executor_id: str
+    sandbox: Path
+    checkpoint: bool = False
+    kill_grace_period: float = 3.0  # for tasks that do not set their own
+    idle_timeout: float = 60.0  # exit when idle this long (a guard: the agent decides first)
+    limits: str = "auto"  # how task resources are enforced
+
+    @property
+    def address(self) -> str:
+        return f"executor.{self.framework_id}.{self.executor_id}"
+
+    @property
+    def agent_address(self) -> str:
+        return f"agent.{self.agent_id}"
+
+    def to_environ(self) -> dict[str, str]:
+        return {
+            "MESOBUS_BROKER": self.broker,
+            "MESOBUS_AGENT_ID": self.agent_id,
+            "MESOBUS_FRAMEWORK_ID": self.framework_id,
+            "MESOBUS_EXECUTOR_ID": self.executor_id,
+            "MESOBUS_SANDBOX": str(self.sandbox),
+            "MESOBUS_CHECKPOINT": "1" if self.checkpoint else "0",
+            "MESOBUS_KILL_GRACE_PERIOD": repr(float(self.kill_grace_period)),
+            "MESOBUS_EXECUTOR_IDLE_TIMEOUT": repr(float(self.idle_timeout)),
+            "MESOBUS_LIMITS": self.limits,
+        }
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "ExecutorEnv":
+        def need(name: str) -> str:
+            value = environ.get(name, "").strip()
+            if not value:
+                raise ExecutorEnvError(f"{name} is not set (executors are started by an agent, which sets it)")
+            return value
+
+        def number(name: str, default: float) -> float:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ExecutorEnvError(f"{name}={raw!r} is not a number") from None
+            if not math.isfinite(value) or value < 0:
+                raise ExecutorEnvError(f"{name}={raw!r} must be a non-negative number")
+            return value
+
+        limits = environ.get("MESOBUS_LIMITS", "auto").strip() or "auto"
+        if limits not in LIMIT_MODES:
+            raise ExecutorEnvError(f"MESOBUS_LIMITS={limits!r} is not one of {', '.join(LIMIT_MODES)}")
+        return cls(
+            broker=need("MESOBUS_BROKER"),
+            agent_id=need("MESOBUS_AGENT_ID"),
+            framework_id=need("MESOBUS_FRAMEWORK_ID"),
+            executor_id=need("MESOBUS_EXECUTOR_ID"),
+            sandbox=Path(need("MESOBUS_SANDBOX")),
+            checkpoint=environ.get("MESOBUS_CHECKPOINT", "0").strip() in ("1", "true", "yes"),
+            kill_grace_period=number("MESOBUS_KILL_GRACE_PERIOD", 3.0),
+            idle_timeout=number("MESOBUS_EXECUTOR_IDLE_TIMEOUT", 60.0),
+            limits=limits,
+        )

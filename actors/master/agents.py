@@ -1,0 +1,259 @@
+"""The master's agents: who is registered, reachable, what each has, and their health.
+
+    (new) --RegisterAgent--> REACHABLE --max_missed_pings--> UNREACHABLE
+    UNREACHABLE --Register/ReregisterAgent--> REACHABLE (re-admitted, see readmit.py)
+    REACHABLE --UnregisterAgent--> REMOVED (forgotten)
+
+Health: a `PingAgent` every `ping_interval`; a ping still unanswered when the next one is
+due counts as missed; after `max_missed_pings` misses in a row the agent is unreachable:
+its offers are rescinded, its tasks become TASK_LOST (TASK_UNREACHABLE for
+partition-aware frameworks), frameworks get `LostAgent`, the allocator removes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from actors.master.common import agent_address, framework_address, id_problem
+from actors.master.tasks import Key
+from messages import (
+    AgentAdded,
+    AgentInfo,
+    AgentRegistered,
+    AgentRemoved,
+    ExecutorInfo,
+    LostAgent,
+    PingAgent,
+    Resources,
+    ShutdownAgent,
+    StatusReason,
+    TaskState,
+)
+from messages.master_timers import AgentPingTimer
+
+if TYPE_CHECKING:
+    from actors.master.actor import Master
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExecutorRecord:
+    framework_id: str
+    executor_id: str
+    info: ExecutorInfo | None  # None for the built-in command executor
+    resources: Resources = field(default_factory=Resources)
+    role: str = "*"
+
+
+@dataclass
+class AgentRecord:
+    info: AgentInfo
+    reservations: Resources = field(default_factory=Resources)  # dynamic ones (RESERVE)
+    total: Resources = field(default_factory=Resources)  # info.resources with reservations
+    reachable: bool = True
+    version: str = ""
+    registered_at: float = 0.0
+    reregistered_at: float | None = None
+    unreachable_at: float | None = None
+    missed_pings: int = 0
+    awaiting_pong: bool = False
+    token: int = 0
+    ping_timer: str = ""
+    executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
+    lost_tasks: dict[Key, None] = field(default_factory=dict)  # marked TASK_LOST when unreachable
+
+    @property
+    def id(self) -> str:
+        return self.info.agent_id
+
+    def apply_info(self, info: AgentInfo) -> None:
+        """Take the agent's (re)reported info; keep dynamic reservations that still fit."""
+        self.info = info
+        if not self.reservations.flatten() <= info.resources.unreserved():
+            log.warning("master: agent %s shrank below its reservations; dropping them", info.agent_id)
+            self.reservations = Resources()
+        self.total = info.resources - self.reservations.flatten() + self.reservations
+
+    def convert(self, take: Resources, give: Resources) -> None:
+        """A RESERVE/UNRESERVE: `take` leaves the total, `give` joins it."""
+        self.total = self.total - take + give
+
+    def drop_executors_of(self, framework_id: str) -> bool:
+        keys = [k for k in self.executors if k[0] == framework_id]
+        for key in keys:
+            del self.executors[key]
+        return bool(keys)
+
+
+def agent_info_problem(info: AgentInfo) -> str | None:
+    problem = id_problem("agent_id", info.agent_id)
+    if problem:
+        return problem
+    if not info.hostname:
+        return "agent hostname must not be empty"
+    if info.resources.is_empty():
+        return "agent resources must not be empty"
+    return None
+
+
+class Agents:
+    """Registered agents (reachable or not) and the ids of removed ones."""
+
+    def __init__(self, master: "Master") -> None:
+        self.m = master
+        self._records: dict[str, AgentRecord] = {}
+        self._removed: OrderedDict[str, float] = OrderedDict()  # id -> when
+
+    # --- queries ----------------------------------------------------------------------
+
+    def get(self, agent_id: str) -> AgentRecord | None:
+        return self._records.get(agent_id)
+
+    def all(self) -> list[AgentRecord]:
+        return list(self._records.values())
+
+    def reachable(self) -> list[AgentRecord]:
+        return [a for a in self._records.values() if a.reachable]
+
+    def was_removed(self, agent_id: str) -> bool:
+        return agent_id in self._removed
+
+    # --- registration -----------------------------------------------------------------
+
+    def register(self, info: AgentInfo, version: str) -> None:
+        """RegisterAgent: a new agent, or a retry of one (same hostname)."""
+        m = self.m
+        problem = agent_info_problem(info)
+        if problem:
+            self._refuse(f"invalid agent: {problem}")
+            return
+        record = self._records.get(info.agent_id)
+        if record is not None and record.reachable:
+            if record.info.hostname != info.hostname:
+                self._refuse(f"agent id {info.agent_id!r} already in use by {record.info.hostname}")
+                return
+            # A retry whose answer was lost: answer again, change nothing.
+            m.reply(AgentRegistered(info.agent_id, m.config.ping_interval, m.config.max_missed_pings))
+            return
+        if record is not None:  # unreachable, now back without its tasks
+            m.readmit.readmit(info, version, (), (), (), registered=True)
+            return
+        self._removed.pop(info.agent_id, None)
+        record = AgentRecord(info=info, version=version, registered_at=m.now())
+        record.apply_info(info)
+        self._records[info.agent_id] = record
+        m.send(
+            m.config.allocator_address,
+            AgentAdded(info.agent_id, record.total, info.hostname, dict(info.attributes)),
+        )
+        m.metrics["master/slave_registrations"] += 1
+        self.start_pinging(record)
+        m.reply(AgentRegistered(info.agent_id, m.config.ping_interval, m.config.max_missed_pings))
+        log.info("master: agent %s (%s) registered with %s", info.agent_id, info.hostname, record.total)
+
+    def _refuse(self, why: str) -> None:
+        log.warning("master: refusing an agent: %s", why)
+        self.m.metrics["master/slave_registrations_refused"] += 1
+        self.m.reply(ShutdownAgent(why))
+
+    def add_record(self, info: AgentInfo, version: str) -> AgentRecord:
+        """A new record for an agent the master did not know (used by readmit)."""
+        self._removed.pop(info.agent_id, None)
+        record = AgentRecord(info=info, version=version, registered_at=self.m.now())
+        self._records[info.agent_id] = record
+        return record
+
+    # --- health -----------------------------------------------------------------------
+
+    def start_pinging(self, record: AgentRecord) -> None:
+        self.stop_pinging(record)
+        record.missed_pings = 0
+        record.awaiting_pong = False
+        record.ping_timer = self.m.delay(self.m.config.ping_interval, AgentPingTimer(record.id, record.token))
+
+    def stop_pinging(self, record: AgentRecord) -> None:
+        record.token += 1
+        if record.ping_timer:
+            self.m.cancel(record.ping_timer)
+            record.ping_timer = ""
+
+    def on_ping_timer(self, msg: AgentPingTimer) -> None:
+        m = self.m
+        record = self._records.get(msg.agent_id)
+        if record is None or not record.reachable or msg.token != record.token:
+            return
+        record.missed_pings = record.missed_pings + 1 if record.awaiting_pong else 0
+        if record.missed_pings >= m.config.max_missed_pings:
+            self.unreachable(record, f"{record.missed_pings} pings unanswered")
+            return
+        m.send(agent_address(record.id), PingAgent(connected=True))
+        record.awaiting_pong = True
+        record.ping_timer = m.delay(m.config.ping_interval, AgentPingTimer(record.id, record.token))
+
+    def pong(self, agent_id: str) -> None:
+        record = self._records.get(agent_id)
+        if record is None or not record.reachable:
+            self.not_known(agent_id)
+            return
+        record.awaiting_pong = False
+        record.missed_pings = 0
+
+    def not_known(self, agent_id: str) -> None:
+        """A message from an agent the master does not count as registered: tell it to
+        re-register (PingAgent(connected=False), protocol.md "Agent <-> master" 2)."""
+        self.m.metrics["master/messages_from_unknown_agents"] += 1
+        self.m.reply(PingAgent(connected=False))
+
+    # --- losing agents ----------------------------------------------------------------
+
+    def unreachable(self, record: AgentRecord, why: str) -> None:
+        m = self.m
+        log.warning("master: agent %s is unreachable: %s", record.id, why)
+        self.stop_pinging(record)
+        record.reachable = False
+        record.unreachable_at = m.now()
+        m.offers.rescind_on_agent(record.id)
+        for task in m.tasks.on_agent(record.id):
+            if m.frameworks.partition_aware(task.framework_id):
+                m.updates.transition(task, TaskState.TASK_UNREACHABLE, StatusReason.REASON_AGENT_REMOVED, why)
+            else:
+                record.lost_tasks[task.key] = None
+                m.updates.transition(task, TaskState.TASK_LOST, StatusReason.REASON_AGENT_REMOVED, why)
+        record.executors.clear()
+        self._agent_gone(record.id)
+        m.metrics["master/slave_unreachable"] += 1
+
+    def unregister(self, agent_id: str) -> None:
+        """UnregisterAgent: a clean shutdown; the agent is forgotten at once."""
+        m = self.m
+        record = self._records.get(agent_id)
+        if record is None:
+            return
+        log.info("master: agent %s unregistered", agent_id)
+        self.stop_pinging(record)
+        if record.reachable:
+            m.offers.rescind_on_agent(agent_id)
+            why = "agent unregistered"
+            for task in m.tasks.on_agent(agent_id):
+                pa = m.frameworks.partition_aware(task.framework_id)
+                state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
+                m.updates.transition(task, state, StatusReason.REASON_AGENT_REMOVED, why)
+            self._agent_gone(agent_id)
+        else:  # its tasks were already reported unreachable/lost
+            for task in m.tasks.on_agent(agent_id):
+                m.updates.transition(task, TaskState.TASK_GONE, StatusReason.REASON_AGENT_REMOVED, "agent removed")
+        del self._records[agent_id]
+        self._removed[agent_id] = m.now()
+        while len(self._removed) > m.config.max_removed_agents:
+            self._removed.popitem(last=False)
+        m.metrics["master/slave_removals"] += 1
+
+    def _agent_gone(self, agent_id: str) -> None:
+        m = self.m
+        m.send(m.config.allocator_address, AgentRemoved(agent_id))
+        for framework in m.frameworks.connected():
+            m.send(framework_address(framework.id), LostAgent(agent_id))

@@ -1,0 +1,223 @@
+"""Re-admitting an agent that had an id: after its restart, a lost connection, being
+marked unreachable, or this master's own restart. The agent's report of what it runs is
+merged with what the master knows, then the allocator is told the agent's total and
+what is already in use on it.
+
+- a task the master has on the agent but the agent does not report: TASK_LOST
+  (TASK_GONE for partition-aware frameworks), reason REASON_AGENT_RESTARTED;
+- a reported task of a removed framework: killed, and the framework shut down there;
+- a reported task the master had marked TASK_LOST when the agent became unreachable
+  (frameworks that are not partition-aware): killed (protocol.md, as Mesos does);
+- a reported task of a framework this master never saw (it restarted): recorded, and the
+  framework is recovered from the agent's report until its scheduler re-registers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from actors.master.agents import AgentRecord, ExecutorRecord, agent_info_problem
+from actors.master.common import COMMAND_EXECUTOR_ID, agent_address, id_problem
+from actors.master.tasks import TaskRecord
+from messages import (
+    AgentAdded,
+    AgentInfo,
+    AgentRegistered,
+    AgentRemoved,
+    AgentReregistered,
+    AllocationEntry,
+    ExecutorInfo,
+    FrameworkInfo,
+    KillTask,
+    Resources,
+    ShutdownAgent,
+    ShutdownFramework,
+    StatusReason,
+    Task,
+    TaskState,
+)
+
+if TYPE_CHECKING:
+    from actors.master.actor import Master
+
+log = logging.getLogger(__name__)
+
+
+def task_problem(task: Task, agent_id: str) -> str | None:
+    """Why a task in a ReregisterAgent cannot be taken, or None."""
+    for what, value in (("task_id", task.task_id), ("framework_id", task.framework_id)):
+        problem = id_problem(what, value)
+        if problem:
+            return problem
+    if task.agent_id and task.agent_id != agent_id:
+        return f"task {task.task_id!r} names agent {task.agent_id!r}"
+    return None
+
+
+class Readmission:
+    def __init__(self, master: "Master") -> None:
+        self.m = master
+
+    def reregister(
+        self,
+        info: AgentInfo,
+        version: str,
+        tasks: tuple[Task, ...],
+        executors: tuple[ExecutorInfo, ...],
+        frameworks: tuple[FrameworkInfo, ...],
+    ) -> None:
+        """ReregisterAgent; answers the sender."""
+        problem = agent_info_problem(info)
+        if problem:
+            self.m.metrics["master/slave_registrations_refused"] += 1
+            self.m.reply(ShutdownAgent(f"invalid agent: {problem}"))
+            return
+        self.readmit(info, version, tasks, executors, frameworks, registered=False)
+
+    def readmit(
+        self,
+        info: AgentInfo,
+        version: str,
+        tasks: tuple[Task, ...],
+        executors: tuple[ExecutorInfo, ...],
+        frameworks: tuple[FrameworkInfo, ...],
+        *,
+        registered: bool,
+    ) -> None:
+        m = self.m
+        aid = info.agent_id
+        record = m.agents.get(aid)
+        if record is not None and record.reachable:
+            # It thought it lost us: start it over in the allocator from its report.
+            m.offers.rescind_on_agent(aid)
+            m.send(m.config.allocator_address, AgentRemoved(aid))
+            m.agents.stop_pinging(record)
+        elif record is None:
+            record = m.agents.add_record(info, version)
+        record.apply_info(info)
+        record.version = version
+        record.reachable = True
+        record.unreachable_at = None
+        record.reregistered_at = m.now()
+
+        reported: dict[tuple[str, str], Task] = {}
+        for task in tasks:
+            problem = task_problem(task, aid)
+            if problem:
+                log.warning("master: agent %s reported a bad task: %s", aid, problem)
+                m.metrics["master/invalid_reregistered_tasks"] += 1
+                continue
+            reported[(task.framework_id, task.task_id)] = task
+        infos = {f.framework_id: f for f in frameworks if f.framework_id}
+        shutdown: dict[str, None] = {}
+
+        self._forget_missing(record, reported)
+        for task in reported.values():
+            self._take_task(record, task, infos, shutdown)
+        self._take_executors(record, executors, infos, shutdown)
+        record.lost_tasks.clear()
+        for framework_id in shutdown:
+            m.send(agent_address(aid), ShutdownFramework(framework_id))
+
+        m.send(
+            m.config.allocator_address,
+            AgentAdded(aid, record.total, info.hostname, dict(info.attributes), self.used_entries(record)),
+        )
+        m.agents.start_pinging(record)
+        answer = AgentRegistered if registered else AgentReregistered
+        m.reply(answer(aid, m.config.ping_interval, m.config.max_missed_pings))
+        m.metrics["master/slave_registrations" if registered else "master/slave_reregistrations"] += 1
+        log.info("master: agent %s (%s) re-admitted with %d task(s)", aid, info.hostname, len(reported))
+
+    def _forget_missing(self, record: AgentRecord, reported: dict) -> None:
+        m = self.m
+        for task in m.tasks.on_agent(record.id):
+            if task.key in reported:
+                continue
+            pa = m.frameworks.partition_aware(task.framework_id)
+            state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
+            m.updates.transition(
+                task,
+                state,
+                StatusReason.REASON_AGENT_RESTARTED,
+                "the agent re-registered without this task",
+            )
+
+    def _take_task(self, record: AgentRecord, task: Task, infos: dict, shutdown: dict) -> None:
+        m = self.m
+        fid = task.framework_id
+        if m.frameworks.is_removed(fid):
+            m.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
+            shutdown[fid] = None
+            return
+        if task.state.is_terminal:
+            return  # over on the agent too; only its status update is still on its way
+        live = m.tasks.get(fid, task.task_id)
+        if live is not None:
+            if live.agent_id != record.id:
+                m.tasks.move(live, record.id)
+            if live.state != task.state:
+                live.state = task.state  # e.g. TASK_UNREACHABLE -> TASK_RUNNING
+                live.updated_at = m.now()
+            return
+        if m.frameworks.get(fid) is None:
+            m.frameworks.recover(fid, infos.get(fid), [task.role])
+        live = m.tasks.add(
+            TaskRecord(
+                framework_id=fid,
+                task_id=task.task_id,
+                name=task.name,
+                agent_id=record.id,
+                executor_id=task.executor_id or COMMAND_EXECUTOR_ID,
+                resources=task.resources,
+                role=task.role,
+                state=task.state,
+                created_at=m.now(),
+                updated_at=m.now(),
+            )
+        )
+        if task_key(task) in record.lost_tasks:
+            # Its framework was told TASK_LOST: the task must not come back to life.
+            live.kill_requested = True
+            m.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
+            m.metrics["master/tasks_killed_after_reregistration"] += 1
+
+    def _take_executors(
+        self, record: AgentRecord, executors: tuple[ExecutorInfo, ...], infos: dict, shutdown: dict
+    ) -> None:
+        m = self.m
+        record.executors.clear()
+        roles = {(t.framework_id, t.executor_id): t.role for t in m.tasks.on_agent(record.id)}
+        for ex in executors:
+            fid = ex.framework_id
+            if id_problem("framework_id", fid) or id_problem("executor_id", ex.executor_id):
+                m.metrics["master/invalid_reregistered_executors"] += 1
+                continue
+            if m.frameworks.is_removed(fid):
+                shutdown[fid] = None
+                continue
+            role = roles.get((fid, ex.executor_id), "*")
+            if m.frameworks.get(fid) is None:
+                m.frameworks.recover(fid, infos.get(fid), [role])
+            info = None if ex.executor_id == COMMAND_EXECUTOR_ID else ex
+            record.executors[(fid, ex.executor_id)] = ExecutorRecord(fid, ex.executor_id, info, ex.resources, role)
+        for (fid, eid) in roles:  # executors of live tasks the agent did not list
+            if (fid, eid) not in record.executors:
+                record.executors[(fid, eid)] = ExecutorRecord(fid, eid, None, Resources(), roles[(fid, eid)])
+
+    def used_entries(self, record: AgentRecord) -> tuple[AllocationEntry, ...]:
+        """What is in use on the agent, per (framework, role): live tasks and executors."""
+        used: dict[tuple[str, str], Resources] = {}
+        for task in self.m.tasks.on_agent(record.id):
+            key = (task.framework_id, task.role)
+            used[key] = used.get(key, Resources()) + task.resources
+        for ex in record.executors.values():
+            if not ex.resources.is_empty():
+                key = (ex.framework_id, ex.role)
+                used[key] = used.get(key, Resources()) + ex.resources
+        return tuple(AllocationEntry(f, record.id, r, res) for (f, r), res in used.items())
+
+
+def task_key(task: Task) -> tuple[str, str]:
+    return (task.framework_id, task.task_id)

@@ -1,0 +1,174 @@
+"""Connecting a scheduler: `MyScheduler.run(target, ...)` and the handle it returns.
+
+The target is a broker URL (`amqp://...`; the scheduler gets its own connection, closed
+when it stops), an embedded `LocalCluster`, or any `Transport` (tests use a
+`MemoryTransport` on a virtual clock).
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pykka
+
+from actors.runtime import ActorContext, Transport
+from actors.scheduler.config import DriverConfig, set_pending
+from actors.scheduler.idfile import IdFile
+from messages import FrameworkInfo
+
+if TYPE_CHECKING:
+    from actors.scheduler.base import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerHandle:
+    """A running scheduler. `join()` waits until it called `stop()`; `stop()` stops it.
+
+    >>> handle = MyScheduler.run(cluster, name="batch")   # doctest: +SKIP
+    >>> handle.join(timeout=60)                           # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, ref: pykka.ActorRef, scheduler: "Scheduler", transport: Transport, owns_transport: bool) -> None:
+        self.ref = ref
+        self.scheduler = scheduler  # read its fields once join() returned, or at your own risk
+        self._transport = transport
+        self._owns_transport = owns_transport
+        self._released = False
+        self._lock = threading.Lock()
+
+    @property
+    def framework_id(self) -> str:
+        return self.scheduler.framework_id
+
+    @property
+    def error(self) -> str | None:
+        """The master's reason when it refused or removed the framework."""
+        return self.scheduler.error_message
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the scheduler stopped; True if it did within `timeout` seconds."""
+        if not self.scheduler._stopped_event.wait(timeout):
+            return False
+        self._release()
+        return True
+
+    def stop(self, failover: bool = False, timeout: float = 10.0) -> None:
+        """Stop it as `Scheduler.stop(failover)` would, and wait until it has."""
+        try:
+            from actors.scheduler.base import _Call
+
+            self.ref.ask(_Call(lambda s: s.stop(failover)), timeout=timeout)
+        except pykka.ActorDeadError:
+            pass  # it stopped by itself
+        self.join(timeout)
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        if self._owns_transport:
+            try:
+                self._transport.flush()  # the UnregisterFramework must reach the broker
+            finally:
+                self._transport.close()
+
+    def __enter__(self) -> "SchedulerHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def resolve_target(target: Any) -> tuple[Transport, bool]:
+    """(transport, whether the scheduler owns it) for a URL, a LocalCluster or a Transport."""
+    if isinstance(target, Transport):
+        return target, False
+    cluster_transport = getattr(target, "transport", None)
+    if isinstance(cluster_transport, Transport):  # a LocalCluster (duck-typed: no import cycle)
+        return cluster_transport, False
+    if isinstance(target, str):
+        if target.startswith("memory://"):
+            raise ValueError("memory:// reaches nothing from here: pass the LocalCluster itself")
+        from actors.connect import connect_transport
+
+        return connect_transport(target), True
+    raise TypeError(f"run() needs a broker URL, a LocalCluster or a Transport, not {type(target).__name__}")
+
+
+def start_scheduler(
+    cls: type["Scheduler"],
+    target: Any,
+    *,
+    name: str | None,
+    roles: tuple[str, ...],
+    user: str | None,
+    failover_timeout: float,
+    capabilities: tuple[str, ...],
+    principal: str,
+    checkpoint: bool,
+    hostname: str | None,
+    framework_id: str | None,
+    id_file: str | os.PathLike[str] | None,
+    implicit_acknowledgements: bool,
+    heartbeat_interval: float,
+    context: ActorContext | None,
+    init_kwargs: dict[str, Any],
+) -> SchedulerHandle:
+    if not roles:
+        raise ValueError("a framework needs at least one role")
+    if failover_timeout < 0:
+        raise ValueError(f"failover_timeout must be >= 0, got {failover_timeout}")
+    transport, owned = resolve_target(target)
+    try:
+        context = context or ActorContext(clock=transport.clock)
+        store = IdFile(id_file) if id_file is not None else None
+        known = framework_id or (store.load() if store else None)
+        info = FrameworkInfo(
+            user=user or _current_user(),
+            name=name or cls.__name__,
+            framework_id=known or context.ids.new_id(),
+            roles=tuple(roles),
+            principal=principal,
+            failover_timeout=float(failover_timeout),
+            checkpoint=checkpoint,
+            capabilities=tuple(capabilities),
+            hostname=hostname or os.uname().nodename,
+        )
+        config = DriverConfig(
+            transport=transport,
+            context=context,
+            framework=info,
+            failover=known is not None,
+            id_file=store,
+            implicit_acknowledgements=implicit_acknowledgements,
+            heartbeat_interval=heartbeat_interval,
+        )
+        set_pending(config)
+        try:
+            ref = cls.start(**init_kwargs)
+        finally:
+            set_pending(None)
+        scheduler = config.scheduler
+        scheduler._started_event.wait(10.0)  # subscribed, first registration request sent
+        if scheduler._start_error is not None:
+            scheduler._stopped_event.wait(10.0)
+            raise RuntimeError(f"the scheduler could not start: {scheduler._start_error}") from scheduler._start_error
+    except BaseException:
+        if owned:
+            transport.close()
+        raise
+    return SchedulerHandle(ref, config.scheduler, transport, owned)
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "nobody"

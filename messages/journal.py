@@ -1,0 +1,54 @@
+"""Journal records: what actors write about themselves so a run can be explained and
+replayed (design.md §6). They travel like messages, to the journal only (never to a
+mailbox): target `journal`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from messages.catalogue import message
+
+JOURNAL = "journal"  # the target address of journal records
+
+
+# actor -> journal: an actor incarnation started; what replay needs to rebuild it.
+@message
+@dataclass(frozen=True)
+class ActorStarted:
+    address: str
+    kind: str  # "master", "allocator", "agent": which factory rebuilds it
+    id_prefix: str  # its IdSource prefix: replayed ids come out the same
+    seed: int  # its random seed
+    started_at: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# actor -> journal: the order in which it handled its inputs, and each handling's time.
+@message
+@dataclass(frozen=True)
+class InputsHandled:
+    address: str
+    ids: tuple[str, ...]
+    times: tuple[float, ...]
+
+
+# One framework passed over on some agents in an allocation run, and why (grouped by
+# framework, role, reason and filter expiry, so a run over many agents stays small).
+@dataclass(frozen=True)
+class Skip:
+    framework_id: str
+    role: str
+    reason: str  # "filtered", "suppressed", "quota", "nothing allocatable", "inactive"
+    agents: tuple[str, ...] = ()
+    until: float | None = None  # for "filtered": when the filter expires
+
+
+# allocator -> journal: the reasons behind one allocation run's decisions.
+@message
+@dataclass(frozen=True)
+class AllocationExplained:
+    run: int
+    at: float
+    allocated: tuple[str, ...] = ()  # "framework_id@agent_id/role"
+    skipped: tuple[Skip, ...] = ()

@@ -1,0 +1,300 @@
+"""Publishing with publisher confirms, without a round trip per message.
+
+Any thread calls `publish(...)`: the message gets the next sequence number and joins the
+outbox; the I/O thread sends the outbox in order on a confirm-mode channel and keeps
+each message until the broker confirms it (acks with `multiple` are handled in one step).
+
+`watermark` is the highest sequence number such that it and everything before it are
+confirmed. A delivery's ack waits until the watermark reaches the sequence number current
+when `ack()` was called (see consumer.py), so a crash right after the ack cannot lose what
+the handler sent. Nacked messages are sent again; unconfirmed ones are sent again after a
+reconnect, in their original order (at-least-once: duplicates are possible, losses not).
+
+Mandatory publishing: a message no queue is bound for comes back (basic.return); it goes
+on to the dead letters with reason "unroutable", keeping its sequence number, so whatever
+waits for it waits for the dead letter to be confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from typing import Any, Callable, NamedTuple
+
+import pika
+from pika.spec import Basic
+
+from actors.runtime.transport import TransportError
+from rabbitmq import topology
+from rabbitmq.config import BrokerConfig
+from rabbitmq.connection import IoThread, describe, guarded
+
+log = logging.getLogger(__name__)
+
+_PERSISTENT = pika.BasicProperties(delivery_mode=2)
+
+
+class Outgoing(NamedTuple):
+    seq: int
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any] | None = None  # dead letters carry reason and address
+
+
+class Publisher:
+    """The outbox, the confirm-mode channel and the bookkeeping of unconfirmed messages."""
+
+    def __init__(self, io: IoThread, config: BrokerConfig, stats: Counter[str]) -> None:
+        self._io = io
+        self._config = config
+        self._stats = stats
+        self._cond = threading.Condition()
+        self.seq = 0  # the last sequence number handed out (written under _cond)
+        self.watermark = 0  # every seq <= watermark is confirmed (written by the I/O thread)
+        self.on_advance: Callable[[int], None] = lambda watermark: None  # I/O thread hook
+        self._outbox: deque[Outgoing] = deque()
+        self._scheduled = False
+        self._ready = False  # the channel is open, in confirm mode, topology declared
+        self._closed = False
+        self._waiters = 0
+        # --- the I/O thread only ---
+        self._channel: Any = None
+        self._next_tag = 1
+        self._sent_seq = 0  # the highest seq taken from the outbox
+        self._unconfirmed: deque[tuple[int, Outgoing]] = deque()  # (tag, msg), in tag order
+        self._early: set[int] = set()  # tags confirmed singly before the ones ahead of them
+        self._recarried: dict[int, Outgoing] = {}  # tag -> resent message keeping an old seq
+        self._resend: deque[Outgoing] = deque()  # unconfirmed at a disconnect, in seq order
+        self._returned: set[int] = set()  # tags that came back unroutable, not yet acked
+
+    # --- any thread -------------------------------------------------------------------
+
+    def publish(
+        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None
+    ) -> int:
+        """Queue one persistent message; returns its sequence number. Waits (up to
+        send_timeout) while disconnected or while max_inflight messages are unconfirmed,
+        then raises TransportError; the message is then not sent."""
+        on_io = self._io.in_io_thread()
+        with self._cond:
+            if not on_io and (not self._ready or self.seq - self.watermark >= self._config.max_inflight):
+                self._wait_for_room()
+            if self._closed:
+                raise TransportError("the transport is closed")
+            self.seq = seq = self.seq + 1
+            self._outbox.append(Outgoing(seq, exchange, routing_key, body, headers))
+            wake = not self._scheduled
+            self._scheduled = True
+        if wake:
+            if on_io:
+                self._drain()
+            else:
+                self._io.call_soon(self._drain)
+        return seq
+
+    def wait_confirmed(self, seq: int, timeout: float) -> bool:
+        """Wait until every message up to `seq` is confirmed; False on timeout."""
+        with self._cond:
+            self._waiters += 1
+            try:
+                return self._cond.wait_for(lambda: self.watermark >= seq or self._closed, timeout)
+            finally:
+                self._waiters -= 1
+
+    def unconfirmed(self) -> int:
+        return self.seq - self.watermark
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _wait_for_room(self) -> None:
+        timeout = self._config.send_timeout
+        deadline = time.monotonic() + timeout
+        self._waiters += 1
+        try:
+            while not self._closed:
+                if self._ready and self.seq - self.watermark < self._config.max_inflight:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+        finally:
+            self._waiters -= 1
+        if self._closed:
+            raise TransportError("the transport is closed")
+        if not self._ready:
+            raise TransportError(
+                f"cannot publish: no connection to {self._config.url} for {timeout:g}s "
+                f"(last error: {self._io.last_error})"
+            )
+        raise TransportError(
+            f"cannot publish: {self.seq - self.watermark} messages still unconfirmed by "
+            f"{self._config.url} after {timeout:g}s (max_inflight={self._config.max_inflight})"
+        )
+
+    # --- the I/O thread -----------------------------------------------------------------
+
+    def attach(self, connection: Any, ready: Callable[[], None]) -> None:
+        """Open the confirm-mode channel, declare the topology, resend, then `ready()`."""
+
+        def opened(channel: Any) -> None:
+            channel.add_on_close_callback(guarded(lambda _ch, reason: self._on_channel_closed(channel, reason)))
+            channel.add_on_return_callback(guarded(self._on_return))
+            topology.declare_topology(
+                channel,
+                lambda: channel.confirm_delivery(
+                    guarded(self._on_confirm), callback=guarded(lambda _f: self._on_confirm_mode(channel, ready))
+                ),
+            )
+
+        connection.channel(on_open_callback=guarded(opened))
+
+    def detach(self) -> None:
+        """The connection is gone: everything unconfirmed is sent again after reconnect."""
+        self._channel = None
+        with self._cond:
+            self._ready = False
+        returned = self._returned
+        again = [msg for tag, msg in self._unconfirmed if tag not in returned]  # not to bounce twice
+        again.extend(self._recarried.values())
+        again.extend(self._resend)
+        self._resend = deque(sorted(again, key=lambda msg: msg.seq))
+        self._unconfirmed.clear()
+        self._recarried.clear()
+        self._early.clear()
+        self._returned.clear()
+
+    def _on_confirm_mode(self, channel: Any, ready: Callable[[], None]) -> None:
+        self._channel = channel
+        self._next_tag = 1
+        resend, self._resend = self._resend, deque()
+        if resend:
+            self._stats["republished"] += len(resend)
+            log.info("mesobus: resending %d unconfirmed messages", len(resend))
+        for msg in resend:  # first, in seq order: they stay ordered in _unconfirmed
+            self._send(channel, msg)
+        with self._cond:
+            self._ready = True
+            self._cond.notify_all()
+        self._drain()
+        ready()
+
+    def _on_channel_closed(self, channel: Any, reason: Any) -> None:
+        connection = channel.connection
+        if channel is not self._channel or self._io.closing or not connection.is_open:
+            return  # the connection is going: detach() follows
+        # A channel error (say, someone deleted the exchange): start over on a new connection.
+        log.error("mesobus: the publishing channel closed: %s; reconnecting", describe(reason))
+        self._channel = None
+        connection.close(320, f"publishing channel closed: {reason}")
+
+    def _drain(self) -> None:
+        with self._cond:
+            self._scheduled = False
+            channel = self._channel
+            if channel is None:
+                return  # sent after the next connection is ready
+            batch, self._outbox = self._outbox, deque()
+        for msg in batch:
+            self._send(channel, msg)
+        self._stats["published"] += len(batch)
+
+    def _send(self, channel: Any, msg: Outgoing, *, recarried: bool = False) -> None:
+        if msg.headers is None:
+            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, _PERSISTENT, True)
+        else:
+            props = pika.BasicProperties(delivery_mode=2, headers=msg.headers)
+            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props, False)
+        tag = self._next_tag
+        self._next_tag = tag + 1
+        if recarried:
+            self._recarried[tag] = msg
+        else:
+            self._unconfirmed.append((tag, msg))
+            if msg.seq > self._sent_seq:
+                self._sent_seq = msg.seq
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tag, multiple = method.delivery_tag, method.multiple
+        nacked = isinstance(method, Basic.Nack)
+        done: list[Outgoing] = []
+        unconfirmed = self._unconfirmed
+        if multiple:
+            while unconfirmed and unconfirmed[0][0] <= tag:
+                first, msg = unconfirmed.popleft()
+                if first in self._early:
+                    self._early.discard(first)
+                else:
+                    done.append(msg)
+                if self._returned:
+                    self._returned.discard(first)
+            for rtag in [t for t in self._recarried if t <= tag]:
+                done.append(self._recarried.pop(rtag))
+        elif tag in self._recarried:
+            done.append(self._recarried.pop(tag))
+        elif unconfirmed and unconfirmed[0][0] == tag:
+            done.append(unconfirmed.popleft()[1])
+            self._returned.discard(tag)
+        else:
+            for first, msg in unconfirmed:
+                if first == tag:
+                    done.append(msg)
+                    self._early.add(tag)
+                    self._returned.discard(tag)
+                    break
+        while unconfirmed and unconfirmed[0][0] in self._early:
+            self._early.discard(unconfirmed.popleft()[0])
+        if nacked:
+            self._stats["nacked"] += len(done)
+            log.warning("mesobus: the broker nacked %d messages; sending them again", len(done))
+            if self._channel is not None:
+                for msg in done:
+                    self._send(self._channel, msg, recarried=True)
+            else:
+                self._resend.extend(done)
+        else:
+            self._stats["confirmed"] += len(done)
+        self._advance()
+
+    def _advance(self) -> None:
+        if self._unconfirmed:
+            low = self._unconfirmed[0][1].seq - 1
+        else:
+            low = self._sent_seq
+        if self._recarried:  # seq 0: a dead letter nothing waits for
+            low = min([low] + [msg.seq - 1 for msg in self._recarried.values() if msg.seq])
+        if self._resend:
+            low = min(low, self._resend[0].seq - 1)
+        if low > self.watermark:
+            self.watermark = low
+            if self._waiters:
+                with self._cond:
+                    self._cond.notify_all()
+            self.on_advance(low)
+
+    def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        """An unroutable message came back: dead-letter it, keeping its sequence number."""
+        self._stats["unroutable"] += 1
+        log.warning(
+            "mesobus: no mailbox for %r (%s); dead-lettering the message",
+            method.routing_key, method.reply_text,
+        )
+        seq = 0
+        for tag, msg in self._unconfirmed:  # the return comes just before that message's ack
+            if msg.routing_key == method.routing_key and tag not in self._returned and msg.body == body:
+                seq = msg.seq
+                self._returned.add(tag)
+                break
+        headers = {topology.REASON_HEADER: topology.UNROUTABLE, topology.ADDRESS_HEADER: method.routing_key}
+        dead = Outgoing(seq, topology.DLX, method.routing_key, body, headers)
+        if channel is self._channel:
+            self._send(channel, dead, recarried=True)
+        else:
+            self._resend.append(dead)

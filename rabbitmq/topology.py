@@ -1,0 +1,146 @@
+"""Every exchange, queue, binding and queue argument mesobus uses, declared in one place.
+
+>>> mailbox("agent.a1", queue_type="quorum")
+MailboxSpec(queue='mesobus.agent.a1', durable=True, exclusive=False, auto_delete=False, arguments={'x-queue-type': 'quorum', 'x-dead-letter-exchange': 'mesobus.dlx'}, exchange='mesobus')
+>>> mailbox("reply.ab12", durable=False).exclusive
+True
+>>> mailbox("dead").exchange  # the dead-letter mailbox is fed by the dlx only
+'mesobus.dlx'
+
+Layout (design.md §2; deploy/rabbitmq/definitions.json declares the same for operators):
+
+    publish(routing key = address) -> exchange `mesobus` (topic, durable)
+        -> queue `mesobus.<address>` (durable; bound with key = address)
+    dead letters (routing key = address, headers x-mesobus-reason / x-mesobus-address)
+        -> exchange `mesobus.dlx` (topic, durable) -> queue `mesobus.dead` (bound with `#`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from actors.runtime.transport import DEAD_LETTERS
+
+EXCHANGE = "mesobus"
+DLX = "mesobus.dlx"
+DEAD_QUEUE = "mesobus.dead"
+PREFIX = "mesobus."
+REASON_HEADER = "x-mesobus-reason"
+ADDRESS_HEADER = "x-mesobus-address"
+UNROUTABLE = "unroutable"  # the reason given to messages no queue was bound for
+
+_MAX_ADDRESS = 255 - len(PREFIX)  # queue names are at most 255 bytes
+
+
+@dataclass(frozen=True)
+class MailboxSpec:
+    """How one address's queue is declared and bound."""
+
+    queue: str
+    durable: bool
+    exclusive: bool
+    auto_delete: bool
+    arguments: dict[str, Any] = field(default_factory=dict)
+    exchange: str = EXCHANGE  # bound to this exchange with routing key = address
+
+
+def queue_name(address: str) -> str:
+    """`agent.a1` -> `mesobus.agent.a1`."""
+    return PREFIX + address
+
+
+def check_address(address: str) -> str:
+    """An address is a topic routing key without wildcards; raise ValueError otherwise."""
+    if not isinstance(address, str) or not address:
+        raise ValueError(f"an address must be a non-empty string, got {address!r}")
+    if "*" in address or "#" in address:
+        raise ValueError(f"address {address!r} contains a topic wildcard (* or #)")
+    if len(address.encode()) > _MAX_ADDRESS:
+        raise ValueError(f"address {address[:40]!r}... is longer than {_MAX_ADDRESS} bytes")
+    return address
+
+
+def queue_arguments(queue_type: str, *, durable: bool = True) -> dict[str, Any]:
+    """The arguments of every mailbox queue; redeclaring with other ones fails (406).
+
+    Quorum queues must be durable, so a non-durable (reply) mailbox is always classic.
+    The queue-level dead-letter exchange catches anything the broker itself drops
+    (a policy's delivery-limit or TTL); it keeps the routing key, i.e. the address.
+    """
+    return {
+        "x-queue-type": queue_type if durable else "classic",
+        "x-dead-letter-exchange": DLX,
+    }
+
+
+def dead_queue_arguments() -> dict[str, Any]:
+    """The shared dead-letter queue is always classic: every process declares it alike."""
+    return {"x-queue-type": "classic"}
+
+
+def mailbox(address: str, *, durable: bool = True, queue_type: str = "classic") -> MailboxSpec:
+    """The declaration of `address`'s queue. Reply mailboxes (durable=False) are
+    exclusive to their connection and vanish with it."""
+    check_address(address)
+    if address == DEAD_LETTERS:
+        return MailboxSpec(DEAD_QUEUE, True, False, False, dead_queue_arguments(), DLX)
+    if not durable:
+        return MailboxSpec(queue_name(address), False, True, True, queue_arguments(queue_type, durable=False))
+    return MailboxSpec(queue_name(address), True, False, False, queue_arguments(queue_type))
+
+
+# --- asynchronous declaration on a pika channel (the I/O thread only) -----------------
+
+Step = Callable[[Callable[[], None]], None]
+
+
+def run_steps(steps: list[Step], done: Callable[[], None]) -> None:
+    """Run asynchronous steps one after another, then `done()`. A failing declaration
+    closes the channel; the channel's close callback reports it, so there is no error path."""
+
+    def run(index: int) -> None:
+        if index == len(steps):
+            done()
+        else:
+            steps[index](lambda: run(index + 1))
+
+    run(0)
+
+
+def declare_topology(channel: Any, done: Callable[[], None]) -> None:
+    """Declare the exchanges and the dead-letter queue (idempotent)."""
+    run_steps(
+        [
+            lambda next_: channel.exchange_declare(
+                EXCHANGE, "topic", durable=True, callback=lambda _f: next_()
+            ),
+            lambda next_: channel.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: next_()),
+            lambda next_: channel.queue_declare(
+                DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(), callback=lambda _f: next_()
+            ),
+            lambda next_: channel.queue_bind(DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: next_()),
+        ],
+        done,
+    )
+
+
+def declare_mailbox(channel: Any, address: str, spec: MailboxSpec, done: Callable[[], None]) -> None:
+    """Declare `address`'s queue and bind it with routing key = address."""
+    run_steps(
+        [
+            lambda next_: channel.queue_declare(
+                spec.queue,
+                durable=spec.durable,
+                exclusive=spec.exclusive,
+                auto_delete=spec.auto_delete,
+                arguments=spec.arguments,
+                callback=lambda _f: next_(),
+            ),
+            lambda next_: channel.queue_bind(
+                spec.queue, spec.exchange, routing_key="#" if spec.exchange == DLX else address,
+                callback=lambda _f: next_(),
+            ),
+        ],
+        done,
+    )

@@ -1,0 +1,187 @@
+"""`AmqpTransport`: every actor's mailbox is a durable RabbitMQ queue.
+
+    from rabbitmq import AmqpTransport
+    transport = AmqpTransport("amqp://guest:guest@127.0.0.1:5672/%2F?prefetch=500")
+    Echo.start("echo", transport)                         # an actors.runtime.Actor
+    reply = transport.ask(envelope, timeout=5).result()   # envelope.target == "echo"
+    transport.close()                                     # flushes, then disconnects
+
+It implements `actors.runtime.Transport` (read its contract) on top of three small parts:
+`IoThread` (connection.py: the one thread that touches pika, reconnecting with backoff),
+`Publisher` (publisher.py: outbox and confirms) and `Consumers` (consumer.py: channels,
+prefetch, batched acks held back until the handler's output is confirmed).
+Callers see one error type, `actors.runtime.TransportError`; `ConfigError` (a subclass)
+for a bad URL or option. See docs/transport.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from actors.runtime.clock import Clock, RealClock
+from actors.runtime.transport import Delivery, OnDelivery, Transport, TransportError
+from messages import Envelope, encode
+from rabbitmq import topology
+from rabbitmq.config import BrokerConfig, parse_url, with_options
+from rabbitmq.connection import IoThread
+from rabbitmq.consumer import Consumers
+from rabbitmq.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+_MAX_REASON = 4000  # characters of a dead letter's reason kept in its header
+_UNSUBSCRIBE_WAIT = 10.0  # seconds unsubscribe() waits for the channel to close
+
+
+class AmqpTransport(Transport):
+    """The RabbitMQ transport. Thread-safe: publish/ack/dead_letter from any thread.
+
+    `url` is an amqp:// or amqps:// URL (options in its query, see rabbitmq.config) or a
+    BrokerConfig; keyword arguments override the URL's options. `confirm_timeout` is
+    the default of `flush()` and of the flush `close()` does.
+    """
+
+    def __init__(
+        self,
+        url: str | BrokerConfig = "amqp://guest:guest@127.0.0.1:5672/%2F",
+        *,
+        prefetch: int | None = None,
+        queue_type: str | None = None,
+        send_timeout: float | None = None,
+        confirm_timeout: float = 10.0,
+        clock: Clock | None = None,
+        **options: Any,
+    ) -> None:
+        overrides = dict(options, prefetch=prefetch, queue_type=queue_type, send_timeout=send_timeout)
+        if isinstance(url, BrokerConfig):
+            self.config = with_options(url, **overrides)
+        else:
+            self.config = parse_url(url, **overrides)
+        self.confirm_timeout = confirm_timeout
+        self.clock = clock or RealClock()
+        self._own_clock = clock is None
+        self._stats: Counter[str] = Counter()
+        self._closed = False
+        self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
+        self._publisher = Publisher(self._io, self.config, self._stats)
+        self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
+        self._io.start()
+
+    # --- the Transport interface ------------------------------------------------------
+
+    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
+        """Declare and bind `address`'s queue and consume it; returns once consuming, so
+        that what is published afterwards finds the queue. Raises TransportError if that
+        takes longer than send_timeout or the declaration fails (e.g. other arguments)."""
+        self._check_open()
+        spec = topology.mailbox(address, durable=durable, queue_type=self.config.queue_type)
+        sub = self._consumers.add(address, on_delivery, spec)
+        if self._io.in_io_thread():
+            return  # cannot wait on ourselves; consuming starts shortly
+        timeout = self.config.send_timeout
+        if not sub.ready.wait(timeout):
+            self._consumers.forget(sub)
+            raise TransportError(
+                f"cannot subscribe {address}: not consuming after {timeout:g}s "
+                f"(broker {self.config.url}, last error: {self._io.last_error})"
+            )
+        if sub.error and not sub.started_once:
+            self._consumers.forget(sub)
+            raise TransportError(f"cannot subscribe {address} (queue {spec.queue}): {sub.error}")
+
+    def unsubscribe(self, address: str) -> None:
+        """Stop consuming; unsettled deliveries go back to the queue (the broker requeues
+        them when the subscription's channel closes)."""
+        sub = self._consumers.remove(address)
+        if sub is not None and not self._io.in_io_thread():
+            sub.closed.wait(_UNSUBSCRIBE_WAIT)
+
+    def publish(self, envelope: Envelope) -> None:
+        """Send to `envelope.target`'s mailbox. Waits out an outage up to send_timeout,
+        then raises TransportError (and the message is not sent)."""
+        self._publisher.publish(topology.EXCHANGE, envelope.target, encode(envelope))
+
+    def publish_raw(self, address: str, body: bytes) -> None:
+        """Put bytes into a mailbox as they are (tests inject malformed messages)."""
+        self._publisher.publish(topology.EXCHANGE, address, body)
+
+    def ack(self, delivery: Delivery) -> None:
+        """Settle a delivery; the broker gets the ack once everything published before
+        this call is confirmed. Never raises; acks of deliveries from a lost connection
+        are dropped (those come back anyway)."""
+        self._consumers.settle(delivery.tag, self._publisher.seq)
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move the raw bytes to `mesobus.dead` with headers x-mesobus-reason and
+        x-mesobus-address, then ack the delivery once that copy is confirmed. If the
+        copy cannot be sent (outage past send_timeout) the delivery stays unsettled and
+        comes back after the reconnect; this never raises."""
+        headers = {topology.REASON_HEADER: reason[:_MAX_REASON], topology.ADDRESS_HEADER: delivery.address}
+        try:
+            seq = self._publisher.publish(topology.DLX, delivery.address, delivery.body, headers)
+        except TransportError as err:
+            log.error("mesobus: cannot dead-letter a message of %s (%s): %s", delivery.address, reason, err)
+            return
+        self._stats["dead_lettered"] += 1
+        self._consumers.settle(delivery.tag, seq)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything published so far is confirmed by the broker."""
+        timeout = self.confirm_timeout if timeout is None else timeout
+        seq = self._publisher.seq
+        if not self._publisher.wait_confirmed(seq, timeout):
+            raise TransportError(
+                f"{seq - self._publisher.watermark} messages not confirmed by {self.config.url} "
+                f"after {timeout:g}s (connected: {self._io.connected}, last error: {self._io.last_error})"
+            )
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush (up to `timeout`, default confirm_timeout), send pending acks, disconnect.
+        Unsettled deliveries go back to their queues."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._io.connected:
+                self.flush(timeout)
+        except TransportError as err:
+            log.error("mesobus: closing with unconfirmed messages: %s", err)
+        self._io.call_soon(self._consumers.flush_acks)
+        self._publisher.close()
+        self._io.close()
+        if self._own_clock:
+            self.clock.close()
+
+    # --- introspection ------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._io.connected
+
+    def stats(self) -> dict[str, int]:
+        """Counters: published, confirmed, nacked, unroutable, republished, acked,
+        stale_acks, dead_lettered, connections; and unconfirmed right now."""
+        counts = dict(self._stats)
+        counts["unconfirmed"] = self._publisher.unconfirmed()
+        counts["connections"] = self._io.connections
+        return counts
+
+    # --- I/O thread hooks -----------------------------------------------------------------
+
+    def _on_open(self, connection: Any) -> None:
+        # Queues are bound to the `mesobus` exchange: declare it before the subscriptions.
+        self._publisher.attach(connection, ready=lambda: self._consumers.attach(connection))
+
+    def _on_lost(self, reason: str) -> None:
+        self._publisher.detach()
+        self._consumers.detach()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TransportError("the transport is closed")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "connected" if self._io.connected else "connecting"
+        return f"<AmqpTransport {self.config.url} {state}>"
