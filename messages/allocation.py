@@ -131,3 +131,16 @@ class ResourcesAllocated:
 @dataclass(frozen=True)
 class AllocationTick:
     pass
+
+
+# master -> allocator: a RESERVE/UNRESERVE converted `old` (held by the framework on the
+# agent for the role, as part of an offer) into `new` of the same amounts; the agent's
+# total changes the same way.
+@message
+@dataclass(frozen=True)
+class AllocationUpdated:
+    framework_id: str
+    agent_id: str
+    role: str
+    old: Resources
+    new: Resources

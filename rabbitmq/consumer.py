@@ -72,7 +72,8 @@ class Consumers:
         self._scheduled = False
         self._held: deque[tuple[tuple[Subscription, int, int], int]] = deque()  # waiting for confirms
         self._dirty: set[Subscription] = set()  # settled but not yet acked
-        self._timer: Any = None
+        self._timer: Any = None  # flushes partial ack batches
+        self._drain_timer: Any = None  # picks up settlements from other threads
         publisher.on_advance = self._on_watermark
 
     # --- any thread -------------------------------------------------------------------
@@ -101,14 +102,20 @@ class Consumers:
         self._io.call_soon(lambda: self._stop(sub))
 
     def settle(self, tag: tuple[Subscription, int, int], need: int) -> None:
-        """Ack this delivery once every message up to sequence `need` is confirmed."""
+        """Ack this delivery once every message up to sequence `need` is confirmed.
+
+        Cheap on purpose: no wake-up of the I/O thread per call. The first settlement of a
+        burst arms a timer (ack_interval); a full batch wakes the I/O thread at once."""
         if self._io.in_io_thread():
             self._settle_or_hold(tag, need)
             self._flush_full()
             return
-        self._settling.append((tag, need))
+        settling = self._settling
+        settling.append((tag, need))
         if not self._scheduled:
             self._scheduled = True
+            self._io.call_soon(self._arm_drain)
+        elif len(settling) == self._batch:
             self._io.call_soon(self._drain)
 
     # --- the I/O thread: subscriptions --------------------------------------------------
@@ -165,7 +172,7 @@ class Consumers:
         def consume() -> None:
             channel.basic_consume(
                 sub.spec.queue,
-                guarded(lambda _ch, method, _props, body: self._deliver(sub, generation, method, body)),
+                self._on_message(sub, generation),
                 callback=guarded(lambda _frame: self._consuming(sub, generation)),
             )
 
@@ -185,14 +192,19 @@ class Consumers:
         sub.error = ""
         sub.ready.set()
 
-    def _deliver(self, sub: Subscription, generation: int, method: Any, body: bytes) -> None:
-        if sub.state == "closing":
-            return  # requeued when the channel closes
-        delivery = Delivery(sub.address, body, (sub, generation, method.delivery_tag), method.redelivered)
-        try:
-            sub.on_delivery(delivery)
-        except Exception as err:  # e.g. the actor already stopped: the delivery comes back later
-            log.warning("mesobus: %s could not take a delivery (%r); it stays unacked", sub.address, err)
+    def _on_message(self, sub: Subscription, generation: int) -> Any:
+        """pika's callback for one subscription's deliveries (the hot path: kept flat)."""
+        address, on_delivery = sub.address, sub.on_delivery
+
+        def on_message(_channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+            if sub.state == "closing":
+                return  # requeued when the channel closes
+            try:
+                on_delivery(Delivery(address, body, (sub, generation, method.delivery_tag), method.redelivered))
+            except Exception as err:  # e.g. the actor already stopped: the delivery comes back later
+                log.warning("mesobus: %s could not take a delivery (%r); it stays unacked", address, err)
+
+        return on_message
 
     def _channel_closed(self, sub: Subscription, generation: int, why: Any) -> None:
         if sub.generation != generation:
@@ -240,6 +252,15 @@ class Consumers:
             sub.closed.set()
 
     # --- the I/O thread: settling -------------------------------------------------------
+
+    def _arm_drain(self) -> None:
+        if self._drain_timer is None:
+            self._drain_timer = self._io.call_later(self._config.ack_interval, self._timed_drain)
+
+    def _timed_drain(self) -> None:
+        self._drain_timer = None
+        self._drain()
+        self._flush_all()  # what is left has waited an ack_interval already
 
     def _drain(self) -> None:
         self._scheduled = False

@@ -51,7 +51,7 @@ class Publisher:
         self._io = io
         self._config = config
         self._stats = stats
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self.seq = 0  # the last sequence number handed out (written under _cond)
         self.watermark = 0  # every seq <= watermark is confirmed (written by the I/O thread)
         self.on_advance: Callable[[int], None] = lambda watermark: None  # I/O thread hook

@@ -24,6 +24,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actors.executor.environment import LIMIT_MODES
 from messages import Resources
 from messages.errors import ResourceError
 
@@ -51,6 +52,7 @@ class AgentConfig:
     master: str = "master"  # the master's address
     broker_url: str = "memory://"  # given to executor processes as MESOBUS_BROKER
     executor_mode: str = "auto"  # auto: in-process on memory://, processes otherwise
+    limits: str = "auto"  # task cpus/mem enforcement: auto (cgroups v2, else rlimits), cgroups, rlimits, none
     agent_id: str = ""  # force an id (otherwise checkpointed, or a new one)
     checkpoint: bool = True  # keep agent id, tasks and updates under work_dir/meta
     # Registration retries: min doubling to max (Mesos: 1 s factor, 1 min cap).
@@ -74,6 +76,8 @@ class AgentConfig:
             raise ConfigError(
                 f"--executor-mode: {self.executor_mode!r} is not one of {', '.join(EXECUTOR_MODES)}"
             )
+        if self.limits not in LIMIT_MODES:
+            raise ConfigError(f"--limits: {self.limits!r} is not one of {', '.join(LIMIT_MODES)}")
         for name in (
             "registration_backoff",
             "registration_backoff_max",
@@ -124,13 +128,21 @@ def parse_resources(text: str, work_dir: Path | None = None) -> Resources:
     >>> str(parse_resources("cpus:2;mem:1024;disk:10;ports:[1-2]"))
     'cpus:2;mem:1024;disk:10;ports:[1-2]'
     """
-    try:
-        given = Resources.parse(text or "")
-    except ResourceError as err:
-        raise ConfigError(f"--resources: {err}") from None
-    for name in ("cpus", "mem", "disk"):
-        if name in given.names() and given.scalar_fixed(name) == 0:
-            raise ConfigError(f"--resources: {name} must be more than 0")
+    given = Resources()
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        try:
+            item = Resources.parse(part)
+        except ResourceError as err:
+            raise ConfigError(f"--resources: {err}") from None
+        if item.is_empty():  # a zero amount or an empty range/set would silently vanish
+            name = part.split(":")[0].split("(")[0].strip()
+            raise ConfigError(f"--resources: {name} is zero or empty (leave it out to have it detected)")
+        try:
+            given = given + item
+        except ResourceError as err:
+            raise ConfigError(f"--resources: {err}") from None
     missing = {"cpus", "mem", "disk", "ports"} - given.names()
     return given + detect_resources(missing, work_dir)
 

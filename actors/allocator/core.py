@@ -27,10 +27,16 @@ from typing import Callable, Iterable, Mapping
 
 from actors.allocator.allocation import Allocation
 from actors.allocator.cycle import run_cycle
-from actors.allocator.explain import INACTIVE, SUPPRESSED, Explanation
+from actors.allocator.explain import Explanation, start_explanation
 from actors.allocator.filters import FilterTable
-from actors.allocator.gcpause import pause_gc, resume_gc
-from actors.allocator.quantities import MinAllocatable, add_into, quantities, subtract_from
+from actors.allocator import gcpause
+from actors.allocator.quantities import (
+    MinAllocatable,
+    add_into,
+    dominant_share,
+    quantities,
+    subtract_from,
+)
 from actors.allocator.sorter import DRFSorter, Sorter
 from actors.allocator.state import EMPTY, AgentState, FrameworkState, RoleState, limit_quantities
 from messages import Resources
@@ -39,7 +45,12 @@ Held = Mapping[str, Mapping[str, Resources]]  # outer key -> role -> resources
 
 
 class Allocator:
-    """Hierarchical DRF: roles in fair order, then each role's frameworks in fair order."""
+    """Hierarchical DRF: roles in fair order, then each role's frameworks in fair order.
+
+    Not thread-safe: one owner (the allocator actor) calls it. Calls naming an unknown
+    agent or framework raise KeyError, except `recover`, which ignores them (resources
+    can come back after their agent or framework is gone).
+    """
 
     def __init__(
         self,
@@ -105,6 +116,9 @@ class Allocator:
         self._filters.clear_agent(agent_id)
         self._change_total(agent.total, -1)
 
+    def has_agent(self, agent_id: str) -> bool:
+        return agent_id in self._agents
+
     def available(self, agent_id: str) -> Resources:
         """What the agent has that is not allocated to anyone."""
         return self._agents[agent_id].available
@@ -128,7 +142,8 @@ class Allocator:
         fw.registered = True
         fw.active = active
         wanted = list(dict.fromkeys(roles)) or ["*"]
-        fw.suppressed = set(suppressed_roles) & set(wanted)
+        fw.subscribed = set(wanted)
+        fw.suppressed = set(suppressed_roles) & fw.subscribed
         for role in wanted:
             if role not in fw.roles:
                 self._join(fw, role)
@@ -152,6 +167,12 @@ class Allocator:
             if not len(state.sorter):
                 self._role_sorter.remove(role)
                 del self._roles[role]
+
+    def has_framework(self, framework_id: str, include_unregistered: bool = False) -> bool:
+        """Whether it was added (or, with `include_unregistered`, only holds restored
+        resources, waiting for `add_framework`)."""
+        fw = self._frameworks.get(framework_id)
+        return fw is not None and (fw.registered or include_unregistered)
 
     def activate_framework(self, framework_id: str) -> None:
         fw = self._frameworks[framework_id]
@@ -239,6 +260,7 @@ class Allocator:
                 seconds = 0.0
             duration = max(seconds, self.allocation_interval)
             self._filters.add(framework_id, role, agent_id, resources, now + duration)
+            agent.blocked.pop(role, None)  # it may replace a filter that covered more
 
     def update_allocation(
         self, framework_id: str, agent_id: str, role: str, old: Resources, new: Resources
@@ -288,11 +310,11 @@ class Allocator:
 
     def allocate(self, now: float, explain: bool = False) -> list[Allocation]:
         """One batch run: offer what is available, agents in a fresh seeded order."""
-        paused = pause_gc(self._pause_gc)
+        paused = gcpause.pause_gc(self._pause_gc)
         try:
             self._filters.expire(now)
             self._sync_totals()
-            explanation = self._explain_start(now) if explain else None
+            explanation = start_explanation(now, self._frameworks.values()) if explain else None
             agents = list(self._agents.values())
             self._random.shuffle(agents)
             result = run_cycle(
@@ -306,21 +328,10 @@ class Allocator:
                 explanation,
             )
         finally:
-            resume_gc(paused)
+            gcpause.resume_gc(paused)
         self.last_explanation = explanation
         self.runs += 1
         return result
-
-    def _explain_start(self, now: float) -> Explanation:
-        """A new record, with the skips that hold on every agent."""
-        explanation = Explanation(now)
-        for fw in self._frameworks.values():
-            for role in fw.roles:
-                if not fw.active:
-                    explanation.skip(INACTIVE, role, framework_id=fw.id)
-                elif role in fw.suppressed:
-                    explanation.skip(SUPPRESSED, role, framework_id=fw.id)
-        return explanation
 
     # --- metrics and debugging --------------------------------------------------------
 
@@ -333,11 +344,7 @@ class Allocator:
             combined: dict[str, int] = {}
             for role in fw.roles:
                 add_into(combined, self._roles[role].sorter.allocation(fw.id))
-            frameworks[fw.id] = max(
-                (amount / self._total[name] for name, amount in combined.items()
-                 if self._total.get(name)),
-                default=0.0,
-            )
+            frameworks[fw.id] = dominant_share(combined, self._total)
         return {"roles": roles, "frameworks": frameworks}
 
     def filters_per_role(self, now: float | None = None) -> dict[str, int]:
@@ -397,8 +404,8 @@ class Allocator:
     def _pick_roles(self, fw: FrameworkState, roles: Iterable[str] | None) -> list[str]:
         wanted = None if roles is None else list(roles)
         if not wanted:  # None or empty: every role of the framework, as in Mesos
-            return list(fw.roles)
-        return [role for role in wanted if role in fw.roles]
+            return [role for role in fw.roles if role in fw.subscribed]
+        return [role for role in wanted if role in fw.subscribed]
 
     def _change_total(self, total: Resources, sign: int) -> None:
         amounts = quantities(total)

@@ -57,6 +57,18 @@ def run_cycle(
         agent_filters = filters_by_agent.get(agent.id)
         for role_name in order:
             role = roles[role_name]
+            candidates = role.sorter.sort()
+            if not candidates:  # nobody in the role wants offers now
+                continue
+            if not explaining:  # (an explained run looks at everything)
+                blocked = agent.blocked.get(role_name)
+                if (
+                    blocked is not None
+                    and blocked[0] == agent.version
+                    and blocked[1] == role.epoch
+                    and now < blocked[2]
+                ):
+                    continue  # every candidate was filtered here, and still is
             offer, amounts, allowed = agent.offer_for(role_name, minimum)
             if not allowed:
                 if explaining:
@@ -70,19 +82,10 @@ def run_cycle(
                         if explaining:
                             explanation.skip(QUOTA, role_name, agent_id=agent.id)
                         continue
-            if not explaining:
-                blocked = agent.blocked.get(role_name)
-                if (
-                    blocked is not None
-                    and blocked[0] == agent.version
-                    and blocked[1] == role.epoch
-                    and now < blocked[2]
-                ):
-                    continue
             role_filters = None if agent_filters is None else agent_filters.get(role_name)
             chosen = None
             until = INF
-            for framework_id in role.sorter.sort():
+            for framework_id in candidates:
                 if role_filters is not None:
                     f = role_filters.get(framework_id)
                     if f is not None and (offer is f.resources or offer <= f.resources):

@@ -19,6 +19,10 @@ means every agent. Building one costs a run extra work, so it happens only on re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from actors.allocator.state import FrameworkState
 
 FILTERED = "filtered"
 SUPPRESSED = "suppressed"
@@ -70,3 +74,17 @@ class Explanation:
         for s in self.skips:
             out[s.reason] = out.get(s.reason, 0) + 1
         return out
+
+
+def start_explanation(now: float, frameworks: Iterable["FrameworkState"]) -> Explanation:
+    """A new record holding the skips that apply on every agent: inactive, suppressed."""
+    explanation = Explanation(now)
+    for fw in frameworks:
+        for role in fw.roles:
+            if role not in fw.subscribed:
+                continue
+            if not fw.active:
+                explanation.skip(INACTIVE, role, framework_id=fw.id)
+            elif role in fw.suppressed:
+                explanation.skip(SUPPRESSED, role, framework_id=fw.id)
+    return explanation

@@ -3,6 +3,8 @@
 >>> from messages import Resources
 >>> quantities(Resources.parse("cpus:1.5;mem:64;cpus(web):1;ports:[1-2]"))
 {'cpus': 2500, 'mem': 64000}
+>>> dominant_share({"cpus": 2_000, "mem": 512_000}, {"cpus": 8_000, "mem": 1_024_000})
+0.5
 >>> MinAllocatable.default().allows({"mem": 32_000})
 True
 >>> MinAllocatable.default().allows({"cpus": 5, "mem": 31_999})
@@ -39,6 +41,11 @@ def subtract_from(target: dict[str, int], amounts: Mapping[str, int]) -> None:
             target[name] = left
         else:
             target.pop(name, None)
+
+
+def dominant_share(amounts: Mapping[str, int], total: Mapping[str, int]) -> float:
+    """The largest fraction of `total` that `amounts` holds of any one scalar."""
+    return max((v / total[n] for n, v in amounts.items() if total.get(n)), default=0.0)
 
 
 class MinAllocatable:

@@ -67,7 +67,7 @@ class AgentState:
                 offer = self.available.unreserved()
             else:
                 offer = self.available.allocatable_to(key)
-            amounts = quantities(offer)
+            amounts = self.amounts(offer)
             entry = (offer, amounts, bool(offer) and minimum.allows(amounts))
             offers[key] = entry
         return entry
@@ -115,11 +115,14 @@ class AgentState:
 
 
 class FrameworkState:
-    __slots__ = ("id", "roles", "active", "suppressed", "registered", "agents")
+    __slots__ = ("id", "roles", "subscribed", "active", "suppressed", "registered", "agents")
 
     def __init__(self, framework_id: str, registered: bool) -> None:
         self.id = framework_id
-        self.roles: dict[str, None] = {}  # ordered set
+        # Every role whose sorter tracks it (an ordered set): the roles it subscribed to,
+        # plus any role it holds resources in from before (restored running tasks).
+        self.roles: dict[str, None] = {}
+        self.subscribed: set[str] = set()  # the roles it may be offered
         self.active = False
         self.suppressed: set[str] = set()
         # False while it only exists because running tasks were restored for it
@@ -127,8 +130,8 @@ class FrameworkState:
         self.agents: dict[str, None] = {}  # agents where it holds something (ordered set)
 
     def offered_in(self, role: str) -> bool:
-        """Whether the role's sorter should list it (active and not suppressed there)."""
-        return self.active and role not in self.suppressed
+        """Whether the role's sorter should list it (active, subscribed, not suppressed)."""
+        return self.active and role in self.subscribed and role not in self.suppressed
 
 
 class RoleState:

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_broker(p, required=True)
     p.add_argument("--resources", type=resources_text, default="", metavar="TEXT",
                    help='what the agent offers, e.g. "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"')
-    p.add_argument("--attributes", default="", metavar="TEXT", help='e.g. "rack:r1;zone:a"')
+    p.add_argument("--attributes", type=_attributes, default="", metavar="TEXT", help='e.g. "rack:r1;zone:a"')
     p.add_argument("--work-dir", required=True, metavar="DIR", help="sandboxes and checkpoints live here")
     p.add_argument("--hostname", default=None, help="the hostname the agent reports (default: this host's)")
     p.add_argument("--executor-mode", choices=EXECUTOR_MODES, default="process",
@@ -55,3 +55,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     return 0
+
+
+def _attributes(text: str) -> str:
+    from actors.agent.config import ConfigError, parse_attributes
+
+    try:
+        parse_attributes(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--attributes: ")) from None
+    return text

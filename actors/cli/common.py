@@ -106,8 +106,13 @@ def need_broker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--broker is required (or set ${BROKER_ENV})")
 
 
-def setup_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
+    """-v: info, -vv: debug. Commands that run a whole cluster inside (run, demo) show only
+    errors by default: the cluster's own warnings are not the user's business there."""
+    if verbosity <= 0:
+        level = logging.ERROR if embedded else logging.WARNING
+    else:
+        level = logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 

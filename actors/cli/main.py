@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, embedded=getattr(args, "embedded_logs", False))
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

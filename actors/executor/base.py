@@ -84,6 +84,8 @@ class Executor(Actor):
         self.tasks: dict[str, TaskInfo] = {}  # launched, no terminal update sent yet
         self.unacknowledged: dict[str, StatusUpdate] = {}  # uuid -> update, in send order
         self.post_to_self = poster(transport, env.address, self.new_id)
+        # The grace period the KillTask being handled asked for (None: the task's own).
+        self.requested_grace_period: float | None = None
         self._register_timer = ""
 
     # --- callbacks: override these ----------------------------------------------------
@@ -206,6 +208,7 @@ class Executor(Actor):
     @on(KillTask)
     def _on_kill_task(self, msg: KillTask) -> None:
         if self._expected("KillTask"):
+            self.requested_grace_period = msg.grace_period
             self.kill_task(msg.task_id)
 
     @on(FrameworkToExecutor)

@@ -160,6 +160,8 @@ class Readmission:
             if live.state != task.state:
                 live.state = task.state  # e.g. TASK_UNREACHABLE -> TASK_RUNNING
                 live.updated_at = m.now()
+            if live.kill_requested:  # asked while the agent was away (or the kill was lost)
+                m.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
             return
         if m.frameworks.get(fid) is None:
             m.frameworks.recover(fid, infos.get(fid), [task.role])

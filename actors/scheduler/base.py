@@ -109,6 +109,7 @@ class Scheduler(Session, Actor):
         implicit_acknowledgements: bool = True,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         context: ActorContext | None = None,
+        master: str | None = None,
         **init_kwargs: Any,
     ) -> SchedulerHandle:
         """Start this scheduler against `target` (a broker URL, a LocalCluster or a
@@ -116,7 +117,8 @@ class Scheduler(Session, Actor):
 
         With `id_file=` (or `framework_id=`) a restarted process re-registers with the
         same framework id (failover): its tasks are kept if it comes back within
-        `failover_timeout` seconds."""
+        `failover_timeout` seconds. `master` is the master's address (default "master",
+        or the LocalCluster's)."""
         return start_scheduler(
             cls,
             target,
@@ -133,6 +135,7 @@ class Scheduler(Session, Actor):
             implicit_acknowledgements=implicit_acknowledgements,
             heartbeat_interval=heartbeat_interval,
             context=context,
+            master=master,
             init_kwargs=init_kwargs,
         )
 
@@ -212,9 +215,10 @@ class Scheduler(Session, Actor):
         """Stop offers until `revive` (for these roles; empty = all)."""
         self._tell(Suppress(self.framework_id, tuple(roles)))
 
-    def kill(self, task_id: str, agent_id: str = "") -> None:
-        """Kill a task; its terminal status comes as a status update."""
-        self._tell(KillTask(self.framework_id, task_id, agent_id))
+    def kill(self, task_id: str, agent_id: str = "", grace_period: float | None = None) -> None:
+        """Kill a task (SIGTERM, then SIGKILL after `grace_period`, default the task's);
+        its terminal status comes as a status update."""
+        self._tell(KillTask(self.framework_id, task_id, agent_id, grace_period))
 
     def reconcile(self, tasks: Iterable[TaskLike] = ()) -> None:
         """Ask for the latest state of these tasks (TaskRef, (task_id, agent_id), a

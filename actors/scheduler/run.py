@@ -10,13 +10,14 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from actors.runtime import ActorContext, Transport
-from actors.scheduler.config import DriverConfig, set_pending
+from actors.scheduler.config import MASTER, DriverConfig, set_pending
 from actors.scheduler.idfile import IdFile
 from messages import FrameworkInfo
 
@@ -86,19 +87,22 @@ class SchedulerHandle:
         self.stop()
 
 
-def resolve_target(target: Any) -> tuple[Transport, bool]:
-    """(transport, whether the scheduler owns it) for a URL, a LocalCluster or a Transport."""
+def resolve_target(target: Any) -> tuple[Transport, bool, str | None]:
+    """(transport, whether the scheduler owns it, the master's address if the target
+    knows it) for a URL, a LocalCluster or a Transport."""
     if isinstance(target, Transport):
-        return target, False
+        return target, False, None
     cluster_transport = getattr(target, "transport", None)
     if isinstance(cluster_transport, Transport):  # a LocalCluster (duck-typed: no import cycle)
-        return cluster_transport, False
+        return cluster_transport, False, getattr(target, "master_address", None)
+    if hasattr(target, "start") and hasattr(target, "agents"):
+        raise ValueError("the LocalCluster is not running: start() it, or use it in a `with`")
     if isinstance(target, str):
         if target.startswith("memory://"):
             raise ValueError("memory:// reaches nothing from here: pass the LocalCluster itself")
         from actors.connect import connect_transport
 
-        return connect_transport(target), True
+        return connect_transport(target), True, None
     raise TypeError(f"run() needs a broker URL, a LocalCluster or a Transport, not {type(target).__name__}")
 
 
@@ -119,13 +123,14 @@ def start_scheduler(
     implicit_acknowledgements: bool,
     heartbeat_interval: float,
     context: ActorContext | None,
+    master: str | None,
     init_kwargs: dict[str, Any],
 ) -> SchedulerHandle:
     if not roles:
         raise ValueError("a framework needs at least one role")
     if failover_timeout < 0:
         raise ValueError(f"failover_timeout must be >= 0, got {failover_timeout}")
-    transport, owned = resolve_target(target)
+    transport, owned, cluster_master = resolve_target(target)
     try:
         context = context or ActorContext(clock=transport.clock)
         store = IdFile(id_file) if id_file is not None else None
@@ -139,7 +144,7 @@ def start_scheduler(
             failover_timeout=float(failover_timeout),
             checkpoint=checkpoint,
             capabilities=tuple(capabilities),
-            hostname=hostname or os.uname().nodename,
+            hostname=hostname or socket.gethostname(),
         )
         config = DriverConfig(
             transport=transport,
@@ -149,6 +154,7 @@ def start_scheduler(
             id_file=store,
             implicit_acknowledgements=implicit_acknowledgements,
             heartbeat_interval=heartbeat_interval,
+            master=master or cluster_master or MASTER,
         )
         set_pending(config)
         try:

@@ -163,6 +163,15 @@ def test_agent_where_all_were_filtered_is_reoffered_when_the_first_filter_expire
     assert [x.framework_id for x in a.allocate(now=10.0)] == ["f1"]
 
 
+def test_a_narrower_decline_replaces_a_filter_on_a_fully_filtered_agent():
+    a = one_agent("f1", "f2")
+    decline(a, now=0.0, refuse_seconds=100.0)
+    decline(a, now=1.0, refuse_seconds=100.0)
+    assert a.allocate(now=2.0) == []  # both filtered: the agent is skipped from now on
+    a.recover("f1", "s1", "*", R("cpus:1"), refuse_seconds=100.0, now=2.0)  # covers less
+    assert [x.framework_id for x in a.allocate(now=3.0)] == ["f1"]
+
+
 def test_filters_per_role_counts_live_filters():
     a = Allocator(seed=0)
     for i in range(3):

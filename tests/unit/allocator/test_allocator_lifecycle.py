@@ -79,6 +79,14 @@ def test_agent_added_with_tasks_of_a_framework_not_yet_registered():
     assert [str(x.resources) for x in a.allocate(now=1.0)] == ["cpus:2;mem:1024"]
 
 
+def test_framework_is_not_offered_a_role_it_only_holds_old_tasks_in():
+    a = Allocator(seed=0)
+    a.add_agent("s1", R("cpus:4;mem:2048;cpus(web):1"), allocated={"f1": {"web": R("cpus:1")}})
+    a.add_framework("f1", roles=["db"])
+    assert [x.role for x in a.allocate(now=0.0)] == ["db"]  # not the web reservation
+    assert a.allocation("f1")["s1"]["web"] == R("cpus:1")
+
+
 def test_adding_a_known_framework_or_agent_is_an_error():
     a = Allocator(seed=0)
     a.add_agent("s1", R(AGENT))
@@ -130,3 +138,12 @@ def test_weights_must_be_positive():
     a = Allocator(seed=0)
     with pytest.raises(ValueError):
         a.update_weights({"web": 0.0})
+
+
+def test_membership_is_public():
+    a = Allocator(seed=0)
+    a.add_agent("s1", R(AGENT), allocated={"old": {"*": R("cpus:1")}})
+    a.add_framework("f1", roles=["*"])
+    assert a.has_agent("s1") and not a.has_agent("s2")
+    assert a.has_framework("f1") and not a.has_framework("old")
+    assert a.has_framework("old", include_unregistered=True)

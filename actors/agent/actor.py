@@ -1,0 +1,326 @@
+"""The `Agent` actor: one per host; runs the tasks the master sends it through executors.
+
+>>> from actors.agent import AgentConfig, start_agent
+>>> # ref = start_agent(transport, AgentConfig.from_flags(resources="cpus:4;mem:8192",
+>>> #                                                      work_dir="/var/lib/mesobus"))
+
+This module holds the agent's life cycle and its link to the master (registration with
+backoff, pings, re-registration, shutdown, recovery after a restart); tasks and executors
+are in `executor_handlers.py`, the status update path in `update_handlers.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+from typing import Any
+
+from actors.agent.checkpoint import Checkpoint, NullCheckpoint, Recovered
+from actors.agent.config import AgentConfig, ConfigError
+from actors.agent.executor_handlers import ExecutorHandlers
+from actors.agent.launcher import ExecutorSpec, InProcessLauncher, Launcher, NoopLauncher, ProcessLauncher
+from actors.agent.sandbox import Sandboxes, check_id
+from actors.agent.state import AgentBook, ExecutorPhase, agent_address
+from actors.agent.status_updates import StatusUpdateManager, StreamKey
+from actors.agent.update_handlers import UpdateHandlers
+from actors.connect import poster
+from actors.executor.environment import ExecutorEnv
+from actors.runtime import Actor, ActorContext, Transport, on
+from messages import (
+    AgentInfo,
+    AgentPingTimeout,
+    AgentRegistered,
+    AgentReregistered,
+    ExecutorReconnectTimeout,
+    PingAgent,
+    PongAgent,
+    ReconnectExecutor,
+    RegisterAgent,
+    ReregisterAgent,
+    RetryAgentRegistration,
+    ShutdownAgent,
+    ShutdownExecutor,
+    TaskState,
+    UnregisterAgent,
+)
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+class Agent(ExecutorHandlers, UpdateHandlers, Actor):
+    """Start it with `start_agent(transport, config)`, which recovers its checkpoint."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        transport: Transport,
+        *,
+        agent_id: str,
+        launcher: Launcher,
+        checkpoint: Checkpoint,
+        recovered: Recovered | None = None,
+        owns_launcher: bool = False,
+        context: ActorContext | None = None,
+    ) -> None:
+        super().__init__(agent_address(agent_id), transport, context)
+        self.config = config
+        self.agent_id = agent_id
+        self.agent_info = AgentInfo(
+            hostname=config.hostname,
+            resources=config.resources,
+            attributes=dict(config.attributes),
+            agent_id=agent_id,
+            port=config.port,
+        )
+        self.launcher = launcher
+        self.owns_launcher = owns_launcher
+        self.checkpoint = checkpoint
+        self.sandboxes = Sandboxes(config.work_dir)
+        self.book = AgentBook(config.completed_tasks_kept)
+        self.updates = StatusUpdateManager(config.status_update_backoff, config.status_update_backoff_max)
+        self.post_to_self = poster(transport, self.address, self.new_id)
+        self.frameworks_shutting_down: set[str] = set()
+        self._recovered = recovered or Recovered()
+        self._update_timers: dict[StreamKey, str] = {}
+        # The link to the master.
+        self.registered = False  # registered now (pings arrive)
+        self.ever_registered = self._recovered.registered  # re-register, not register
+        self.recovering = False  # waiting for checkpointed executors to answer
+        self.ping_interval = config.ping_interval
+        self.max_missed_pings = config.max_missed_pings
+        self._registration_timer = ""
+        self._ping_timer = ""
+        self._ping_generation = 0
+        self._to_master_later: list[Any] = []
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._recover(self._recovered)
+        if self.recovering:
+            self.delay(self.config.executor_reconnect_timeout, ExecutorReconnectTimeout())
+        else:
+            self._register(0)
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        if self.owns_launcher:
+            self.launcher.close()
+
+    def _recover(self, found: Recovered) -> None:
+        """Take back what the checkpoint holds; ask live executors to reconnect."""
+        self.book.frameworks.update(found.frameworks)
+        for task in found.tasks:
+            self.book.tasks[task.key] = task
+        for stream in found.streams:
+            self.updates.restore(stream)
+        for executor in found.executors:
+            self.book.executors[executor.key] = executor
+            env = ExecutorEnv(self.config.broker_url, self.agent_id, *executor.key, executor.sandbox)
+            spec = ExecutorSpec(env, executor.info.command, executor.run_id)
+            executor.handle = self.launcher.recover(spec, executor.pid, self.exit_reporter(executor))
+            if executor.handle is None:
+                self.executor_gone(executor, -1, "was not running when the agent restarted")
+                continue
+            executor.phase = ExecutorPhase.RECONNECTING
+            self.send(executor.address, ReconnectExecutor(self.agent_id))
+            self.recovering = True
+        if found.agent_id:
+            log.info(
+                "%s: recovered %d frameworks, %d executors, %d tasks",
+                self.address, len(found.frameworks), len(found.executors), len(found.tasks),
+            )
+
+    @on(ExecutorReconnectTimeout)
+    def _on_reconnect_timeout(self, msg: ExecutorReconnectTimeout) -> None:
+        for executor in list(self.book.executors.values()):
+            if executor.phase == ExecutorPhase.RECONNECTING:
+                if executor.handle is not None:
+                    self.launcher.kill(executor.handle)
+                timeout = self.config.executor_reconnect_timeout
+                self.executor_gone(executor, -1, f"did not re-register within {timeout:g}s of the agent's restart")
+        self.reconnect_progress()
+
+    def reconnect_progress(self) -> None:
+        """Once every checkpointed executor answered (or timed out), join the master."""
+        if self.recovering and not any(
+            e.phase == ExecutorPhase.RECONNECTING for e in self.book.executors.values()
+        ):
+            self.recovering = False
+            self._register(0)
+
+    # --- registration with the master -------------------------------------------------
+
+    def _register(self, attempt: int) -> None:
+        self.cancel(self._registration_timer)
+        if self.ever_registered:
+            message: Any = ReregisterAgent(
+                self.agent_info,
+                VERSION,
+                tasks=tuple(t.as_task(self.agent_id) for t in self.book.tasks.values()),
+                executors=tuple(e.info for e in self.book.executors.values()),
+                frameworks=tuple(self.book.frameworks.values()),
+            )
+        else:
+            message = RegisterAgent(self.agent_info, VERSION)
+        self.send(self.config.master, message)
+        backoff = min(self.config.registration_backoff * 2**attempt, self.config.registration_backoff_max)
+        delay = backoff * (0.5 + self.random.random() / 2)  # jitter: agents restarted together spread out
+        self._registration_timer = self.delay(delay, RetryAgentRegistration(attempt + 1))
+
+    @on(RetryAgentRegistration)
+    def _on_retry_registration(self, msg: RetryAgentRegistration) -> None:
+        if not self.registered and not self.recovering:
+            self.counters["registration_retries"] += 1
+            self._register(msg.attempt)
+
+    @on(AgentRegistered, AgentReregistered)
+    def _on_registered(self, msg: AgentRegistered | AgentReregistered) -> None:
+        if msg.agent_id != self.agent_id:
+            log.warning("%s: master answered for agent %s; ignored", self.address, msg.agent_id)
+            return
+        if msg.ping_interval > 0 and msg.max_missed_pings > 0:
+            self.ping_interval, self.max_missed_pings = msg.ping_interval, msg.max_missed_pings
+        if self.registered:
+            return  # the answer to a retried request
+        log.info("%s: %s with the master", self.address, "registered" if isinstance(msg, AgentRegistered) else "re-registered")
+        self.registered = True
+        self.cancel(self._registration_timer)
+        if not self.ever_registered:
+            self.ever_registered = True
+            self.checkpoint.save_agent(self.agent_id, registered=True)
+        self._expect_ping()
+        pending, self._to_master_later = self._to_master_later, []
+        for body in pending:
+            self.send(self.config.master, body)
+        self.resend_all_updates()
+
+    def send_to_master(self, body: Any) -> None:
+        """Send now if registered, else right after the next (re-)registration."""
+        if self.registered:
+            self.send(self.config.master, body)
+        else:
+            self._to_master_later.append(body)
+
+    def _lost_master(self, why: str) -> None:
+        log.warning("%s: %s; re-registering", self.address, why)
+        self.registered = False
+        self.cancel(self._ping_timer)
+        self._register(0)
+
+    # --- health -----------------------------------------------------------------------
+
+    @on(PingAgent)
+    def _on_ping(self, msg: PingAgent) -> None:
+        self.reply(PongAgent(self.agent_id))
+        if not self.registered:
+            return
+        if not msg.connected:
+            self._lost_master("the master does not count this agent as connected")
+            return
+        self._expect_ping()
+
+    def _expect_ping(self) -> None:
+        self.cancel(self._ping_timer)
+        self._ping_generation += 1
+        timeout = self.ping_interval * self.max_missed_pings
+        self._ping_timer = self.delay(timeout, AgentPingTimeout(self._ping_generation))
+
+    @on(AgentPingTimeout)
+    def _on_ping_timeout(self, msg: AgentPingTimeout) -> None:
+        if self.registered and msg.generation == self._ping_generation:
+            self._lost_master(f"no ping from the master for {self.ping_interval * self.max_missed_pings:g}s")
+
+    # --- the end ----------------------------------------------------------------------
+
+    @on(ShutdownAgent)
+    def _on_shutdown_agent(self, msg: ShutdownAgent) -> None:
+        log.warning("%s: the master told this agent to shut down: %s", self.address, msg.message)
+        self._shut_everything_down()
+        self.checkpoint.wipe()  # a removed agent's id must not come back
+        self.stop()
+
+    def leave(self) -> None:
+        """A clean, final shutdown (the operator's): stop executors, unregister, stop.
+        Call through the actor's proxy: `ref.proxy().leave().get()`."""
+        self._shut_everything_down()
+        self.send(self.config.master, UnregisterAgent(self.agent_id))
+        self.checkpoint.wipe()
+        self.stop()
+
+    def _shut_everything_down(self) -> None:
+        for executor in list(self.book.executors.values()):
+            if executor.phase == ExecutorPhase.REGISTERED:
+                self.send(executor.address, ShutdownExecutor(*executor.key))
+            elif executor.handle is not None:
+                self.launcher.kill(executor.handle)
+
+    # --- helpers for the other handler groups -----------------------------------------
+
+    def lost_state(self, framework_id: str) -> TaskState:
+        framework = self.book.frameworks.get(framework_id)
+        return TaskState.TASK_GONE if framework is not None and framework.partition_aware else TaskState.TASK_LOST
+
+    def state(self) -> dict[str, Any]:
+        """A plain snapshot for the CLI and HTTP: `ref.proxy().state().get()`."""
+        from actors.agent.report import agent_state
+
+        return agent_state(self)
+
+
+def start_agent(
+    transport: Transport,
+    config: AgentConfig,
+    *,
+    launcher: Launcher | None = None,
+    context: ActorContext | None = None,
+):
+    """Recover the work dir's checkpoint and start the agent; returns its actor ref.
+
+    The agent id is the checkpointed one, else `config.agent_id`, else a new one (saved
+    before the agent first registers). Raises ConfigError or CheckpointError.
+    """
+    checkpoint = Checkpoint(config.meta_dir) if config.checkpoint else NullCheckpoint()
+    recovered = checkpoint.load()
+    if recovered.agent_id and config.agent_id and recovered.agent_id != config.agent_id:
+        raise ConfigError(
+            f"--agent-id {config.agent_id}: the work dir {config.work_dir} belongs to agent "
+            f"{recovered.agent_id} (use another work dir, or remove {config.meta_dir})"
+        )
+    agent_id = recovered.agent_id or config.agent_id or str(uuidlib.uuid4())
+    problem = check_id("--agent-id", agent_id)
+    if problem or "." in agent_id:
+        raise ConfigError(problem or f"--agent-id {agent_id!r} must not contain '.' (it is part of an address)")
+    if not recovered.agent_id:
+        checkpoint.save_agent(agent_id, registered=False)
+    owns = launcher is None
+    if launcher is None:
+        launcher = make_launcher(config, transport)
+    return Agent.start(
+        config,
+        transport,
+        agent_id=agent_id,
+        launcher=launcher,
+        checkpoint=checkpoint,
+        recovered=recovered,
+        owns_launcher=owns,
+        context=context,
+    )
+
+
+def make_launcher(config: AgentConfig, transport: Transport) -> Launcher:
+    """The launcher for `config.executor_mode` (auto: in-process on memory://)."""
+    embedded = config.broker_url.startswith("memory:")
+    mode = config.executor_mode
+    if mode == "auto":
+        mode = "in-process" if embedded else "process"
+    if mode == "noop":
+        return NoopLauncher()
+    if mode == "in-process":
+        return InProcessLauncher(transport)
+    if embedded:
+        raise ConfigError("--executor-mode process needs a broker (amqp://): executor processes cannot reach memory://")
+    return ProcessLauncher()

@@ -1,0 +1,48 @@
+"""`mesobus local --agents N`: a master and N agents in this process until Ctrl-C / SIGTERM.
+
+With --broker the cluster runs on RabbitMQ, and frameworks on any host can use it. Without,
+it is embedded (memory://): only frameworks in this same process can reach it (see
+`mesobus run` and `mesobus demo`, which start their own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from actors.cli.common import add_broker, fail, positive_int, redact, resources_text, wait_for_signal
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("local", help="run a master and N agents in one process", description=__doc__)
+    add_broker(p, required=False, allow_memory=True)
+    p.add_argument("--agents", type=positive_int, default=1, metavar="N", help="how many agents (default: 1)")
+    p.add_argument("--resources", type=resources_text, default=None, metavar="TEXT",
+                   help='what each agent offers (default: "cpus:2;mem:2048;disk:4096;ports:[31000-32000]")')
+    p.add_argument("--work-dir", default=None, metavar="DIR", help="where sandboxes go (default: a temporary dir)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from actors.cluster import LocalCluster
+    from actors.cluster.local import DEFAULT_AGENT_RESOURCES
+
+    try:
+        cluster = LocalCluster(
+            agents=args.agents,
+            transport=args.broker,
+            agent_resources=args.resources or DEFAULT_AGENT_RESOURCES,
+            work_dir=args.work_dir,
+        )
+    except ValueError as err:
+        return fail("mesobus local", str(err), 2)
+    with cluster:
+        where = redact(args.broker) if args.broker and not args.broker.startswith("memory") else "memory:// (embedded)"
+        print(
+            f"mesobus local: master and {args.agents} agent(s) on {where}; sandboxes in {cluster.work_dir};"
+            " Ctrl-C to stop",
+            file=sys.stderr,
+        )
+        how = wait_for_signal()
+        print(f"mesobus local: {how}: stopping", file=sys.stderr)
+    return 0

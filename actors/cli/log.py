@@ -1,0 +1,134 @@
+"""`mesobus log show|trace|explain|export`: read the message journal.
+
+    mesobus log show --file journal.msgpack --task t-12
+    mesobus log trace t-12 --broker amqp://...
+    mesobus log explain --framework f-1 --file journal.msgpack
+    mesobus log export --since 2026-11-25T10:00:00 --out bug-1234.msgpack --broker amqp://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from actors.cli.common import add_broker, fail
+from actors.journal import FileJournal, JournalIndex
+from actors.journal.explain import explain
+from actors.journal.source import open_journal, parse_time
+from actors.journal.timeline import Filter, line, select
+from actors.journal.trace import trace
+from messages import encode
+
+
+def _time(text: str) -> float:
+    try:
+        return parse_time(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _offset(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an offset (a whole number >= 0)")
+    return int(text)
+
+
+def _source_args(p: argparse.ArgumentParser, *, ranges: bool = True) -> None:
+    p.add_argument("--file", metavar="PATH", help="read a journal file (embedded runs, exports)")
+    add_broker(p, required=False, help="read the journal stream on this broker")
+    if ranges:
+        p.add_argument("--since", type=_time, metavar="TIME", help="ISO 8601 or epoch seconds")
+        p.add_argument("--until", type=_time, metavar="TIME", help="ISO 8601 or epoch seconds")
+        p.add_argument("--from-offset", type=_offset, default=0, metavar="N")
+        p.add_argument("--to-offset", type=_offset, default=None, metavar="N")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("log", help="read the message journal", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(title="verbs", metavar="VERB", parser_class=type(parser))
+    parser.set_defaults(handler=lambda args: fail("mesobus log", "give a verb: show, trace, explain or export", 2))
+
+    show = verbs.add_parser("show", help="a readable timeline, one line per message")
+    _source_args(show)
+    show.add_argument("--actor", help="messages from or to this actor (e.g. master, agent.a1, agent)")
+    show.add_argument("--type", help="only this message type (e.g. StatusUpdate)")
+    show.add_argument("--task", help="messages about this task id")
+    show.add_argument("--framework", help="messages from, to or about this framework id")
+    show.add_argument("--journal-records", action="store_true", help="include actors' own journal records")
+    show.add_argument("--follow", action="store_true", help="keep printing new messages")
+    show.set_defaults(handler=run_show)
+
+    tr = verbs.add_parser("trace", help="the causal chain of a message or a task, as a tree")
+    tr.add_argument("id", help="a message id or a task id")
+    _source_args(tr, ranges=False)
+    tr.set_defaults(handler=run_trace)
+
+    ex = verbs.add_parser("explain", help="why a framework did or did not get offers")
+    ex.add_argument("--framework", required=True, help="the framework id")
+    _source_args(ex, ranges=False)
+    ex.set_defaults(handler=run_explain)
+
+    out = verbs.add_parser("export", help="copy a time window of the journal to a file")
+    _source_args(out)
+    out.add_argument("--out", required=True, metavar="PATH", help="the file to write")
+    out.set_defaults(handler=run_export)
+
+
+def _records(args: argparse.Namespace, follow: bool = False):
+    return open_journal(file=args.file, broker=args.broker, follow=follow, since=getattr(args, "since", None))
+
+
+def _index(args: argparse.Namespace) -> JournalIndex:
+    return JournalIndex(_records(args))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    flt = Filter(args.actor, args.type, args.task, args.framework, args.since, args.until,
+                 include_journal=args.journal_records)
+    try:
+        for _offset, env in select(_records(args, args.follow), flt, args.from_offset, args.to_offset):
+            print(line(env), flush=args.follow)
+    except (ValueError, OSError) as err:
+        return fail("mesobus log show", str(err))
+    return 0
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    try:
+        print("\n".join(trace(_index(args), args.id)))
+    except KeyError as err:
+        return fail("mesobus log trace", err.args[0])
+    except (ValueError, OSError) as err:
+        return fail("mesobus log trace", str(err))
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    try:
+        print("\n".join(explain(_index(args), args.framework)))
+    except KeyError as err:
+        return fail("mesobus log explain", err.args[0])
+    except (ValueError, OSError) as err:
+        return fail("mesobus log explain", str(err))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Keeps the window's messages plus every actor start record before it, so the
+    export can be read and replayed elsewhere."""
+    flt = Filter(since=args.since, until=args.until, include_journal=True)
+    written = 0
+    try:
+        with FileJournal(args.out) as out:
+            for offset, env in enumerate(_records(args)):
+                keep = flt.matches(env) and args.from_offset <= offset and (
+                    args.to_offset is None or offset <= args.to_offset
+                )
+                if keep or env.type == "ActorStarted":
+                    out.tap(env, encode(env))
+                    written += 1
+    except (ValueError, OSError) as err:
+        return fail("mesobus log export", str(err))
+    print(f"wrote {written} records to {args.out}", file=sys.stderr)
+    return 0

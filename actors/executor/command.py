@@ -1,0 +1,249 @@
+"""The built-in command executor: runs each command task as a child process.
+
+One per (framework, agent), executor id `mesobus-command` (**Differs** from Mesos, which
+starts one per task). Each task runs in `<sandbox>/tasks/<task_id>/` with its stdout and
+stderr there, in its own process group, under the task's limits (see `limits.py`):
+
+    TASK_STARTING -> TASK_RUNNING -> TASK_FINISHED (exit 0)
+                                  -> TASK_FAILED (exit_code, message; memory limit reason)
+                                  -> TASK_KILLING -> TASK_KILLED (SIGTERM, then SIGKILL
+                                     after the grace period, default 3 s)
+
+It exits on ShutdownExecutor (after killing its tasks), or when every task is terminal and
+acknowledged and nothing arrived for `MESOBUS_EXECUTOR_IDLE_TIMEOUT` seconds; the agent
+usually shuts it down first, after its own, shorter, idle time.
+
+>>> from actors.executor import CommandExecutor, run_executor
+>>> # python -m actors.executor     (what the agent starts) is run_executor(CommandExecutor)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from actors.agent.sandbox import check_id, create_task_sandbox
+from actors.agent.state import COMMAND_EXECUTOR_ID
+from actors.executor.base import Executor
+from actors.executor.environment import ExecutorEnv
+from actors.executor.limits import Limits, detect_limits
+from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
+from actors.runtime import ActorContext, Transport, on
+from messages import (
+    AgentInfo,
+    ExecutorIdleCheck,
+    ExecutorInfo,
+    FrameworkInfo,
+    KillGraceExpired,
+    StatusReason,
+    TaskInfo,
+    TaskProcessExited,
+    TaskState,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COMMAND_EXECUTOR_ID", "CommandExecutor"]
+
+
+@dataclass
+class RunningTask:
+    info: TaskInfo
+    process: TaskProcess
+    sandbox: Path
+    killing: bool = False
+    kill_timer: str = ""
+
+
+class CommandExecutor(Executor):
+    """Runs `TaskInfo.command` of each task it is given."""
+
+    def __init__(
+        self,
+        env: ExecutorEnv,
+        transport: Transport,
+        context: ActorContext | None = None,
+        *,
+        runner: ProcessRunner | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(env, transport, context)
+        self.runner = runner or ProcessRunner()
+        self.limits = limits or detect_limits(env.limits)
+        self.running: dict[str, RunningTask] = {}
+        self.shutting_down = False
+        self._idle_generation = 0
+        self._idle_timer = ""
+        log.info("%s: task limits: %s", self.address, self.limits.describe())
+
+    # --- callbacks ----------------------------------------------------------------------
+
+    def registered(self, executor_info: ExecutorInfo, framework_info: FrameworkInfo, agent_info: AgentInfo) -> None:
+        self._arm_idle()
+
+    def launch_task(self, task: TaskInfo) -> None:
+        self._idle_generation += 1
+        problem = self._launch_problem(task)
+        if problem:
+            self.update(task.task_id, TaskState.TASK_ERROR, message=problem, reason=StatusReason.REASON_TASK_INVALID)
+            return
+        assert task.command is not None
+        sandbox = create_task_sandbox(self.env.sandbox, task.task_id)
+        self.update(task.task_id, TaskState.TASK_STARTING)
+        argv = self.limits.wrap(
+            command_argv(task.command),
+            task.task_id,
+            cpus=task.resources.scalar("cpus"),
+            mem_mb=task.resources.scalar("mem"),
+        )
+        report = self.post_to_self
+        task_id = task.task_id
+        try:
+            process = self.runner.start(
+                argv,
+                cwd=sandbox,
+                env=self._task_environment(task, sandbox),
+                stdout=sandbox / "stdout",
+                stderr=sandbox / "stderr",
+                on_exit=lambda code: report(TaskProcessExited(task_id, code)),
+                user=task.command.user or None,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as err:
+            self.limits.release(task.task_id)
+            self.update(
+                task.task_id,
+                TaskState.TASK_FAILED,
+                message=f"cannot start the command: {err}",
+                reason=StatusReason.REASON_CONTAINER_LAUNCH_FAILED,
+            )
+            return
+        self.running[task.task_id] = RunningTask(task, process, sandbox)
+        self.update(task.task_id, TaskState.TASK_RUNNING, message=f"pid {process.pid}")
+
+    def kill_task(self, task_id: str) -> None:
+        running = self.running.get(task_id)
+        if running is None:
+            log.info("%s: kill for %s, which is not running here", self.address, task_id)
+            return
+        if running.killing:
+            return
+        grace = self.requested_grace_period
+        if grace is None:
+            grace = running.info.kill_grace_period
+        if grace is None:
+            grace = self.env.kill_grace_period
+        running.killing = True
+        self.update(task_id, TaskState.TASK_KILLING)
+        running.process.signal(signal.SIGTERM)
+        if grace > 0:
+            running.kill_timer = self.delay(grace, KillGraceExpired(task_id))
+        else:
+            running.process.signal(signal.SIGKILL)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+        self.requested_grace_period = None
+        for task_id in list(self.running):
+            self.kill_task(task_id)
+        for task_id in [t for t in self.tasks if t not in self.running]:
+            self.update(task_id, TaskState.TASK_KILLED, message="executor shut down")
+        if not self.running:
+            self.exit()
+
+    def acknowledged(self, task_id: str, uuid: str) -> None:
+        self._arm_idle()
+
+    # --- process events -----------------------------------------------------------------
+
+    @on(TaskProcessExited)
+    def _on_process_exited(self, msg: TaskProcessExited) -> None:
+        running = self.running.pop(msg.task_id, None)
+        if running is None:
+            return
+        self.cancel(running.kill_timer)
+        stderr = running.sandbox / "stderr"
+        memory = msg.memory_limited or self.limits.memory_limited(msg.task_id, msg.returncode, stderr)
+        self.limits.release(msg.task_id)
+        how = describe_exit(msg.returncode)
+        if running.killing:
+            self.update(msg.task_id, TaskState.TASK_KILLED, message=f"killed: {how}")
+        elif msg.returncode == 0:
+            self.update(msg.task_id, TaskState.TASK_FINISHED, message=how, exit_code=0)
+        elif memory:
+            self.update(
+                msg.task_id,
+                TaskState.TASK_FAILED,
+                message=f"{how}: memory limit of {running.info.resources.scalar('mem'):g} MB reached",
+                reason=StatusReason.REASON_CONTAINER_LIMITATION_MEMORY,
+                exit_code=exit_code(msg.returncode),
+            )
+        else:
+            self.update(msg.task_id, TaskState.TASK_FAILED, message=how, exit_code=exit_code(msg.returncode))
+        if self.shutting_down and not self.running:
+            self.exit()
+
+    @on(KillGraceExpired)
+    def _on_kill_grace_expired(self, msg: KillGraceExpired) -> None:
+        running = self.running.get(msg.task_id)
+        if running is not None:
+            log.info("%s: %s outlived its grace period; SIGKILL", self.address, msg.task_id)
+            running.process.signal(signal.SIGKILL)
+
+    # --- idleness -----------------------------------------------------------------------
+
+    def _idle(self) -> bool:
+        return self.is_registered and not self.running and not self.tasks and not self.unacknowledged
+
+    def _arm_idle(self) -> None:
+        if not self._idle():
+            return
+        self._idle_generation += 1
+        self.cancel(self._idle_timer)
+        self._idle_timer = self.delay(self.env.idle_timeout, ExecutorIdleCheck(self._idle_generation))
+
+    @on(ExecutorIdleCheck)
+    def _on_idle_check(self, msg: ExecutorIdleCheck) -> None:
+        if msg.generation == self._idle_generation and self._idle():
+            log.info("%s: idle for %gs; exiting", self.address, self.env.idle_timeout)
+            self.exit()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def on_stop(self) -> None:
+        for running in self.running.values():  # never leave tasks behind
+            running.process.signal(signal.SIGKILL)
+        super().on_stop()
+
+    def _launch_problem(self, task: TaskInfo) -> str | None:
+        if task.command is None:
+            return f"task {task.task_id} has no command (the command executor runs commands only)"
+        problem = check_id("task id", task.task_id)
+        if problem:
+            return problem
+        user = task.command.user
+        if user:
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                return f"user {user!r} does not exist on this host"
+            if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != user:
+                return f"cannot run as {user!r}: the agent does not run as root"
+        return None
+
+    def _task_environment(self, task: TaskInfo, sandbox: Path) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MESOBUS_")}
+        assert task.command is not None
+        env.update(task.command.environment)
+        env.update(
+            MESOBUS_TASK_ID=task.task_id,
+            MESOBUS_FRAMEWORK_ID=self.framework_id,
+            MESOBUS_AGENT_ID=self.agent_id,
+            MESOBUS_SANDBOX=str(sandbox),
+        )
+        return env
+

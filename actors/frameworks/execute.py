@@ -1,0 +1,104 @@
+"""Run one command as a task and report how it went: what `mesobus run` uses (like
+Mesos' `mesos-execute`).
+
+>>> handle = ExecuteScheduler.run(cluster, command="echo hi", cpus=0.1, mem=32)  # doctest: +SKIP
+>>> handle.join(); handle.scheduler.final.exit_code                               # doctest: +SKIP
+0
+
+It launches the task on the first offer that fits, declines every other offer, then
+suppresses offers; it stops (tearing the framework down) once the task is terminal.
+`on_status(status)` is called on the scheduler's thread for each state change.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from actors.scheduler import Scheduler
+from actors.scheduler.tasks import build_task
+from messages import Offer, TaskState, TaskStatus
+
+log = logging.getLogger(__name__)
+
+WAITING_HINT_AFTER = 10.0  # seconds without a fitting offer before saying so
+
+
+class ExecuteScheduler(Scheduler):
+    def __init__(
+        self,
+        command: str,
+        cpus: float = 0.1,
+        mem: float = 32,
+        task_name: str = "",
+        env: dict[str, str] | None = None,
+        on_status: Callable[[TaskStatus], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.command, self.cpus, self.mem = command, cpus, mem
+        self.task_name, self.env = task_name, dict(env or {})
+        self.on_status = on_status or (lambda status: None)
+        self.on_note = on_note or (lambda text: log.warning("%s", text))
+        self.task_id = ""
+        self.agent_id = ""
+        self.hostname = ""
+        self.executor_id = ""
+        self.final: TaskStatus | None = None
+        self._waiting_since = time.monotonic()
+        self._hinted = False
+
+    def resource_offers(self, offers: list[Offer]) -> None:
+        for offer in offers:
+            if self.task_id:
+                self.decline(offer, 3600)
+                continue
+            task = build_task(
+                offer,
+                self.command,
+                task_id=self.new_id(),
+                name=self.task_name or "mesobus-run",
+                cpus=self.cpus,
+                mem=self.mem,
+                env=self.env,
+            )
+            if not offer.resources.contains(task.resources):
+                self.decline(offer, 1.0)
+                self._hint(offer)
+                continue
+            self.task_id, self.agent_id, self.hostname = task.task_id, offer.agent_id, offer.hostname
+            self.launch(offer, [task])
+            self.suppress()
+
+    def status_update(self, status: TaskStatus) -> None:
+        if status.task_id != self.task_id:
+            return
+        self.executor_id = status.executor_id or self.executor_id
+        self.on_status(status)
+        if status.state.is_terminal:
+            self.final = status
+            self.stop()
+
+    def reregistered(self, master_info) -> None:
+        if self.task_id:  # we missed updates while away? ask for the task's state
+            self.reconcile([(self.task_id, self.agent_id)])
+
+    def error(self, message: str) -> None:
+        self.on_note(f"the master refused the framework: {message}")
+
+    def exit_code(self) -> int:
+        """The task's exit code; without one: 0 for TASK_FINISHED, 1 for anything else."""
+        if self.final is None:
+            return 1
+        if self.final.exit_code is not None:
+            return self.final.exit_code
+        return 0 if self.final.state is TaskState.TASK_FINISHED else 1
+
+    def _hint(self, offer: Offer) -> None:
+        if not self._hinted and time.monotonic() - self._waiting_since > WAITING_HINT_AFTER:
+            self._hinted = True
+            self.on_note(
+                f"still waiting for an offer with cpus:{self.cpus};mem:{self.mem}"
+                f" (the last one, from {offer.hostname}, had {offer.resources})"
+            )

@@ -1,0 +1,44 @@
+"""Where a journal is read from: a file, or the broker's stream; with time and offset
+ranges. `--since`/`--until` take ISO 8601 times or seconds since the epoch.
+
+>>> parse_time("1700000000.5")
+1700000000.5
+>>> parse_time("2023-11-14T22:13:20Z")
+1700000000.0
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterator
+
+from messages import Envelope
+
+from actors.journal.file import read_journal_file
+
+
+def parse_time(text: str) -> float:
+    """An ISO 8601 time (naive = UTC) or epoch seconds; ValueError names the text."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an ISO 8601 time nor seconds since the epoch") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def open_journal(*, file: str | None = None, broker: str | None = None, follow: bool = False,
+                 since: float | None = None) -> Iterator[Envelope]:
+    """The journal's records from a file or from the broker's stream."""
+    if file:
+        return read_journal_file(file, follow=follow)
+    if broker:
+        from rabbitmq.journal import read_stream  # the only AMQP code stays in rabbitmq/
+
+        return read_stream(broker, start=since if since is not None else "first", follow=follow)
+    raise ValueError("give --file PATH or --broker URL (or set $MESOBUS_BROKER)")

@@ -1,0 +1,268 @@
+"""The master actor: thin handlers over what it keeps track of (frameworks, agents,
+offers, tasks), following docs/protocol.md.
+
+>>> from actors.runtime import MemoryTransport, VirtualClock
+>>> transport = MemoryTransport(VirtualClock())
+>>> master = Master.start(transport, MasterConfig(master_id="m1"))
+>>> master.proxy().state().get()["metrics"]["master/slaves_active"]
+0.0
+>>> _ = master.stop()
+
+Every input is checked before it changes anything; a bad request gets a clear answer
+(FrameworkError, ShutdownAgent, a TASK_ERROR/TASK_LOST status) and never kills the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+
+import messages.master_timers  # noqa: F401  (registers the timer messages)
+from actors.master.agents import Agents
+from actors.master.common import framework_address
+from actors.master.config import MasterConfig
+from actors.master.frameworks import FrameworkRecord, Frameworks
+from actors.master.launch import Launcher
+from actors.master.offers import OfferBook
+from actors.master.readmit import Readmission
+from actors.master.reconcile import reconcile
+from actors.master.state import metrics, state
+from actors.master.tasks import Tasks
+from actors.master.updates import Updates
+from actors.runtime import Actor, ActorContext, Transport, on
+from messages import (
+    Accept,
+    Decline,
+    DeactivateFramework,
+    Envelope,
+    ExecutorToFramework,
+    ExitedExecutor,
+    FrameworkError,
+    FrameworkHeartbeat,
+    FrameworkToExecutor,
+    KillTask,
+    MasterInfo,
+    OffersRevived,
+    OffersSuppressed,
+    PongAgent,
+    ReconcileTasks,
+    RegisterAgent,
+    RegisterFramework,
+    ReregisterAgent,
+    ReregisterFramework,
+    ResourcesAllocated,
+    Revive,
+    StatusUpdate,
+    StatusUpdateAcknowledgement,
+    Suppress,
+    UnregisterAgent,
+    UnregisterFramework,
+)
+from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
+
+log = logging.getLogger(__name__)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Master(Actor):
+    """The Mesos-style master at `config.address` ("master")."""
+
+    def __init__(
+        self, transport: Transport, config: MasterConfig | None = None, context: ActorContext | None = None
+    ) -> None:
+        self.config = config or MasterConfig()
+        super().__init__(self.config.address, transport, context)
+        self.metrics: Counter[str] = Counter()
+        self.start_time = self.now()
+        self.master_info = MasterInfo(
+            master_id=self.config.master_id or self.new_id(),
+            hostname=self.config.hostname,
+            version=self.config.version,
+        )
+        self.tasks = Tasks(self.config.max_completed_tasks)
+        self.frameworks = Frameworks(self)
+        self.agents = Agents(self)
+        self.offers = OfferBook(self)
+        self.updates = Updates(self)
+        self.launcher = Launcher(self)
+        self.readmit = Readmission(self)
+
+    # --- read-only views (for the CLI/HTTP layer: master.proxy().state().get()) -------
+
+    def state(self) -> dict:
+        """Frameworks, agents, tasks, offers and metrics as plain data."""
+        return state(self)
+
+    def metrics_snapshot(self) -> dict[str, float]:
+        return metrics(self)
+
+    def dispatch(self, envelope: Envelope) -> str | None:
+        self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
+        return super().dispatch(envelope)
+
+    # --- frameworks ---------------------------------------------------------------------
+
+    @on(RegisterFramework)
+    def _register_framework(self, msg: RegisterFramework) -> None:
+        self.frameworks.register(msg.framework, reregister=False)
+
+    @on(ReregisterFramework)
+    def _reregister_framework(self, msg: ReregisterFramework) -> None:
+        self.frameworks.register(msg.framework, reregister=True, failover=msg.failover)
+
+    @on(FrameworkHeartbeat)
+    def _framework_heartbeat(self, msg: FrameworkHeartbeat) -> None:
+        self.frameworks.heartbeat(msg.framework_id)
+
+    @on(UnregisterFramework)
+    def _unregister_framework(self, msg: UnregisterFramework) -> None:
+        if self._framework(msg.framework_id) is not None:
+            self.frameworks.remove(msg.framework_id, "the framework unregistered")
+
+    @on(DeactivateFramework)
+    def _deactivate_framework(self, msg: DeactivateFramework) -> None:
+        if self._framework(msg.framework_id) is not None:
+            self.frameworks.disconnect(msg.framework_id, "the framework deactivated itself")
+
+    @on(Accept)
+    def _accept(self, msg: Accept) -> None:
+        framework = self._framework(msg.framework_id)
+        if framework is not None:
+            self.launcher.accept(framework, msg)
+
+    @on(Decline)
+    def _decline(self, msg: Decline) -> None:
+        if self._framework(msg.framework_id) is None:
+            return
+        for offer_id in msg.offer_ids:
+            offer = self.offers.get(offer_id)
+            if offer is None or offer.framework_id != msg.framework_id:
+                self.metrics["master/invalid_declines"] += 1
+                continue
+            self.offers.take(offer_id)
+            self.offers.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources, msg.filters.refuse_seconds)
+            self.metrics["master/offers_declined"] += 1
+
+    @on(Revive)
+    def _revive(self, msg: Revive) -> None:
+        roles = self._roles(msg.framework_id, msg.roles)
+        if roles is not None:
+            self.send(self.config.allocator_address, OffersRevived(msg.framework_id, roles))
+
+    @on(Suppress)
+    def _suppress(self, msg: Suppress) -> None:
+        roles = self._roles(msg.framework_id, msg.roles)
+        if roles is not None:
+            self.send(self.config.allocator_address, OffersSuppressed(msg.framework_id, roles))
+
+    @on(KillTask)
+    def _kill(self, msg: KillTask) -> None:
+        if self._framework(msg.framework_id) is not None:
+            self.updates.kill(msg)
+
+    @on(ReconcileTasks)
+    def _reconcile(self, msg: ReconcileTasks) -> None:
+        framework = self._framework(msg.framework_id)
+        if framework is None:
+            return
+        for update in reconcile(msg, framework.info.partition_aware, self.tasks, self.agents, self.now()):
+            self.send(framework_address(msg.framework_id), update)
+
+    @on(StatusUpdateAcknowledgement)
+    def _acknowledge(self, msg: StatusUpdateAcknowledgement) -> None:
+        if self._framework(msg.framework_id) is not None:
+            self.updates.acknowledge(msg)
+
+    @on(FrameworkToExecutor)
+    def _to_executor(self, msg: FrameworkToExecutor) -> None:
+        if self._framework(msg.framework_id) is not None:
+            self.updates.to_executor(msg)
+
+    # --- agents -------------------------------------------------------------------------
+
+    @on(RegisterAgent)
+    def _register_agent(self, msg: RegisterAgent) -> None:
+        self.agents.register(msg.agent, msg.version)
+
+    @on(ReregisterAgent)
+    def _reregister_agent(self, msg: ReregisterAgent) -> None:
+        self.readmit.reregister(msg.agent, msg.version, msg.tasks, msg.executors, msg.frameworks)
+
+    @on(UnregisterAgent)
+    def _unregister_agent(self, msg: UnregisterAgent) -> None:
+        self.agents.unregister(msg.agent_id)
+
+    @on(PongAgent)
+    def _pong(self, msg: PongAgent) -> None:
+        self.agents.pong(msg.agent_id)
+
+    @on(StatusUpdate)
+    def _status_update(self, msg: StatusUpdate) -> None:
+        self.updates.status_update(msg)
+
+    @on(ExitedExecutor)
+    def _exited_executor(self, msg: ExitedExecutor) -> None:
+        self.updates.executor_exited(msg)
+
+    @on(ExecutorToFramework)
+    def _to_framework(self, msg: ExecutorToFramework) -> None:
+        self.updates.to_framework(msg)
+
+    # --- allocator and timers -----------------------------------------------------------
+
+    @on(ResourcesAllocated)
+    def _allocated(self, msg: ResourcesAllocated) -> None:
+        if self.envelope.sender != self.config.allocator_address:
+            log.warning("master: ignoring ResourcesAllocated from %s", self.envelope.sender)
+            self.metrics["master/allocations_from_strangers"] += 1
+            return
+        self.offers.make(msg.allocations)
+
+    @on(AgentPingTimer)
+    def _ping_timer(self, msg: AgentPingTimer) -> None:
+        self.agents.on_ping_timer(msg)
+
+    @on(FrameworkHeartbeatTimer)
+    def _heartbeat_timer(self, msg: FrameworkHeartbeatTimer) -> None:
+        self.frameworks.on_heartbeat_timer(msg)
+
+    @on(FrameworkFailoverTimer)
+    def _failover_timer(self, msg: FrameworkFailoverTimer) -> None:
+        self.frameworks.on_failover_timer(msg)
+
+    @on(OfferTimer)
+    def _offer_timer(self, msg: OfferTimer) -> None:
+        self.offers.on_timeout(msg.offer_id)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _framework(self, framework_id: str) -> FrameworkRecord | None:
+        """The framework a request is about; a removed one is told so, an unknown one
+        (this master restarted) is ignored: its heartbeat answer makes it re-register."""
+        record = self.frameworks.get(framework_id)
+        if record is not None:
+            self.frameworks.heard(framework_id)
+            return record
+        if self.frameworks.is_removed(framework_id):
+            self.reply(FrameworkError("framework removed"))
+        else:
+            log.info("master: ignoring %s from unknown framework %r", self.envelope.type, framework_id)
+            self.metrics["master/messages_from_unknown_frameworks"] += 1
+        return None
+
+    def _roles(self, framework_id: str, roles: tuple[str, ...]) -> tuple[str, ...] | None:
+        record = self._framework(framework_id)
+        if record is None:
+            return None
+        unknown = [r for r in roles if r not in record.info.roles]
+        if unknown:
+            log.warning("master: framework %s named roles it is not in: %s", framework_id, unknown)
+            self.metrics["master/invalid_role_requests"] += 1
+            roles = tuple(r for r in roles if r in record.info.roles)
+            if not roles:
+                return None
+        return roles

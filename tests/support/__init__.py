@@ -1,0 +1,1 @@
+"""Helpers for the tests: a private broker node, child-process scripts, test-only messages."""

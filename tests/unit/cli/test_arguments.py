@@ -1,0 +1,100 @@
+"""The command line rejects bad input with one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def no_broker_in_env(monkeypatch) -> None:
+    monkeypatch.delenv("MESOBUS_BROKER", raising=False)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_lists_every_command(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for command in ("master", "agent", "local", "run", "demo"):
+        assert command in out
+
+
+@pytest.mark.parametrize("command", ["master", "agent", "local", "run", "demo"])
+def test_each_command_has_help(capsys, command) -> None:
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0 and f"mesobus {command}" in out
+
+
+def test_no_command_prints_usage_and_fails(capsys) -> None:
+    code, _, err = run_cli(capsys)
+    assert code == 2 and "usage: mesobus" in err
+
+
+def test_bad_resources_name_the_problem_in_one_line(capsys) -> None:
+    code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h", "--work-dir", "/tmp/x", "--resources", "cpus:lots")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "mesobus agent: error: argument --resources: bad scalar for cpus: 'lots' (expected a non-negative number)"
+        " (see mesobus agent --help)"
+    ]
+
+
+def test_bad_broker_scheme_is_refused(capsys) -> None:
+    code, _, err = run_cli(capsys, "master", "--broker", "http://localhost:5672")
+    assert code == 2 and "must start with amqp:// or amqps://" in err and len(err.strip().splitlines()) == 1
+
+
+def test_broker_url_without_host_is_refused(capsys) -> None:
+    code, _, err = run_cli(capsys, "master", "--broker", "amqp://")
+    assert code == 2 and "needs a host" in err
+
+
+def test_master_without_broker_says_how_to_give_one(capsys) -> None:
+    code, _, err = run_cli(capsys, "master")
+    assert code == 2 and "--broker is required (or set $MESOBUS_BROKER)" in err
+
+
+def test_broker_comes_from_the_environment(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MESOBUS_BROKER", "nonsense://x")
+    code, _, err = run_cli(capsys, "master")  # the env value is checked like the flag
+    assert code == 2 and "'nonsense://x'" in err
+
+
+def test_run_without_a_command_fails(capsys) -> None:
+    code, _, err = run_cli(capsys, "run", "--cpus", "0.5")
+    assert code == 2 and "a command to run is required" in err
+
+
+@pytest.mark.parametrize("flag,value", [("--cpus", "0"), ("--cpus", "x"), ("--mem", "-5")])
+def test_run_refuses_non_positive_amounts(capsys, flag, value) -> None:
+    code, _, err = run_cli(capsys, "run", flag, value, "--", "true")
+    assert code == 2 and f"argument {flag}" in err
+
+
+def test_agent_needs_a_work_dir(capsys) -> None:
+    code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h")
+    assert code == 2 and "--work-dir" in err
+
+
+def test_local_refuses_zero_agents(capsys) -> None:
+    code, _, err = run_cli(capsys, "local", "--agents", "0")
+    assert code == 2 and "must be at least 1" in err
+
+
+def test_agent_refuses_an_unknown_executor_mode(capsys) -> None:
+    code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h", "--work-dir", "/tmp/x", "--executor-mode", "docker")
+    assert code == 2 and "invalid choice: 'docker'" in err
+
+
+def test_agent_refuses_bad_attributes(capsys) -> None:
+    code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h", "--work-dir", "/tmp/x", "--attributes", "rack")
+    assert code == 2 and "argument --attributes: 'rack' is not name:value" in err
