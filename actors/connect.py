@@ -14,10 +14,13 @@ amqp(s):// URL is asked for (in executor processes and the CLI).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
-from actors.runtime import MemoryTransport, Transport
+from actors.runtime import MemoryTransport, Transport, TransportError
 from messages import Envelope
+
+log = logging.getLogger(__name__)
 
 
 def connect_transport(url: str) -> Transport:
@@ -45,14 +48,17 @@ def poster(transport: Transport, address: str, new_id: Callable[[], str]) -> Cal
     """
 
     def post(body: Any) -> None:
-        transport.publish(
-            Envelope(
-                id=new_id(),
-                sender=address,
-                target=address,
-                body=body,
-                sent_at=transport.clock.now(),
+        try:
+            transport.publish(
+                Envelope(
+                    id=new_id(),
+                    sender=address,
+                    target=address,
+                    body=body,
+                    sent_at=transport.clock.now(),
+                )
             )
-        )
+        except TransportError as err:  # the process is shutting down: nobody is left to tell
+            log.warning("could not post %s to %s: %s", type(body).__name__, address, err)
 
     return post

@@ -5,8 +5,9 @@
 >>> #                                                      work_dir="/var/lib/mesobus"))
 
 This module holds the agent's life cycle and its link to the master (registration with
-backoff, pings, re-registration, shutdown, recovery after a restart); tasks and executors
-are in `executor_handlers.py`, the status update path in `update_handlers.py`.
+backoff, pings, re-registration, shutdown, recovery after a restart); what the master asks
+about tasks is in `task_handlers.py`, executor runs in `executor_handlers.py`, the status
+update path in `update_handlers.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from actors.agent.checkpoint import Checkpoint, NullCheckpoint, Recovered
 from actors.agent.config import AgentConfig, ConfigError
 from actors.agent.executor_handlers import ExecutorHandlers
+from actors.agent.task_handlers import TaskHandlers
 from actors.agent.launcher import ExecutorSpec, InProcessLauncher, Launcher, NoopLauncher, ProcessLauncher
 from actors.agent.sandbox import Sandboxes, check_id
 from actors.agent.state import AgentBook, ExecutorPhase, agent_address
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-class Agent(ExecutorHandlers, UpdateHandlers, Actor):
+class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
     """Start it with `start_agent(transport, config)`, which recovers its checkpoint."""
 
     def __init__(
@@ -118,6 +120,7 @@ class Agent(ExecutorHandlers, UpdateHandlers, Actor):
         for stream in found.streams:
             self.updates.restore(stream)
         for executor in found.executors:
+            executor.agent_id = self.agent_id
             self.book.executors[executor.key] = executor
             env = ExecutorEnv(self.config.broker_url, self.agent_id, *executor.key, executor.sandbox)
             spec = ExecutorSpec(env, executor.info.command, executor.run_id)

@@ -116,7 +116,7 @@ class Checkpoint:
                 info = _decode(path, FrameworkInfo, _read(path))
                 found.frameworks[info.framework_id] = info
             for path in sorted((fdir / "executors").glob("*.msgpack")):
-                found.executors.append(_load_executor(path, unquote(fdir.name)))
+                found.executors.append(_load_executor(path, unquote(fdir.name), found.agent_id))
             for path in sorted((fdir / "tasks").glob("*.msgpack")):
                 task, stream = _load_task(path)
                 found.tasks.append(task)
@@ -154,7 +154,7 @@ class NullCheckpoint(Checkpoint):
         return Recovered()
 
 
-def _load_executor(path: Path, framework_id: str) -> ExecutorRecord:
+def _load_executor(path: Path, framework_id: str, agent_id: str) -> ExecutorRecord:
     data = _read(path)
     return ExecutorRecord(
         framework_id=framework_id,
@@ -163,6 +163,7 @@ def _load_executor(path: Path, framework_id: str) -> ExecutorRecord:
         sandbox=Path(_field(path, data, "sandbox", str)),
         pid=_field(path, data, "pid", int),
         phase=ExecutorPhase.RECONNECTING,
+        agent_id=agent_id,
     )
 
 

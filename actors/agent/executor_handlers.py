@@ -1,42 +1,32 @@
-"""The agent's side of tasks and executors: RunTask, KillTask, shutdowns, executor
-(re-)registration and exit, and the framework <-> executor relay. Part of `Agent`."""
+"""The agent's side of executor runs: launch, (re-)registration, timeouts, exit,
+idleness and framework removal. Part of `Agent`."""
 
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from actors.agent.launcher import ExecutorSpec, LaunchError
-from actors.agent.sandbox import create_task_sandbox, task_sandbox
 from actors.agent.state import COMMAND_EXECUTOR_ID, ExecutorPhase, ExecutorRecord, TaskRecord, executor_address
-from actors.agent.validation import run_task_problem
 from actors.executor.environment import ExecutorEnv
 from actors.executor.wire import decode_update
 from actors.runtime import on
 from messages import (
-    CommandInfo,
     ExecutorIdleTimeout,
     ExecutorInfo,
     ExecutorRegistered,
     ExecutorRegistrationTimeout,
     ExecutorReregistered,
-    ExecutorShutdownTimeout,
     ExecutorTerminated,
-    ExecutorToFramework,
     ExitedExecutor,
-    FrameworkInfo,
-    FrameworkToExecutor,
     KillTask,
     MessageError,
     RegisterExecutor,
     ReregisterExecutor,
     RunTask,
     ShutdownExecutor,
-    ShutdownFramework,
     StatusReason,
-    StatusSource,
     TaskInfo,
     TaskState,
 )
@@ -51,136 +41,6 @@ R = StatusReason
 
 class ExecutorHandlers:
     """Mixed into `Agent`."""
-
-    # --- tasks from the master --------------------------------------------------------
-
-    @on(RunTask)
-    def _on_run_task(self: "Agent", msg: RunTask) -> None:
-        framework, info = msg.framework, msg.task
-        fid, tid = framework.framework_id, info.task_id
-        if (fid, tid) in self.book.tasks:
-            log.info("%s: RunTask for %s again; ignored", self.address, tid)
-            return
-        executor_info = self._executor_info(fid, info)
-        task = TaskRecord(fid, executor_info.executor_id, info, role=_role(framework, info))
-        self.book.tasks[task.key] = task
-        problem = run_task_problem(msg, self.agent_id, self.agent_info.resources)
-        if problem:
-            self.agent_update(fid, tid, TaskState.TASK_ERROR, R.REASON_TASK_INVALID, problem)
-            return
-        self.book.frameworks[fid] = framework
-        self.checkpoint.save_framework(framework)
-        if self.launcher.simulates_tasks:
-            self.checkpoint.save_task(task, None)
-            for state in (TaskState.TASK_RUNNING, TaskState.TASK_FINISHED):
-                self.agent_update(fid, tid, state, R.REASON_NONE, "noop mode", source=StatusSource.SOURCE_EXECUTOR)
-            return
-        executor = self.book.executors.get((fid, executor_info.executor_id))
-        if executor is not None and executor.info.command != executor_info.command:
-            problem = f"executor {executor_info.executor_id} already runs here with a different command"
-            self.agent_update(fid, tid, TaskState.TASK_ERROR, R.REASON_TASK_INVALID, problem)
-            return
-        if executor is None and not msg.launch_executor:
-            state = TaskState.TASK_DROPPED if framework.partition_aware else TaskState.TASK_LOST
-            self.agent_update(fid, tid, state, R.REASON_EXECUTOR_TERMINATED, "its executor is not running")
-            return
-        if executor is None:
-            try:
-                executor = self._launch(fid, executor_info)
-            except LaunchError as err:
-                self.agent_update(fid, tid, TaskState.TASK_FAILED, R.REASON_CONTAINER_LAUNCH_FAILED, str(err))
-                return
-        if executor_info.executor_id == COMMAND_EXECUTOR_ID:
-            task.sandbox = create_task_sandbox(executor.sandbox, tid)
-        else:
-            task.sandbox = executor.sandbox
-        self.checkpoint.save_task(task, None)
-        self._deliver(executor, info)
-
-    def _executor_info(self: "Agent", framework_id: str, info: TaskInfo) -> ExecutorInfo:
-        if info.executor is not None:
-            return replace(info.executor, framework_id=framework_id)
-        return ExecutorInfo(
-            executor_id=COMMAND_EXECUTOR_ID,
-            command=CommandInfo(f"{sys.executable} -m actors.executor"),
-            framework_id=framework_id,
-            name="mesobus command executor",
-        )
-
-    def _deliver(self: "Agent", executor: ExecutorRecord, info: TaskInfo) -> None:
-        """Send the task to a registered executor; otherwise it waits in the queue."""
-        executor.idle_generation += 1
-        if executor.phase == ExecutorPhase.REGISTERED:
-            self.send(executor.address, RunTask(self.book.frameworks[executor.framework_id], info))
-        else:
-            executor.queued.append(info)
-
-    @on(KillTask)
-    def _on_kill_task(self: "Agent", msg: KillTask) -> None:
-        key = (msg.framework_id, msg.task_id)
-        task = self.book.tasks.get(key)
-        if task is None:
-            if not any(t.key == key for t in self.book.completed):
-                state = self.lost_state(msg.framework_id)
-                self.agent_update(*key, state, R.REASON_TASK_UNKNOWN, "the agent does not know this task")
-            return
-        if task.state.is_terminal:
-            return
-        task.kill_requested = True
-        executor = self.book.executors.get((task.framework_id, task.executor_id))
-        queued = executor is not None and any(i.task_id == task.task_id for i in executor.queued)
-        if executor is None or queued:
-            if executor is not None:
-                executor.queued = [i for i in executor.queued if i.task_id != task.task_id]
-                self._check_idle(executor)
-            self.agent_update(
-                *key, TaskState.TASK_KILLED, R.REASON_TASK_KILLED_DURING_LAUNCH, "killed before it was launched",
-                executor_id=task.executor_id,
-            )
-        elif executor.phase == ExecutorPhase.REGISTERED:
-            self.send(executor.address, msg)
-        # RECONNECTING: forwarded when it re-registers; TERMINATING: it dies anyway.
-
-    @on(ShutdownFramework)
-    def _on_shutdown_framework(self: "Agent", msg: ShutdownFramework) -> None:
-        log.info("%s: shutting down framework %s", self.address, msg.framework_id)
-        self.frameworks_shutting_down.add(msg.framework_id)
-        for executor in self.book.executors_of(msg.framework_id):
-            self.shutdown_executor(executor, requested=True)
-        self._maybe_remove_framework(msg.framework_id)
-
-    @on(ShutdownExecutor)
-    def _on_shutdown_executor(self: "Agent", msg: ShutdownExecutor) -> None:
-        executor = self.book.executors.get((msg.framework_id, msg.executor_id))
-        if executor is not None:
-            self.shutdown_executor(executor, requested=True)
-
-    def shutdown_executor(self: "Agent", executor: ExecutorRecord, *, requested: bool) -> None:
-        """Ask it to stop (kill it if it cannot be asked); kill it if it is still there
-        after the shutdown grace period."""
-        executor.shutdown_requested |= requested
-        for info in executor.queued:
-            self.agent_update(
-                executor.framework_id, info.task_id, TaskState.TASK_KILLED, R.REASON_TASK_KILLED_DURING_LAUNCH,
-                "its executor was shut down before it was launched", executor_id=executor.executor_id,
-            )
-        executor.queued.clear()
-        if executor.phase == ExecutorPhase.TERMINATING:
-            return
-        if executor.phase == ExecutorPhase.REGISTERED:
-            self.send(executor.address, ShutdownExecutor(*executor.key))
-        elif executor.handle is not None:
-            self.launcher.kill(executor.handle)
-        executor.phase = ExecutorPhase.TERMINATING
-        self.cancel(executor.timer)
-        executor.timer = self.delay(self.config.executor_shutdown_grace, ExecutorShutdownTimeout(*executor.key, executor.run_id))
-
-    @on(ExecutorShutdownTimeout)
-    def _on_shutdown_timeout(self: "Agent", msg: ExecutorShutdownTimeout) -> None:
-        executor = self._current(msg.framework_id, msg.executor_id, msg.run_id)
-        if executor is not None and executor.phase == ExecutorPhase.TERMINATING and executor.handle is not None:
-            log.warning("%s: executor %s did not exit in time; killing it", self.address, executor.executor_id)
-            self.launcher.kill(executor.handle)
 
     # --- executor lifecycle -----------------------------------------------------------
 
@@ -198,7 +58,7 @@ class ExecutorHandlers:
             kill_grace_period=self.config.kill_grace_period,
             limits=self.config.limits,
         )
-        executor = ExecutorRecord(framework_id, info, run_id, sandbox, queued=list(queued or ()))
+        executor = ExecutorRecord(framework_id, info, run_id, sandbox, queued=list(queued or ()), agent_id=self.agent_id)
         executor.handle = self.launcher.launch(ExecutorSpec(env, info.command, run_id), self.exit_reporter(executor))
         executor.pid = executor.handle.pid
         self.book.executors[executor.key] = executor
@@ -276,7 +136,7 @@ class ExecutorHandlers:
 
     def _from_executor(self: "Agent", framework_id: str, executor_id: str) -> bool:
         sender = self.envelope.sender if self.envelope else ""
-        if sender != executor_address(framework_id, executor_id):
+        if sender != executor_address(self.agent_id, framework_id, executor_id):
             log.warning("%s: %s claims to be executor %s of %s", self.address, sender, executor_id, framework_id)
             return False
         return True
@@ -303,25 +163,29 @@ class ExecutorHandlers:
             self.executor_gone(executor, msg.status, msg.message)
 
     def executor_gone(self: "Agent", executor: ExecutorRecord, status: int, message: str) -> None:
-        """The executor's run is over: fail (or, when asked, kill) what it still ran."""
+        """The executor's run is over: fail (or, when asked, kill) what it still ran.
+
+        Tasks still queued are started on a new run when they arrived while this one was
+        shutting down; when it ended before it registered (it crashed), they fail."""
         log.info("%s: executor %s of %s %s", self.address, executor.executor_id, executor.framework_id, message)
         self.cancel(executor.timer)
         del self.book.executors[executor.key]
         self.checkpoint.remove_executor(*executor.key)
+        relaunch = executor.phase == ExecutorPhase.TERMINATING and bool(executor.queued)
         waiting = {info.task_id for info in executor.queued}
         for task in self.book.tasks_of(executor):
-            if task.state.is_terminal or task.task_id in waiting:
+            if task.state.is_terminal or (relaunch and task.task_id in waiting):
                 continue
-            killed = task.kill_requested or executor.shutdown_requested
-            self.agent_update(
-                *task.key,
-                TaskState.TASK_KILLED if killed else TaskState.TASK_FAILED,
-                R.REASON_EXECUTOR_TERMINATED,
-                f"executor {executor.executor_id} {message}",
-                executor_id=executor.executor_id,
-            )
+            if task.task_id in waiting:
+                state, reason = TaskState.TASK_FAILED, R.REASON_CONTAINER_LAUNCH_FAILED
+                why = f"executor {executor.executor_id} {message} before it registered"
+            else:
+                killed = task.kill_requested or executor.shutdown_requested
+                state = TaskState.TASK_KILLED if killed else TaskState.TASK_FAILED
+                reason, why = R.REASON_EXECUTOR_TERMINATED, f"executor {executor.executor_id} {message}"
+            self.agent_update(*task.key, state, reason, why, executor_id=executor.executor_id)
         self.send_to_master(ExitedExecutor(executor.framework_id, executor.executor_id, self.agent_id, status))
-        if executor.queued:  # tasks that arrived while it was shutting down: a new run
+        if relaunch:
             try:
                 self._launch(executor.framework_id, executor.info, executor.queued)
             except LaunchError as err:
@@ -380,30 +244,3 @@ class ExecutorHandlers:
             return
         if self.book.frameworks.pop(framework_id, None) is not None:
             self.checkpoint.remove_framework(framework_id)
-
-    # --- framework <-> executor messages ----------------------------------------------
-
-    @on(FrameworkToExecutor)
-    def _on_framework_to_executor(self: "Agent", msg: FrameworkToExecutor) -> None:
-        executor = self.book.executors.get((msg.framework_id, msg.executor_id))
-        if executor is None or executor.phase != ExecutorPhase.REGISTERED:
-            log.warning("%s: no registered executor %s for a framework message; dropped", self.address, msg.executor_id)
-            self.counters["framework_messages_dropped"] += 1
-            return
-        self.send(executor.address, msg)
-
-    @on(ExecutorToFramework)
-    def _on_executor_to_framework(self: "Agent", msg: ExecutorToFramework) -> None:
-        if not self._from_executor(msg.framework_id, msg.executor_id):
-            return
-        if (msg.framework_id, msg.executor_id) not in self.book.executors:
-            log.warning("%s: message from unknown executor %s dropped", self.address, msg.executor_id)
-            return
-        self.send_to_master(replace(msg, agent_id=self.agent_id))
-
-
-def _role(framework: FrameworkInfo, info: TaskInfo) -> str:
-    roles = sorted(info.resources.roles())
-    if roles:
-        return roles[0]
-    return framework.roles[0] if framework.roles else "*"

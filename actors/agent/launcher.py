@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 import actors
 from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.environment import ExecutorEnv
-from actors.executor.processes import command_argv, describe_exit
+from actors.executor.processes import ProcessRunner, command_argv, describe_exit
 from actors.runtime import Transport
 from messages import CommandInfo
 
@@ -105,26 +105,17 @@ class ProcessLauncher(Launcher):
             argv = command_argv(spec.command)
         sandbox = spec.env.sandbox
         try:
-            with open(sandbox / "stdout", "ab") as out, open(sandbox / "stderr", "ab") as err:
-                popen = subprocess.Popen(
-                    argv,
-                    cwd=sandbox,
-                    env=executor_environment(spec),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,  # survives the agent; signals do not reach it by accident
-                    close_fds=True,
-                )
+            process = ProcessRunner().start(  # in a new session: it survives the agent
+                argv,
+                cwd=sandbox,
+                env=executor_environment(spec),
+                stdout=sandbox / "stdout",
+                stderr=sandbox / "stderr",
+                on_exit=lambda code: report_exit(code, describe_exit(code)),
+            )
         except (OSError, ValueError, subprocess.SubprocessError) as err:
             raise LaunchError(f"cannot start executor {spec.env.executor_id}: {err}") from None
-
-        def watch() -> None:
-            code = popen.wait()
-            report_exit(code, describe_exit(code))
-
-        threading.Thread(target=watch, name=f"executor-{popen.pid}", daemon=True).start()
-        return Handle(pid=popen.pid, process=popen)
+        return Handle(pid=process.pid, process=process)
 
     def recover(self, spec: ExecutorSpec, pid: int, report_exit: ReportExit) -> Handle | None:
         if not _is_executor(pid, spec.env):
@@ -180,7 +171,10 @@ class InProcessLauncher(Launcher):
             options = self.command_executor_options
         else:
             cls = self._custom_class(spec)
-        ref = cls.start(spec.env, self.transport, **options)
+        try:
+            ref = cls.start(spec.env, self.transport, **options)
+        except Exception as err:  # its constructor refused (e.g. MESOBUS_LIMITS=cgroups without cgroups)
+            raise LaunchError(f"cannot start executor {spec.env.executor_id}: {err}") from None
         address = spec.env.address
         with self._lock:
             self._live[address] = ref
@@ -212,12 +206,15 @@ class InProcessLauncher(Launcher):
         if handle.process is not None:
             handle.process.stop(block=False)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every executor actor (their tasks are killed) and wait until they have."""
         with self._lock:
             refs = list(self._live.values())
             self._live.clear()
         for ref in refs:
             ref.stop(block=False)
+        for ref in refs:
+            ref.actor_stopped.wait(timeout)
 
     def _custom_class(self, spec: ExecutorSpec) -> type:
         from actors.executor.run import load_executor_class

@@ -30,7 +30,7 @@ def agent_state(agent: "Agent") -> dict[str, Any]:
         ],
         "executors": [_executor(e, len(book.tasks_of(e))) for e in book.executors.values()],
         "tasks": [_task(agent, t) for t in book.tasks.values()],
-        "completed_tasks": [_task(agent, t) for t in book.completed],
+        "completed_tasks": [_task(agent, t) for t in book.completed.values()],
         "pending_status_updates": sum(len(s.pending) for s in agent.updates.streams.values()),
         "counters": dict(agent.counters),
     }

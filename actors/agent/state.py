@@ -14,7 +14,7 @@ Plain records with no policy; the actor changes them and the checkpoint persists
 from __future__ import annotations
 
 import enum
-from collections import deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,6 +49,7 @@ class ExecutorRecord:
     timer: str = ""  # registration / shutdown timer
     idle_generation: int = 0  # bumped on every task; stale idle timers are ignored
     shutdown_requested: bool = False  # by the master/framework: tasks end up KILLED
+    agent_id: str = ""  # part of its address
 
     @property
     def key(self) -> ExecutorKey:
@@ -60,7 +61,7 @@ class ExecutorRecord:
 
     @property
     def address(self) -> str:
-        return executor_address(self.framework_id, self.info.executor_id)
+        return executor_address(self.agent_id, self.framework_id, self.info.executor_id)
 
 
 @dataclass
@@ -103,7 +104,8 @@ class AgentBook:
         self.frameworks: dict[str, FrameworkInfo] = {}
         self.executors: dict[ExecutorKey, ExecutorRecord] = {}
         self.tasks: dict[TaskKey, TaskRecord] = {}
-        self.completed: deque[TaskRecord] = deque(maxlen=completed_kept)
+        self.completed: OrderedDict[TaskKey, TaskRecord] = OrderedDict()  # oldest first
+        self.completed_kept = completed_kept
 
     def tasks_of(self, executor: ExecutorRecord) -> list[TaskRecord]:
         fid, eid = executor.key
@@ -127,11 +129,23 @@ class AgentBook:
     def finish(self, task: TaskRecord) -> None:
         """The task's stream is done: keep it only among the completed ones."""
         self.tasks.pop(task.key, None)
-        self.completed.append(task)
+        self.completed[task.key] = task
+        while len(self.completed) > self.completed_kept:
+            self.completed.popitem(last=False)
+
+    def known(self, key: TaskKey) -> bool:
+        """Whether the task is running here or recently completed (redelivered launches)."""
+        return key in self.tasks or key in self.completed
 
 
-def executor_address(framework_id: str, executor_id: str) -> str:
-    return f"executor.{framework_id}.{executor_id}"
+def executor_address(agent_id: str, framework_id: str, executor_id: str) -> str:
+    """An executor's mailbox. The agent id is part of it: the command executor has the same
+    id on every agent, and two executors must never share a queue.
+
+    >>> executor_address("a1", "f1", "mesobus-command")
+    'executor.a1.f1.mesobus-command'
+    """
+    return f"executor.{agent_id}.{framework_id}.{executor_id}"
 
 
 def agent_address(agent_id: str) -> str:

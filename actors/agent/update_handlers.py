@@ -46,7 +46,7 @@ class UpdateHandlers:
         if problem:
             return problem
         sender = self.envelope.sender if self.envelope else ""
-        if sender != executor_address(msg.framework_id, msg.executor_id):
+        if sender != executor_address(self.agent_id, msg.framework_id, msg.executor_id):
             return f"update for {task_id} claims executor {msg.executor_id} but came from {sender}"
         executor = self.book.executors.get((msg.framework_id, msg.executor_id))
         if executor is None:

@@ -27,9 +27,11 @@ import time
 from collections import Counter
 from typing import Iterable
 
+from actors.allocator.allocation import Allocation
 from actors.allocator.core import Allocator
 from actors.runtime import Actor, ActorContext, Transport, on
 from messages import (
+    AllocationExplained,
     AgentAdded,
     AgentRemoved,
     AgentUpdated,
@@ -46,6 +48,7 @@ from messages import (
     Resources,
     ResourcesAllocated,
     ResourcesRecovered,
+    Skip,
     WeightsUpdated,
 )
 
@@ -57,6 +60,8 @@ Held = dict[str, dict[str, Resources]]
 class AllocatorActor(Actor):
     """Runs batch allocations and sends their results to the master."""
 
+    journal_kind = "allocator"
+
     def __init__(
         self,
         address: str,
@@ -67,6 +72,7 @@ class AllocatorActor(Actor):
         allocation_interval: float = 1.0,
         seed: int | None = 0,
         batch_delay: float = 0.0,
+        explain: bool = False,
         core: Allocator | None = None,
     ) -> None:
         super().__init__(address, transport, context)
@@ -77,8 +83,10 @@ class AllocatorActor(Actor):
         self.master = master
         self.allocation_interval = float(allocation_interval)
         self.batch_delay = batch_delay  # 0: run as soon as the queued messages are handled
+        self.explain = explain  # journal an AllocationExplained per run (costs extra work)
         if seed is None:
             seed = self.context.seed or 0
+        self.seed = seed
         self.core = core or Allocator(allocation_interval=allocation_interval, seed=seed)
         self.stats: Counter[str] = Counter()
         self._run_ms_total = 0.0
@@ -90,6 +98,24 @@ class AllocatorActor(Actor):
     def on_start(self) -> None:
         super().on_start()
         self._periodic = self.delay(self.allocation_interval, AllocationTick())
+
+    # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
+
+    def journal_config(self) -> dict:
+        return {
+            "address": self.address,
+            "master": self.master,
+            "allocation_interval": self.allocation_interval,
+            "seed": self.seed,
+            "batch_delay": self.batch_delay,
+            "explain": self.explain,
+        }
+
+    @classmethod
+    def from_journal(cls, config: dict, transport: Transport, context: ActorContext) -> "AllocatorActor":
+        options = dict(config)
+        address = options.pop("address", "allocator")
+        return cls(address, transport, context, **options)
 
     # --- the run ----------------------------------------------------------------------
 
@@ -104,9 +130,11 @@ class AllocatorActor(Actor):
     def run(self) -> list[AllocationEntry]:
         """One allocation run now; sends the result to the master (unless empty)."""
         started = time.perf_counter()  # metrics only: never part of a decision
-        allocations = self.core.allocate(now=self.now())
+        allocations = self.core.allocate(now=self.now(), explain=self.explain)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self.stats["runs"] += 1
+        if self.explain and self.core.last_explanation is not None:
+            self.record(explained(self.stats["runs"], self.now(), allocations, self.core))
         self._run_ms_last = elapsed_ms
         self._run_ms_total += elapsed_ms
         self._run_ms_max = max(self._run_ms_max, elapsed_ms)
@@ -253,14 +281,11 @@ class AllocatorActor(Actor):
 
     # --- helpers ----------------------------------------------------------------------
 
-    # The core has no public membership test yet; these two are the only places that
-    # look inside it.
     def _has_agent(self, agent_id: str) -> bool:
-        return agent_id in self.core._agents
+        return self.core.has_agent(agent_id)
 
     def _has_framework(self, framework_id: str, registered: bool = True) -> bool:
-        fw = self.core._frameworks.get(framework_id)
-        return fw is not None and (fw.registered or not registered)
+        return self.core.has_framework(framework_id, include_unregistered=not registered)
 
     def _known_agent(self, agent_id: str) -> bool:
         if self._has_agent(agent_id):
@@ -290,3 +315,31 @@ class AllocatorActor(Actor):
             elif not entry.resources.is_empty():
                 good.append(entry)
         return good
+
+
+def explained(run: int, now: float, allocations: list[Allocation], core: Allocator) -> AllocationExplained:
+    """The journal record of one run's decisions (`mesobus log explain` reads it): the
+    core's skips, grouped by (framework, role, reason, filter expiry) with their agents.
+    A skip of every framework (of a role) is listed per framework; "*" stands for every
+    agent."""
+    frameworks = core._frameworks  # read-only: which frameworks are in which role
+    groups: dict[tuple[str, str, str, float | None], dict[str, None]] = {}
+    for skip in core.last_explanation.skips:
+        if skip.framework_id is not None:
+            pairs = [(skip.framework_id, skip.role or "*")]
+        else:
+            pairs = [
+                (fw.id, role)
+                for fw in frameworks.values()
+                for role in fw.roles
+                if skip.role is None or role == skip.role
+            ]
+        for framework_id, role in pairs:
+            key = (framework_id, role, skip.reason, skip.until)
+            groups.setdefault(key, {})[skip.agent_id or "*"] = None
+    return AllocationExplained(
+        run=run,
+        at=now,
+        allocated=tuple(f"{a.framework_id}@{a.agent_id}/{a.role}" for a in allocations),
+        skipped=tuple(Skip(f, r, reason, tuple(agents), until) for (f, r, reason, until), agents in groups.items()),
+    )

@@ -88,6 +88,9 @@ class CommandExecutor(Executor):
 
     def launch_task(self, task: TaskInfo) -> None:
         self._idle_generation += 1
+        if self.shutting_down:
+            self.update(task.task_id, TaskState.TASK_KILLED, message="the executor is shutting down")
+            return
         problem = self._launch_problem(task)
         if problem:
             self.update(task.task_id, TaskState.TASK_ERROR, message=problem, reason=StatusReason.REASON_TASK_INVALID)

@@ -3,7 +3,7 @@
 >>> env = ExecutorEnv(broker="amqp://h/", agent_id="a1", framework_id="f1",
 ...                   executor_id="mesobus-command", sandbox=Path("/tmp/s"))
 >>> env.address, env.agent_address
-('executor.f1.mesobus-command', 'agent.a1')
+('executor.a1.f1.mesobus-command', 'agent.a1')
 >>> ExecutorEnv.from_environ(env.to_environ()) == env
 True
 >>> ExecutorEnv.from_environ({})
@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from actors.agent.state import executor_address
 
 LIMIT_MODES = ("auto", "cgroups", "rlimits", "none")
 
@@ -40,7 +42,7 @@ class ExecutorEnv:
 
     @property
     def address(self) -> str:
-        return f"executor.{self.framework_id}.{self.executor_id}"
+        return executor_address(self.agent_id, self.framework_id, self.executor_id)
 
     @property
     def agent_address(self) -> str:

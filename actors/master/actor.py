@@ -14,6 +14,7 @@ Every input is checked before it changes anything; a bad request gets a clear an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections import Counter
@@ -71,6 +72,8 @@ def _snake(name: str) -> str:
 class Master(Actor):
     """The Mesos-style master at `config.address` ("master")."""
 
+    journal_kind = "master"
+
     def __init__(
         self, transport: Transport, config: MasterConfig | None = None, context: ActorContext | None = None
     ) -> None:
@@ -90,6 +93,16 @@ class Master(Actor):
         self.updates = Updates(self)
         self.launcher = Launcher(self)
         self.readmit = Readmission(self)
+
+    # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
+
+    def journal_config(self) -> dict:
+        # The config as given (an empty master_id is generated again, from the same ids).
+        return dataclasses.asdict(self.config)
+
+    @classmethod
+    def from_journal(cls, config: dict, transport: Transport, context: ActorContext) -> "Master":
+        return cls(transport, MasterConfig(**config), context)
 
     # --- read-only views (for the CLI/HTTP layer: master.proxy().state().get()) -------
 

@@ -36,6 +36,7 @@ def start_master(
         master=config.address,
         allocation_interval=config.allocation_interval,
         seed=seed,
+        explain=config.explain_allocations,
     )
     try:
         master = Master.start(transport, config, context)

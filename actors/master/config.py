@@ -31,8 +31,9 @@ class MasterConfig:
     max_missed_heartbeats: int = 3
     # rescind offers outstanding this long (None: never, as Mesos' default)
     offer_timeout: float | None = None
-    # the allocator's batch interval
+    # the allocator's batch interval, and whether it journals why it allocated as it did
     allocation_interval: float = 1.0
+    explain_allocations: bool = False
     # how long a framework known only from an agent's re-registration (master restart)
     # waits for its scheduler before it is removed (at least its own failover_timeout)
     recovered_framework_timeout: float = 600.0
@@ -46,6 +47,8 @@ class MasterConfig:
             value = getattr(self, f.name)
             if f.type in ("str",) and not isinstance(value, str):
                 raise ValueError(f"MasterConfig.{f.name} must be text, not {value!r}")
+        if not isinstance(self.explain_allocations, bool):
+            raise ValueError(f"MasterConfig.explain_allocations must be true or false, not {self.explain_allocations!r}")
         for name in ("address", "allocator_address"):
             if not getattr(self, name):
                 raise ValueError(f"MasterConfig.{name} must not be empty")

@@ -8,7 +8,6 @@ when it stops), an embedded `LocalCluster`, or any `Transport` (tests use a
 from __future__ import annotations
 
 import getpass
-import logging
 import os
 import socket
 import threading
@@ -23,8 +22,6 @@ from messages import FrameworkInfo
 
 if TYPE_CHECKING:
     from actors.scheduler.base import Scheduler
-
-log = logging.getLogger(__name__)
 
 
 class SchedulerHandle:
@@ -130,11 +127,20 @@ def start_scheduler(
         raise ValueError("a framework needs at least one role")
     if failover_timeout < 0:
         raise ValueError(f"failover_timeout must be >= 0, got {failover_timeout}")
+    if not heartbeat_interval > 0:
+        raise ValueError(f"heartbeat_interval must be > 0, got {heartbeat_interval}")
+    if framework_id is not None:
+        _check_id(framework_id)
     transport, owned, cluster_master = resolve_target(target)
     try:
         context = context or ActorContext(clock=transport.clock)
         store = IdFile(id_file) if id_file is not None else None
         known = framework_id or (store.load() if store else None)
+        if known and not framework_id:
+            try:
+                _check_id(known)
+            except ValueError as err:
+                raise ValueError(f"{store.path}: {err}") from None
         info = FrameworkInfo(
             user=user or _current_user(),
             name=name or cls.__name__,
@@ -171,6 +177,21 @@ def start_scheduler(
             transport.close()
         raise
     return SchedulerHandle(ref, config.scheduler, transport, owned)
+
+
+def _check_id(framework_id: str) -> None:
+    """A framework id names a mailbox and sandbox directories: keep it plain."""
+    bad = (
+        not isinstance(framework_id, str)
+        or not framework_id
+        or len(framework_id) > 200
+        or framework_id in (".", "..")
+        or any(c in "/." or c.isspace() or not c.isprintable() for c in framework_id)
+    )
+    if bad:
+        raise ValueError(
+            f"framework_id {framework_id!r}: use up to 200 letters, digits, '-' or '_' (no '/', '.' or spaces)"
+        )
 
 
 def _current_user() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from actors.agent.state import executor_address
 from actors.cluster import LocalCluster
 from actors.frameworks.execute import ExecuteScheduler
 from actors.master import MasterConfig
@@ -21,11 +22,12 @@ def test_command_task_runs_in_an_executor_process_and_reports_its_exit_code(brok
     addresses = [config.address, config.allocator_address]
     try:
         with LocalCluster(agents=1, transport=broker_url, master_config=config) as cluster:
-            addresses += [f"agent.{a['id']}" for a in cluster.state()["agents"]]
+            agent_ids = [a["id"] for a in cluster.state()["agents"]]
+            addresses += [f"agent.{a}" for a in agent_ids]
             seen = []
             handle = ExecuteScheduler.run(cluster, command="echo hi; exit 3", on_status=seen.append)
             fid = handle.framework_id
-            addresses += [f"framework.{fid}", f"executor.{fid}.mesobus-command"]
+            addresses += [f"framework.{fid}"] + [executor_address(a, fid, "mesobus-command") for a in agent_ids]
             assert handle.join(60), "the task did not end within 60 s"
             sched = handle.scheduler
             [sandbox] = cluster.sandboxes(fid, sched.task_id)

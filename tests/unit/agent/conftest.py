@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.agent.fakes import Cluster, FakeLauncher
+from tests.unit.agent.fakes import CMD, Cluster, FakeLauncher, Recorder
 
 
 @pytest.fixture
@@ -17,3 +17,12 @@ def cluster(transport, tmp_path, launcher):
     c = Cluster(transport, tmp_path / "work", launcher)
     yield c
     c.stop()
+
+
+@pytest.fixture
+def executor(transport):
+    """Stands in for the command executor's mailbox and records what the agent sends it."""
+    ref = Recorder.start(CMD, transport)
+    ref.proxy().address.get()
+    yield ref._actor_weakref()
+    ref.stop()

@@ -35,6 +35,7 @@ from messages import (
 _ids = itertools.count(1)
 
 FRAMEWORK = FrameworkInfo(user="alice", name="test framework", framework_id="f1")
+CMD = "executor.a1.f1.mesobus-command"  # the command executor of framework f1 on agent a1
 
 
 class FakeMaster(Actor):
@@ -42,8 +43,8 @@ class FakeMaster(Actor):
     acknowledges status updates when `auto_ack` is true."""
 
     def __init__(self, transport: MemoryTransport, *, answer: bool = True, auto_ack: bool = False,
-                 ping_interval: float = 15.0, max_missed_pings: int = 5) -> None:
-        super().__init__("master", transport)
+                 ping_interval: float = 15.0, max_missed_pings: int = 5, address: str = "master") -> None:
+        super().__init__(address, transport)
         self.answer = answer
         self.auto_ack = auto_ack
         self.ping_interval = ping_interval
@@ -155,7 +156,7 @@ def config(work_dir: Path, **settings: Any) -> AgentConfig:
         attributes="rack:r1",
         work_dir=work_dir,
         hostname="host1",
-        **settings,
+        **{"agent_id": "a1", **settings},
     )
 
 

@@ -20,17 +20,9 @@ from messages import (
     TaskState,
     TaskStatus,
 )
-from tests.unit.agent.fakes import Recorder, ack, command_task, run
+from tests.unit.agent.fakes import CMD, Recorder, ack, command_task, run
 
-CMD = "executor.f1.mesobus-command"
 S = TaskState
-
-
-@pytest.fixture
-def executor(transport):
-    ref = Recorder.start(CMD, transport)
-    yield ref._actor_weakref()
-    ref.stop()
 
 
 @pytest.fixture
@@ -44,7 +36,7 @@ def running(cluster, executor):
 def from_executor(cluster, task_id: str, state: TaskState, uuid: str, executor_id: str = "mesobus-command"):
     update = StatusUpdate("f1", executor_id, cluster.agent.agent_id,
                           TaskStatus(task_id, state, uuid=uuid), cluster.transport.clock.now(), uuid)
-    cluster.say(update, sender=f"executor.f1.{executor_id}")
+    cluster.say(update, sender=f"executor.a1.f1.{executor_id}")
     return update
 
 
@@ -221,9 +213,28 @@ def test_executor_message_is_relayed_to_the_master(running):
 
 
 def test_register_executor_from_an_unknown_executor_is_told_to_shut_down(cluster, transport):
-    rec = Recorder.start("executor.f9.stray", transport)
+    rec = Recorder.start("executor.a1.f9.stray", transport)
     try:
-        cluster.say(RegisterExecutor("f9", "stray"), sender="executor.f9.stray")
+        cluster.say(RegisterExecutor("f9", "stray"), sender="executor.a1.f9.stray")
         assert rec._actor_weakref().bodies(ShutdownExecutor) == [ShutdownExecutor("f9", "stray")]
     finally:
         rec.stop()
+
+
+def test_task_for_a_framework_being_shut_down_is_lost(running, executor):
+    running.say(ShutdownFramework("f1"))
+    running.say(run(command_task("t2")))
+    last = running.master.updates("t2")[-1]
+    assert last.status.state == S.TASK_LOST and last.status.reason == StatusReason.REASON_FRAMEWORK_REMOVED
+    assert [m.task.task_id for m in executor.bodies(RunTask)] == ["t1"]
+
+
+def test_executor_that_dies_before_registering_fails_its_tasks_without_relaunching(cluster, launcher):
+    cluster.say(run(command_task("t1")))
+    launcher.exit(launcher.launched[0], status=1, message="exited with status 1")
+    cluster.transport.settle()
+    (update,) = cluster.master.updates("t1")
+    assert update.status.state == S.TASK_FAILED
+    assert update.status.reason == StatusReason.REASON_CONTAINER_LAUNCH_FAILED
+    assert "exited with status 1 before it registered" in update.status.message
+    assert len(launcher.launched) == 1

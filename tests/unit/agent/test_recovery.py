@@ -3,8 +3,6 @@ gone) before it re-registers with the master."""
 
 from __future__ import annotations
 
-import pytest
-
 from actors.executor.wire import encode_update
 from messages import (
     ExecutorReregistered,
@@ -19,17 +17,9 @@ from messages import (
     TaskState,
     TaskStatus,
 )
-from tests.unit.agent.fakes import Cluster, FakeLauncher, Recorder, command_task, run
+from tests.unit.agent.fakes import CMD, Cluster, FakeLauncher, command_task, run
 
-CMD = "executor.f1.mesobus-command"
 S = TaskState
-
-
-@pytest.fixture
-def executor(transport):
-    ref = Recorder.start(CMD, transport)
-    yield ref._actor_weakref()
-    ref.stop()
 
 
 def started(transport, tmp_path, alive: bool) -> Cluster:

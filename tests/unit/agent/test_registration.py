@@ -172,3 +172,14 @@ def test_updates_wait_while_unregistered_and_go_out_on_registration(transport, c
         assert c.master.states("t1") == [TaskState.TASK_RUNNING]
     finally:
         c.stop()
+
+
+def test_new_work_dir_gets_a_new_id_that_the_next_start_keeps(transport, tmp_path):
+    c = Cluster(transport, tmp_path / "work", agent_id="")
+    try:
+        first = c.agent.agent_id
+        assert len(first) == 36 and first != "a1"  # a uuid
+        c.restart()
+        assert c.agent.agent_id == first
+    finally:
+        c.stop()

@@ -18,20 +18,11 @@ from messages import (
     TaskInfo,
     TaskState,
 )
-from tests.unit.agent.fakes import FRAMEWORK, Cluster, Recorder, command_task, executor_task, run
-
-CMD = "executor.f1.mesobus-command"
-
-
-@pytest.fixture
-def executor(transport):
-    ref = Recorder.start(CMD, transport)
-    yield ref._actor_weakref()
-    ref.stop()
+from tests.unit.agent.fakes import CMD, FRAMEWORK, Cluster, Recorder, command_task, executor_task, run
 
 
 def register(cluster, address: str = CMD) -> None:
-    _, fid, eid = address.split(".", 2)
+    _, _, fid, eid = address.split(".", 3)
     cluster.say(RegisterExecutor(fid, eid), sender=address)
 
 
@@ -146,12 +137,12 @@ def test_kill_of_an_unknown_task_reports_it_lost(cluster):
 
 
 def test_custom_executor_task_starts_that_executor_with_its_command(cluster, launcher, transport):
-    rec = Recorder.start("executor.f1.e1", transport)
+    rec = Recorder.start("executor.a1.f1.e1", transport)
     try:
         cluster.say(run(executor_task("t1", "e1", command="my-executor --fast")))
         (spec,) = launcher.launched
         assert spec.env.executor_id == "e1" and spec.command.value == "my-executor --fast"
-        register(cluster, "executor.f1.e1")
+        register(cluster, "executor.a1.f1.e1")
         assert [m.task.task_id for m in rec._actor_weakref().bodies(RunTask)] == ["t1"]
         (task,) = cluster.state()["tasks"]
         assert task["sandbox"] == str(spec.env.sandbox)
@@ -184,5 +175,15 @@ def test_used_resources_count_live_tasks_only(transport, tmp_path):
     try:
         c.say(run(command_task("t1")))
         assert c.state()["used_resources"] == "cpus:0.1;mem:32"
+    finally:
+        c.stop()
+
+
+def test_run_task_redelivered_after_the_task_completed_is_not_run_again(transport, tmp_path):
+    c = Cluster(transport, tmp_path / "work", NoopLauncher(), master={"auto_ack": True})
+    try:
+        c.say(run(command_task("t1")))
+        c.say(run(command_task("t1")))
+        assert c.master.states("t1") == [TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]
     finally:
         c.stop()

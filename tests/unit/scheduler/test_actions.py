@@ -245,3 +245,9 @@ def test_two_schedulers_with_one_id_in_one_process_is_an_error(start, master) ->
     start(framework_id="same")
     with pytest.raises(RuntimeError, match="could not start"):
         start(framework_id="same")
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "a.b", "with space"])
+def test_run_refuses_a_framework_id_that_cannot_name_a_mailbox(start, master, bad) -> None:
+    with pytest.raises(ValueError, match="framework_id"):
+        start(framework_id=bad)
