@@ -197,7 +197,10 @@ class Agents:
     def pong(self, agent_id: str) -> None:
         record = self._records.get(agent_id)
         if record is None or not record.reachable:
-            self.not_known(agent_id)
+            # Not answered: agents answer every PingAgent with a pong, so answering a pong
+            # with PingAgent(connected=False) could bounce forever. Pings stopped for it,
+            # so it re-registers after its own ping timeout (or sooner, see not_known).
+            self.m.metrics["master/pongs_from_unknown_agents"] += 1
             return
         record.awaiting_pong = False
         record.missed_pings = 0

@@ -164,23 +164,6 @@ class Sink(Actor):
 
 def mailbox_consumer(args: argparse.Namespace) -> None:
     transport = AmqpTransport(args.url, prefetch=args.prefetch, queue_type=args.queue_type)
-    mode = os.environ.get("XMODE", "actor")
-    if mode != "actor":
-        from messages import decode
-        done = threading.Event(); n = [0]
-        class NoDecode(Sink):
-            def receive(self, d):
-                self.probe(None); self.transport.ack(d)
-        if mode == "nodecode":
-            ref = NoDecode.start(args.address, transport, args.count); ref.ask("x"); done = ref.proxy().done.get()
-        else:
-            def cb(d):
-                decode(d.body); transport.ack(d); n[0] += 1
-                if n[0] == args.count: n.append(time.time()); done.set()
-            transport.subscribe(args.address, cb)
-        say("ready"); done.wait()
-        say("result", {"last": n[-1] if mode == "inline" else ref.proxy().last.get(), "cpu": cpu()})
-        os._exit(0)
     ref = Sink.start(args.address, transport, args.count)
     ref.ask("started?")
     sink = ref.proxy()

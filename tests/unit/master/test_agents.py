@@ -139,9 +139,21 @@ def test_unreachable_agent_tasks_are_unreachable_for_partition_aware_frameworks(
     assert cluster.state()["tasks"][0]["state"] == "TASK_UNREACHABLE"
 
 
-def test_pong_from_unknown_agent_is_told_to_reregister(cluster):
+def test_pong_from_unknown_agent_is_not_answered(cluster):
+    # Agents answer every ping with a pong: answering a pong with a ping could bounce forever.
     agent = cluster.agent("a9", register=False)
     agent.send(PongAgent("a9"))
+    assert agent.got() == []
+    assert cluster.state()["metrics"]["master/pongs_from_unknown_agents"] == 1
+
+
+def test_message_from_unreachable_agent_tells_it_to_reregister(cluster):
+    from messages import ExitedExecutor
+
+    agent = cluster.agent("a1")
+    agent.alive = False
+    cluster.advance(90)
+    agent.send(ExitedExecutor("f1", "e1", "a1", 0))
     assert agent.last(PingAgent) == PingAgent(connected=False)
 
 
