@@ -92,11 +92,14 @@ class CommandInfo:
     environment: dict[str, str] = field(default_factory=dict)
     user: str = ""
 
-    def __post_init__(self) -> None:
+    def problem(self) -> str | None:
+        """What is wrong with this command, if anything (the master and agent answer
+        TASK_ERROR with it; decoding accepts it so that the answer can be given)."""
         if self.shell and not self.value:
-            raise ValueError("a shell command needs a value")
+            return "a shell command needs a value"
         if not self.shell and not (self.value or self.arguments):
-            raise ValueError("a command needs a value or arguments")
+            return "a command needs a value or arguments"
+        return None
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,12 @@ class TaskInfo:
     labels: dict[str, str] = field(default_factory=dict)
     kill_grace_period: float | None = None
 
-    def __post_init__(self) -> None:
+    def problem(self) -> str | None:
+        """What is wrong with this task's description, if anything."""
         if (self.command is None) == (self.executor is None):
-            raise ValueError(f"task {self.task_id!r} needs exactly one of command or executor")
+            return "a task needs exactly one of command or executor"
+        command = self.command or self.executor.command  # type: ignore[union-attr]
+        return command.problem()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ def run_task_problem(msg: RunTask, agent_id: str, total: Resources) -> str | Non
         return f"task {task.task_id} is for agent {task.agent_id}, not this agent ({agent_id})"
     if task.resources.is_empty():
         return f"task {task.task_id} has no resources"
+    problem = task.problem()
+    if problem:
+        return f"task {task.task_id}: {problem}"
     if task.kill_grace_period is not None and not task.kill_grace_period >= 0:
         return f"task {task.task_id}: kill_grace_period must not be negative"
     needed = task.resources

@@ -25,6 +25,8 @@ import pwd
 import signal
 import subprocess
 from dataclasses import dataclass
+
+import msgpack
 from pathlib import Path
 
 from actors.agent.sandbox import check_id, create_task_sandbox
@@ -173,10 +175,11 @@ class CommandExecutor(Executor):
         memory = msg.memory_limited or self.limits.memory_limited(msg.task_id, msg.returncode, stderr)
         self.limits.release(msg.task_id)
         how = describe_exit(msg.returncode)
+        tail = output_tail(running.sandbox)
         if running.killing:
-            self.update(msg.task_id, TaskState.TASK_KILLED, message=f"killed: {how}")
+            self.update(msg.task_id, TaskState.TASK_KILLED, message=f"killed: {how}", data=tail)
         elif msg.returncode == 0:
-            self.update(msg.task_id, TaskState.TASK_FINISHED, message=how, exit_code=0)
+            self.update(msg.task_id, TaskState.TASK_FINISHED, message=how, exit_code=0, data=tail)
         elif memory:
             self.update(
                 msg.task_id,
@@ -184,9 +187,12 @@ class CommandExecutor(Executor):
                 message=f"{how}: memory limit of {running.info.resources.scalar('mem'):g} MB reached",
                 reason=StatusReason.REASON_CONTAINER_LIMITATION_MEMORY,
                 exit_code=exit_code(msg.returncode),
+                data=tail,
             )
         else:
-            self.update(msg.task_id, TaskState.TASK_FAILED, message=how, exit_code=exit_code(msg.returncode))
+            self.update(
+                msg.task_id, TaskState.TASK_FAILED, message=how, exit_code=exit_code(msg.returncode), data=tail
+            )
         if self.shutting_down and not self.running:
             self.exit()
 
@@ -250,3 +256,20 @@ class CommandExecutor(Executor):
         )
         return env
 
+
+OUTPUT_TAIL = 32 * 1024  # bytes of stdout and of stderr carried by a terminal status
+
+
+def output_tail(sandbox: Path, limit: int = OUTPUT_TAIL) -> bytes:
+    """The end of a task's stdout and stderr as msgpack `{"stdout": b, "stderr": b}`, so
+    `mesobus run` can print a remote task's output (the sandbox keeps all of it)."""
+    out = {}
+    for name in ("stdout", "stderr"):
+        try:
+            with open(sandbox / name, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(f.tell() - limit, 0))
+                out[name] = f.read()
+        except OSError:
+            out[name] = b""
+    return msgpack.packb(out, use_bin_type=True)

@@ -193,8 +193,9 @@ class Launcher:
         if not need <= acc.remaining:
             what = "task resources" if executor_cost.is_empty() else "task and new executor resources"
             return f"{what} {need} are not contained in what remains of the offers ({acc.remaining or 'nothing'})"
-        if (task.command is None) == (task.executor is None):
-            return "a task needs exactly one of command or executor"
+        problem = task.problem()
+        if problem:
+            return problem
         if task.kill_grace_period is not None and not task.kill_grace_period >= 0:
             return f"kill_grace_period {task.kill_grace_period!r} must be >= 0"
         return None

@@ -4,7 +4,9 @@ merged with what the master knows, then the allocator is told the agent's total 
 what is already in use on it.
 
 - a task the master has on the agent but the agent does not report: TASK_LOST
-  (TASK_GONE for partition-aware frameworks), reason REASON_AGENT_RESTARTED;
+  (TASK_GONE for partition-aware frameworks), reason REASON_AGENT_RESTARTED; except a
+  task launched less than `ping_interval` ago and still staging, whose RunTask may have
+  crossed the report (an agent retries its re-registration until answered);
 - a reported task of a removed framework: killed, and the framework shut down there;
 - a reported task the master had marked TASK_LOST when the agent became unreachable
   (frameworks that are not partition-aware): killed (protocol.md, as Mesos does);
@@ -135,6 +137,8 @@ class Readmission:
         for task in m.tasks.on_agent(record.id):
             if task.key in reported:
                 continue
+            if task.state is TaskState.TASK_STAGING and m.now() - task.created_at < m.config.ping_interval:
+                continue  # just launched: its RunTask may cross this report (a retried one)
             pa = m.frameworks.partition_aware(task.framework_id)
             state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
             m.updates.transition(

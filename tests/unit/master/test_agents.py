@@ -187,6 +187,7 @@ def test_reregistering_agent_without_a_known_task_marks_it_lost(cluster):
     fw = cluster.framework("f1")
     agent = cluster.agent("a1")
     launch(cluster, fw, agent)
+    cluster.advance(15)
     agent.send(ReregisterAgent(agent.info, tasks=()))
     status = fw.statuses()[-1]
     assert (status.state, status.reason) == (TaskState.TASK_LOST, StatusReason.REASON_AGENT_RESTARTED)
@@ -262,3 +263,15 @@ def test_agent_registering_again_after_unregistering_is_admitted(cluster):
     agent.send(RegisterAgent(agent.info))
     assert len(agent.got(AgentRegistered)) == 2
     assert len(cluster.allocator_got(AgentAdded)) == 2
+
+
+def test_task_launched_just_before_a_retried_reregistration_is_kept(cluster):
+    fw = cluster.framework("f1")
+    agent = cluster.agent("a1")
+    launch(cluster, fw, agent)  # its RunTask crosses the agent's retried report
+    agent.send(ReregisterAgent(agent.info, tasks=()))
+    assert fw.statuses() == []
+    assert cluster.state()["tasks"][0]["state"] == "TASK_STAGING"
+    assert cluster.allocator_got(AgentAdded)[-1].used == (
+        AllocationEntry("f1", "a1", "*", Resources.parse("cpus:1;mem:128")),
+    )

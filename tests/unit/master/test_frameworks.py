@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from messages import (
+    Accept,
     CommandInfo,
     DeactivateFramework,
     Decline,
@@ -29,7 +32,6 @@ from messages import (
     TaskState,
     UnregisterFramework,
 )
-from messages import Accept
 
 
 def launch(cluster, fw, agent, task_id="t1", resources="cpus:1;mem:128"):
@@ -215,8 +217,6 @@ def test_failover_with_new_scheduler_rescinds_outstanding_offers(cluster):
 
 def test_changing_roles_on_reregistration_re_adds_the_framework(cluster):
     fw = cluster.framework("f1", roles=("a",))
-    from dataclasses import replace
-
     fw.send(ReregisterFramework(replace(fw.info, roles=("a", "b")), failover=False))
     assert fw.last(FrameworkReregistered).framework_id == "f1"
     assert cluster.allocator_got(FrameworkRemoved) == [FrameworkRemoved("f1")]
@@ -229,8 +229,6 @@ def test_leaving_a_role_with_live_tasks_is_refused(cluster):
     offer = cluster.offer("f1", "a1", "cpus:4;mem:4096", role="a")
     task = TaskInfo("t1", "t1", agent.id, Resources.parse("cpus:1"), command=CommandInfo("true"))
     fw.send(Accept("f1", (offer.offer_id,), (Operation(OperationType.LAUNCH, (task,)),)))
-    from dataclasses import replace
-
     fw.send(ReregisterFramework(replace(fw.info, roles=("b",)), failover=False))
     assert "cannot leave role(s) ['a']" in fw.last(FrameworkError).message
     assert cluster.state()["tasks"][0]["state"] == TaskState.TASK_STAGING.value

@@ -55,6 +55,9 @@ def tasks(draw) -> TaskInfo:
 
 
 def register() -> None:
+    # Plain numbers first: the builds() below resolve their fields through these.
+    st.register_type_strategy(int, st.integers(-(2**63), 2**63 - 1))
+    st.register_type_strategy(float, st.floats(allow_nan=False, allow_infinity=False))
     st.register_type_strategy(Resources, resources())
     st.register_type_strategy(CommandInfo, commands)
     st.register_type_strategy(ExecutorInfo, executors)
@@ -68,8 +71,6 @@ def register() -> None:
     st.register_type_strategy(
         ActorStarted, st.builds(ActorStarted, config=st.dictionaries(st.text(), plain, max_size=4))
     )
-    st.register_type_strategy(int, st.integers(-(2**63), 2**63 - 1))
-    st.register_type_strategy(float, st.floats(allow_nan=False, allow_infinity=False))
 
 
 def envelopes(body_type: type):
