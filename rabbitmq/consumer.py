@@ -106,7 +106,7 @@ class Consumers:
 
         Cheap on purpose: no wake-up of the I/O thread per call. The first settlement of a
         burst arms a timer (ack_interval); a full batch wakes the I/O thread at once."""
-        if self._io.in_io_thread():
+        if threading.get_ident() == self._io.ident:
             self._settle_or_hold(tag, need)
             self._flush_full()
             return

@@ -66,30 +66,13 @@ class Checkpoint:
         shutil.rmtree(self._framework_dir(framework_id), ignore_errors=True)
 
     def save_executor(self, record: ExecutorRecord) -> None:
-        data = {
-            "info": to_plain(record.info),
-            "run_id": record.run_id,
-            "sandbox": str(record.sandbox),
-            "pid": record.pid,
-        }
-        _write(self._executor_file(record.framework_id, record.executor_id), data)
+        _write(self._executor_file(record.framework_id, record.executor_id), executor_to_plain(record))
 
     def remove_executor(self, framework_id: str, executor_id: str) -> None:
         _remove(self._executor_file(framework_id, executor_id))
 
     def save_task(self, task: TaskRecord, stream: Stream | None) -> None:
-        data = {
-            "framework_id": task.framework_id,
-            "executor_id": task.executor_id,
-            "info": to_plain(task.info),
-            "state": task.state.value,
-            "sandbox": str(task.sandbox or ""),
-            "role": task.role,
-            "pending": [to_plain(u) for u in stream.pending] if stream else [],
-            "acked": list(stream.acked) if stream else [],
-            "terminal_seen": stream.terminal_seen if stream else False,
-        }
-        _write(self._task_file(task.framework_id, task.task_id), data)
+        _write(self._task_file(task.framework_id, task.task_id), task_to_plain(task, stream))
 
     def remove_task(self, framework_id: str, task_id: str) -> None:
         _remove(self._task_file(framework_id, task_id))
@@ -116,9 +99,9 @@ class Checkpoint:
                 info = _decode(path, FrameworkInfo, _read(path))
                 found.frameworks[info.framework_id] = info
             for path in sorted((fdir / "executors").glob("*.msgpack")):
-                found.executors.append(_load_executor(path, unquote(fdir.name), found.agent_id))
+                found.executors.append(executor_from_plain(path, _read(path), unquote(fdir.name), found.agent_id))
             for path in sorted((fdir / "tasks").glob("*.msgpack")):
-                task, stream = _load_task(path)
+                task, stream = task_from_plain(path, _read(path))
                 found.tasks.append(task)
                 found.streams.append(stream)
         return found
@@ -154,44 +137,104 @@ class NullCheckpoint(Checkpoint):
         return Recovered()
 
 
-def _load_executor(path: Path, framework_id: str, agent_id: str) -> ExecutorRecord:
-    data = _read(path)
+# --- the plain form of each file (also used by the journal and the in-memory store) ----
+
+
+def executor_to_plain(record: ExecutorRecord) -> dict[str, Any]:
+    return {
+        "info": to_plain(record.info),
+        "run_id": record.run_id,
+        "sandbox": str(record.sandbox),
+        "pid": record.pid,
+    }
+
+
+def executor_from_plain(where: object, data: dict, framework_id: str, agent_id: str) -> ExecutorRecord:
+    """`where` names the source (a file) in errors."""
     return ExecutorRecord(
         framework_id=framework_id,
-        info=_decode(path, ExecutorInfo, data.get("info")),
-        run_id=_field(path, data, "run_id", str),
-        sandbox=Path(_field(path, data, "sandbox", str)),
-        pid=_field(path, data, "pid", int),
+        info=_decode(where, ExecutorInfo, data.get("info")),
+        run_id=_field(where, data, "run_id", str),
+        sandbox=Path(_field(where, data, "sandbox", str)),
+        pid=_field(where, data, "pid", int),
         phase=ExecutorPhase.RECONNECTING,
         agent_id=agent_id,
     )
 
 
-def _load_task(path: Path) -> tuple[TaskRecord, Stream]:
-    data = _read(path)
-    state = _field(path, data, "state", str)
+def task_to_plain(task: TaskRecord, stream: Stream | None) -> dict[str, Any]:
+    return {
+        "framework_id": task.framework_id,
+        "executor_id": task.executor_id,
+        "info": to_plain(task.info),
+        "state": task.state.value,
+        "sandbox": str(task.sandbox or ""),
+        "role": task.role,
+        "pending": [to_plain(u) for u in stream.pending] if stream else [],
+        "acked": list(stream.acked) if stream else [],
+        "terminal_seen": stream.terminal_seen if stream else False,
+    }
+
+
+def task_from_plain(where: object, data: dict) -> tuple[TaskRecord, Stream]:
+    state = _field(where, data, "state", str)
     try:
         task_state = TaskState(state)
     except ValueError:
-        raise CheckpointError(f"{path}: unknown task state {state!r}") from None
-    sandbox = _field(path, data, "sandbox", str)
+        raise CheckpointError(f"{where}: unknown task state {state!r}") from None
+    sandbox = _field(where, data, "sandbox", str)
     task = TaskRecord(
-        framework_id=_field(path, data, "framework_id", str),
-        executor_id=_field(path, data, "executor_id", str),
-        info=_decode(path, TaskInfo, data.get("info")),
+        framework_id=_field(where, data, "framework_id", str),
+        executor_id=_field(where, data, "executor_id", str),
+        info=_decode(where, TaskInfo, data.get("info")),
         state=task_state,
         sandbox=Path(sandbox) if sandbox else None,
-        role=_field(path, data, "role", str),
+        role=_field(where, data, "role", str),
     )
-    pending = _field(path, data, "pending", list)
+    pending = _field(where, data, "pending", list)
     stream = Stream(
         framework_id=task.framework_id,
         task_id=task.task_id,
-        pending=[_decode(path, StatusUpdate, u) for u in pending],
-        acked=list(_field(path, data, "acked", list)),
-        terminal_seen=_field(path, data, "terminal_seen", bool),
+        pending=[_decode(where, StatusUpdate, u) for u in pending],
+        acked=list(_field(where, data, "acked", list)),
+        terminal_seen=_field(where, data, "terminal_seen", bool),
     )
     return task, stream
+
+
+def recovered_to_plain(found: Recovered) -> dict[str, Any]:
+    """Everything `load` found, as msgpack-able data (the files' own forms, in order)."""
+    streams = {s.key: s for s in found.streams}
+    return {
+        "agent_id": found.agent_id,
+        "registered": found.registered,
+        "frameworks": [to_plain(info) for info in found.frameworks.values()],
+        "executors": [{"framework_id": e.framework_id, **executor_to_plain(e)} for e in found.executors],
+        "tasks": [task_to_plain(t, streams.get(t.key)) for t in found.tasks],
+    }
+
+
+def recovered_from_plain(data: dict, where: object = "recovered checkpoint") -> Recovered:
+    """The inverse of `recovered_to_plain`; raises CheckpointError naming `where`."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{where}: not a map")
+    found = Recovered(
+        agent_id=_field(where, data, "agent_id", str),
+        registered=_field(where, data, "registered", bool),
+    )
+    for plain in _field(where, data, "frameworks", list):
+        info = _decode(where, FrameworkInfo, plain)
+        found.frameworks[info.framework_id] = info
+    for plain in _field(where, data, "executors", list):
+        fid = _field(where, plain, "framework_id", str)  # (also refuses a non-map)
+        found.executors.append(executor_from_plain(where, plain, fid, found.agent_id))
+    for plain in _field(where, data, "tasks", list):
+        if not isinstance(plain, dict):
+            raise CheckpointError(f"{where}: a task is not a map")
+        task, stream = task_from_plain(where, plain)
+        found.tasks.append(task)
+        found.streams.append(stream)
+    return found
 
 
 def _name(identifier: str) -> str:
@@ -226,15 +269,15 @@ def _read(path: Path) -> dict:
     return data
 
 
-def _field(path: Path, data: dict, name: str, kind: type) -> Any:
-    value = data.get(name)
+def _field(where: object, data: dict, name: str, kind: type) -> Any:
+    value = data.get(name) if isinstance(data, dict) else None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise CheckpointError(f"{path}: field {name!r} missing or not {kind.__name__}")
+        raise CheckpointError(f"{where}: field {name!r} missing or not {kind.__name__}")
     return value
 
 
-def _decode(path: Path, cls: type, data: Any) -> Any:
+def _decode(where: object, cls: type, data: Any) -> Any:
     try:
         return from_plain(cls, data)
     except MessageError as err:
-        raise CheckpointError(f"{path}: {err}") from None
+        raise CheckpointError(f"{where}: {err}") from None

@@ -21,8 +21,9 @@ import os
 import re
 import shutil
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Mapping
 
 from actors.executor.environment import LIMIT_MODES
 from messages import Resources
@@ -120,6 +121,38 @@ class AgentConfig:
     @property
     def meta_dir(self) -> Path:
         return self.work_dir / "meta"
+
+    def to_plain(self) -> dict[str, Any]:
+        """Plain data (the journal keeps it to rebuild the agent for replay).
+
+        >>> cfg = AgentConfig(Resources.parse("cpus:2"), Path("/w"), hostname="h")
+        >>> AgentConfig.from_plain(cfg.to_plain()) == cfg
+        True
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (Resources, Path)):
+                value = str(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any]) -> "AgentConfig":
+        """The inverse of `to_plain`; unknown names are ignored (an older reader)."""
+        known = {f.name for f in fields(cls)}
+        settings = {k: v for k, v in data.items() if k in known}
+        try:
+            settings["resources"] = Resources.parse(str(settings.get("resources", "")))
+        except ResourceError as err:
+            raise ConfigError(f"resources: {err}") from None
+        settings["work_dir"] = Path(str(settings.get("work_dir", "")))
+        try:
+            return cls(**settings)
+        except TypeError as err:
+            raise ConfigError(f"agent config: {err}") from None
 
 
 def parse_resources(text: str, work_dir: Path | None = None) -> Resources:

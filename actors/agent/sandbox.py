@@ -81,6 +81,10 @@ class Sandboxes:
             pass  # a convenience only
         return path
 
+    def create_task(self, executor_sandbox: Path, task_id: str) -> Path:
+        """Create a command task's sandbox inside its executor's (see `task_sandbox`)."""
+        return create_task_sandbox(executor_sandbox, task_id)
+
 
 def _create(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import time
 from typing import IO
 
 from actors.cli.common import add_broker, positive_int
+from actors.journal.setup import add_journal_flags, setting_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agents", type=positive_int, default=3, metavar="N", help="how many agents (default: 3)")
     p.add_argument("--tasks", type=positive_int, default=30, metavar="N", help="how many tasks (default: 30)")
     p.add_argument("--retries", type=int, default=2, metavar="N", help="retries per failed task (default: 2)")
+    add_journal_flags(p, stream=True)
     p.set_defaults(handler=run, _parser=p, embedded_logs=True)
 
 
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stderr
     display = _Display(out, live=out.isatty())
     with tempfile.TemporaryDirectory(prefix="mesobus-demo-") as markers, LocalCluster(
-        agents=args.agents, transport=args.broker
+        agents=args.agents, transport=args.broker, journal=setting_from(args)
     ) as cluster:
         print(f"mesobus demo: {args.agents} agent(s), {args.tasks} task(s); sandboxes in {cluster.work_dir}", file=out)
         handle = BatchScheduler.run(
@@ -76,7 +78,13 @@ def run(args: argparse.Namespace) -> int:
             return 130
         display.end()
         progress = handle.scheduler.progress()
+        journal = cluster.journal.description if cluster.journal is not None else None
     _summary(progress, out)
+    if journal is not None:
+        print(f"  journal: {journal}", file=out)
+        if journal.startswith("file "):
+            print(f"    try: mesobus log show --file {journal[5:]} | head;"
+                  f" mesobus replay --file {journal[5:]} --actor all", file=out)
     return 0 if progress.failed == 0 else 1
 
 

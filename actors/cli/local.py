@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from actors.cli.common import add_broker, fail, positive_int, redact, resources_text, wait_for_signal
+from actors.journal.setup import add_journal_flags, setting_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resources", type=resources_text, default=None, metavar="TEXT",
                    help='what each agent offers (default: "cpus:2;mem:2048;disk:4096;ports:[31000-32000]")')
     p.add_argument("--work-dir", default=None, metavar="DIR", help="where sandboxes go (default: a temporary dir)")
+    add_journal_flags(p, stream=True)
     p.set_defaults(handler=run)
 
 
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             transport=args.broker,
             agent_resources=args.resources or DEFAULT_AGENT_RESOURCES,
             work_dir=args.work_dir,
+            journal=setting_from(args),
         )
     except ValueError as err:
         return fail("mesobus local", str(err), 2)
@@ -43,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             " Ctrl-C to stop",
             file=sys.stderr,
         )
+        if cluster.journal is not None:
+            print(f"mesobus local: journal: {cluster.journal.description}", file=sys.stderr)
         how = wait_for_signal()
         print(f"mesobus local: {how}: stopping", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from actors.cli.common import add_broker, fail
@@ -89,6 +90,8 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         for _offset, env in select(_records(args, args.follow), flt, args.from_offset, args.to_offset):
             print(line(env), flush=args.follow)
+    except BrokenPipeError:  # `| head` has read enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (ValueError, OSError) as err:
         return fail("mesobus log show", str(err))
     return 0

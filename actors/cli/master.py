@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from actors.cli.common import add_broker, fail, redact, need_broker, positive_float, positive_int, wait_for_signal
+from actors.journal.setup import add_journal_flags, setting_from, start_journal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offer-timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="rescind offers outstanding this long (default: never)")
     p.add_argument("--hostname", default="", help="the hostname the master reports")
+    add_journal_flags(p, stream=True)
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -35,18 +37,24 @@ def run(args: argparse.Namespace) -> int:
             max_missed_pings=args.max_missed_pings,
             allocation_interval=args.allocation_interval,
             offer_timeout=args.offer_timeout,
+            explain_allocations=not args.no_journal,
         )
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
     transport = connect_transport(args.broker)
+    journal = None
     try:
+        journal = start_journal(setting_from(args), transport, args.broker)
         master_ref, allocator_ref = start_master(transport, config)
-        print(f"mesobus master: running on {redact(args.broker)}; Ctrl-C to stop", file=sys.stderr)
+        where = journal.description if journal is not None else "off"
+        print(f"mesobus master: running on {redact(args.broker)}; journal: {where}; Ctrl-C to stop", file=sys.stderr)
         how = wait_for_signal()
         print(f"mesobus master: {how}: stopping", file=sys.stderr)
         master_ref.stop()
         allocator_ref.stop()
     finally:
         transport.close()
+        if journal is not None:
+            journal.close()
     return 0
 

@@ -10,6 +10,9 @@ actors in this process, and each task's command is still a real child process in
 sandbox (protocol.md, "Differs: in embedded mode"). Give `transport=` an amqp(s):// URL
 to run the same cluster on a broker instead (executors are then processes).
 
+`journal=` turns the message journal on: a path (a file), or a `JournalSetting`; on a
+broker, `JournalSetting(path=None)` uses the stream `mesobus.journal`. Off by default.
+
 Sandboxes live under `work_dir` (a temporary directory, removed on `stop()`, unless one
 is given): `<work_dir>/agent-<i>/frameworks/<framework>/executors/<executor>/runs/latest/`.
 """
@@ -21,9 +24,11 @@ import shutil
 import socket
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from actors.journal.setup import JournalHandle, JournalSetting, start_journal
 from actors.runtime import Clock, MemoryTransport, Transport
 
 DEFAULT_AGENT_RESOURCES = "cpus:2;mem:2048;disk:4096;ports:[31000-32000]"
@@ -43,6 +48,7 @@ class LocalCluster:
         agent_settings: dict[str, Any] | None = None,
         hostname: str | None = None,
         ready_timeout: float = 30.0,
+        journal: "JournalSetting | str | None" = None,
     ) -> None:
         if not isinstance(agents, int) or isinstance(agents, bool) or agents < 0:
             raise ValueError(f"agents must be a whole number >= 0, not {agents!r}")
@@ -66,6 +72,10 @@ class LocalCluster:
         self._owns_work_dir = False
         self.broker_url = "memory://"
         self.master_address = "master"  # schedulers run on this cluster talk to it
+        if isinstance(journal, str):
+            journal = JournalSetting(path=journal)
+        self._journal_setting = journal or JournalSetting(path=None, enabled=False)
+        self.journal: JournalHandle | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -83,7 +93,10 @@ class LocalCluster:
             self.work_dir = Path(self._work_dir_arg).expanduser().resolve()
             self.work_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self.journal = start_journal(self._journal_setting, self.transport, self.broker_url)
             config = self._master_config or MasterConfig(hostname=self.hostname)
+            if self.journal is not None:
+                config = replace(config, explain_allocations=True)
             self.master_address = config.address
             self.master_ref, self.allocator_ref = start_master(self.transport, config)
             for i in range(1, self.agents + 1):
@@ -123,6 +136,9 @@ class LocalCluster:
         for ref in (self.master_ref, self.allocator_ref):
             _stop(ref)
         self.master_ref = self.allocator_ref = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
         if self.transport is not None and self._owns_transport:
             self.transport.close()
         self.transport = None

@@ -66,7 +66,8 @@ def explain(index: JournalIndex, framework_id: str) -> list[str]:
             sup = _last(mine, "Suppress", run.at)
             if sup is not None:
                 detail += f" since {when(sup.sent_at)} (Suppress {sup.id})"
-        lines.append(f"    agent {agent} (role {role}): {detail}, in run {run.run} at {when(run.at)}")
+        where = "every agent" if agent == "*" else f"agent {agent}"
+        lines.append(f"    {where} (role {role}): {detail}, in run {run.run} at {when(run.at)}")
     return lines
 
 

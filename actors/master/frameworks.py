@@ -285,7 +285,9 @@ class Frameworks:
         record = self._records.pop(framework_id, None)
         if record is None:
             return
-        log.warning("master: removing framework %s: %s", framework_id, why)
+        # A teardown the framework asked for is routine; losing one is worth a warning.
+        level = logging.INFO if why == "the framework unregistered" else logging.WARNING
+        log.log(level, "master: removing framework %s: %s", framework_id, why)
         self._cancel_timers(record)
         m.offers.drop_of_framework(framework_id)
         touched: dict[str, None] = {}

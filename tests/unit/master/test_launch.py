@@ -167,6 +167,11 @@ def task_error(cluster, fw, agent, *tasks, offer_resources="cpus:4;mem:4096"):
             "executor framework_id 'other' is not this framework",
         ),
         (task(executor=ExecutorInfo("mesobus-command", CommandInfo("x"))), "reserved for the command executor"),
+        (TaskInfo("t1", "t1", "a1", Resources.parse("cpus:1")), "exactly one of command or executor"),
+        (
+            TaskInfo("t1", "t1", "a1", Resources.parse("cpus:1"), command=CommandInfo("")),
+            "a shell command needs a value",
+        ),
         (
             task(executor=ExecutorInfo("e1", CommandInfo("x"), resources=Resources.parse("cpus:4"))),
             "task and new executor resources",
