@@ -54,7 +54,7 @@ class BrokerConfig:
     send_timeout: float = 30.0  # how long publish()/subscribe() wait out an outage
     max_inflight: int = 20_000  # unconfirmed publishes before publish() waits
     ack_batch: int = 0  # acks per basic_ack(multiple=True); 0 = a quarter of prefetch
-    ack_interval: float = 0.005  # seconds a settled delivery may wait for its batch
+    ack_interval: float = 0.005  # seconds before settlements from other threads are picked up
     reconnect_max_delay: float = 5.0  # cap of the jittered exponential backoff
     name: str = "mesobus"  # shown as the connection name in the management UI
 

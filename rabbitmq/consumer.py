@@ -4,10 +4,12 @@ Each subscription has its own channel (so `basic_ack(multiple=True)` only ever c
 its own deliveries, and a failed declaration closes only its channel), a bounded
 `basic_qos` prefetch, and its queue declared and bound before `subscribe()` returns.
 
-Settling: `settle(tag, need)` may be called from any thread; the I/O thread settles a
-delivery once the publisher's watermark reaches `need` (everything the handler published
-is confirmed), then acks the longest settled run of delivery tags with one
-`basic_ack(multiple=True)` every `ack_batch` deliveries or `ack_interval` seconds.
+Settling: `settle(tag, need)` may be called from any thread without waking the I/O
+thread each time: it picks settlements up every `ack_interval` seconds, or at once when
+`ack_batch` are waiting. It settles a delivery once the publisher's watermark reaches
+`need` (everything the handler published is confirmed), then acks the longest settled
+run of delivery tags with one `basic_ack(multiple=True)`: at once for a full batch, else
+at the end of the current I/O loop turn.
 A delivery's tag is `(subscription, generation, delivery_tag)`; after a reconnect the
 generation changes and settlements of old deliveries are dropped: the broker redelivers
 those anyway.
@@ -318,7 +320,7 @@ class Consumers:
         for sub in [s for s in self._dirty if s.settled - s.acked >= self._batch]:
             self._send_ack(sub)
         if self._dirty and self._timer is None:
-            self._timer = self._io.call_later(self._config.ack_interval, self._flush_all)
+            self._timer = self._io.call_later(0, self._flush_all)  # at the end of this loop turn
 
     def flush_acks(self) -> None:
         """Send every pending ack now (close() uses it)."""

@@ -12,15 +12,19 @@ update path in `update_handlers.py`.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import sys
+import threading
 import uuid as uuidlib
-from typing import Any
+from typing import Any, ClassVar
 
 from actors.agent.checkpoint import Checkpoint, NullCheckpoint, Recovered
 from actors.agent.config import AgentConfig, ConfigError
 from actors.agent.executor_handlers import ExecutorHandlers
 from actors.agent.task_handlers import TaskHandlers
 from actors.agent.launcher import ExecutorSpec, InProcessLauncher, Launcher, NoopLauncher, ProcessLauncher
+from actors.agent.replay import ExecutorRun, journal_config, rebuild
 from actors.agent.sandbox import Sandboxes, check_id
 from actors.agent.state import AgentBook, ExecutorPhase, agent_address
 from actors.agent.status_updates import StatusUpdateManager, StreamKey
@@ -33,6 +37,8 @@ from messages import (
     AgentPingTimeout,
     AgentRegistered,
     AgentReregistered,
+    CommandInfo,
+    Envelope,
     ExecutorReconnectTimeout,
     PingAgent,
     PongAgent,
@@ -52,7 +58,13 @@ VERSION = "0.1.0"
 
 
 class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
-    """Start it with `start_agent(transport, config)`, which recovers its checkpoint."""
+    """Start it with `start_agent(transport, config)`, which recovers its checkpoint.
+
+    Replayable from the journal (`replay.py`): handlers take time, ids and randomness only
+    from the actor, and what an effect reports (an executor's exit, a failed launch) comes
+    back as a message in its mailbox."""
+
+    journal_kind: ClassVar[str] = "agent"
 
     def __init__(
         self,
@@ -65,6 +77,8 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
         recovered: Recovered | None = None,
         owns_launcher: bool = False,
         context: ActorContext | None = None,
+        sandboxes: Sandboxes | None = None,
+        command_executor: CommandInfo | None = None,
     ) -> None:
         super().__init__(agent_address(agent_id), transport, context)
         self.config = config
@@ -79,16 +93,24 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
         self.launcher = launcher
         self.owns_launcher = owns_launcher
         self.checkpoint = checkpoint
-        self.sandboxes = Sandboxes(config.work_dir)
+        self.sandboxes = sandboxes or Sandboxes(config.work_dir)
+        # What the command executor is started as (recorded: replay elsewhere must agree).
+        self.command_executor = command_executor or CommandInfo(f"{sys.executable} -m actors.executor")
         self.book = AgentBook(config.completed_tasks_kept)
         self.updates = StatusUpdateManager(config.status_update_backoff, config.status_update_backoff_max)
-        self.post_to_self = poster(transport, self.address, self.new_id)
+        # Posts from other threads (exit watchers) must not take ids from the actor's own
+        # sequence: when they happen is not reproducible, and replay would shift every id.
+        self._local_ids = itertools.count(1)
+        self._local_ids_lock = threading.Lock()
+        self.post_to_self = poster(transport, self.address, self._local_id)
         self.frameworks_shutting_down: set[str] = set()
-        self._recovered = recovered or Recovered()
+        self.recovered_at_start = recovered or Recovered()
+        self.alive_at_start: list[ExecutorRun] = []  # checkpointed executor runs found running
+        self._start_time: float | None = None
         self._update_timers: dict[StreamKey, str] = {}
         # The link to the master.
         self.registered = False  # registered now (pings arrive)
-        self.ever_registered = self._recovered.registered  # re-register, not register
+        self.ever_registered = self.recovered_at_start.registered  # re-register, not register
         self.recovering = False  # waiting for checkpointed executors to answer
         self.ping_interval = config.ping_interval
         self.max_missed_pings = config.max_missed_pings
@@ -100,17 +122,42 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
     # --- life cycle -------------------------------------------------------------------
 
     def on_start(self) -> None:
-        super().on_start()
-        self._recover(self._recovered)
-        if self.recovering:
-            self.delay(self.config.executor_reconnect_timeout, ExecutorReconnectTimeout())
-        else:
-            self._register(0)
+        # Start-up is replayed as one step at the recorded start time: freeze the time, and
+        # ask the launcher which executors survived before the start record is written,
+        # so the record holds the answers (`journal_config`).
+        self._start_time = self.context.clock.now()
+        try:
+            self._find_running_executors(self.recovered_at_start)
+            super().on_start()
+            self._recover(self.recovered_at_start)
+            if self.recovering:
+                self.delay(self.config.executor_reconnect_timeout, ExecutorReconnectTimeout())
+            else:
+                self._register(0)
+        finally:
+            self._start_time = None
 
     def on_stop(self) -> None:
         super().on_stop()
         if self.owns_launcher:
             self.launcher.close()
+
+    def now(self) -> float:
+        return self._start_time if self._start_time is not None else super().now()
+
+    def _local_id(self) -> str:
+        with self._local_ids_lock:
+            return f"{self.context.ids.prefix}.local{next(self._local_ids)}"
+
+    def _find_running_executors(self, found: Recovered) -> None:
+        """Ask the launcher which checkpointed executors still run (their handles)."""
+        for executor in found.executors:
+            executor.agent_id = self.agent_id
+            env = ExecutorEnv(self.config.broker_url, self.agent_id, *executor.key, executor.sandbox)
+            spec = ExecutorSpec(env, executor.info.command, executor.run_id)
+            executor.handle = self.launcher.recover(spec, executor.pid, self.exit_reporter(executor))
+            if executor.handle is not None:
+                self.alive_at_start.append((*executor.key, executor.run_id))
 
     def _recover(self, found: Recovered) -> None:
         """Take back what the checkpoint holds; ask live executors to reconnect."""
@@ -120,11 +167,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
         for stream in found.streams:
             self.updates.restore(stream)
         for executor in found.executors:
-            executor.agent_id = self.agent_id
             self.book.executors[executor.key] = executor
-            env = ExecutorEnv(self.config.broker_url, self.agent_id, *executor.key, executor.sandbox)
-            spec = ExecutorSpec(env, executor.info.command, executor.run_id)
-            executor.handle = self.launcher.recover(spec, executor.pid, self.exit_reporter(executor))
             if executor.handle is None:
                 self.executor_gone(executor, -1, "was not running when the agent restarted")
                 continue
@@ -241,18 +284,38 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
 
     @on(ShutdownAgent)
     def _on_shutdown_agent(self, msg: ShutdownAgent) -> None:
-        log.warning("%s: the master told this agent to shut down: %s", self.address, msg.message)
+        leaving = self.envelope is not None and self.envelope.sender == self.address  # leave()
+        if not leaving:
+            log.warning("%s: the master told this agent to shut down: %s", self.address, msg.message)
         self._shut_everything_down()
+        if leaving:
+            self.send(self.config.master, UnregisterAgent(self.agent_id))
         self.checkpoint.wipe()  # a removed agent's id must not come back
         self.stop()
 
     def leave(self) -> None:
         """A clean, final shutdown (the operator's): stop executors, unregister, stop.
-        Call through the actor's proxy: `ref.proxy().leave().get()`."""
-        self._shut_everything_down()
-        self.send(self.config.master, UnregisterAgent(self.agent_id))
-        self.checkpoint.wipe()
-        self.stop()
+        Call through the actor's proxy: `ref.proxy().leave().get()`.
+
+        Handled now, as a ShutdownAgent from the agent itself that is written to the
+        journal first: what it sends must have a recorded cause, or replay cannot match it."""
+        envelope = Envelope(
+            id=self._local_id(), sender=self.address, target=self.address,
+            body=ShutdownAgent("the operator asked this agent to leave"), sent_at=self.now(),
+        )
+        self.transport.record(envelope)
+        self.dispatch(envelope)
+
+    # --- journal and replay -----------------------------------------------------------
+
+    def journal_config(self) -> dict[str, Any]:
+        """Plain data to rebuild this agent as it started (see `replay.py`)."""
+        return journal_config(self)
+
+    @classmethod
+    def from_journal(cls, config: dict[str, Any], transport: Transport, context: ActorContext) -> "Agent":
+        """This agent as it started in a recorded run, with effects that touch nothing."""
+        return rebuild(cls, config, transport, context)
 
     def _shut_everything_down(self) -> None:
         for executor in list(self.book.executors.values()):

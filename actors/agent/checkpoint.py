@@ -109,13 +109,13 @@ class Checkpoint:
     # --- paths ------------------------------------------------------------------------
 
     def _framework_dir(self, framework_id: str) -> Path:
-        return self.root / "frameworks" / _name(framework_id)
+        return self.root / "frameworks" / entry_name(framework_id)
 
     def _executor_file(self, framework_id: str, executor_id: str) -> Path:
-        return self._framework_dir(framework_id) / "executors" / f"{_name(executor_id)}.msgpack"
+        return self._framework_dir(framework_id) / "executors" / f"{entry_name(executor_id)}.msgpack"
 
     def _task_file(self, framework_id: str, task_id: str) -> Path:
-        return self._framework_dir(framework_id) / "tasks" / f"{_name(task_id)}.msgpack"
+        return self._framework_dir(framework_id) / "tasks" / f"{entry_name(task_id)}.msgpack"
 
 
 class NullCheckpoint(Checkpoint):
@@ -237,7 +237,7 @@ def recovered_from_plain(data: dict, where: object = "recovered checkpoint") -> 
     return found
 
 
-def _name(identifier: str) -> str:
+def entry_name(identifier: str) -> str:
     # Percent-encode everything but [A-Za-z0-9_-]; so "." and ".." cannot name a directory.
     return quote(identifier, safe="").replace(".", "%2E") or "%00"
 

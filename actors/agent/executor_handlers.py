@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 R = StatusReason
+LAUNCH_FAILED = "could not be launched: "  # starts an ExecutorTerminated message for a failed launch
 
 
 class ExecutorHandlers:
@@ -45,23 +46,30 @@ class ExecutorHandlers:
     # --- executor lifecycle -----------------------------------------------------------
 
     def _launch(self: "Agent", framework_id: str, info: ExecutorInfo, queued: list[TaskInfo] | None = None) -> ExecutorRecord:
+        """Start a run of the executor. A launch that fails is reported like an exit, as a
+        message to the agent's own mailbox: replay (whose launcher never fails) then gets
+        the failure from the journal, as an input."""
         run_id = self.new_id()
-        sandbox = self.sandboxes.create_executor(framework_id, info.executor_id, run_id)
-        framework = self.book.frameworks[framework_id]
-        env = ExecutorEnv(
-            broker=self.config.broker_url,
-            agent_id=self.agent_id,
-            framework_id=framework_id,
-            executor_id=info.executor_id,
-            sandbox=sandbox,
-            checkpoint=framework.checkpoint,
-            kill_grace_period=self.config.kill_grace_period,
-            limits=self.config.limits,
-        )
+        sandbox = self.sandboxes.executor_dir(framework_id, info.executor_id, run_id)
         executor = ExecutorRecord(framework_id, info, run_id, sandbox, queued=list(queued or ()), agent_id=self.agent_id)
-        executor.handle = self.launcher.launch(ExecutorSpec(env, info.command, run_id), self.exit_reporter(executor))
-        executor.pid = executor.handle.pid
         self.book.executors[executor.key] = executor
+        try:
+            self.sandboxes.create_executor(framework_id, info.executor_id, run_id)
+            env = ExecutorEnv(
+                broker=self.config.broker_url,
+                agent_id=self.agent_id,
+                framework_id=framework_id,
+                executor_id=info.executor_id,
+                sandbox=sandbox,
+                checkpoint=self.book.frameworks[framework_id].checkpoint,
+                kill_grace_period=self.config.kill_grace_period,
+                limits=self.config.limits,
+            )
+            executor.handle = self.launcher.launch(ExecutorSpec(env, info.command, run_id), self.exit_reporter(executor))
+            executor.pid = executor.handle.pid
+        except (LaunchError, OSError) as err:
+            log.warning("%s: cannot launch executor %s of %s: %s", self.address, info.executor_id, framework_id, err)
+            self.exit_reporter(executor)(-1, f"{LAUNCH_FAILED}{err}")
         self.checkpoint.save_executor(executor)
         executor.timer = self.delay(
             self.config.executor_registration_timeout, ExecutorRegistrationTimeout(framework_id, info.executor_id, run_id)
@@ -178,7 +186,9 @@ class ExecutorHandlers:
                 continue
             if task.task_id in waiting:
                 state, reason = TaskState.TASK_FAILED, R.REASON_CONTAINER_LAUNCH_FAILED
-                why = f"executor {executor.executor_id} {message} before it registered"
+                why = f"executor {executor.executor_id} {message}"
+                if not message.startswith(LAUNCH_FAILED):
+                    why += " before it registered"
             else:
                 killed = task.kill_requested or executor.shutdown_requested
                 state = TaskState.TASK_KILLED if killed else TaskState.TASK_FAILED
@@ -186,14 +196,7 @@ class ExecutorHandlers:
             self.agent_update(*task.key, state, reason, why, executor_id=executor.executor_id)
         self.send_to_master(ExitedExecutor(executor.framework_id, executor.executor_id, self.agent_id, status))
         if relaunch:
-            try:
-                self._launch(executor.framework_id, executor.info, executor.queued)
-            except LaunchError as err:
-                for info in executor.queued:
-                    self.agent_update(
-                        executor.framework_id, info.task_id, TaskState.TASK_FAILED,
-                        R.REASON_CONTAINER_LAUNCH_FAILED, str(err), executor_id=executor.executor_id,
-                    )
+            self._launch(executor.framework_id, executor.info, executor.queued)
         self._maybe_remove_framework(executor.framework_id)
 
     def _current(self: "Agent", framework_id: str, executor_id: str, run_id: str) -> ExecutorRecord | None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from actors.agent.checkpoint import (
     Checkpoint,
     Recovered,
-    _name,
+    entry_name,
     executor_from_plain,
     executor_to_plain,
     recovered_from_plain,
@@ -57,7 +57,10 @@ ExecutorRun = tuple[str, str, str]  # (framework_id, executor_id, run_id)
 
 
 def journal_config(agent: "Agent") -> dict[str, Any]:
-    """The agent's ActorStarted config: plain data only (bytes as base64, lists)."""
+    """The agent's ActorStarted config: plain data only (bytes as base64, lists).
+
+    The runtime asks for it once, in `on_start`, after the launcher was asked which
+    executors still run and before recovery changes the recovered records."""
     found = agent.recovered_at_start
     has_checkpoint = bool(found.agent_id or found.registered or found.frameworks or found.executors or found.tasks)
     return journal_plain(
@@ -210,13 +213,13 @@ class MemoryCheckpoint(Checkpoint):
         if self.agent is not None:
             found.agent_id, found.registered = self.agent["agent_id"], self.agent["registered"]
         fids = {k[0] for k in self.executors} | {k[0] for k in self.tasks} | set(self.frameworks)
-        for fid in sorted(fids, key=_name):  # as the directories sort on disk
+        for fid in sorted(fids, key=entry_name):  # as the directories sort on disk
             if fid in self.frameworks:
                 info = from_plain(FrameworkInfo, self.frameworks[fid])
                 found.frameworks[info.framework_id] = info
-            for key in sorted((k for k in self.executors if k[0] == fid), key=lambda k: f"{_name(k[1])}.msgpack"):
+            for key in sorted((k for k in self.executors if k[0] == fid), key=lambda k: f"{entry_name(k[1])}.msgpack"):
                 found.executors.append(executor_from_plain("memory", self.executors[key], fid, found.agent_id))
-            for key in sorted((k for k in self.tasks if k[0] == fid), key=lambda k: f"{_name(k[1])}.msgpack"):
+            for key in sorted((k for k in self.tasks if k[0] == fid), key=lambda k: f"{entry_name(k[1])}.msgpack"):
                 task, stream = task_from_plain("memory", self.tasks[key])
                 found.tasks.append(task)
                 found.streams.append(stream)

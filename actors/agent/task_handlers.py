@@ -4,17 +4,14 @@ ShutdownFramework/ShutdownExecutor, and the framework <-> executor relay. Part o
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from actors.agent.launcher import LaunchError
-from actors.agent.sandbox import create_task_sandbox
+from actors.agent.sandbox import task_sandbox
 from actors.agent.state import COMMAND_EXECUTOR_ID, ExecutorPhase, ExecutorRecord, TaskRecord
 from actors.agent.validation import run_task_problem
 from actors.runtime import on
 from messages import (
-    CommandInfo,
     ExecutorInfo,
     ExecutorShutdownTimeout,
     ExecutorToFramework,
@@ -79,13 +76,11 @@ class TaskHandlers:
             self.agent_update(fid, tid, state, R.REASON_EXECUTOR_TERMINATED, "its executor is not running")
             return
         if executor is None:
-            try:
-                executor = self._launch(fid, executor_info)
-            except LaunchError as err:
-                self.agent_update(fid, tid, TaskState.TASK_FAILED, R.REASON_CONTAINER_LAUNCH_FAILED, str(err))
-                return
+            executor = self._launch(fid, executor_info)  # a failure comes back as a message
         if executor_info.executor_id == COMMAND_EXECUTOR_ID:
-            task.sandbox = create_task_sandbox(executor.sandbox, tid)
+            task.sandbox = task_sandbox(executor.sandbox, tid)
+            if executor.handle is not None:  # else its launch failed: the task will fail
+                self.sandboxes.create_task(executor.sandbox, tid)
         else:
             task.sandbox = executor.sandbox
         self.checkpoint.save_task(task, None)
@@ -96,7 +91,7 @@ class TaskHandlers:
             return replace(info.executor, framework_id=framework_id)
         return ExecutorInfo(
             executor_id=COMMAND_EXECUTOR_ID,
-            command=CommandInfo(f"{sys.executable} -m actors.executor"),
+            command=self.command_executor,
             framework_id=framework_id,
             name="mesobus command executor",
         )
