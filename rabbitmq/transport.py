@@ -32,6 +32,7 @@ from rabbitmq.publisher import Publisher
 log = logging.getLogger(__name__)
 
 _MAX_REASON = 4000  # characters of a dead letter's reason kept in its header
+_JOURNAL_HEADERS = {"x-mesobus-journal": 1}  # with headers, the publisher sends non-mandatory
 _UNSUBSCRIBE_WAIT = 10.0  # seconds unsubscribe() waits for the channel to close
 
 
@@ -102,6 +103,11 @@ class AmqpTransport(Transport):
         """Send to `envelope.target`'s mailbox. Waits out an outage up to send_timeout,
         then raises TransportError (and the message is not sent)."""
         self._publisher.publish(topology.EXCHANGE, envelope.target, encode(envelope))
+
+    def record(self, envelope: Envelope) -> None:
+        """A journal record: routing key `journal`, which only the journal stream is
+        bound for. Not mandatory, so it is simply dropped when the journal is off."""
+        self._publisher.publish(topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS)
 
     def publish_raw(self, address: str, body: bytes) -> None:
         """Put bytes into a mailbox as they are (tests inject malformed messages)."""

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     transport = connect_transport(args.broker)
     journal = None
     try:
-        journal = start_journal(setting_from(args), transport, args.broker)
+        journal = start_journal(setting_from(args), transport)
         master_ref, allocator_ref = start_master(transport, config)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: running on {redact(args.broker)}; journal: {where}; Ctrl-C to stop", file=sys.stderr)

@@ -93,7 +93,7 @@ class LocalCluster:
             self.work_dir = Path(self._work_dir_arg).expanduser().resolve()
             self.work_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.journal = start_journal(self._journal_setting, self.transport, self.broker_url)
+            self.journal = start_journal(self._journal_setting, self.transport)
             config = self._master_config or MasterConfig(hostname=self.hostname)
             if self.journal is not None:
                 config = replace(config, explain_allocations=True)

@@ -2,7 +2,7 @@
 broker's stream (or a file fed from the broker), per the `--journal` flags.
 
 >>> setting = JournalSetting(path=None, enabled=False)
->>> start_journal(setting, transport=None, broker_url=None) is None
+>>> start_journal(setting, transport=None) is None
 True
 """
 
@@ -88,19 +88,18 @@ class JournalHandle:
             part.stop() if hasattr(part, "stop") else part.close()
 
 
-def start_journal(
-    setting: JournalSetting, transport: Transport | None, broker_url: str | None
-) -> JournalHandle | None:
-    """Start journaling for a process that owns `transport` (embedded) or talks to
-    `broker_url`. Returns None when the journal is off."""
-    on_broker = bool(broker_url) and not broker_url.startswith("memory")
+def start_journal(setting: JournalSetting, transport: Transport | None) -> JournalHandle | None:
+    """Start journaling for the process that owns `transport`: a file tap when it is
+    the in-memory transport, else the broker's stream (or a file fed from it). Returns
+    None when the journal is off."""
+    broker = getattr(transport, "config", None)  # an AmqpTransport's BrokerConfig
     if not setting.enabled:
-        if on_broker:
+        if broker is not None:
             from rabbitmq.journal import disable_stream
 
-            disable_stream(broker_url)
+            disable_stream(broker)
         return None
-    if not on_broker:
+    if broker is None:
         if not isinstance(transport, MemoryTransport):
             raise ValueError("an embedded journal needs the in-memory transport")
         path = setting.path or DEFAULT_FILE
@@ -112,8 +111,8 @@ def start_journal(
     from rabbitmq.journal import StreamToFile, enable_stream
 
     if setting.path is None:
-        enable_stream(broker_url, max_age=setting.max_age, max_bytes=setting.max_bytes)
+        enable_stream(broker, max_age=setting.max_age, max_bytes=setting.max_bytes)
         return JournalHandle("stream mesobus.journal", [])
     journal = FileJournal(setting.path)
-    feed = StreamToFile(broker_url, journal).start()
+    feed = StreamToFile(broker, journal).start()
     return JournalHandle(f"file {setting.path}", [journal, feed])

@@ -44,6 +44,9 @@ def on(*message_types: type) -> Callable[[F], F]:
     return mark
 
 
+_STARTED = object()  # asked of a new actor: answered once on_start has returned
+
+
 class Actor(pykka.ThreadingActor):
     """Base of every mesobus actor. Subclasses install handlers with `@on`."""
 
@@ -138,6 +141,17 @@ class Actor(pykka.ThreadingActor):
             handle.cancel()
 
     # --- lifecycle ----------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef:
+        """Start the actor and return once `on_start` has run, so its mailbox exists
+        (on a broker, a message published to a queue not yet declared is unroutable)."""
+        ref = super().start(*args, **kwargs)
+        try:
+            ref.ask(_STARTED)
+        except pykka.ActorDeadError:
+            pass  # on_start failed and pykka stopped it (and logged why); the caller sees a dead ref
+        return ref
 
     def on_start(self) -> None:
         if self.journal_kind:

@@ -90,8 +90,10 @@ class RealClock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="mesobus-timers", daemon=True)
                 self._thread.start()
+            earliest = self._timers.next_when()
             self._timers.push(handle)
-            self._cond.notify()
+            if earliest is None or handle.when < earliest:
+                self._cond.notify()  # only a new earliest timer changes how long to sleep
         return handle
 
     def close(self) -> None:

@@ -151,6 +151,7 @@ def _framework_class():
                 "launch_p50_ms": percentile(lat, 50) * 1000 if lat else None,
                 "launch_p99_ms": percentile(lat, 99) * 1000 if lat else None,
                 "launch_samples": len(lat),
+                "cpu_s": round(time.process_time(), 2),  # this whole process: user + system
             }
 
         def _event(self, kind: str, **fields: Any) -> None:

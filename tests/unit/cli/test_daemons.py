@@ -32,7 +32,7 @@ def memory_broker(monkeypatch):
 
 def test_master_starts_and_stops_on_a_signal(memory_broker, capsys) -> None:
     made, seen = memory_broker
-    assert main(["master", "--broker", "amqp://h", "--ping-interval", "2", "--offer-timeout", "30"]) == 0
+    assert main(["master", "--no-journal", "--broker", "amqp://h", "--ping-interval", "2", "--offer-timeout", "30"]) == 0
     err = capsys.readouterr().err
     assert seen == ["waited"] and "running on amqp://h" in err and "SIGTERM: stopping" in err
 
@@ -41,7 +41,7 @@ def test_master_config_errors_are_one_line(memory_broker, capsys, monkeypatch) -
     from actors.cli import master
 
     monkeypatch.setattr(master, "positive_int", int)  # let 0 past argparse: MasterConfig refuses it
-    code = main(["master", "--broker", "amqp://h", "--max-missed-pings", "0"])
+    code = main(["master", "--no-journal", "--broker", "amqp://h", "--max-missed-pings", "0"])
     err = capsys.readouterr().err
     assert code == 2
     assert err == "mesobus master: error: MasterConfig.max_missed_pings must be a whole number >= 1, not 0\n"
@@ -59,7 +59,7 @@ def test_agent_starts_with_its_resources_and_stops_on_a_signal(memory_broker, ca
 
 
 def test_broker_password_is_not_printed(memory_broker, capsys) -> None:
-    assert main(["master", "--broker", "amqp://user:secret@h:5672/%2F"]) == 0
+    assert main(["master", "--no-journal", "--broker", "amqp://user:secret@h:5672/%2F"]) == 0
     err = capsys.readouterr().err
     assert "secret" not in err and "user:***@h:5672" in err
 

@@ -1,0 +1,305 @@
+"""End-to-end throughput of a whole cluster on the real broker, beside raw pika's rate.
+
+    python tests/benchmarks/cluster.py [--tasks 5000] [--true-tasks 2000] [--agents 2]
+
+Each mode gets a fresh private vhost and separate processes: the master (`mesobus
+master`), N agents and a framework (tests/support/cluster_framework.py). Measured:
+
+- tasks per second launched and finished end to end, in two modes reported separately:
+  `noop` (agents with `--executor-mode noop`: no process per task; checkpointing off, see
+  below) and `true` (`mesobus agent` as operators run it: process executors, checkpoints
+  on, each task the real command `true`). Rate = tasks / (last terminal update received
+  - first Accept sent), both time.perf_counter() in the framework process;
+- accept-to-RUNNING latency p50/p99: per task, the framework stamps perf_counter() just
+  before it sends the Accept holding it, and again when its TASK_RUNNING arrives;
+- messages per task: every message crossing the `mesobus` exchange of the vhost, counted
+  by two extra classic queues that are non-durable (so persistent messages stay in
+  memory: no extra disk work for the broker) and bound with `#` and with `journal`; at
+  the end their message counts are read with a passive declare. Journal records (routing
+  key `journal`, written by the master's journal) are subtracted and reported apart.
+  Everything from the cluster's start to the framework's teardown is included
+  (registrations, pings, heartbeats, allocation ticks): divided by the task count;
+- the broker's raw rate in the same run: tests/support/bench_roles.py's raw pika
+  publisher (confirms) and consumer, persistent messages, classic queue, same vhost.
+
+Checkpointing in noop mode: `mesobus agent` has no flag for it (AgentConfig.checkpoint),
+so noop agents are started by this script (`cluster.py agent ...`, the same start_agent
+as the CLI) with checkpoint=False unless --checkpoint. `--journal` keeps the master's
+default journal stream (on by default in `mesobus master`; off here unless asked).
+
+Prints human lines, then one JSON object on the LAST line (noop_tasks_per_s,
+true_tasks_per_s, launch_p50_ms, launch_p99_ms, messages_per_task, raw_rate, ...).
+Not a test: no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.cluster_framework import ProcessCluster  # noqa: E402
+
+AGENT_RESOURCES = "cpus:64;mem:65536;disk:1000;ports:[31000-32000]"
+TASK_CPUS, TASK_MEM = 0.1, 32  # 640 tasks fit on an agent at once
+COUNT_ALL, COUNT_JOURNAL = "bench.count.all", "bench.count.journal"
+GOAL = 500.0  # no-op tasks per second end to end
+
+
+# --- the noop agent (checkpoint switchable, unlike `mesobus agent`) ----------------------
+
+
+def agent_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cluster.py agent")
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--hostname", required=True)
+    parser.add_argument("--resources", default=AGENT_RESOURCES)
+    parser.add_argument("--checkpoint", action="store_true")
+    args = parser.parse_args(argv)
+    from actors.agent import AgentConfig, start_agent
+    from actors.cli.common import setup_logging, wait_for_signal
+    from actors.connect import connect_transport
+
+    setup_logging(0)
+    config = AgentConfig.from_flags(
+        resources=args.resources, work_dir=args.work_dir, hostname=args.hostname,
+        executor_mode="noop", checkpoint=args.checkpoint, broker_url=args.broker,
+    )
+    transport = connect_transport(args.broker)
+    try:
+        ref = start_agent(transport, config)
+        print(f"benchmark agent {args.hostname}: noop, checkpoint={args.checkpoint}; Ctrl-C to stop", file=sys.stderr)
+        wait_for_signal()
+        ref.stop()
+    finally:
+        transport.close()
+    return 0
+
+
+# --- counting what crosses the exchange ------------------------------------------------------
+
+
+def declare_counters(url: str) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare("mesobus", "topic", durable=True)
+        for queue, key in ((COUNT_ALL, "#"), (COUNT_JOURNAL, "journal")):
+            channel.queue_declare(queue, durable=False, arguments={"x-queue-type": "classic", "x-max-length": 50_000_000})
+            channel.queue_bind(queue, "mesobus", routing_key=key)
+    finally:
+        connection.close()
+
+
+def read_counters(url: str) -> tuple[int, int]:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        counts = [channel.queue_declare(q, passive=True).method.message_count for q in (COUNT_ALL, COUNT_JOURNAL)]
+    finally:
+        connection.close()
+    return counts[0], counts[1]
+
+
+def wait_counters_settled(url: str, quiet: float = 0.5, timeout: float = 10.0) -> tuple[int, int]:
+    """Counts once they stop growing (the teardown's last messages are on their way)."""
+    last, deadline = read_counters(url), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = read_counters(url)
+        if now == last:
+            break
+        last = now
+    return last
+
+
+# --- the raw broker rate ---------------------------------------------------------------------
+
+
+def raw_rate(url: str, messages: int) -> dict[str, Any]:
+    from tests.support import bench_roles
+
+    address = f"bench.raw.{os.getpid()}"
+
+    def child(role: str) -> subprocess.Popen:
+        argv = [sys.executable, bench_roles.__file__, role, "--url", url, "--address", address, "--count", str(messages)]
+        return subprocess.Popen(argv, cwd=ROOT, text=True, stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+    def expect(process: subprocess.Popen, prefix: str) -> dict[str, Any]:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith(prefix):
+                rest = line[len(prefix):].strip()
+                return json.loads(rest) if rest else {}
+        raise SystemExit(f"raw {process.args[2]} exited ({process.wait()}) without {prefix!r}")
+
+    consumer = child("raw-consumer")
+    expect(consumer, "ready")
+    publisher = child("raw-publisher")
+    sent, got = expect(publisher, "result"), expect(consumer, "result")
+    publisher.wait(60)
+    consumer.wait(60)
+    bench_roles.delete_queues(url, [address])
+    seconds = got["last"] - sent["start"]
+    return {"rate": messages / seconds, "seconds": seconds}
+
+
+# --- one mode ----------------------------------------------------------------------------------
+
+
+def run_mode(mode: str, args: argparse.Namespace, work: Path, with_raw: bool) -> dict[str, Any]:
+    from tests.support.vhost import private_vhost
+
+    tasks = args.tasks if mode == "noop" else args.true_tasks
+    with private_vhost(f"mesobus-bench-{mode}") as url:
+        result: dict[str, Any] = {}
+        if with_raw:
+            result["raw"] = raw_rate(url, args.raw_messages)
+        declare_counters(url)
+        cluster = ProcessCluster(url, work / mode, ping_interval=args.ping_interval, max_missed_pings=5,
+                                 allocation_interval=args.allocation_interval)
+        try:
+            cluster.start_master(*([] if args.journal else ["--no-journal"]))
+            cluster.wait_ready()  # the master declares the journal's bindings first
+            for i in range(1, args.agents + 1):
+                host = f"bench-{mode}-{i}"
+                if mode == "noop":
+                    extra = ["--checkpoint"] if args.checkpoint else []
+                    cluster.agent_dirs[host] = work / mode / host
+                    cluster.spawn(f"agent-{host}", [sys.executable, __file__, "agent", "--broker", url, "--work-dir",
+                                                    str(work / mode / host), "--hostname", host, *extra])
+                else:
+                    cluster.start_agent(host, AGENT_RESOURCES)
+            cluster.wait_ready()
+            summary_file = work / f"{mode}-summary.json"
+            framework = cluster.start_framework(
+                "framework", None, "--tasks", str(tasks), "--command", "true", "--cpus", str(TASK_CPUS),
+                "--mem", str(TASK_MEM), "--summary", str(summary_file), "--name", f"bench-{mode}",
+                "--timeout", str(args.timeout), "--per-agent", str(-(-tasks // args.agents)),  # spread evenly
+            )
+            result["pids"] = {p.name: p.pid for p in cluster.procs}
+            if args.profile_dir:
+                result["profilers"] = start_profilers(cluster, args.profile_dir, mode)
+            code = framework.popen.wait(args.timeout + 30)
+            for profiler in result.pop("profilers", []):
+                profiler.send_signal(2)  # SIGINT: py-spy writes its output and exits
+                profiler.wait(60)
+            if code != 0 or not summary_file.exists():
+                raise SystemExit(f"{mode}: the framework failed (exit {code})\n{cluster.logs()}")
+            result.update(json.loads(summary_file.read_text()))
+            total, journal = wait_counters_settled(url)
+            result.update(messages=total - journal, journal_records=journal)
+            result["cpu_s"] = {**cpu_seconds(cluster, result["pids"]), "framework": result.pop("cpu_s")}
+        finally:
+            cluster.stop()
+    return result
+
+
+def cpu_seconds(cluster: ProcessCluster, pids: dict[str, int]) -> dict[str, float]:
+    """User+system CPU seconds each live process used so far (from /proc); executors
+    (found by the cluster's marker) summed as one; the framework has exited by then."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    names = {pid: name for name, pid in pids.items()}
+    for pid in cluster.marked_pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(pid, "executors")
+        out[name] = round(out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks, 2)
+    return out
+
+
+def start_profilers(cluster: ProcessCluster, directory: str, mode: str) -> list[subprocess.Popen]:
+    """py-spy record on the master and the agents while the framework runs."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    out = []
+    for proc in cluster.procs:
+        if proc.name == "master" or proc.name.startswith("agent-"):
+            target = Path(directory) / f"{mode}-{proc.name}.txt"
+            out.append(subprocess.Popen(
+                ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "200", "-o", str(target)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+    time.sleep(0.5)  # let py-spy attach
+    return out
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["agent"]:
+        return agent_main(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=5000, help="no-op tasks (default: 5000)")
+    parser.add_argument("--true-tasks", type=int, default=2000, help="`true` tasks (default: 2000)")
+    parser.add_argument("--agents", type=int, default=2)
+    parser.add_argument("--raw-messages", type=int, default=30_000, help="for the raw pika rate")
+    parser.add_argument("--checkpoint", action="store_true", help="noop agents checkpoint too (fsync per update)")
+    parser.add_argument("--journal", action="store_true", help="keep the master's journal stream on")
+    parser.add_argument("--ping-interval", type=float, default=15.0)
+    parser.add_argument("--allocation-interval", type=float, default=1.0)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--modes", default="noop,true", help="which modes to run (default: noop,true)")
+    parser.add_argument("--profile-dir", default=None, help="py-spy the master and agents into this dir")
+    args = parser.parse_args()
+
+    modes = [m for m in args.modes.split(",") if m]
+    print(f"cluster benchmark {time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cpus, {args.agents} agents "
+          f"({AGENT_RESOURCES}), tasks cpus:{TASK_CPUS};mem:{TASK_MEM}, journal {'on' if args.journal else 'off'},"
+          f" noop checkpoint {'on' if args.checkpoint else 'off'}", flush=True)
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="mesobus-bench-") as tmp:
+        for i, mode in enumerate(modes):
+            results[mode] = run_mode(mode, args, Path(tmp), with_raw=i == 0)
+            r = results[mode]
+            per_task = r["messages"] / r["tasks"]
+            print(f"  {mode:<5} {r['tasks']:6d} tasks in {r['seconds']:6.2f}s = {r['tasks_per_s']:7.0f} tasks/s"
+                  f"  accept->RUNNING p50 {r['launch_p50_ms']:.1f} ms p99 {r['launch_p99_ms']:.1f} ms"
+                  f"  {per_task:.1f} messages/task (+{r['journal_records']} journal records)"
+                  f"  finished {r['finished']}/{r['tasks']}; cpu s {r['cpu_s']}", flush=True)
+    raw = results[modes[0]]["raw"]["rate"]
+    print(f"  raw pika (confirms, persistent, same vhost): {raw:.0f} msg/s")
+    summary: dict[str, Any] = {"agents": args.agents, "raw_rate": round(raw), "goal_noop_tasks_per_s": GOAL}
+    for mode, r in results.items():
+        msg_rate = r["messages"] / r["seconds"] if r["seconds"] else 0.0
+        print(f"  {mode}: {r['tasks_per_s']:.0f} tasks/s x {r['messages'] / r['tasks']:.1f} messages/task"
+              f" = {msg_rate:.0f} msg/s through the broker, {msg_rate / raw:.0%} of raw pika's {raw:.0f} msg/s")
+        summary[f"{mode}_tasks_per_s"] = round(r["tasks_per_s"], 1)
+        summary[f"{mode}_tasks"] = r["tasks"]
+        summary[f"{mode}_launch_p50_ms"] = round(r["launch_p50_ms"], 2)
+        summary[f"{mode}_launch_p99_ms"] = round(r["launch_p99_ms"], 2)
+        summary[f"{mode}_messages_per_task"] = round(r["messages"] / r["tasks"], 2)
+        summary[f"{mode}_cpu_s"] = r["cpu_s"]
+    first = results[modes[0]]
+    summary.update(
+        launch_p50_ms=round(first["launch_p50_ms"], 2),
+        launch_p99_ms=round(first["launch_p99_ms"], 2),
+        messages_per_task=round(first["messages"] / first["tasks"], 2),
+    )
+    if "noop" in results:
+        met = results["noop"]["tasks_per_s"] >= GOAL
+        print(f"  goal: >= {GOAL:.0f} no-op tasks/s end to end: {'met' if met else 'NOT met'}")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
