@@ -16,7 +16,7 @@ from typing import Any
 
 import msgpack
 
-from messages.catalogue import lookup
+from messages.catalogue import CATALOGUE, lookup
 from messages.envelope import FORMAT_VERSION, Envelope
 from messages.errors import MessageError
 from messages.schema import from_plain, to_plain
@@ -70,6 +70,24 @@ def decode(data: bytes) -> Envelope:
 
 def decode_map(raw: Any) -> Envelope:
     """Validate an already unpacked envelope map (journal readers unpack in bulk)."""
+    try:  # the fast path: every field present with the right type
+        version, name, body = raw["v"], raw["y"], raw["b"]
+        fields = (raw["i"], raw["s"], raw["t"], raw["c"], raw["k"], raw["e"], raw["a"])
+        cls = CATALOGUE[name]
+    except (KeyError, TypeError):
+        return _decode_checked(raw)
+    i, s, t, c, k, e, a = fields
+    if not (
+        type(version) is int and version >= 1
+        and type(i) is str and type(s) is str and type(t) is str and type(c) is str and type(k) is str
+        and type(e) is int and (type(a) is float or type(a) is int)
+    ):
+        return _decode_checked(raw)
+    return Envelope(i, s, t, from_plain(cls, body), c, k, e, a, min(version, FORMAT_VERSION))
+
+
+def _decode_checked(raw: Any) -> Envelope:
+    """The slow path: find what is wrong and say so (or decode what is merely unusual)."""
     if not isinstance(raw, dict):
         raise MessageError("not a map", message="envelope")
     version = raw.get("v")

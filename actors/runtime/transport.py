@@ -117,9 +117,7 @@ class ReplyRouter:
             self._pending[envelope.id] = future
         if timeout is not None:
             self.transport.clock.call_later(timeout, lambda: self._expire(envelope, timeout))
-        from dataclasses import replace
-
-        self.transport.publish(replace(envelope, sender=self.address))
+        self.transport.publish(envelope._replace(sender=self.address))
         return future
 
     def _expire(self, envelope: Envelope, timeout: float) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def agent_main(argv: list[str]) -> int:
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--resources", default=AGENT_RESOURCES)
     parser.add_argument("--checkpoint", action="store_true")
+    parser.add_argument("--executor-mode", default="noop", choices=("noop", "process"))
     args = parser.parse_args(argv)
     from actors.agent import AgentConfig, start_agent
     from actors.cli.common import setup_logging, wait_for_signal
@@ -74,12 +76,13 @@ def agent_main(argv: list[str]) -> int:
     setup_logging(0)
     config = AgentConfig.from_flags(
         resources=args.resources, work_dir=args.work_dir, hostname=args.hostname,
-        executor_mode="noop", checkpoint=args.checkpoint, broker_url=args.broker,
+        executor_mode=args.executor_mode, checkpoint=args.checkpoint, broker_url=args.broker,
     )
     transport = connect_transport(args.broker)
     try:
         ref = start_agent(transport, config)
-        print(f"benchmark agent {args.hostname}: noop, checkpoint={args.checkpoint}; Ctrl-C to stop", file=sys.stderr)
+        print(f"benchmark agent {args.hostname}: {args.executor_mode}, checkpoint={args.checkpoint}; Ctrl-C to stop",
+              file=sys.stderr)
         wait_for_signal()
         ref.stop()
     finally:
@@ -163,6 +166,8 @@ def raw_rate(url: str, messages: int) -> dict[str, Any]:
 
 
 def run_mode(mode: str, args: argparse.Namespace, work: Path, with_raw: bool) -> dict[str, Any]:
+    """One cluster in a fresh vhost: the throughput run (and, in noop mode, then the
+    unloaded latency run on the same cluster)."""
     from tests.support.vhost import private_vhost
 
     tasks = args.tasks if mode == "noop" else args.true_tasks
@@ -170,71 +175,134 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path, with_raw: bool) ->
         result: dict[str, Any] = {}
         if with_raw:
             result["raw"] = raw_rate(url, args.raw_messages)
-        declare_counters(url)
-        cluster = ProcessCluster(url, work / mode, ping_interval=args.ping_interval, max_missed_pings=5,
-                                 allocation_interval=args.allocation_interval)
+        if args.count:
+            declare_counters(url)
+        cluster = start_cluster(mode, args, url, work / mode)
         try:
-            cluster.start_master(*([] if args.journal else ["--no-journal"]))
-            cluster.wait_ready()  # the master declares the journal's bindings first
-            for i in range(1, args.agents + 1):
-                host = f"bench-{mode}-{i}"
-                if mode == "noop":
-                    extra = ["--checkpoint"] if args.checkpoint else []
-                    cluster.agent_dirs[host] = work / mode / host
-                    cluster.spawn(f"agent-{host}", [sys.executable, __file__, "agent", "--broker", url, "--work-dir",
-                                                    str(work / mode / host), "--hostname", host, *extra])
-                else:
-                    cluster.start_agent(host, AGENT_RESOURCES)
-            cluster.wait_ready()
-            summary_file = work / f"{mode}-summary.json"
-            framework = cluster.start_framework(
-                "framework", None, "--tasks", str(tasks), "--command", "true", "--cpus", str(TASK_CPUS),
-                "--mem", str(TASK_MEM), "--summary", str(summary_file), "--name", f"bench-{mode}",
-                "--timeout", str(args.timeout), "--per-agent", str(-(-tasks // args.agents)),  # spread evenly
-            )
-            result["pids"] = {p.name: p.pid for p in cluster.procs}
-            if args.profile_dir:
-                result["profilers"] = start_profilers(cluster, args.profile_dir, mode)
-            code = framework.popen.wait(args.timeout + 30)
-            for profiler in result.pop("profilers", []):
-                profiler.send_signal(2)  # SIGINT: py-spy writes its output and exits
-                profiler.wait(60)
-            if code != 0 or not summary_file.exists():
-                raise SystemExit(f"{mode}: the framework failed (exit {code})\n{cluster.logs()}")
-            result.update(json.loads(summary_file.read_text()))
-            total, journal = wait_counters_settled(url)
+            result.update(run_framework(cluster, args, f"bench-{mode}", work / f"{mode}-summary.json", tasks,
+                                        "--per-agent", str(-(-tasks // args.agents))))  # spread evenly
+            total, journal = wait_counters_settled(url) if args.count else (0, 0)
             result.update(messages=total - journal, journal_records=journal)
-            result["cpu_s"] = {**cpu_seconds(cluster, result["pids"]), "framework": result.pop("cpu_s")}
+            if mode == "noop" and args.idle_tasks:
+                idle = run_framework(cluster, args, "bench-idle", work / "idle-summary.json", args.idle_tasks,
+                                     "--per-offer", "1", profile=False)
+                result.update(idle_launch_p50_ms=idle["launch_p50_ms"], idle_launch_p99_ms=idle["launch_p99_ms"])
         finally:
             cluster.stop()
     return result
 
 
-def cpu_seconds(cluster: ProcessCluster, pids: dict[str, int]) -> dict[str, float]:
-    """User+system CPU seconds each live process used so far (from /proc); executors
-    (found by the cluster's marker) summed as one; the framework has exited by then."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    names = {pid: name for name, pid in pids.items()}
-    for pid in cluster.marked_pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        name = names.get(pid, "executors")
-        out[name] = round(out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks, 2)
-    return out
+def start_cluster(mode: str, args: argparse.Namespace, url: str, work: Path) -> ProcessCluster:
+    """The master (`mesobus master`) and the agents: `mesobus agent` in `true` mode (as
+    operators run it: checkpoints on), this script's agent role in noop mode."""
+    cluster = ProcessCluster(url, work, ping_interval=args.ping_interval, max_missed_pings=5,
+                             allocation_interval=args.allocation_interval)
+    try:
+        cluster.start_master(*([] if args.journal else ["--no-journal"]))
+        cluster.wait_ready()  # the master sets the journal's binding up before anything is sent
+        for i in range(1, args.agents + 1):
+            host = f"bench-{mode}-{i}"
+            if mode == "noop" or not args.true_checkpoint:
+                checkpoint = args.checkpoint if mode == "noop" else False
+                cluster.agent_dirs[host] = work / host
+                cluster.spawn(f"agent-{host}", [
+                    sys.executable, __file__, "agent", "--broker", url, "--work-dir", str(work / host),
+                    "--hostname", host, "--executor-mode", "noop" if mode == "noop" else "process",
+                    *(["--checkpoint"] if checkpoint else []),
+                ])
+            else:
+                cluster.start_agent(host, AGENT_RESOURCES)
+        cluster.wait_ready()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
-def start_profilers(cluster: ProcessCluster, directory: str, mode: str) -> list[subprocess.Popen]:
-    """py-spy record on the master and the agents while the framework runs."""
+def run_framework(cluster: ProcessCluster, args: argparse.Namespace, name: str, summary: Path, tasks: int,
+                  *extra: str, profile: bool = True) -> dict[str, Any]:
+    """Run the framework process to its end; its summary plus the CPU everyone used."""
+    framework = cluster.start_framework(
+        name, None, "--tasks", str(tasks), "--command", "true", "--cpus", str(TASK_CPUS), "--mem", str(TASK_MEM),
+        "--summary", str(summary), "--name", name, "--timeout", str(args.timeout), *extra,
+    )
+    pids = {p.name: p.pid for p in cluster.procs if p.alive()}
+    pids["framework"] = pids.pop(name)
+    profilers = start_profilers(cluster, args.profile_dir, name) if args.profile_dir and profile else []
+    usage = CpuSampler(cluster, pids)
+    code = usage.wait(framework, args.timeout + 30)
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+        profiler.wait(60)
+    if code != 0 or not summary.exists():
+        raise SystemExit(f"{name}: the framework failed (exit {code})\n{cluster.logs()}")
+    return {**json.loads(summary.read_text()), "cpu_s": usage.totals()}
+
+
+class CpuSampler:
+    """User+system CPU seconds used during the run by each process of the cluster
+    (executors and their tasks, found by the cluster's marker, summed as "executors")
+    and by the broker (beam.smp, read-only), sampled from /proc until the framework exits."""
+
+    def __init__(self, cluster: ProcessCluster, pids: dict[str, int]) -> None:
+        self.cluster = cluster
+        self.names = {pid: name for name, pid in pids.items()}
+        self.broker = [pid for pid in _all_pids() if _comm(pid) == "beam.smp"]
+        self.start = {pid: _cpu(pid) for pid in self.broker + list(self.names)}
+        self.last: dict[int, float] = {}
+
+    def wait(self, framework: Any, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while framework.popen.poll() is None and time.monotonic() < deadline:
+            self.sample()
+            time.sleep(0.1)
+        self.sample()
+        return framework.popen.wait(max(0.0, deadline - time.monotonic()))
+
+    def sample(self) -> None:
+        for pid in self.broker + self.cluster.marked_pids():
+            used = _cpu(pid)
+            if used is not None:
+                self.last[pid] = used
+
+    def totals(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for pid, used in self.last.items():
+            name = "broker" if pid in self.broker else self.names.get(pid, "executors")
+            out[name] = round(out.get(name, 0.0) + used - (self.start.get(pid) or 0.0), 2)
+        return out
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _cpu(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_profilers(cluster: ProcessCluster, directory: str, run: str) -> list[subprocess.Popen]:
+    """py-spy record (samples of the thread holding the GIL: where Python spends its CPU)
+    on the master, the agents and the framework, while the framework runs."""
     Path(directory).mkdir(parents=True, exist_ok=True)
     out = []
     for proc in cluster.procs:
-        if proc.name == "master" or proc.name.startswith("agent-"):
-            target = Path(directory) / f"{mode}-{proc.name}.txt"
+        if proc.alive():
+            target = Path(directory) / f"{run}-{proc.name}.txt"
             out.append(subprocess.Popen(
-                ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "200", "-o", str(target)],
+                ["py-spy", "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "200", "--gil",
+                 "-o", str(target)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))
     time.sleep(0.5)  # let py-spy attach
@@ -249,56 +317,79 @@ def main() -> int:
         return agent_main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=5000, help="no-op tasks (default: 5000)")
-    parser.add_argument("--true-tasks", type=int, default=2000, help="`true` tasks (default: 2000)")
+    parser.add_argument("--true-tasks", type=int, default=1000, help="`true` tasks (default: 1000)")
     parser.add_argument("--agents", type=int, default=2)
     parser.add_argument("--raw-messages", type=int, default=30_000, help="for the raw pika rate")
     parser.add_argument("--checkpoint", action="store_true", help="noop agents checkpoint too (fsync per update)")
-    parser.add_argument("--journal", action="store_true", help="keep the master's journal stream on")
+    parser.add_argument("--true-no-checkpoint", dest="true_checkpoint", action="store_false",
+                        help="`true` mode agents without checkpoints (diagnosis: what the fsyncs cost)")
+    parser.add_argument("--no-journal", dest="journal", action="store_false",
+                        help="master with --no-journal (default: its journal stream on, as `mesobus master` runs)")
+    parser.add_argument("--idle-tasks", type=int, default=200,
+                        help="noop tasks launched one per offer after the throughput run, for unloaded latency")
     parser.add_argument("--ping-interval", type=float, default=15.0)
     parser.add_argument("--allocation-interval", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--modes", default="noop,true", help="which modes to run (default: noop,true)")
+    parser.add_argument("--no-count", dest="count", action="store_false",
+                        help="no counting queues (they cost the broker a second enqueue per message)")
     parser.add_argument("--profile-dir", default=None, help="py-spy the master and agents into this dir")
     args = parser.parse_args()
 
     modes = [m for m in args.modes.split(",") if m]
-    print(f"cluster benchmark {time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cpus, {args.agents} agents "
-          f"({AGENT_RESOURCES}), tasks cpus:{TASK_CPUS};mem:{TASK_MEM}, journal {'on' if args.journal else 'off'},"
-          f" noop checkpoint {'on' if args.checkpoint else 'off'}", flush=True)
+    load = os.getloadavg()[0]
+    print(f"cluster benchmark {time.strftime('%Y-%m-%d %H:%M %Z')}: {os.cpu_count()} cpus (load average {load:.1f}"
+          f" at start), {args.agents} agents ({AGENT_RESOURCES}), tasks cpus:{TASK_CPUS};mem:{TASK_MEM};"
+          f" master journal {'on' if args.journal else 'off'}; noop agents checkpoint {'on' if args.checkpoint else 'off'},"
+          f" true agents checkpoint {'on' if args.true_checkpoint else 'off'}", flush=True)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mesobus-bench-") as tmp:
         for i, mode in enumerate(modes):
-            results[mode] = run_mode(mode, args, Path(tmp), with_raw=i == 0)
-            r = results[mode]
-            per_task = r["messages"] / r["tasks"]
-            print(f"  {mode:<5} {r['tasks']:6d} tasks in {r['seconds']:6.2f}s = {r['tasks_per_s']:7.0f} tasks/s"
-                  f"  accept->RUNNING p50 {r['launch_p50_ms']:.1f} ms p99 {r['launch_p99_ms']:.1f} ms"
-                  f"  {per_task:.1f} messages/task (+{r['journal_records']} journal records)"
-                  f"  finished {r['finished']}/{r['tasks']}; cpu s {r['cpu_s']}", flush=True)
+            results[mode] = r = run_mode(mode, args, Path(tmp), with_raw=i == 0)
+            if i == 0:
+                print(f"  baseline: raw pika {r['raw']['rate']:.0f} msg/s (publisher with confirms + consumer,"
+                      f" persistent, classic queue, same vhost)", flush=True)
+            report(mode, r, results[modes[0]]["raw"]["rate"], args.count)
     raw = results[modes[0]]["raw"]["rate"]
-    print(f"  raw pika (confirms, persistent, same vhost): {raw:.0f} msg/s")
-    summary: dict[str, Any] = {"agents": args.agents, "raw_rate": round(raw), "goal_noop_tasks_per_s": GOAL}
+    summary: dict[str, Any] = {"agents": args.agents, "raw_rate": round(raw), "goal_noop_tasks_per_s": GOAL,
+                               "journal": args.journal, "load_at_start": round(load, 2)}
     for mode, r in results.items():
-        msg_rate = r["messages"] / r["seconds"] if r["seconds"] else 0.0
-        print(f"  {mode}: {r['tasks_per_s']:.0f} tasks/s x {r['messages'] / r['tasks']:.1f} messages/task"
-              f" = {msg_rate:.0f} msg/s through the broker, {msg_rate / raw:.0%} of raw pika's {raw:.0f} msg/s")
-        summary[f"{mode}_tasks_per_s"] = round(r["tasks_per_s"], 1)
-        summary[f"{mode}_tasks"] = r["tasks"]
-        summary[f"{mode}_launch_p50_ms"] = round(r["launch_p50_ms"], 2)
-        summary[f"{mode}_launch_p99_ms"] = round(r["launch_p99_ms"], 2)
-        summary[f"{mode}_messages_per_task"] = round(r["messages"] / r["tasks"], 2)
-        summary[f"{mode}_cpu_s"] = r["cpu_s"]
+        summary.update({
+            f"{mode}_tasks": r["tasks"],
+            f"{mode}_tasks_per_s": round(r["tasks_per_s"], 1),
+            f"{mode}_launch_p50_ms": round(r["launch_p50_ms"], 2),
+            f"{mode}_launch_p99_ms": round(r["launch_p99_ms"], 2),
+            f"{mode}_messages_per_task": round(r["messages"] / r["tasks"], 2) if args.count else None,
+            f"{mode}_cpu_s": r["cpu_s"],
+        })
     first = results[modes[0]]
     summary.update(
         launch_p50_ms=round(first["launch_p50_ms"], 2),
         launch_p99_ms=round(first["launch_p99_ms"], 2),
-        messages_per_task=round(first["messages"] / first["tasks"], 2),
+        messages_per_task=summary[f"{modes[0]}_messages_per_task"],
     )
-    if "noop" in results:
-        met = results["noop"]["tasks_per_s"] >= GOAL
-        print(f"  goal: >= {GOAL:.0f} no-op tasks/s end to end: {'met' if met else 'NOT met'}")
+    if "idle_launch_p50_ms" in first:
+        summary.update(idle_launch_p50_ms=round(first["idle_launch_p50_ms"], 2),
+                       idle_launch_p99_ms=round(first["idle_launch_p99_ms"], 2))
     print(json.dumps(summary))
     return 0
+
+
+def report(mode: str, r: dict[str, Any], raw: float, counted: bool) -> None:
+    goal = f" (goal >= {GOAL:.0f}: {'met' if r['tasks_per_s'] >= GOAL else 'NOT met'})" if mode == "noop" else ""
+    print(f"  {mode}: {r['tasks']} tasks in {r['seconds']:.2f}s = {r['tasks_per_s']:.0f} tasks/s end to end{goal};"
+          f" finished {r['finished']}/{r['tasks']}")
+    if counted:
+        per_task = r["messages"] / r["tasks"]
+        rate = r["messages"] / r["seconds"]
+        print(f"        {per_task:.1f} messages/task (+{r['journal_records'] / r['tasks']:.2f} journal records/task)"
+              f" -> ~{rate:.0f} msg/s through the broker = {rate / raw:.0%} of raw pika's {raw:.0f} msg/s")
+    line = f"        accept->RUNNING under load p50 {r['launch_p50_ms']:.1f} ms, p99 {r['launch_p99_ms']:.1f} ms"
+    if "idle_launch_p50_ms" in r:
+        line += f"; unloaded (1 task/offer) p50 {r['idle_launch_p50_ms']:.1f} ms, p99 {r['idle_launch_p99_ms']:.1f} ms"
+    print(line)
+    cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_s"].items(), key=lambda kv: -kv[1]))
+    print(f"        cpu seconds during the run: {cpu}", flush=True)
 
 
 if __name__ == "__main__":

@@ -69,12 +69,14 @@ def _framework_class():
             cpus: float = 0.1,
             mem: float = 32,
             per_agent: int = 0,
+            per_offer: int = 0,
             resume: bool = False,
             events: str | None = None,
         ) -> None:
             super().__init__()
             self.ids = [f"task-{n}" for n in range(tasks)]
-            self.command, self.cpus, self.mem, self.per_agent = command, cpus, mem, per_agent
+            self.command, self.cpus, self.mem = command, cpus, mem
+            self.per_agent, self.per_offer = per_agent, per_offer
             self.resume = resume
             self.pending = [] if resume else list(range(tasks))
             self.on_agent: dict[str, int] = {}
@@ -97,6 +99,8 @@ def _framework_class():
                 allowed = len(self.pending)
                 if self.per_agent:
                     allowed = min(allowed, self.per_agent - self.on_agent.get(offer.agent_id, 0))
+                if self.per_offer:
+                    allowed = min(allowed, self.per_offer)
                 shape = build_task(offer, "true", task_id="probe", cpus=self.cpus, mem=self.mem).resources
                 tasks, free = [], offer.resources
                 while len(tasks) < allowed and free.contains(shape):
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus", type=float, default=0.1)
     parser.add_argument("--mem", type=float, default=32)
     parser.add_argument("--per-agent", type=int, default=0, help="at most this many tasks per agent (0: no cap)")
+    parser.add_argument("--per-offer", type=int, default=0, help="at most this many tasks per offer (0: no cap)")
     parser.add_argument("--failover-timeout", type=float, default=0.0)
     parser.add_argument("--id-file", default=None)
     parser.add_argument("--resume", action="store_true", help="a restarted process: reconcile, launch nothing")
@@ -187,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     handle = _framework_class().run(
         args.broker, name=args.name, failover_timeout=args.failover_timeout, id_file=args.id_file,
         tasks=args.tasks, command=args.command, cpus=args.cpus, mem=args.mem, per_agent=args.per_agent,
+        per_offer=args.per_offer,
         resume=args.resume, events=args.events,
     )
     done = handle.join(args.timeout)

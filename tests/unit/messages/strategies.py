@@ -84,6 +84,7 @@ def envelopes(body_type: type):
         causation_id=st.text(),
         epoch=st.integers(0, 2**31),
         sent_at=st.floats(0, 4e9),
+        version=st.just(1),
     )
 
 
