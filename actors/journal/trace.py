@@ -70,6 +70,13 @@ def _task_tree(index: JournalIndex, task_id: str) -> list[str]:
         raise KeyError(f"no message or task with id {task_id!r} in the journal")
     launch = next((m for m in about if m.type == "RunTask" and m.sender == "master"), about[0])
     chain = index.ancestors(launch.id) + [launch]
+    # The allocation run is where a task's own story starts; what triggered that run (an
+    # earlier task ending, a tick) is named, not walked back through every earlier task.
+    runs = [i for i, m in enumerate(chain) if m.type == "ResourcesAllocated"]
+    trigger = None
+    if runs:
+        trigger = index.by_id.get(chain[runs[-1]].causation_id)
+        chain = chain[runs[-1]:]
     agent = f"agent.{_agent_of(launch)}"
     registration = next(
         (m for m in index.messages if m.sender == agent and m.type in ("RegisterAgent", "ReregisterAgent")),
@@ -81,6 +88,8 @@ def _task_tree(index: JournalIndex, task_id: str) -> list[str]:
         welcome = [index.by_id[k] for k in index.children.get(registration.id, [])]
         lines.extend(_chain_lines([registration] + welcome[:1], 1))
         lines.append("launch:")
+    if trigger is not None:
+        lines.append(f"   (allocation run {chain[0].id} triggered by {trigger.type} {trigger.id})")
     lines.extend(_chain_lines(chain, 1))
     shown = {m.id for m in chain}
     later = [m for m in about if m.id not in shown and m.sent_at >= launch.sent_at]

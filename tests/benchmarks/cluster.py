@@ -119,6 +119,36 @@ def read_counters(url: str) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+def message_breakdown(url: str) -> dict[str, int]:
+    """Drain the counting queue: how many messages of each type went from whom to whom
+    ("StatusUpdate agent->master"); journal records are left out."""
+    import collections
+
+    import pika
+
+    from messages import MessageError, decode
+
+    tally: collections.Counter[str] = collections.Counter()
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=5000)
+        for method, _props, body in channel.consume(COUNT_ALL, auto_ack=True, inactivity_timeout=0.5):
+            if method is None:
+                break
+            if method.routing_key == "journal":
+                continue
+            try:
+                env = decode(body)
+            except MessageError:
+                tally["undecodable"] += 1
+                continue
+            tally[f"{env.type} {env.sender.split('.')[0]}->{env.target.split('.')[0]}"] += 1
+    finally:
+        connection.close()
+    return dict(tally.most_common())
+
+
 def wait_counters_settled(url: str, quiet: float = 0.5, timeout: float = 10.0) -> tuple[int, int]:
     """Counts once they stop growing (the teardown's last messages are on their way)."""
     last, deadline = read_counters(url), time.monotonic() + timeout
@@ -183,6 +213,8 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path, with_raw: bool) ->
                                         "--per-agent", str(-(-tasks // args.agents))))  # spread evenly
             total, journal = wait_counters_settled(url) if args.count else (0, 0)
             result.update(messages=total - journal, journal_records=journal)
+            if args.count:
+                result["breakdown"] = message_breakdown(url)
             if mode == "noop" and args.idle_tasks:
                 idle = run_framework(cluster, args, "bench-idle", work / "idle-summary.json", args.idle_tasks,
                                      "--per-offer", "1", profile=False)
@@ -384,6 +416,9 @@ def report(mode: str, r: dict[str, Any], raw: float, counted: bool) -> None:
         rate = r["messages"] / r["seconds"]
         print(f"        {per_task:.1f} messages/task (+{r['journal_records'] / r['tasks']:.2f} journal records/task)"
               f" -> ~{rate:.0f} msg/s through the broker = {rate / raw:.0%} of raw pika's {raw:.0f} msg/s")
+    if counted and r.get("breakdown"):
+        top = [f"{k} {v / r['tasks']:.2f}" for k, v in r["breakdown"].items() if v / r["tasks"] >= 0.05]
+        print("        per task: " + "; ".join(top))
     line = f"        accept->RUNNING under load p50 {r['launch_p50_ms']:.1f} ms, p99 {r['launch_p99_ms']:.1f} ms"
     if "idle_launch_p50_ms" in r:
         line += f"; unloaded (1 task/offer) p50 {r['idle_launch_p50_ms']:.1f} ms, p99 {r['idle_launch_p99_ms']:.1f} ms"
