@@ -1,35 +1,37 @@
 """End-to-end throughput of a whole cluster on the real broker, beside raw pika's rate.
 
-    python tests/benchmarks/cluster.py [--tasks 5000] [--true-tasks 2000] [--agents 2]
+    python tests/benchmarks/cluster.py [--tasks 5000] [--true-tasks 1000] [--agents 2]
 
 Each mode gets a fresh private vhost and separate processes: the master (`mesobus
-master`), N agents and a framework (tests/support/cluster_framework.py). Measured:
+master`, journal stream on as by default; `--no-journal`), N agents and a framework
+(tests/support/cluster_framework.py; tasks spread evenly over the agents). Measured:
 
-- tasks per second launched and finished end to end, in two modes reported separately:
-  `noop` (agents with `--executor-mode noop`: no process per task; checkpointing off, see
-  below) and `true` (`mesobus agent` as operators run it: process executors, checkpoints
-  on, each task the real command `true`). Rate = tasks / (last terminal update received
-  - first Accept sent), both time.perf_counter() in the framework process;
-- accept-to-RUNNING latency p50/p99: per task, the framework stamps perf_counter() just
-  before it sends the Accept holding it, and again when its TASK_RUNNING arrives;
-- messages per task: every message crossing the `mesobus` exchange of the vhost, counted
-  by two extra classic queues that are non-durable (so persistent messages stay in
-  memory: no extra disk work for the broker) and bound with `#` and with `journal`; at
-  the end their message counts are read with a passive declare. Journal records (routing
-  key `journal`, written by the master's journal) are subtracted and reported apart.
-  Everything from the cluster's start to the framework's teardown is included
-  (registrations, pings, heartbeats, allocation ticks): divided by the task count;
-- the broker's raw rate in the same run: tests/support/bench_roles.py's raw pika
-  publisher (confirms) and consumer, persistent messages, classic queue, same vhost.
+- tasks per second launched and finished end to end, per mode: `noop` (agents in
+  executor mode noop: no process per task) and `true` (`mesobus agent` as operators run
+  it: an executor process per framework, each task the command `true`, checkpoints on).
+  Rate = tasks / (last terminal update received - first Accept sent), time.perf_counter()
+  in the framework process;
+- accept-to-RUNNING latency p50/p99: the framework stamps perf_counter() just before it
+  sends the Accept holding a task and when the task's TASK_RUNNING arrives. Under load
+  (offers packed with up to 640 tasks) that is mostly queueing; after the noop run a
+  second framework launches `--idle-tasks` tasks one per offer: the unloaded latency;
+- messages per task: every message crossing the vhost's `mesobus` exchange, copied into a
+  counting queue bound with `#` (classic, non-durable: persistent messages stay in memory,
+  no extra disk work; it does cost the broker a second enqueue per message, ~10-15 % of
+  the noop rate: `--no-count`), drained at the end and tallied by type and route.
+  Journal records (routing key `journal`) are reported apart. Everything from the
+  cluster's start to the framework's teardown counts, divided by the task count;
+- the broker's raw rate in the same run and vhost: tests/benchmarks/transport.py's raw
+  pika publisher (confirms) and consumer, persistent messages, classic queue;
+- CPU seconds each process (and the broker, beam.smp, read from /proc) used meanwhile.
 
-Checkpointing in noop mode: `mesobus agent` has no flag for it (AgentConfig.checkpoint),
-so noop agents are started by this script (`cluster.py agent ...`, the same start_agent
-as the CLI) with checkpoint=False unless --checkpoint. `--journal` keeps the master's
-default journal stream (on by default in `mesobus master`; off here unless asked).
+Checkpointing: `mesobus agent` has no flag for it, so noop agents (and `true` agents with
+`--true-no-checkpoint`) are started by this script (`cluster.py agent ...`: the CLI's
+start_agent with AgentConfig(checkpoint=False)); `--checkpoint` turns it on for noop.
 
 Prints human lines, then one JSON object on the LAST line (noop_tasks_per_s,
 true_tasks_per_s, launch_p50_ms, launch_p99_ms, messages_per_task, raw_rate, ...).
-Not a test: no assertions.
+Not a test: no assertions. `--profile-dir D` runs py-spy (GIL samples) on every process.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from tests.support.cluster_framework import ProcessCluster  # noqa: E402
 
 AGENT_RESOURCES = "cpus:64;mem:65536;disk:1000;ports:[31000-32000]"
 TASK_CPUS, TASK_MEM = 0.1, 32  # 640 tasks fit on an agent at once
-COUNT_ALL, COUNT_JOURNAL = "bench.count.all", "bench.count.journal"
+COUNTER = "bench.counter"
 GOAL = 500.0  # no-op tasks per second end to end
 
 
@@ -93,50 +95,50 @@ def agent_main(argv: list[str]) -> int:
 # --- counting what crosses the exchange ------------------------------------------------------
 
 
-def declare_counters(url: str) -> None:
+def _channel_do(url: str, fn: Any) -> Any:
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
-        channel = connection.channel()
+        return fn(connection.channel())
+    finally:
+        connection.close()
+
+
+def declare_counter(url: str) -> None:
+    def declare(channel: Any) -> None:
         channel.exchange_declare("mesobus", "topic", durable=True)
-        for queue, key in ((COUNT_ALL, "#"), (COUNT_JOURNAL, "journal")):
-            channel.queue_declare(queue, durable=False, arguments={"x-queue-type": "classic", "x-max-length": 50_000_000})
-            channel.queue_bind(queue, "mesobus", routing_key=key)
-    finally:
-        connection.close()
+        channel.queue_declare(COUNTER, durable=False, arguments={"x-queue-type": "classic", "x-max-length": 50_000_000})
+        channel.queue_bind(COUNTER, "mesobus", routing_key="#")
+
+    _channel_do(url, declare)
 
 
-def read_counters(url: str) -> tuple[int, int]:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        counts = [channel.queue_declare(q, passive=True).method.message_count for q in (COUNT_ALL, COUNT_JOURNAL)]
-    finally:
-        connection.close()
-    return counts[0], counts[1]
-
-
-def message_breakdown(url: str) -> dict[str, int]:
-    """Drain the counting queue: how many messages of each type went from whom to whom
-    ("StatusUpdate agent->master"); journal records are left out."""
-    import collections
-
-    import pika
+def count_messages(url: str, quiet: float = 0.5, timeout: float = 10.0) -> dict[str, int]:
+    """Once the counting queue stops growing (the teardown's last messages arrive), drain
+    it: {"StatusUpdate agent->master": n, ..., "journal records": n}."""
+    from collections import Counter
 
     from messages import MessageError, decode
 
-    tally: collections.Counter[str] = collections.Counter()
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
+    def depth(channel: Any) -> int:
+        return channel.queue_declare(COUNTER, passive=True).method.message_count
+
+    last, deadline = _channel_do(url, depth), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        last, before = _channel_do(url, depth), last
+        if last == before:
+            break
+
+    def drain(channel: Any) -> Counter[str]:
+        tally: Counter[str] = Counter()
         channel.basic_qos(prefetch_count=5000)
-        for method, _props, body in channel.consume(COUNT_ALL, auto_ack=True, inactivity_timeout=0.5):
+        for method, _props, body in channel.consume(COUNTER, auto_ack=True, inactivity_timeout=0.5):
             if method is None:
                 break
             if method.routing_key == "journal":
+                tally["journal records"] += 1
                 continue
             try:
                 env = decode(body)
@@ -144,52 +146,25 @@ def message_breakdown(url: str) -> dict[str, int]:
                 tally["undecodable"] += 1
                 continue
             tally[f"{env.type} {env.sender.split('.')[0]}->{env.target.split('.')[0]}"] += 1
-    finally:
-        connection.close()
-    return dict(tally.most_common())
+        return tally
 
-
-def wait_counters_settled(url: str, quiet: float = 0.5, timeout: float = 10.0) -> tuple[int, int]:
-    """Counts once they stop growing (the teardown's last messages are on their way)."""
-    last, deadline = read_counters(url), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(quiet)
-        now = read_counters(url)
-        if now == last:
-            break
-        last = now
-    return last
+    return dict(_channel_do(url, drain).most_common())
 
 
 # --- the raw broker rate ---------------------------------------------------------------------
 
 
 def raw_rate(url: str, messages: int) -> dict[str, Any]:
+    """transport.py's raw pika throughput, in this vhost."""
+    from tests.benchmarks import transport as bench
     from tests.support import bench_roles
 
     address = f"bench.raw.{os.getpid()}"
-
-    def child(role: str) -> subprocess.Popen:
-        argv = [sys.executable, bench_roles.__file__, role, "--url", url, "--address", address, "--count", str(messages)]
-        return subprocess.Popen(argv, cwd=ROOT, text=True, stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-
-    def expect(process: subprocess.Popen, prefix: str) -> dict[str, Any]:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith(prefix):
-                rest = line[len(prefix):].strip()
-                return json.loads(rest) if rest else {}
-        raise SystemExit(f"raw {process.args[2]} exited ({process.wait()}) without {prefix!r}")
-
-    consumer = child("raw-consumer")
-    expect(consumer, "ready")
-    publisher = child("raw-publisher")
-    sent, got = expect(publisher, "result"), expect(consumer, "result")
-    publisher.wait(60)
-    consumer.wait(60)
-    bench_roles.delete_queues(url, [address])
-    seconds = got["last"] - sent["start"]
-    return {"rate": messages / seconds, "seconds": seconds}
+    options = argparse.Namespace(url=url, queue_type="classic", prefetch=1000, messages=messages)
+    try:
+        return bench.throughput("raw", options, address)
+    finally:
+        bench_roles.delete_queues(url, [address])
 
 
 # --- one mode ----------------------------------------------------------------------------------
@@ -206,15 +181,15 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path, with_raw: bool) ->
         if with_raw:
             result["raw"] = raw_rate(url, args.raw_messages)
         if args.count:
-            declare_counters(url)
+            declare_counter(url)
         cluster = start_cluster(mode, args, url, work / mode)
         try:
             result.update(run_framework(cluster, args, f"bench-{mode}", work / f"{mode}-summary.json", tasks,
                                         "--per-agent", str(-(-tasks // args.agents))))  # spread evenly
-            total, journal = wait_counters_settled(url) if args.count else (0, 0)
-            result.update(messages=total - journal, journal_records=journal)
             if args.count:
-                result["breakdown"] = message_breakdown(url)
+                breakdown = count_messages(url)
+                journal = breakdown.pop("journal records", 0)
+                result.update(messages=sum(breakdown.values()), journal_records=journal, breakdown=breakdown)
             if mode == "noop" and args.idle_tasks:
                 idle = run_framework(cluster, args, "bench-idle", work / "idle-summary.json", args.idle_tasks,
                                      "--per-offer", "1", profile=False)
@@ -287,7 +262,7 @@ class CpuSampler:
         deadline = time.monotonic() + timeout
         while framework.popen.poll() is None and time.monotonic() < deadline:
             self.sample()
-            time.sleep(0.1)
+            time.sleep(0.5)  # scanning /proc costs CPU too
         self.sample()
         return framework.popen.wait(max(0.0, deadline - time.monotonic()))
 
@@ -364,8 +339,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--modes", default="noop,true", help="which modes to run (default: noop,true)")
     parser.add_argument("--no-count", dest="count", action="store_false",
-                        help="no counting queues (they cost the broker a second enqueue per message)")
-    parser.add_argument("--profile-dir", default=None, help="py-spy the master and agents into this dir")
+                        help="no counting queue (it costs the broker a second enqueue per message)")
+    parser.add_argument("--profile-dir", default=None, help="py-spy (GIL samples) every process into this dir")
     args = parser.parse_args()
 
     modes = [m for m in args.modes.split(",") if m]
@@ -424,7 +399,10 @@ def report(mode: str, r: dict[str, Any], raw: float, counted: bool) -> None:
         line += f"; unloaded (1 task/offer) p50 {r['idle_launch_p50_ms']:.1f} ms, p99 {r['idle_launch_p99_ms']:.1f} ms"
     print(line)
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_s"].items(), key=lambda kv: -kv[1]))
-    print(f"        cpu seconds during the run: {cpu}", flush=True)
+    per_task = sum(r["cpu_s"].values()) * 1000 / r["tasks"]
+    print(f"        cpu seconds during the run: {cpu} (broker: all its vhosts);"
+          f" {per_task:.2f} ms of cpu per task -> {os.cpu_count()} cpus allow ~{os.cpu_count() * 1000 / per_task:.0f}"
+          f" tasks/s", flush=True)
 
 
 if __name__ == "__main__":
