@@ -400,8 +400,8 @@ def report(mode: str, r: dict[str, Any], raw: float, counted: bool) -> None:
     print(line)
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_s"].items(), key=lambda kv: -kv[1]))
     per_task = sum(r["cpu_s"].values()) * 1000 / r["tasks"]
-    print(f"        cpu seconds during the run: {cpu} (broker: all its vhosts);"
-          f" {per_task:.2f} ms of cpu per task -> {os.cpu_count()} cpus allow ~{os.cpu_count() * 1000 / per_task:.0f}"
+    print(f"        cpu seconds during the run: {cpu} (broker: all its vhosts); {per_task:.2f} ms of cpu per task:"
+          f" if cpu were the only limit, {os.cpu_count()} cpus would allow ~{os.cpu_count() * 1000 / per_task:.0f}"
           f" tasks/s", flush=True)
 
 

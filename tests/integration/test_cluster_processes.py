@@ -30,7 +30,8 @@ def cluster(broker_url: str, tmp_path: Path):
         c = ProcessCluster(url, tmp_path / "cluster", ping_interval=PING_INTERVAL, max_missed_pings=MAX_MISSED_PINGS)
         try:
             c.start_master()
-            c.agents = {host: c.start_agent(host) for host in HOSTS}
+            for host in HOSTS:
+                c.start_agent(host)
             c.wait_ready()
             yield c
         finally:
@@ -128,8 +129,9 @@ def test_a_framework_killed_and_restarted_within_its_failover_timeout_keeps_its_
     second = events_of(cluster, tmp_path / "second.jsonl")
     restarted = cluster.start_framework("framework-2", second.path, *args, "--resume")
 
-    assert second.wait(lambda ev: framework_id(ev) if any(e["event"] == "registered" for e in ev) else None,
-                       15, "the restarted framework to register") == fid
+    registered = second.wait(lambda ev: [e["framework_id"] for e in ev if e["event"] == "registered"],
+                             15, "the restarted framework to register")
+    assert registered == [fid]
     answers = second.wait(
         lambda ev: (found := {
             e["task_id"]: e["state"] for e in ev

@@ -289,6 +289,7 @@ class ProcessCluster:
         self.allocation_interval = allocation_interval
         self.marker = f"{os.getpid()}-{os.urandom(4).hex()}"
         self.procs: list[Proc] = []
+        self.agents: dict[str, Proc] = {}  # hostname -> its agent process
         self.agent_dirs: dict[str, Path] = {}  # hostname -> work dir
 
     def spawn(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Proc:
@@ -319,10 +320,11 @@ class ProcessCluster:
     def start_agent(self, hostname: str, resources: str = AGENT_RESOURCES, *extra: str) -> Proc:
         work = self.work_dir / hostname
         self.agent_dirs[hostname] = work
-        return self.mesobus(
+        self.agents[hostname] = self.mesobus(
             f"agent-{hostname}", "agent", "--broker", self.url, "--work-dir", str(work), "--resources", resources,
             "--hostname", hostname, *extra,
         )
+        return self.agents[hostname]
 
     def start_framework(self, name: str, events: Path | None, *args: str) -> Proc:
         argv = [sys.executable, str(Path(__file__).resolve()), "--broker", self.url]
