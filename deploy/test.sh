@@ -10,7 +10,10 @@ python3 -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
 
 bash deploy/broker/ensure-local-broker.sh
 
-if [ "$#" -eq 0 ]; then
-  set -- tests messages actors rabbitmq
+# Without a path among the arguments, run everything: the tests and the doctests.
+paths=0
+for arg in "$@"; do case "$arg" in -*) ;; *) paths=1 ;; esac; done
+if [ "$paths" -eq 0 ]; then
+  set -- "$@" tests messages actors rabbitmq
 fi
 exec python3 -m pytest -p no:cacheprovider --ignore-glob='*/__main__.py' "$@"

@@ -40,6 +40,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -78,7 +79,7 @@ def _framework_class():
             self.command, self.cpus, self.mem = command, cpus, mem
             self.per_agent, self.per_offer = per_agent, per_offer
             self.resume = resume
-            self.pending = [] if resume else list(range(tasks))
+            self.pending = deque(() if resume else range(tasks))
             self.on_agent: dict[str, int] = {}
             self.final: dict[str, str] = {}
             self.accepted_at: dict[str, float] = {}  # perf_counter when its Accept was sent
@@ -104,7 +105,7 @@ def _framework_class():
                 shape = build_task(offer, "true", task_id="probe", cpus=self.cpus, mem=self.mem).resources
                 tasks, free = [], offer.resources
                 while len(tasks) < allowed and free.contains(shape):
-                    n = self.pending.pop(0)
+                    n = self.pending.popleft()
                     task = self.task(offer, self.command.format(n=n), task_id=f"task-{n}", cpus=self.cpus, mem=self.mem)
                     tasks.append(task)
                     free = free - task.resources
