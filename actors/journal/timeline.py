@@ -58,6 +58,11 @@ def summary(body: Any) -> str:
                     fields[key] = value
     if "ids" in plain:
         fields["handled"] = len(plain["ids"])
+    if plain.get("operations"):
+        launched = [t["task_id"] for op in plain["operations"] for t in op.get("tasks", ())]
+        fields["ops"] = ",".join(op["type"] for op in plain["operations"])
+        if launched:
+            fields["tasks"] = launched
     parts = []
     for key, value in fields.items():
         if isinstance(value, list):

@@ -46,7 +46,7 @@ def on(*message_types: type) -> Callable[[F], F]:
 
 
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
-_DRAIN = object()  # in the inbox: deliveries wait in Actor._pending
+_DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
 
 
 class _Wake:
@@ -94,9 +94,9 @@ class Actor(pykka.ThreadingActor):
         self._journal_seq = 0
         # Deliveries reach the actor's thread through this deque rather than one pykka
         # message each: the transport thread appends, and puts one _WAKE in the inbox
-        # for a whole burst (_signalled says one is on its way).
-        self._pending: deque[Delivery] = deque()
-        self._signalled = False
+        # for a whole burst (_deliveries_signalled says one is on its way).
+        self._deliveries: deque[Delivery] = deque()
+        self._deliveries_signalled = False
 
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue:
@@ -206,9 +206,9 @@ class Actor(pykka.ThreadingActor):
         # first delivery of a burst wakes it (see _drain_pending for the other side).
         if self.actor_stopped.is_set():
             raise pykka.ActorDeadError(f"{self} is stopped")
-        self._pending.append(delivery)
-        if not self._signalled:
-            self._signalled = True
+        self._deliveries.append(delivery)
+        if not self._deliveries_signalled:
+            self._deliveries_signalled = True
             self.actor_inbox.put(_WAKE)
 
     def on_receive(self, message: Any) -> Any:
@@ -222,7 +222,7 @@ class Actor(pykka.ThreadingActor):
     def _drain_pending(self) -> None:
         """Handle the deliveries waiting now, in order. Later ones wait for the next turn
         of the inbox, so that pykka messages (stop, proxy calls) are not starved."""
-        pending = self._pending
+        pending = self._deliveries
         for _ in range(len(pending)):
             self.receive(pending.popleft())
             if len(self._handled_ids) >= self.journal_flush_every:
@@ -230,18 +230,18 @@ class Actor(pykka.ThreadingActor):
         if pending:
             self.actor_inbox.put(_WAKE)  # still signalled: come back for the rest
         else:
-            self._signalled = False
-            # A delivery appended before the reset saw _signalled still set and put no
-            # wake-up: look again now that the flag is down (no delivery gets stranded).
+            self._deliveries_signalled = False
+            # A delivery appended just before the reset saw the flag still up and put no
+            # wake-up: look again now that it is down, so that no delivery is stranded.
             if pending:
-                self._signalled = True
+                self._deliveries_signalled = True
                 self.actor_inbox.put(_WAKE)
         self._maybe_flush_handled()
 
     def _maybe_flush_handled(self) -> None:
         if self._handled_ids and (
             len(self._handled_ids) >= self.journal_flush_every
-            or (not self._pending and self.actor_inbox.empty())
+            or (not self._deliveries and self.actor_inbox.empty())
         ):
             self._flush_handled()
 

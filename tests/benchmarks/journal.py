@@ -92,14 +92,26 @@ def replay_all(path: str) -> dict:
     }
 
 
-def journal_cost(tasks: int, rounds: int) -> dict:
-    """The cluster benchmark's no-op tasks/s with the journal off and on, alternating."""
+def noop_rate(tasks: int, journal: bool) -> float:
+    """One run of the cluster benchmark's no-op mode (separate processes, real broker)."""
     from tests.benchmarks import cluster as bench
 
+    args = argparse.Namespace(
+        tasks=tasks, true_tasks=0, agents=2, raw_messages=0, checkpoint=False, true_checkpoint=False,
+        journal=journal, idle_tasks=0, ping_interval=15.0, allocation_interval=1.0, timeout=600.0,
+        count=False, profile_dir=None,
+    )
+    with tempfile.TemporaryDirectory(prefix="mesobus-journal-cost-") as tmp:
+        result = bench.run_mode("noop", args, Path(tmp), with_raw=False)
+    return round(result["tasks_per_s"], 1)
+
+
+def journal_cost(tasks: int, rounds: int) -> dict:
+    """The cluster benchmark's no-op tasks/s with the journal off and on, alternating."""
     off, on = [], []
     for _ in range(rounds):
-        off.append(bench.noop_rate(tasks, journal=False))
-        on.append(bench.noop_rate(tasks, journal=True))
+        off.append(noop_rate(tasks, journal=False))
+        on.append(noop_rate(tasks, journal=True))
     best_off, best_on = sorted(off)[len(off) // 2], sorted(on)[len(on) // 2]
     return {"off_tasks_per_s": off, "on_tasks_per_s": on, "journal_cost": round(1 - best_on / best_off, 3)}
 
