@@ -46,6 +46,7 @@ def on(*message_types: type) -> Callable[[F], F]:
 
 
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
+_FLUSH = object()  # told by the journal timer: write the handled-order entries now
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
 
 
@@ -67,8 +68,12 @@ class Actor(pykka.ThreadingActor):
     """Base of every mesobus actor. Subclasses install handlers with `@on`."""
 
     handlers: dict[type, str] = {}
+    # A process must be able to exit with an actor still running (its unacked message
+    # comes back to the next incarnation); pykka's default would make exit wait forever.
+    use_daemon_thread = True
     journal_kind: ClassVar[str] = ""  # set by actors that can be replayed from the journal
     journal_flush_every: ClassVar[int] = 256  # handled-order entries per journal record
+    journal_flush_seconds: ClassVar[float] = 0.5  # ... or this long after the first of them
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +97,7 @@ class Actor(pykka.ThreadingActor):
         self._handled_ids: list[str] = []
         self._handled_times: list[float] = []
         self._journal_seq = 0
+        self._flush_timer: TimerHandle | None = None
         # Deliveries reach the actor's thread through this deque rather than one pykka
         # message each: the transport thread appends, and puts one _WAKE in the inbox
         # for a whole burst (_deliveries_signalled says one is on its way).
@@ -214,6 +220,9 @@ class Actor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if message is _DRAIN:
             self._drain_pending()
+        elif message is _FLUSH:
+            self._flush_timer = None
+            self._flush_handled()
         elif isinstance(message, Delivery):  # handed over by other means (tests, tools)
             self.receive(message)
             self._maybe_flush_handled()
@@ -239,11 +248,23 @@ class Actor(pykka.ThreadingActor):
         self._maybe_flush_handled()
 
     def _maybe_flush_handled(self) -> None:
-        if self._handled_ids and (
-            len(self._handled_ids) >= self.journal_flush_every
-            or (not self._deliveries and self.actor_inbox.empty())
-        ):
+        """Handled-order entries go to the journal in batches: when enough have gathered,
+        or `journal_flush_seconds` after the first of a batch (a timer, so that an actor
+        gone quiet still writes its tail), never one record per message."""
+        if not self._handled_ids:
+            return
+        if len(self._handled_ids) >= self.journal_flush_every:
             self._flush_handled()
+        elif self._flush_timer is None:
+            self._flush_timer = self.context.clock.call_later(
+                self.journal_flush_seconds, lambda: self._tell_quietly(_FLUSH)
+            )
+
+    def _tell_quietly(self, message: Any) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # stopped meanwhile: on_stop flushed
 
     # --- journal ------------------------------------------------------------------------
 
@@ -267,6 +288,9 @@ class Actor(pykka.ThreadingActor):
         )
 
     def _flush_handled(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         if not self._handled_ids:
             return
         ids, times = tuple(self._handled_ids), tuple(self._handled_times)
