@@ -31,47 +31,76 @@ Decoder = Callable[[Any, str], Any]  # (plain value, field path) -> typed value
 
 def to_plain(obj: Any) -> dict:
     """A catalogue dataclass as a dict of plain values."""
-    return _codec(type(obj))[0](obj)
+    codec = _CODECS.get(type(obj)) or _codec(type(obj))
+    return codec[0](obj)
 
 
 def from_plain(cls: type, data: Any) -> Any:
     """Build `cls` from plain data, validating every field; raises MessageError."""
-    return _codec(cls)[1](data, "")
+    codec = _CODECS.get(cls) or _codec(cls)
+    return codec[1](data, "")
 
 
-@lru_cache(maxsize=None)
+_CODECS: dict[type, tuple[Encoder, Decoder]] = {}
+_FAST = {str: "str", int: "int", bool: "bool", bytes: "bytes", float: "float"}  # exact-type fast paths
+_MISSING = object()
+
+
 def _codec(cls: type) -> tuple[Encoder, Decoder]:
+    """Compile straight-line encode and decode functions for one catalogue class: one
+    is built for every message on the hot path, so there is no per-field loop; any
+    value that is not of the expected exact type goes through its full decoder, which
+    converts it (an int for a float) or raises a MessageError naming the field."""
+    codec = _CODECS.get(cls)
+    if codec is not None:
+        return codec
     hints = typing.get_type_hints(cls)
     fields = [f for f in dataclasses.fields(cls) if f.init]
-    specs = []
-    for f in fields:
-        enc, dec = _for_type(hints[f.name])
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        specs.append((f.name, enc, dec, required))
-    name = cls.__name__
-
-    def encode(obj: Any) -> dict:
-        return {fname: enc(getattr(obj, fname)) for fname, enc, _, _ in specs}
-
-    def decode(data: Any, path: str) -> Any:
-        if not isinstance(data, dict):
-            raise MessageError(f"expected a map, got {type(data).__name__}", message=name, field=path)
-        kwargs = {}
-        for fname, _, dec, required in specs:
-            where = f"{path}.{fname}" if path else fname
-            if fname in data:
-                try:
-                    kwargs[fname] = dec(data[fname], where)
-                except MessageError as err:
-                    raise MessageError(err.reason, message=name, field=err.field or where) from None
-            elif required:
-                raise MessageError("required field missing", message=name, field=where)
-        try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as err:
-            raise MessageError(str(err), message=name, field=path) from None
-
-    return encode, decode
+    env: dict[str, Any] = {"cls": cls, "MessageError": MessageError, "MISSING": _MISSING, "name": cls.__name__}
+    enc_parts, dec_lines = [], []
+    for i, f in enumerate(fields):
+        tp = hints[f.name]
+        enc, dec = _for_type(tp)
+        env[f"enc{i}"], env[f"dec{i}"] = enc, dec
+        enc_parts.append(f"{f.name!r}: obj.{f.name}" if enc is _identity else f"{f.name!r}: enc{i}(obj.{f.name})")
+        where = f"(path + '.{f.name}' if path else '{f.name}')"
+        fast = _FAST.get(tp)
+        check = f"type(v{i}) is not {fast}" if fast else "True"
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            absent = f"raise MessageError('required field missing', message=name, field={where})"
+        elif f.default is not dataclasses.MISSING:
+            env[f"default{i}"] = f.default
+            absent = f"v{i} = default{i}"
+        else:
+            env[f"default{i}"] = f.default_factory
+            absent = f"v{i} = default{i}()"
+        dec_lines += [
+            f"v{i} = data.get({f.name!r}, MISSING)",
+            f"if v{i} is MISSING: {absent}",
+            f"elif {check}: v{i} = dec{i}(v{i}, {where})",
+        ]
+    env.update({"str": str, "int": int, "bool": bool, "bytes": bytes, "float": float})
+    args = ", ".join(f"v{i}" for i in range(len(fields)))
+    source = "\n".join(
+        [
+            "def encode(obj):",
+            "    return {" + ", ".join(enc_parts) + "}",
+            "def decode(data, path):",
+            "    if type(data) is not dict:",
+            "        raise MessageError(f'expected a map, got {type(data).__name__}', message=name, field=path)",
+            "    try:",
+            *["        " + line for line in dec_lines or ["pass"]],
+            "    except MessageError as err:",
+            "        raise MessageError(err.reason, message=name, field=err.field) from None",
+            "    try:",
+            f"        return cls({args})",
+            "    except (TypeError, ValueError) as err:",
+            "        raise MessageError(str(err), message=name, field=path) from None",
+        ]
+    )
+    exec(compile(source, f"<codec {cls.__name__}>", "exec"), env)
+    codec = _CODECS[cls] = (env["encode"], env["decode"])
+    return codec
 
 
 def _identity(value: Any) -> Any:
@@ -185,4 +214,6 @@ def _enum(tp: type[enum.Enum]) -> tuple[Encoder, Decoder]:
 
 def _nested(tp: type) -> tuple[Encoder, Decoder]:
     # Compiled lazily: catalogue classes may refer to each other.
-    return (lambda v: _codec(tp)[0](v)), (lambda v, path: _codec(tp)[1](v, path))
+    return (lambda v: (_CODECS.get(tp) or _codec(tp))[0](v)), (
+        lambda v, path: (_CODECS.get(tp) or _codec(tp))[1](v, path)
+    )
