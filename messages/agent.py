@@ -245,3 +245,11 @@ class KillGraceExpired:
 @dataclass(frozen=True)
 class ExecutorIdleCheck:
     generation: int
+
+
+# executor -> itself (timer): has its agent been heard from lately? If not, ask it (PingAgent);
+# silent for MESOBUS_RECOVERY_TIMEOUT: the agent is gone, end the tasks and exit.
+@message
+@dataclass(frozen=True)
+class AgentSilenceCheck:
+    pass

@@ -1,7 +1,8 @@
 """The I/O thread: one pika IOLoop, one SelectConnection at a time, reconnecting by itself.
 
-Every pika object is touched on this thread only. Other threads reach it through
-`call_soon(fn)` (pika's `add_callback_threadsafe`, the one thread-safe entry point).
+Every pika object is touched on this thread, or by another thread holding the I/O lock
+while this one waits in epoll (`run_here`, see ioloop.py): one thread at a time. Other
+threads hand work over through `call_soon(fn)` (pika's `add_callback_threadsafe`).
 The IOLoop outlives connections, so a callback handed over during an outage simply runs
 once the loop turns again.
 
@@ -23,10 +24,10 @@ import threading
 from typing import Any, Callable
 
 import pika
-from pika.adapters.select_connection import IOLoop
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from rabbitmq.config import BrokerConfig
+from rabbitmq.ioloop import Loop, send_output
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,13 @@ class IoThread:
         self.connected = False
         self.last_error = "not connected yet"
         self.connections = 0  # how many times a connection opened
+        self.ran_here = self.ran_elsewhere = 0  # run_here() outcomes
         self._on_open = on_open
         self._on_lost = on_lost
         self._params = connection_parameters(config)
-        self._ioloop = IOLoop()
+        self._ioloop = Loop()
+        self._ioloop.before_wait = self._flush_output
+        self._before_send: list[Callable[[], None]] = []
         self._connection: Any = None
         self._closing = threading.Event()
         self._loop_lock = threading.Lock()  # guards call_soon against the loop's close
@@ -138,6 +142,43 @@ class IoThread:
 
     def remove_timeout(self, handle: Any) -> None:
         self._ioloop.remove_timeout(handle)
+
+    def at_turn_end(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` at the end of this turn of the loop (the I/O thread only)."""
+        self._ioloop.at_turn_end(fn)
+
+    def each_turn(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` at the end of every turn of the loop, from now on (any thread,
+        before start())."""
+        self._ioloop.each_turn.append(fn)
+
+    def before_send(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` whenever a turn is about to send output, so that it can add
+        frames that need not go alone (e.g. acks); before start()."""
+        self._before_send.append(fn)
+
+    def _flush_output(self) -> None:
+        """Send what was written in this turn (see ioloop.send_output)."""
+        send_output(self._connection, self._before_send)
+
+    def run_here(self, fn: Callable[[], None]) -> bool:
+        """From another thread: if the I/O thread is waiting in epoll, run `fn()` and send
+        its output on this thread, holding the I/O lock (so pika is still used by one
+        thread at a time), and return True. Else return False and do nothing: hand the
+        work over with call_soon(). Saves waking the I/O thread for a few frames."""
+        lock = self._ioloop.lock
+        if lock is None or not lock.acquire(False):
+            self.ran_elsewhere += 1
+            return False
+        self.ran_here += 1
+        try:
+            fn()
+            self._flush_output()
+        except Exception:  # as on the I/O thread: a bug is logged, the caller goes on
+            log.exception("mesobus: %s failed outside the I/O thread", getattr(fn, "__qualname__", fn))
+        finally:
+            lock.release()
+        return True
 
     def _run(self) -> None:
         self.ident = threading.get_ident()

@@ -31,6 +31,7 @@ from rabbitmq.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
+_new_delivery = tuple.__new__  # Delivery is a NamedTuple: skip its Python-level __new__
 _RETRY_DELAY = 1.0  # seconds before a subscription whose channel broke is started again
 
 
@@ -71,12 +72,14 @@ class Consumers:
         self._generations = itertools.count(1)
         self._connection: Any = None
         self._settling: deque[tuple[tuple[Subscription, int, int], int]] = deque()  # any thread -> I/O
-        self._scheduled = False
+        self._armed = False  # a pick-up of settlements is on its way (wake-up, then timer)
         self._held: deque[tuple[tuple[Subscription, int, int], int]] = deque()  # waiting for confirms
         self._dirty: set[Subscription] = set()  # settled but not yet acked
-        self._timer: Any = None  # flushes partial ack batches
         self._drain_timer: Any = None  # picks up settlements from other threads
+        self._ack_timer: Any = None  # sends partial ack batches after ack_interval
         publisher.on_advance = self._on_watermark
+        io.each_turn(self._pick_up)
+        io.before_send(self._ride_along)
 
     # --- any thread -------------------------------------------------------------------
 
@@ -106,19 +109,22 @@ class Consumers:
     def settle(self, tag: tuple[Subscription, int, int], need: int) -> None:
         """Ack this delivery once every message up to sequence `need` is confirmed.
 
-        Cheap on purpose: no wake-up of the I/O thread per call. The first settlement of a
-        burst arms a timer (ack_interval); a full batch wakes the I/O thread at once."""
+        Cheap on purpose: no wake-up of the I/O thread per call. Every turn of the I/O
+        loop picks up what was handed over. A settlement that waits for a confirm needs
+        nothing more (the confirm brings a turn); else, unless a drain of the outbox is
+        on its way, the first settlement of a burst wakes the I/O thread to arm a timer
+        (ack_interval). A full batch wakes it at once."""
         if threading.get_ident() == self._io.ident:
             self._settle_or_hold(tag, need)
             self._flush_full()
             return
         settling = self._settling
         settling.append((tag, need))
-        if not self._scheduled:
-            self._scheduled = True
-            self._io.call_soon(self._arm_drain)
-        elif len(settling) == self._batch:
+        if len(settling) == self._batch:
             self._io.call_soon(self._drain)
+        elif not self._armed and need <= self._publisher.watermark and not self._publisher.drain_scheduled:
+            self._armed = True
+            self._io.call_soon(self._arm_drain)
 
     # --- the I/O thread: subscriptions --------------------------------------------------
 
@@ -195,16 +201,32 @@ class Consumers:
         sub.ready.set()
 
     def _on_message(self, sub: Subscription, generation: int) -> Any:
-        """pika's callback for one subscription's deliveries (the hot path: kept flat)."""
-        address, on_delivery = sub.address, sub.on_delivery
+        """pika's callback for one subscription's deliveries (the hot path: kept flat).
+
+        Deliveries are collected during the loop turn and handed to `on_delivery` at its
+        end, in order: an actor is then woken once per burst, when this thread is about
+        to wait (and so to release the GIL) rather than in the middle of parsing."""
+        address, on_delivery, at_turn_end = sub.address, sub.on_delivery, self._io.at_turn_end
+        arrived: list[Delivery] = []
 
         def on_message(_channel: Any, method: Any, _properties: Any, body: bytes) -> None:
             if sub.state == "closing":
                 return  # requeued when the channel closes
-            try:
-                on_delivery(Delivery(address, body, (sub, generation, method.delivery_tag), method.redelivered))
-            except Exception as err:  # e.g. the actor already stopped: the delivery comes back later
-                log.warning("mesobus: %s could not take a delivery (%r); it stays unacked", address, err)
+            tag = (sub, generation, method.delivery_tag)
+            arrived.append(_new_delivery(Delivery, (address, body, tag, method.redelivered)))
+            if len(arrived) == 1:
+                at_turn_end(hand_over)
+
+        def hand_over() -> None:
+            batch = arrived[:]
+            arrived.clear()
+            if sub.generation != generation or sub.state == "closing":
+                return  # the channel closed meanwhile: the broker requeues these
+            for delivery in batch:
+                try:
+                    on_delivery(delivery)
+                except Exception as err:  # e.g. the actor already stopped: the delivery comes back later
+                    log.warning("mesobus: %s could not take a delivery (%r); it stays unacked", address, err)
 
         return on_message
 
@@ -261,15 +283,29 @@ class Consumers:
 
     def _timed_drain(self) -> None:
         self._drain_timer = None
+        self._armed = False  # before draining: a settlement that saw it set is drained here
         self._drain()
         self._flush_all()  # what is left has waited an ack_interval already
 
+    def _pick_up(self) -> None:
+        """Every loop turn: settle what other threads handed over meanwhile."""
+        if self._settling:
+            self._drain()
+
     def _drain(self) -> None:
-        self._scheduled = False
-        settling = self._settling
+        settling, dirty = self._settling, self._dirty
+        watermark = self._publisher.watermark  # moves only on this thread
         while settling:
             tag, need = settling.popleft()
-            self._settle_or_hold(tag, need)
+            sub, generation, delivery_tag = tag
+            if (
+                delivery_tag == sub.settled + 1 and need <= watermark and not sub.early
+                and sub.generation == generation and sub.channel is not None
+            ):  # the common case, inline: the next tag in order, nothing to wait for
+                sub.settled = delivery_tag
+                dirty.add(sub)
+            else:
+                self._settle_or_hold(tag, need)
         self._flush_full()
 
     def _settle_or_hold(self, tag: tuple[Subscription, int, int], need: int) -> None:
@@ -314,13 +350,24 @@ class Consumers:
             self._dirty.add(sub)
 
     def _flush_full(self) -> None:
-        """Ack full batches now; arm the timer for the rest."""
+        """Ack full batches now; the rest goes with the next output (_ride_along) or
+        after ack_interval, whichever comes first: an ack alone costs a send() and a
+        TCP segment on both ends."""
         if not self._dirty:
             return
         for sub in [s for s in self._dirty if s.settled - s.acked >= self._batch]:
             self._send_ack(sub)
-        if self._dirty and self._timer is None:
-            self._timer = self._io.call_later(0, self._flush_all)  # at the end of this loop turn
+        if self._dirty and self._ack_timer is None:
+            self._ack_timer = self._io.call_later(self._config.ack_interval, self._on_ack_timer)
+
+    def _on_ack_timer(self) -> None:
+        self._ack_timer = None
+        self._flush_all()
+
+    def _ride_along(self) -> None:
+        """Output is about to be sent: pending acks go with it."""
+        if self._dirty:
+            self._flush_all()
 
     def flush_acks(self) -> None:
         """Send every pending ack now (close() uses it)."""
@@ -328,9 +375,11 @@ class Consumers:
         self._flush_all()
 
     def _flush_all(self) -> None:
-        self._timer = None
         for sub in list(self._dirty):
             self._send_ack(sub)
+        if self._ack_timer is not None:
+            self._io.remove_timeout(self._ack_timer)
+            self._ack_timer = None
 
     def _send_ack(self, sub: Subscription) -> None:
         self._dirty.discard(sub)

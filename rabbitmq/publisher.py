@@ -34,6 +34,8 @@ from rabbitmq.connection import IoThread, describe, guarded
 log = logging.getLogger(__name__)
 
 _PERSISTENT = pika.BasicProperties(delivery_mode=2)
+_new_outgoing = tuple.__new__  # skips the NamedTuple's Python-level __new__ (hot path)
+_DEFER_LIMIT = 1000  # deferred messages in the outbox beyond which the I/O thread is woken
 
 
 class Outgoing(NamedTuple):
@@ -51,7 +53,8 @@ class Publisher:
         self._io = io
         self._config = config
         self._stats = stats
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # `with self._lock` where no wait/notify: C-level, cheaper
+        self._cond = threading.Condition(self._lock)
         self.seq = 0  # the last sequence number handed out (written under _cond)
         self.watermark = 0  # every seq <= watermark is confirmed (written by the I/O thread)
         self.on_advance: Callable[[int], None] = lambda watermark: None  # I/O thread hook
@@ -73,27 +76,46 @@ class Publisher:
     # --- any thread -------------------------------------------------------------------
 
     def publish(
-        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None
+        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None,
+        *, defer: bool = False,
     ) -> int:
         """Queue one persistent message; returns its sequence number. Waits (up to
         send_timeout) while disconnected or while max_inflight messages are unconfirmed,
-        then raises TransportError; the message is then not sent."""
+        then raises TransportError; the message is then not sent.
+
+        `defer=True` (not on the I/O thread): the caller promises to call `send_now()`
+        soon, so the I/O thread is not woken now (a batch, an ask about to wait)."""
         on_io = self._io.in_io_thread()
-        with self._cond:
+        with self._lock:
             if not on_io and (not self._ready or self.seq - self.watermark >= self._config.max_inflight):
                 self._wait_for_room()
             if self._closed:
                 raise TransportError("the transport is closed")
             self.seq = seq = self.seq + 1
-            self._outbox.append(Outgoing(seq, exchange, routing_key, body, headers))
-            wake = not self._scheduled
-            self._scheduled = True
+            outbox = self._outbox
+            outbox.append(_new_outgoing(Outgoing, (seq, exchange, routing_key, body, headers)))
+            wake = not self._scheduled and (on_io or not defer or len(outbox) >= _DEFER_LIMIT)
+            if wake:
+                self._scheduled = True
         if wake:
             if on_io:
                 self._drain()
             else:
                 self._io.call_soon(self._drain)
         return seq
+
+    def send_now(self) -> None:
+        """Send what publish(defer=True) left in the outbox: on this thread if the I/O
+        thread is idle (no wake-up, no thread switch), else through the I/O thread."""
+        if self._scheduled or not self._outbox:
+            return  # a drain is on its way, or nothing to send
+        if self._io.run_here(self._drain):
+            return
+        with self._cond:
+            if self._scheduled or not self._outbox:
+                return
+            self._scheduled = True
+        self._io.call_soon(self._drain)
 
     def wait_confirmed(self, seq: int, timeout: float) -> bool:
         """Wait until every message up to `seq` is confirmed; False on timeout."""
@@ -107,12 +129,20 @@ class Publisher:
     def unconfirmed(self) -> int:
         return self.seq - self.watermark
 
+    @property
+    def drain_scheduled(self) -> bool:
+        """A drain is on its way to the I/O thread (so a loop turn is coming)."""
+        return self._scheduled
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
 
     def _wait_for_room(self) -> None:
+        if self._outbox and not self._scheduled:  # deferred messages count: send them
+            self._scheduled = True
+            self._io.call_soon(self._drain)
         timeout = self._config.send_timeout
         deadline = time.monotonic() + timeout
         self._waiters += 1
@@ -195,7 +225,7 @@ class Publisher:
         connection.close(320, f"publishing channel closed: {reason}")
 
     def _drain(self) -> None:
-        with self._cond:
+        with self._lock:
             self._scheduled = False
             channel = self._channel
             if channel is None:

@@ -17,7 +17,9 @@ for a bad URL or option. See docs/transport.md.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
+from concurrent.futures import Future
 from typing import Any
 
 from actors.runtime.clock import Clock, RealClock
@@ -65,6 +67,7 @@ class AmqpTransport(Transport):
         self._own_clock = clock is None
         self._stats: Counter[str] = Counter()
         self._closed = False
+        self._batching = _Depth()  # per thread: how deep in batch() it is
         self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
@@ -102,12 +105,30 @@ class AmqpTransport(Transport):
     def publish(self, envelope: Envelope) -> None:
         """Send to `envelope.target`'s mailbox. Waits out an outage up to send_timeout,
         then raises TransportError (and the message is not sent)."""
-        self._publisher.publish(topology.EXCHANGE, envelope.target, encode(envelope))
+        self._publisher.publish(
+            topology.EXCHANGE, envelope.target, encode(envelope), defer=self._batching.depth > 0
+        )
+
+    def batch(self) -> "_Batch":
+        """Publishes from this thread inside `with transport.batch():` are sent together
+        at its end (on this thread if the I/O thread is idle: no wake-up). Nestable."""
+        return _Batch(self)
+
+    def ask(self, envelope: Envelope, timeout: float | None = None) -> "Future[Envelope]":
+        with _Batch(self):
+            future = super().ask(envelope, timeout)
+            # Sent now, from this thread if the I/O thread is idle: the asker is about to
+            # wait for the answer (even inside an outer batch, e.g. in a handler).
+            self._publisher.send_now()
+        return future
 
     def record(self, envelope: Envelope) -> None:
         """A journal record: routing key `journal`, which only the journal stream is
         bound for. Not mandatory, so it is simply dropped when the journal is off."""
-        self._publisher.publish(topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS)
+        self._publisher.publish(
+            topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
+            defer=self._batching.depth > 0,
+        )
 
     def publish_raw(self, address: str, body: bytes) -> None:
         """Put bytes into a mailbox as they are (tests inject malformed messages)."""
@@ -136,6 +157,7 @@ class AmqpTransport(Transport):
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything published so far is confirmed by the broker."""
         timeout = self.confirm_timeout if timeout is None else timeout
+        self._publisher.send_now()  # what this thread's batch holds back must go too
         seq = self._publisher.seq
         if not self._publisher.wait_confirmed(seq, timeout):
             raise TransportError(
@@ -191,3 +213,25 @@ class AmqpTransport(Transport):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "connected" if self._io.connected else "connecting"
         return f"<AmqpTransport {self.config.url} {state}>"
+
+
+class _Depth(threading.local):
+    depth = 0
+
+
+class _Batch:
+    """`AmqpTransport.batch()`: defer this thread's publishes, send them at the end."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: AmqpTransport) -> None:
+        self._transport = transport
+
+    def __enter__(self) -> None:
+        self._transport._batching.depth += 1
+
+    def __exit__(self, *_exc: Any) -> None:
+        batching = self._transport._batching
+        batching.depth -= 1
+        if not batching.depth:
+            self._transport._publisher.send_now()

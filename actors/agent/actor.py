@@ -20,6 +20,7 @@ import uuid as uuidlib
 from typing import Any, ClassVar
 
 from actors.agent.checkpoint import Checkpoint, NullCheckpoint, Recovered
+from actors.agent.commit import GroupCommit
 from actors.agent.config import AgentConfig, ConfigError
 from actors.agent.executor_handlers import ExecutorHandlers
 from actors.agent.task_handlers import TaskHandlers
@@ -57,12 +58,14 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
+class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
     """Start it with `start_agent(transport, config)`, which recovers its checkpoint.
 
     Replayable from the journal (`replay.py`): handlers take time, ids and randomness only
     from the actor, and what an effect reports (an executor's exit, a failed launch) comes
-    back as a message in its mailbox."""
+    back as a message in its mailbox.
+
+    Task checkpoints are written in groups, and what depends on them waits (`commit.py`)."""
 
     journal_kind: ClassVar[str] = "agent"
 
@@ -81,6 +84,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
         command_executor: CommandInfo | None = None,
     ) -> None:
         super().__init__(agent_address(agent_id), transport, context)
+        self._init_group_commit()  # self.transport is now the gate; `transport` the broker's
         self.config = config
         self.agent_id = agent_id
         self.agent_info = AgentInfo(
@@ -134,6 +138,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
                 self.delay(self.config.executor_reconnect_timeout, ExecutorReconnectTimeout())
             else:
                 self._register(0)
+            self.commit()
         finally:
             self._start_time = None
 
@@ -262,8 +267,8 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
     @on(PingAgent)
     def _on_ping(self, msg: PingAgent) -> None:
         self.reply(PongAgent(self.agent_id))
-        if not self.registered:
-            return
+        if not self.registered or self.envelope is None or self.envelope.sender != self.config.master:
+            return  # only the master's pings say anything about the master (executors ask too)
         if not msg.connected:
             self._lost_master("the master does not count this agent as connected")
             return
@@ -290,7 +295,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, Actor):
         self._shut_everything_down()
         if leaving:
             self.send(self.config.master, UnregisterAgent(self.agent_id))
-        self.checkpoint.wipe()  # a removed agent's id must not come back
+        self.wipe_checkpoint()  # a removed agent's id must not come back
         self.stop()
 
     def leave(self) -> None:

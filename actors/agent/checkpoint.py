@@ -5,8 +5,10 @@
     meta/frameworks/<fid>/executors/<eid>.msgpack        ExecutorInfo, run id, sandbox, pid
     meta/frameworks/<fid>/tasks/<tid>.msgpack            TaskInfo, state, status update stream
 
-Every file is msgpack, written to a temporary file, flushed and renamed over the old one, so
-a crash leaves either the old or the new version. Ids are percent-encoded in file names.
+Every file is msgpack, written to a temporary file, flushed, fsynced and renamed over the
+old one, so a crash leaves either the old or the new version. Ids are percent-encoded in
+file names. Directories are created once per store (not per write). The agent writes task
+files in groups (`commit.py`): a task changed by several messages is written once.
 
 >>> import tempfile
 >>> cp = Checkpoint(tempfile.mkdtemp())
@@ -51,35 +53,52 @@ class Recovered:
 class Checkpoint:
     """The on-disk store. Tests may use `NullCheckpoint` where nothing should persist."""
 
+    keeps_state = True  # False: writes are no-ops, so the agent need not wait for them
+
     def __init__(self, meta_dir: str | os.PathLike) -> None:
         self.root = Path(meta_dir)
+        self._made: set[Path] = set()  # directories known to exist
 
     # --- writes -----------------------------------------------------------------------
 
     def save_agent(self, agent_id: str, *, registered: bool) -> None:
-        _write(self.root / "agent.msgpack", {"agent_id": agent_id, "registered": registered})
+        self._write(self.root / "agent.msgpack", {"agent_id": agent_id, "registered": registered})
 
     def save_framework(self, info: FrameworkInfo) -> None:
-        _write(self._framework_dir(info.framework_id) / "framework.msgpack", to_plain(info))
+        self._write(self._framework_dir(info.framework_id) / "framework.msgpack", to_plain(info))
 
     def remove_framework(self, framework_id: str) -> None:
-        shutil.rmtree(self._framework_dir(framework_id), ignore_errors=True)
+        root = self._framework_dir(framework_id)
+        self._made = {d for d in self._made if d != root and root not in d.parents}
+        shutil.rmtree(root, ignore_errors=True)
 
     def save_executor(self, record: ExecutorRecord) -> None:
-        _write(self._executor_file(record.framework_id, record.executor_id), executor_to_plain(record))
+        self._write(self._executor_file(record.framework_id, record.executor_id), executor_to_plain(record))
 
     def remove_executor(self, framework_id: str, executor_id: str) -> None:
         _remove(self._executor_file(framework_id, executor_id))
 
     def save_task(self, task: TaskRecord, stream: Stream | None) -> None:
-        _write(self._task_file(task.framework_id, task.task_id), task_to_plain(task, stream))
+        self._write(self._task_file(task.framework_id, task.task_id), task_to_plain(task, stream))
 
     def remove_task(self, framework_id: str, task_id: str) -> None:
         _remove(self._task_file(framework_id, task_id))
 
     def wipe(self) -> None:
         """Forget everything (the agent was told to shut down for good)."""
+        self._made.clear()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _write(self, path: Path, data: Any) -> None:
+        directory = path.parent
+        if directory not in self._made:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._made.add(directory)
+        try:
+            _write(path, data)
+        except FileNotFoundError:  # removed behind our back: make it again, once
+            directory.mkdir(parents=True, exist_ok=True)
+            _write(path, data)
 
     # --- recovery ---------------------------------------------------------------------
 
@@ -120,6 +139,8 @@ class Checkpoint:
 
 class NullCheckpoint(Checkpoint):
     """Remembers nothing (checkpointing off: simulations and benchmarks)."""
+
+    keeps_state = False
 
     def __init__(self) -> None:
         super().__init__("/nonexistent")
@@ -243,7 +264,7 @@ def entry_name(identifier: str) -> str:
 
 
 def _write(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace `path` atomically and durably (its directory must exist)."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
         f.write(msgpack.packb(data, use_bin_type=True))

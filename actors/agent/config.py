@@ -69,6 +69,8 @@ class AgentConfig:
     executor_reconnect_timeout: float = 5.0
     executor_shutdown_grace: float = 10.0  # longer than a task's kill grace period
     command_executor_idle: float = 5.0  # shut an idle command executor down after this
+    # Executors whose agent is silent this long end their tasks and exit (0: never).
+    executor_recovery_timeout: float = 900.0
     kill_grace_period: float = 3.0  # default for tasks that do not set their own
     completed_tasks_kept: int = 1000  # for state(); terminal, acknowledged tasks
 
@@ -97,6 +99,9 @@ class AgentConfig:
             raise ConfigError(f"max-missed-pings: must be at least 1, not {self.max_missed_pings}")
         if self.kill_grace_period < 0:
             raise ConfigError(f"kill-grace-period: must not be negative, not {self.kill_grace_period}")
+        timeout = self.executor_recovery_timeout
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 <= timeout < float("inf"):
+            raise ConfigError(f"executor-recovery-timeout: must be a non-negative number, not {timeout!r}")
 
     @classmethod
     def from_flags(

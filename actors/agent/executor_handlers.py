@@ -63,6 +63,7 @@ class ExecutorHandlers:
                 sandbox=sandbox,
                 checkpoint=self.book.frameworks[framework_id].checkpoint,
                 kill_grace_period=self.config.kill_grace_period,
+                recovery_timeout=self.config.executor_recovery_timeout,
                 limits=self.config.limits,
             )
             executor.handle = self.launcher.launch(ExecutorSpec(env, info.command, run_id), self.exit_reporter(executor))
@@ -246,4 +247,4 @@ class ExecutorHandlers:
         elif any(t.framework_id == framework_id for t in self.book.tasks.values()):
             return
         if self.book.frameworks.pop(framework_id, None) is not None:
-            self.checkpoint.remove_framework(framework_id)
+            self.uncheckpoint_framework(framework_id)

@@ -62,7 +62,7 @@ class TaskHandlers:
             self.book.frameworks[fid] = framework
             self.checkpoint.save_framework(framework)
         if self.launcher.simulates_tasks:
-            self.checkpoint.save_task(task, None)
+            self.checkpoint_task(task)
             for state in (TaskState.TASK_RUNNING, TaskState.TASK_FINISHED):
                 self.agent_update(fid, tid, state, R.REASON_NONE, "noop mode", source=StatusSource.SOURCE_EXECUTOR)
             return
@@ -83,7 +83,7 @@ class TaskHandlers:
                 self.sandboxes.create_task(executor.sandbox, tid)
         else:
             task.sandbox = executor.sandbox
-        self.checkpoint.save_task(task, None)
+        self.checkpoint_task(task)  # written before the RunTask leaves (it waits for the commit)
         self._deliver(executor, info)
 
     def _executor_info(self: "Agent", framework_id: str, info: TaskInfo) -> ExecutorInfo:

@@ -57,7 +57,8 @@ class UpdateHandlers:
         return None
 
     def add_update(self: "Agent", update: StatusUpdate) -> None:
-        """Put an update in its task's stream (checkpointed); send it if it is the head."""
+        """Put an update in its task's stream; send it if it is the head. The task is
+        written at the next commit, before anything sent from here on leaves the agent."""
         key = (update.framework_id, update.status.task_id)
         added = self.updates.add(update)
         if added in (Added.ACKNOWLEDGED, Added.REJECTED):
@@ -70,7 +71,7 @@ class UpdateHandlers:
         task = self.book.tasks.get(key)
         if task is not None:
             task.state = update.status.state
-            self.checkpoint.save_task(task, self.updates.stream(*key))
+            self.checkpoint_task(task)
         if added is Added.FORWARD:
             self._forward(key)
 
@@ -138,12 +139,12 @@ class UpdateHandlers:
         task = self.book.tasks.get(key)
         stream = self.updates.stream(*key)
         if stream is None:  # the terminal update was acknowledged: the task is done here
-            self.checkpoint.remove_task(*key)
+            self.uncheckpoint_task(key)
             if task is not None:
                 self.book.finish(task)
                 self.task_done(task)
-        elif task is not None:
-            self.checkpoint.save_task(task, stream)
+        # Otherwise nothing is written: losing an acknowledgement in a crash only makes the
+        # agent resend an update the framework has seen, which it acknowledges again.
         if following is not None:
             self._forward(key)
 

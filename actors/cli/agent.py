@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hostname", default=None, help="the hostname the agent reports (default: this host's)")
     p.add_argument("--executor-mode", choices=EXECUTOR_MODES, default="process",
                    help="process: executors are child processes (default); noop: tasks only pretend to run")
+    p.add_argument("--checkpoint", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep the agent id, tasks and status updates under WORK_DIR/meta, so a restarted agent"
+                        " recovers its executors and loses no update (default: on); --no-checkpoint keeps"
+                        " nothing on disk (simulations, benchmarks)")
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from actors.agent.config import ConfigError
     from actors.connect import connect_transport
 
-    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker}
+    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint}
     if args.hostname:
         settings["hostname"] = args.hostname
     try:

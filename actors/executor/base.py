@@ -27,6 +27,13 @@ and `exit()`.
 
 Before it is registered, an executor ignores everything but ExecutorRegistered: what else
 arrives then was left in its mailbox by an earlier run of the same executor id.
+
+An executor outlives its agent's restarts, not its agent: when it has heard nothing from
+the agent for a while (up to a minute) it asks (`PingAgent`; a live agent answers
+`PongAgent`), and when nothing at all came from the agent for `MESOBUS_RECOVERY_TIMEOUT`
+seconds (15 min; a restarted agent's `ReconnectExecutor` counts) the agent is gone: it
+calls `shutdown()` (end the tasks, then exit) and exits a while later whatever happens, as
+Mesos' executors do when their agent does not come back within the recovery timeout.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from actors.executor.wire import encode_update
 from actors.runtime import Actor, ActorContext, Transport, on
 from messages import (
     AgentInfo,
+    AgentSilenceCheck,
+    Envelope,
     ExecutorInfo,
     ExecutorReregistered,
     ExecutorRegistered,
@@ -47,6 +56,8 @@ from messages import (
     FrameworkInfo,
     FrameworkToExecutor,
     KillTask,
+    PingAgent,
+    PongAgent,
     ReconnectExecutor,
     RegisterExecutor,
     ReregisterExecutor,
@@ -66,6 +77,7 @@ log = logging.getLogger(__name__)
 
 REGISTER_BACKOFF = 1.0
 REGISTER_BACKOFF_MAX = 10.0
+AGENT_CHECK_MAX = 60.0  # how often, at most, a silent agent is asked whether it is there
 
 
 class Executor(Actor):
@@ -87,6 +99,8 @@ class Executor(Actor):
         # The grace period the KillTask being handled asked for (None: the task's own).
         self.requested_grace_period: float | None = None
         self._register_timer = ""
+        self.agent_heard_at = 0.0  # the last time anything came from the agent
+        self.agent_lost = False  # silent for the recovery timeout: shutting down
 
     # --- callbacks: override these ----------------------------------------------------
 
@@ -168,7 +182,14 @@ class Executor(Actor):
 
     def on_start(self) -> None:
         super().on_start()
+        self.agent_heard_at = self.now()
+        self._check_agent_later()
         self._register(0)
+
+    def dispatch(self, envelope: Envelope) -> str | None:
+        if envelope.sender == self.env.agent_address:
+            self.agent_heard_at = self.context.clock.now()
+        return super().dispatch(envelope)
 
     def _register(self, attempt: int) -> None:
         self.send(self.env.agent_address, RegisterExecutor(self.framework_id, self.executor_id))
@@ -254,6 +275,38 @@ class Executor(Actor):
         if self._expected("ExecutorReregistered"):
             self.agent_info = msg.agent
             self.reregistered(msg.agent)
+
+    # --- is the agent still there? ---------------------------------------------------------
+
+    def _agent_check_interval(self) -> float:
+        return min(AGENT_CHECK_MAX, self.env.recovery_timeout / 4)
+
+    def _check_agent_later(self) -> None:
+        if self.env.recovery_timeout > 0:
+            self.delay(self._agent_check_interval(), AgentSilenceCheck())
+
+    @on(AgentSilenceCheck)
+    def _on_agent_silence_check(self, msg: AgentSilenceCheck) -> None:
+        if self.agent_lost:  # shutdown() had its time
+            log.warning("%s: exiting (its agent is gone)", self.address)
+            self.exit()
+            return
+        silent = self.now() - self.agent_heard_at
+        if silent >= self.env.recovery_timeout:
+            log.warning(
+                "%s: nothing from agent %s for %.0fs (recovery timeout %gs): it is gone; shutting down",
+                self.address, self.agent_id, silent, self.env.recovery_timeout,
+            )
+            self.agent_lost = True
+            self.counters["agent_lost"] += 1
+            self.shutdown()
+        elif silent >= self._agent_check_interval():
+            self.send(self.env.agent_address, PingAgent())  # a live agent answers PongAgent
+        self._check_agent_later()
+
+    @on(PongAgent)
+    def _on_pong(self, msg: PongAgent) -> None:
+        """The agent is there (`dispatch` noted the time)."""
 
     def _expected(self, what: str) -> bool:
         if not self.is_registered:

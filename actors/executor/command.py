@@ -10,8 +10,11 @@ stderr there, in its own process group, under the task's limits (see `limits.py`
                                      after the grace period, default 3 s)
 
 It exits on ShutdownExecutor (after killing its tasks), or when every task is terminal and
-acknowledged and nothing arrived for `MESOBUS_EXECUTOR_IDLE_TIMEOUT` seconds; the agent
-usually shuts it down first, after its own, shorter, idle time.
+acknowledged and nothing arrived for `MESOBUS_EXECUTOR_IDLE_TIMEOUT` seconds (registered or
+not: an executor whose agent never answered has nothing to wait for); the agent usually
+shuts it down first, after its own, shorter, idle time. When its agent has been silent for
+`MESOBUS_RECOVERY_TIMEOUT` seconds (see `Executor`) it kills its tasks and exits, even with
+updates still unacknowledged: nobody is left to acknowledge them.
 
 >>> from actors.executor import CommandExecutor, run_executor
 >>> # python -m actors.executor     (what the agent starts) is run_executor(CommandExecutor)
@@ -82,6 +85,10 @@ class CommandExecutor(Executor):
         self._idle_generation = 0
         self._idle_timer = ""
         log.info("%s: task limits: %s", self.address, self.limits.describe())
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._arm_idle()  # also while it waits for its agent to answer RegisterExecutor
 
     # --- callbacks ----------------------------------------------------------------------
 
@@ -206,7 +213,7 @@ class CommandExecutor(Executor):
     # --- idleness -----------------------------------------------------------------------
 
     def _idle(self) -> bool:
-        return self.is_registered and not self.running and not self.tasks and not self.unacknowledged
+        return not self.running and not self.tasks and not self.unacknowledged
 
     def _arm_idle(self) -> None:
         if not self._idle():

@@ -38,6 +38,9 @@ class ExecutorEnv:
     checkpoint: bool = False
     kill_grace_period: float = 3.0  # for tasks that do not set their own
     idle_timeout: float = 60.0  # exit when idle this long (a guard: the agent decides first)
+    # No word from the agent this long (it does not answer PingAgent either): it is gone;
+    # end the tasks and exit (Mesos' MESOS_RECOVERY_TIMEOUT, 15 min). 0: never give up.
+    recovery_timeout: float = 900.0
     limits: str = "auto"  # how task resources are enforced
 
     @property
@@ -58,6 +61,7 @@ class ExecutorEnv:
             "MESOBUS_CHECKPOINT": "1" if self.checkpoint else "0",
             "MESOBUS_KILL_GRACE_PERIOD": repr(float(self.kill_grace_period)),
             "MESOBUS_EXECUTOR_IDLE_TIMEOUT": repr(float(self.idle_timeout)),
+            "MESOBUS_RECOVERY_TIMEOUT": repr(float(self.recovery_timeout)),
             "MESOBUS_LIMITS": self.limits,
         }
 
@@ -93,5 +97,6 @@ class ExecutorEnv:
             checkpoint=environ.get("MESOBUS_CHECKPOINT", "0").strip() in ("1", "true", "yes"),
             kill_grace_period=number("MESOBUS_KILL_GRACE_PERIOD", 3.0),
             idle_timeout=number("MESOBUS_EXECUTOR_IDLE_TIMEOUT", 60.0),
+            recovery_timeout=number("MESOBUS_RECOVERY_TIMEOUT", 900.0),
             limits=limits,
         )

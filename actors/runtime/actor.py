@@ -20,6 +20,7 @@ import logging
 import queue
 from collections import Counter, deque
 from concurrent.futures import Future
+from time import monotonic
 from typing import Any, Callable, ClassVar, TypeVar
 
 import pykka
@@ -45,6 +46,7 @@ def on(*message_types: type) -> Callable[[F], F]:
     return mark
 
 
+BATCH_SECONDS = 0.005  # the longest a handler's output waits for the rest of a burst
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
 _FLUSH = object()  # told by the journal timer: write the handled-order entries now
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
@@ -232,10 +234,19 @@ class Actor(pykka.ThreadingActor):
         """Handle the deliveries waiting now, in order. Later ones wait for the next turn
         of the inbox, so that pykka messages (stop, proxy calls) are not starved."""
         pending = self._deliveries
-        for _ in range(len(pending)):
-            self.receive(pending.popleft())
-            if len(self._handled_ids) >= self.journal_flush_every:
-                self._flush_handled()
+        left = len(pending)
+        while left:
+            # What the handlers send leaves together when the batch ends: after the
+            # burst, or every BATCH_SECONDS while a long one is handled.
+            with self.transport.batch():
+                until = monotonic() + BATCH_SECONDS
+                while left:
+                    left -= 1
+                    self.receive(pending.popleft())
+                    if len(self._handled_ids) >= self.journal_flush_every:
+                        self._flush_handled()
+                    if monotonic() >= until:
+                        break
         if pending:
             self.actor_inbox.put(_WAKE)  # still signalled: come back for the rest
         else:

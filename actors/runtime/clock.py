@@ -33,6 +33,11 @@ class TimerHandle:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.callback = _cancelled  # let go of what the callback holds (it never runs now)
+
+
+def _cancelled() -> None:
+    pass
 
 
 class Clock(Protocol):
@@ -80,6 +85,7 @@ class RealClock:
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the timer thread looks next (None: when told)
 
     def now(self) -> float:
         return time.time()
@@ -90,10 +96,13 @@ class RealClock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="mesobus-timers", daemon=True)
                 self._thread.start()
-            earliest = self._timers.next_when()
             self._timers.push(handle)
-            if earliest is None or handle.when < earliest:
-                self._cond.notify()  # only a new earliest timer changes how long to sleep
+            # Only a timer due before the thread looks next changes how long it sleeps.
+            # (Compared with when it looks, not with the earliest live timer: a timer
+            # cancelled meanwhile, like an answered ask's, must not cost a wake-up.)
+            if self._wake_at is None or handle.when < self._wake_at:
+                self._wake_at = handle.when
+                self._cond.notify()
         return handle
 
     def close(self) -> None:
@@ -106,7 +115,7 @@ class RealClock:
             with self._cond:
                 if self._closed:
                     return
-                when = self._timers.next_when()
+                when = self._wake_at = self._timers.next_when()
                 wait = None if when is None else max(when - time.time(), 0.0)
                 if wait is None or wait > 0:
                     self._cond.wait(wait)

@@ -25,10 +25,11 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, NamedTuple
 
-from actors.runtime.clock import Clock
+from actors.runtime.clock import Clock, TimerHandle
 from messages import Envelope, MessageError, decode
 
 DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
@@ -38,9 +39,9 @@ class TransportError(RuntimeError):
     """The transport could not do what was asked (broker unreachable past the deadline)."""
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One message taken from a mailbox, not yet settled."""
+class Delivery(NamedTuple):
+    """One message taken from a mailbox, not yet settled. Immutable; a NamedTuple (like
+    Envelope) because one is built for every message received."""
 
     address: str
     body: bytes
@@ -87,6 +88,12 @@ class Transport(ABC):
         """Write a journal record (target `journal`): kept by the journal, never
         delivered to a mailbox. Transports without a journal drop it."""
 
+    def batch(self) -> ContextManager[None]:
+        """`with transport.batch():` publishes from this thread may be held back and sent
+        together when the block ends (the actor runtime wraps each burst of deliveries in
+        one, so that a broker transport sends their output at once). Default: no effect."""
+        return nullcontext()
+
     # --- ask / reply: a per-transport reply mailbox resolving futures by correlation id -
 
     _replies: "ReplyRouter | None" = None
@@ -107,22 +114,25 @@ class ReplyRouter:
 
         self.transport = transport
         self.address = f"reply.{os.urandom(6).hex()}"
-        self._pending: dict[str, Future] = {}
+        self._pending: dict[str, tuple[Future, TimerHandle | None]] = {}
         self._lock = threading.Lock()
         transport.subscribe(self.address, self._on_delivery, durable=False)
 
     def ask(self, envelope: Envelope, timeout: float | None) -> "Future[Envelope]":
         future: Future = Future()
-        with self._lock:
-            self._pending[envelope.id] = future
+        timer = None
         if timeout is not None:
-            self.transport.clock.call_later(timeout, lambda: self._expire(envelope, timeout))
+            # Cancelled when the reply comes: the clock's thread then does not wake up
+            # for it (one wake-up per ask, `timeout` later, under a steady stream of asks).
+            timer = self.transport.clock.call_later(timeout, lambda: self._expire(envelope, timeout))
+        with self._lock:
+            self._pending[envelope.id] = (future, timer)
         self.transport.publish(envelope._replace(sender=self.address))
         return future
 
     def _expire(self, envelope: Envelope, timeout: float) -> None:
         with self._lock:
-            future = self._pending.pop(envelope.id, None)
+            future, _ = self._pending.pop(envelope.id, (None, None))
         if future is not None and not future.done():
             future.set_exception(
                 TimeoutError(f"no reply to {envelope.type} from {envelope.target} in {timeout}s")
@@ -135,7 +145,9 @@ class ReplyRouter:
             self.transport.dead_letter(delivery, f"undecodable reply: {err}")
             return
         with self._lock:
-            future = self._pending.pop(envelope.correlation_id, None)
+            future, timer = self._pending.pop(envelope.correlation_id, (None, None))
+        if timer is not None:
+            timer.cancel()
         self.transport.ack(delivery)
         if future is not None and not future.done():
             future.set_result(envelope)

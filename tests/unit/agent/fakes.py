@@ -4,6 +4,7 @@ to speak as the master or as an executor."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -130,6 +131,26 @@ class FakeLauncher(Launcher):
 
     def exit(self, spec: ExecutorSpec, status: int = 0, message: str = "exited") -> None:
         self.exits[spec.run_id](status, message)
+
+
+class PausingLauncher(FakeLauncher):
+    """After `pause()`, blocks the agent in its next `launch` until `go.set()`: messages
+    sent meanwhile pile up and are handled (and committed) together. `entered` is set
+    once the agent is in `launch`."""
+
+    def __init__(self, *, simulates_tasks: bool = False, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.simulates_tasks = simulates_tasks
+        self.entered, self.go = threading.Event(), threading.Event()
+        self.go.set()
+
+    def pause(self) -> None:
+        self.go.clear()
+
+    def launch(self, spec, report_exit):
+        self.entered.set()
+        assert self.go.wait(5)
+        return super().launch(spec, report_exit)
 
 
 def say(transport: MemoryTransport, target: str, body: Any, sender: str = "master") -> None:

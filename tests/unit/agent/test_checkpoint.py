@@ -85,3 +85,35 @@ def test_wipe_forgets_everything(tmp_path):
     cp.save_agent("a1", registered=True)
     cp.wipe()
     assert cp.load().agent_id == ""
+
+
+def test_directories_are_made_once_not_for_every_write(tmp_path, monkeypatch):
+    made: list[Path] = []
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        made.append(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    cp = Checkpoint(tmp_path / "meta")
+    cp.save_task(task("t1"), None)
+    first = len(made)
+    assert first > 0
+    for _ in range(5):
+        cp.save_task(task("t1"), None)
+        cp.save_task(task("t2"), None)
+    assert len(made) == first
+    cp.remove_framework("f1")  # its directories are gone: made again when needed
+    cp.save_task(task("t1"), None)
+    assert len(made) > first and [t.task_id for t in cp.load().tasks] == ["t1"]
+
+
+def test_a_directory_removed_behind_the_stores_back_is_made_again(tmp_path):
+    import shutil
+
+    cp = Checkpoint(tmp_path / "meta")
+    cp.save_task(task("t1"), None)
+    shutil.rmtree(tmp_path / "meta")
+    cp.save_task(task("t2"), None)
+    assert [t.task_id for t in cp.load().tasks] == ["t2"]

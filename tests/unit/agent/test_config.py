@@ -82,6 +82,7 @@ def test_work_dir_is_required():
         ({"limits": "magic"}, "--limits: 'magic'"),
         ({"ping_interval": 0}, "ping-interval: must be a positive number"),
         ({"max_missed_pings": 0}, "max-missed-pings"),
+        ({"executor_recovery_timeout": -1}, "executor-recovery-timeout: must be a non-negative number"),
     ],
 )
 def test_bad_settings_are_refused(tmp_path, setting, words):

@@ -20,7 +20,7 @@ from messages import (
     TaskState,
     TaskStatus,
 )
-from tests.unit.agent.fakes import CMD, Recorder, ack, command_task, run
+from tests.unit.agent.fakes import CMD, Cluster, FakeLauncher, Recorder, ack, command_task, run
 
 S = TaskState
 
@@ -238,3 +238,12 @@ def test_executor_that_dies_before_registering_fails_its_tasks_without_relaunchi
     assert update.status.reason == StatusReason.REASON_CONTAINER_LAUNCH_FAILED
     assert "exited with status 1 before it registered" in update.status.message
     assert len(launcher.launched) == 1
+
+
+def test_executors_are_told_how_long_to_outlive_a_silent_agent(transport, tmp_path, executor):
+    launcher = FakeLauncher()
+    c = Cluster(transport, tmp_path / "work", launcher, executor_recovery_timeout=120.0)
+    c.say(run(command_task("t1")))
+    (spec,) = launcher.launched
+    assert spec.env.recovery_timeout == 120.0 and spec.env.to_environ()["MESOBUS_RECOVERY_TIMEOUT"] == "120.0"
+    c.stop()

@@ -13,7 +13,7 @@ from messages import (
     StatusUpdate,
     TaskState,
 )
-from tests.unit.agent.fakes import Cluster, ack, command_task, run
+from tests.unit.agent.fakes import CMD, Cluster, ack, command_task, run
 
 
 def test_agent_registers_with_a_proposed_id_and_its_resources(cluster):
@@ -99,6 +99,16 @@ def test_ping_saying_not_connected_makes_the_agent_reregister(cluster):
     assert len(cluster.master.bodies(PongAgent)) == 1
     (again,) = cluster.master.bodies(ReregisterAgent)
     assert again.agent.agent_id == cluster.agent.agent_id
+
+
+def test_an_executor_asking_whether_its_agent_is_there_gets_a_pong_and_changes_nothing(cluster, executor, clock, transport):
+    cluster.say(PingAgent(connected=False), sender=CMD)
+    assert [type(e.body) for e in executor.received] == [PongAgent] and executor.received[0].body.agent_id == "a1"
+    assert cluster.master.bodies(ReregisterAgent) == [] and cluster.master.bodies(PongAgent) == []
+    for _ in range(6):  # executors' pings say nothing about the master: it still re-registers
+        clock.advance(15)
+        cluster.say(PingAgent(), sender=CMD)
+    assert len(cluster.master.bodies(ReregisterAgent)) == 1
 
 
 def test_restarted_agent_reregisters_with_its_checkpointed_id_and_tasks(transport, tmp_path):

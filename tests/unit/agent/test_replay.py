@@ -7,6 +7,7 @@ does: whatever the agent reads outside its frozen `now()` shows up as a divergen
 
 from __future__ import annotations
 
+import itertools
 import sys
 import uuid
 from dataclasses import replace
@@ -24,6 +25,7 @@ from actors.journal import FileJournal, JournalIndex, read_journal_file, replay
 from actors.runtime import VirtualClock
 from messages import (
     ActorStarted,
+    Envelope,
     ExitedExecutor,
     FrameworkInfo,
     KillTask,
@@ -37,7 +39,17 @@ from messages import (
     TaskStatus,
     UnregisterAgent,
 )
-from tests.unit.agent.fakes import CMD, FRAMEWORK, Cluster, FakeLauncher, ack, command_task, executor_task, run
+from tests.unit.agent.fakes import (
+    CMD,
+    FRAMEWORK,
+    Cluster,
+    FakeLauncher,
+    PausingLauncher,
+    ack,
+    command_task,
+    executor_task,
+    run,
+)
 
 S = TaskState
 AGENT = "agent.a1"
@@ -210,6 +222,38 @@ def test_replay_until_the_kill_shows_the_task_still_running(working_day) -> None
     result = replay(index, AGENT, until=kill.id)
     assert result.matched
     assert [(t["id"], t["state"]) for t in result.state["tasks"]] == [("t2", "TASK_RUNNING")]
+
+
+def test_messages_committed_together_replay_with_no_divergence(transport, clock, tmp_path, journal, executor) -> None:
+    # Outputs held for a group commit go out after later inputs were handled: replay,
+    # which commits after every input, must still see the same outputs for each input.
+    launcher = PausingLauncher()
+    c = Cluster(transport, tmp_path / "work", launcher, master={"auto_ack": True})
+    launcher.pause()
+    publish = lambda body, sender="master": transport.publish(  # noqa: E731
+        Envelope(id=f"batch-{next(_batch_ids)}", sender=sender, target=AGENT, body=body, sent_at=clock.now()))
+    publish(run(command_task("t1")))
+    assert launcher.entered.wait(5)
+    publish(RegisterExecutor("f1", "mesobus-command"), sender=CMD)
+    publish(run(command_task("t2")))
+    for task_id, state, uuid_ in (("t1", S.TASK_STARTING, "u1"), ("t1", S.TASK_RUNNING, "u2"), ("t2", S.TASK_RUNNING, "u3")):
+        publish(StatusUpdate("f1", "mesobus-command", "a1", TaskStatus(task_id, state, uuid=uuid_), 0.0, uuid_), CMD)
+    publish(KillTask("f1", "t2"))
+    publish(PingAgent())
+    launcher.go.set()
+    transport.settle()
+    from_executor(c, "t1", S.TASK_FINISHED, "u4")
+    live = c.state()
+    stop(c)
+    assert live["counters"]["commits"] < live["counters"]["handled"] / 2  # batches were committed together
+
+    index = index_of(journal)
+    result = replay(index, AGENT)
+    assert result.matched, "\n".join(result.divergence.report())
+    assert result.inputs == len(index.incarnations[AGENT][0].handled) >= 12
+
+
+_batch_ids = itertools.count(1)
 
 
 # --- restarts and leaving -------------------------------------------------------------

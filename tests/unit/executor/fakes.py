@@ -17,6 +17,8 @@ from messages import (
     ExecutorInfo,
     ExecutorRegistered,
     FrameworkInfo,
+    PingAgent,
+    PongAgent,
     Resources,
     RunTask,
     StatusUpdate,
@@ -33,14 +35,21 @@ AGENT_INFO = AgentInfo(hostname="host1", resources=Resources.parse("cpus:4;mem:4
 
 
 class FakeAgent(Actor):
-    """The agent's mailbox: records everything executors send."""
+    """The agent's mailbox: records everything executors send. It answers nothing (as a
+    dead agent) unless `answers_pings` is set: then it answers PingAgent with PongAgent,
+    as a live agent does."""
 
     def __init__(self, transport: MemoryTransport) -> None:
         super().__init__(AGENT, transport)
         self.received: list[Envelope] = []
+        self.answers_pings = False
 
     def receive(self, delivery) -> None:
-        self.received.append(decode(delivery.body))
+        envelope = decode(delivery.body)
+        self.received.append(envelope)
+        if self.answers_pings and isinstance(envelope.body, PingAgent):
+            self.transport.publish(Envelope(id=f"pong-{next(_ids)}", sender=AGENT, target=envelope.sender,
+                                            body=PongAgent("a1"), correlation_id=envelope.id))
         self.transport.ack(delivery)
 
     def bodies(self, kind: type) -> list[Any]:
