@@ -18,6 +18,9 @@ Contract:
   fail when no journal is configured.
 - `ask(envelope, timeout)` publishes with a reply address and returns a Future resolved
   with the reply's envelope (see `ReplyRouter`).
+- `batch()` (optional): publishes from one thread inside `with transport.batch():` may
+  be sent together when it ends; a batch must not wait for its own messages (`ask` and
+  `flush` send what the thread's batch holds first).
 """
 
 from __future__ import annotations
