@@ -12,7 +12,7 @@ from messages.envelope import FORMAT_VERSION, Envelope
 from messages.errors import MessageError, ResourceError
 from messages.framework import *  # noqa: F401,F403
 import messages.master_timers  # noqa: F401  (registers the master's timer messages)
-from messages.journal import JOURNAL, ActorStarted, AllocationExplained, InputsHandled, Skip
+from messages.journal import JOURNAL, ActorStarted, AllocationExplained, InputsHandled, PublishedBatch, Skip
 from messages.resources import Resources
 from messages.schema import from_plain, to_plain
 from messages.values import (

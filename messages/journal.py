@@ -52,3 +52,11 @@ class AllocationExplained:
     at: float
     allocated: tuple[str, ...] = ()  # "framework_id@agent_id/role"
     skipped: tuple[Skip, ...] = ()
+
+
+# transport -> journal: copies of what one process published, in its send order, batched
+# so that the journal costs the broker one message per batch instead of one per message.
+@message
+@dataclass(frozen=True)
+class PublishedBatch:
+    messages: tuple[bytes, ...]

@@ -1,8 +1,8 @@
-"""The journal on a broker: a RabbitMQ stream that keeps every message crossing the
-`mesobus` exchange (bound with `#`), with retention by age and size.
-
-Actors add their own records (start, handling order, allocation reasons) by publishing
-to routing key `journal`, which only the stream is bound for. Readers consume the stream
+"""The journal on a broker: a RabbitMQ stream, with retention by age and size, bound to
+the routing key `journal` only. Every transport sends there batched copies of all it
+publishes (rabbitmq/journal_copies.py), and actors their own records (start, handling
+order, allocation reasons); the stream is not bound to the mailboxes' keys, so a message
+for a mailbox that does not exist stays unroutable and is dead-lettered. Readers consume the stream
 from an offset (`first`, `last`, a number, or a time) without removing anything.
 """
 
@@ -17,7 +17,8 @@ import msgpack
 import pika
 import pika.exceptions
 
-from messages import Envelope, MessageError, decode_map
+from actors.journal.file import unbatch
+from messages import JOURNAL, Envelope, MessageError, decode_map
 from rabbitmq.config import BrokerConfig, parse_url
 from rabbitmq.connection import connection_parameters
 from rabbitmq.topology import EXCHANGE
@@ -57,7 +58,8 @@ def enable_stream(config: BrokerConfig | str, *, max_age: str = "7D", max_bytes:
                 raise
             log.warning("journal stream %s exists with other retention settings; kept as it is", STREAM)
             channel = connection.channel()
-        channel.queue_bind(STREAM, EXCHANGE, routing_key="#")
+        channel.queue_bind(STREAM, EXCHANGE, routing_key=JOURNAL)
+        channel.queue_unbind(STREAM, EXCHANGE, routing_key="#")  # the binding of older versions
     finally:
         connection.close()
 
@@ -71,6 +73,7 @@ def disable_stream(config: BrokerConfig | str) -> None:
             channel.queue_declare(STREAM, passive=True)
         except pika.exceptions.ChannelClosedByBroker:
             return  # no stream, nothing to unbind
+        channel.queue_unbind(STREAM, EXCHANGE, routing_key=JOURNAL)
         channel.queue_unbind(STREAM, EXCHANGE, routing_key="#")
     finally:
         connection.close()
@@ -110,7 +113,7 @@ def read_stream(
                 channel.basic_ack(method.delivery_tag, multiple=True)
                 unacked = 0
             try:
-                yield decode_map(msgpack.unpackb(body, raw=False))
+                yield from unbatch(decode_map(msgpack.unpackb(body, raw=False)))
             except (MessageError, ValueError, msgpack.UnpackException) as err:
                 log.warning("journal stream: skipping a record: %s", err)
     finally:
@@ -121,7 +124,7 @@ def read_stream(
 
 
 class StreamToFile:
-    """`mesobus master --journal PATH` on a broker: a queue bound to every message,
+    """`mesobus master --journal PATH` on a broker: a queue bound to the journal's key,
     drained by a thread into a journal file."""
 
     def __init__(self, config: BrokerConfig | str, journal) -> None:  # journal: FileJournal
@@ -136,7 +139,8 @@ class StreamToFile:
             channel = connection.channel()
             channel.exchange_declare(EXCHANGE, "topic", durable=True)
             channel.queue_declare(FILE_FEED, durable=True, arguments={"x-queue-type": "classic"})
-            channel.queue_bind(FILE_FEED, EXCHANGE, routing_key="#")
+            channel.queue_bind(FILE_FEED, EXCHANGE, routing_key=JOURNAL)
+            channel.queue_unbind(FILE_FEED, EXCHANGE, routing_key="#")
         finally:
             connection.close()
         self._thread.start()

@@ -29,6 +29,7 @@ from rabbitmq import topology
 from rabbitmq.config import BrokerConfig, parse_url, with_options
 from rabbitmq.connection import IoThread
 from rabbitmq.consumer import Consumers
+from rabbitmq.journal_copies import JournalCopies
 from rabbitmq.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class AmqpTransport(Transport):
         self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
+        self._copies = JournalCopies(self.record, self.clock)
         self._io.start()
 
     # --- the Transport interface ------------------------------------------------------
@@ -105,9 +107,9 @@ class AmqpTransport(Transport):
     def publish(self, envelope: Envelope) -> None:
         """Send to `envelope.target`'s mailbox. Waits out an outage up to send_timeout,
         then raises TransportError (and the message is not sent)."""
-        self._publisher.publish(
-            topology.EXCHANGE, envelope.target, encode(envelope), defer=self._batching.depth > 0
-        )
+        body = encode(envelope)
+        self._publisher.publish(topology.EXCHANGE, envelope.target, body, defer=self._batching.depth > 0)
+        self._copies.add(body)
 
     def batch(self) -> "_Batch":
         """Publishes from this thread inside `with transport.batch():` are sent together
@@ -170,6 +172,7 @@ class AmqpTransport(Transport):
         Unsettled deliveries go back to their queues."""
         if self._closed:
             return
+        self._copies.flush()
         self._closed = True
         try:
             if self._io.connected:

@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterator
 
 import msgpack
 
-from messages import Envelope, MessageError, decode_map
+from messages import Envelope, MessageError, PublishedBatch, decode, decode_map
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,19 @@ class FileJournal:
                     self._file.flush()
 
 
+def unbatch(envelope: Envelope) -> Iterator[Envelope]:
+    """A record as the messages it holds: a `PublishedBatch` (a broker transport's copies
+    of what it published) becomes its messages; anything else is itself."""
+    if not isinstance(envelope.body, PublishedBatch):
+        yield envelope
+        return
+    for body in envelope.body.messages:
+        try:
+            yield decode(body)
+        except MessageError as err:
+            log.warning("journal: skipping a published message: %s", err)
+
+
 def read_journal_file(path: str, *, follow: bool = False, poll: float = 0.5) -> Iterator[Envelope]:
     """Every envelope in the file, in the order written. Records that do not decode
     (a torn tail, a newer message type) are logged and skipped. With `follow`, keeps
@@ -91,7 +104,7 @@ def read_journal_file(path: str, *, follow: bool = False, poll: float = 0.5) -> 
         while True:
             for raw in unpacker:
                 try:
-                    yield decode_map(raw)
+                    yield from unbatch(decode_map(raw))
                 except MessageError as err:
                     log.warning("journal %s: skipping a record: %s", path, err)
             if not follow:
