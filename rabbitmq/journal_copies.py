@@ -1,10 +1,10 @@
 """The journal's copy of what a process publishes, batched.
 
-Every message a transport publishes is also kept in the journal. Copying each one through
-the broker (a stream bound to every routing key) would double the broker's work and make
-every message routable, hiding the unroutable ones; so the transport gathers the bytes it
-publishes and sends them as one `PublishedBatch` record to the key `journal` every
-`max_messages` messages or `max_seconds` seconds, and on close. A process that dies loses
+Every message a transport publishes, and every journal record of its actors, is kept in
+the journal. Copying each one through the broker (a stream bound to every routing key)
+would double the broker's work and make every message routable, hiding the unroutable
+ones; so the transport gathers the bytes and sends them as one `PublishedBatch` record to
+the key `journal` every `max_messages` messages or `max_seconds` seconds, and on close. A process that dies loses
 at most its last unsent batch from the journal (never from the mailboxes).
 """
 

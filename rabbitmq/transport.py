@@ -72,7 +72,7 @@ class AmqpTransport(Transport):
         self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
-        self._copies = JournalCopies(self.record, self.clock)
+        self._copies = JournalCopies(self._send_journal_batch, self.clock)
         self._io.start()
 
     # --- the Transport interface ------------------------------------------------------
@@ -125,8 +125,12 @@ class AmqpTransport(Transport):
         return future
 
     def record(self, envelope: Envelope) -> None:
-        """A journal record: routing key `journal`, which only the journal stream is
-        bound for. Not mandatory, so it is simply dropped when the journal is off."""
+        """A journal record: batched with the copies of what this transport publishes
+        and sent to the key `journal`, which only the journal stream is bound for (not
+        mandatory: dropped when the journal is off)."""
+        self._copies.add(encode(envelope))
+
+    def _send_journal_batch(self, envelope: Envelope) -> None:
         self._publisher.publish(
             topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
             defer=self._batching.depth > 0,
