@@ -61,7 +61,7 @@ def done(events: list[dict]) -> dict | None:
 
 def test_a_hundred_shell_tasks_finish_and_each_ones_output_is_in_its_sandbox_on_its_agent(cluster, tmp_path):
     events = events_of(cluster, tmp_path / "events.jsonl")
-    cluster.start_framework("framework", events.path, "--tasks", "100", "--command", "sh -c 'echo task-{n}'")
+    cluster.start_framework("framework", events.path, "--tasks", "100", "--per-agent", "50", "--command", "sh -c 'echo task-{n}'")
 
     end = events.wait(done, 60, "all 100 tasks to end")
 
