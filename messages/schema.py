@@ -19,7 +19,6 @@ import dataclasses
 import enum
 import types
 import typing
-from functools import lru_cache
 from typing import Any, Callable
 
 from messages.errors import MessageError, ResourceError

@@ -42,7 +42,6 @@ from actors.agent.launcher import ExecutorSpec, Handle, Launcher, ReportExit
 from actors.agent.sandbox import Sandboxes, task_sandbox
 from actors.agent.state import ExecutorRecord, TaskRecord
 from actors.agent.status_updates import Stream
-from actors.executor.environment import ExecutorEnv
 from actors.runtime import ActorContext, Transport
 from messages import CommandInfo, FrameworkInfo
 from messages.schema import from_plain, to_plain

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +47,6 @@ def parse_size(text: str) -> int:
 
 
 def parse_age(text: str) -> str:
-    import re
-
     if not re.fullmatch(r"\d+[YMDhms]", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an age (e.g. 7D, 12h, 30m)")
     return text
