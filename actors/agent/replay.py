@@ -10,6 +10,7 @@ Everything else an effect tells the agent (an executor exited, a launch failed) 
 it as a message in its mailbox, so replay gets it from the journal like any input.
 
 >>> from actors.agent.launcher import ExecutorSpec
+>>> from actors.executor.environment import ExecutorEnv
 >>> launcher = ReplayLauncher(alive=[("f1", "e1", "r1")])
 >>> spec = ExecutorSpec(ExecutorEnv("memory://", "a1", "f1", "e1", Path("/w/s")), CommandInfo("x"), "r1")
 >>> launcher.recover(spec, 42, lambda status, message: None)
