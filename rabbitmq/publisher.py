@@ -30,6 +30,7 @@ from actors.runtime.transport import TransportError
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig
 from rabbitmq.connection import IoThread, describe, guarded
+from rabbitmq.frames import PublishFrames
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Publisher:
         self._waiters = 0
         # --- the I/O thread only ---
         self._channel: Any = None
+        self._frames: PublishFrames | None = None  # builds plain publishes on _channel
         self._next_tag = 1
         self._sent_seq = 0  # the highest seq taken from the outbox
         self._unconfirmed: deque[tuple[int, Outgoing]] = deque()  # (tag, msg), in tag order
@@ -188,6 +190,7 @@ class Publisher:
     def detach(self) -> None:
         """The connection is gone: everything unconfirmed is sent again after reconnect."""
         self._channel = None
+        self._frames = None
         with self._cond:
             self._ready = False
         returned = self._returned
@@ -202,6 +205,7 @@ class Publisher:
 
     def _on_confirm_mode(self, channel: Any, ready: Callable[[], None]) -> None:
         self._channel = channel
+        self._frames = PublishFrames(channel.channel_number, channel.connection.params.frame_max)
         self._next_tag = 1
         resend, self._resend = self._resend, deque()
         if resend:
@@ -231,13 +235,17 @@ class Publisher:
             if channel is None:
                 return  # sent after the next connection is ready
             batch, self._outbox = self._outbox, deque()
-        # The hot loop: plain messages inline, anything else through _send().
-        basic_publish, track, tag = channel.basic_publish, self._unconfirmed.append, self._next_tag
+        # The hot loop: plain messages inline, built by PublishFrames and written to the
+        # connection in one piece; anything else through _send() (pika's basic_publish).
+        connection, frames = channel.connection, self._frames
+        track, tag = self._unconfirmed.append, self._next_tag
         sent = 0
         try:
+            if frames is None or not channel.is_open:  # pika's basic_publish would raise too
+                raise TransportError(f"the publishing channel is not open ({channel})")
             for msg in batch:
                 if msg.headers is None:
-                    basic_publish(msg.exchange, msg.routing_key, msg.body, _PERSISTENT, True)
+                    connection._output_marshaled_frames((frames(msg.exchange, msg.routing_key, msg.body),))
                     track((tag, msg))
                     tag += 1
                 else:
