@@ -27,6 +27,7 @@ import pika
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from rabbitmq.config import BrokerConfig
+from rabbitmq.inbound import DeliveryReader
 from rabbitmq.ioloop import Loop, send_output
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class IoThread:
         self._ioloop.before_wait = self._flush_output
         self._before_send: list[Callable[[], None]] = []
         self._connection: Any = None
+        self.reader: DeliveryReader | None = None  # the current connection's (I/O thread)
         self._closing = threading.Event()
         self._loop_lock = threading.Lock()  # guards call_soon against the loop's close
         self._loop_closed = False
@@ -225,6 +227,7 @@ class IoThread:
             self.connections += 1
             if self.connections > 1:
                 log.warning("mesobus: reconnected to %s", self.config.url)
+            self.reader = DeliveryReader(connection)
             self._on_open(connection)
 
         def on_open_error(_connection: Any, error: BaseException) -> None:
@@ -250,6 +253,7 @@ class IoThread:
             self._loop_until_stopped()
         finally:
             self._connection = None
+            self.reader = None
         if not opened:
             raise _NotConnected(self.last_error)
 

@@ -174,13 +174,18 @@ class Consumers:
         sub.channel = channel
         sub.settled = sub.acked = 0
         sub.early.clear()
-        channel.add_on_close_callback(guarded(lambda _ch, why: self._channel_closed(sub, generation, why)))
+        channel.add_on_close_callback(guarded(lambda ch, why: self._channel_closed(sub, generation, ch, why)))
         channel.add_on_cancel_callback(guarded(lambda _frame: self._broker_cancelled(sub, generation)))
 
+        on_message = self._on_message(sub, generation)
+
         def consume() -> None:
-            channel.basic_consume(
+            reader = self._io.reader
+            if reader is not None:  # it reads this channel's deliveries from now on
+                reader.consume(channel, on_message)
+            channel.basic_consume(  # pika's callback: only ever used without the reader
                 sub.spec.queue,
-                self._on_message(sub, generation),
+                lambda _ch, method, _props, body: on_message(method.delivery_tag, method.redelivered, body),
                 callback=guarded(lambda _frame: self._consuming(sub, generation)),
             )
 
@@ -201,7 +206,8 @@ class Consumers:
         sub.ready.set()
 
     def _on_message(self, sub: Subscription, generation: int) -> Any:
-        """pika's callback for one subscription's deliveries (the hot path: kept flat).
+        """The callback for one subscription's deliveries, called by the DeliveryReader
+        (the hot path: kept flat).
 
         Deliveries are collected during the loop turn and handed to `on_delivery` at its
         end, in order: an actor is then woken once per burst, when this thread is about
@@ -209,11 +215,10 @@ class Consumers:
         address, on_delivery, at_turn_end = sub.address, sub.on_delivery, self._io.at_turn_end
         arrived: list[Delivery] = []
 
-        def on_message(_channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        def on_message(delivery_tag: int, redelivered: bool, body: bytes) -> None:
             if sub.state == "closing":
                 return  # requeued when the channel closes
-            tag = (sub, generation, method.delivery_tag)
-            arrived.append(_new_delivery(Delivery, (address, body, tag, method.redelivered)))
+            arrived.append(_new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered)))
             if len(arrived) == 1:
                 at_turn_end(hand_over)
 
@@ -230,7 +235,9 @@ class Consumers:
 
         return on_message
 
-    def _channel_closed(self, sub: Subscription, generation: int, why: Any) -> None:
+    def _channel_closed(self, sub: Subscription, generation: int, channel: Any, why: Any) -> None:
+        if self._io.reader is not None:
+            self._io.reader.forget(channel)
         if sub.generation != generation:
             return
         sub.channel = None

@@ -1,0 +1,141 @@
+"""Reading deliveries off the connection without pika's per-frame objects (the hot path).
+
+pika turns every incoming frame into objects (a Frame, a Basic.Deliver, a
+BasicProperties), runs it through its callback registry, and trims its input buffer
+by copying the rest after each frame: most of the CPU a consumer spends. A delivery to
+one of the transport's own consumer channels needs three numbers and the body, so
+`DeliveryReader` takes the connection's input itself: it cuts the bytes into frames
+in place, assembles the deliveries of registered channels (deliver method, content
+header, body frames) and hands them straight to their callback; every other frame
+(confirms, heartbeats, replies to declarations, channel closes) goes to pika as one
+decoded frame, in the order received. Frames of other channels may come between a
+delivery's frames (AMQP allows it); each channel assembles its own.
+
+    reader = DeliveryReader(connection)          # once the connection is open
+    reader.consume(channel, on_message)          # on_message(delivery_tag, redelivered, body)
+    reader.forget(channel)                       # the channel closed
+
+pika internals used (pika 1.x): `Connection._on_data_available` (replaced on the
+instance), `_frame_buffer`, `_process_frame`, `_channels`, `bytes_received`,
+`frames_received`; and `pika.frame.decode_frame` for the frames passed on.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable
+
+from pika import frame
+
+OnMessage = Callable[[int, bool, bytes], None]  # delivery tag, redelivered, body
+
+_FRAME_METHOD, _FRAME_HEADER, _FRAME_BODY = 1, 2, 3
+_FRAME_END = 0xCE
+_BASIC_DELIVER = b"\x00\x3c\x00\x3c"  # class 60 (basic), method 60 (deliver)
+_frame_head = struct.Struct(">BHI").unpack_from  # type, channel, payload size
+_long_long = struct.Struct(">Q").unpack_from
+
+
+class _Assembly:
+    """One registered channel's delivery in progress."""
+
+    __slots__ = ("channel", "on_message", "delivery_tag", "redelivered", "expecting", "size", "chunks", "received")
+
+    def __init__(self, channel: Any, on_message: OnMessage) -> None:
+        self.channel = channel
+        self.on_message = on_message
+        self.delivery_tag = 0
+        self.redelivered = False
+        self.expecting = _FRAME_METHOD  # then the header, then body frames
+        self.size = 0
+        self.chunks: list[bytes] = []
+        self.received = 0
+
+    def take(self, kind: int, data: bytes, start: int, stop: int, channels: dict[int, Any]) -> bool:
+        """Consume one frame (payload data[start:stop]) if it belongs to a delivery."""
+        expecting = self.expecting
+        if kind == _FRAME_METHOD:
+            if expecting != _FRAME_METHOD or data[start:start + 4] != _BASIC_DELIVER:
+                return False  # another method (consume-ok, close...): pika's
+            if channels.get(self.channel.channel_number) is not self.channel:
+                return False  # the number belongs to a newer channel now
+            pos = start + 5 + data[start + 4]  # past the consumer tag (a short string)
+            self.delivery_tag = _long_long(data, pos)[0]
+            self.redelivered = bool(data[pos + 8] & 1)
+            self.expecting = _FRAME_HEADER
+            return True
+        if kind != expecting:
+            return False
+        if kind == _FRAME_HEADER:
+            self.size = size = _long_long(data, start + 4)[0]  # after class and weight
+            if size == 0:
+                self._complete(b"")
+            else:
+                self.expecting, self.received = _FRAME_BODY, 0
+            return True
+        chunk = data[start:stop]
+        self.received += len(chunk)
+        if self.received < self.size:
+            self.chunks.append(chunk)
+        elif self.chunks:
+            self.chunks.append(chunk)
+            body, self.chunks = b"".join(self.chunks), []
+            self._complete(body)
+        else:
+            self._complete(chunk)
+        return True
+
+    def _complete(self, body: bytes) -> None:
+        self.expecting = _FRAME_METHOD
+        self.on_message(self.delivery_tag, self.redelivered, body)
+
+
+class DeliveryReader:
+    """Takes over `connection`'s input (see the module docstring)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._channels: dict[int, Any] = connection._channels
+        self._assemblies: dict[int, _Assembly] = {}
+        # pika may hold the start of a frame already: carry on from there.
+        self._pending: bytes = bytes(connection._frame_buffer)
+        connection._frame_buffer = b""
+        connection._on_data_available = self.data_received
+
+    def consume(self, channel: Any, on_message: OnMessage) -> None:
+        """Deliveries on `channel` go to `on_message` from now on."""
+        self._assemblies[channel.channel_number] = _Assembly(channel, on_message)
+
+    def forget(self, channel: Any) -> None:
+        assembly = self._assemblies.get(channel.channel_number)
+        if assembly is not None and assembly.channel is channel:
+            del self._assemblies[channel.channel_number]
+
+    def data_received(self, data: bytes) -> None:
+        """pika's transport calls this with each chunk read from the socket."""
+        if self._pending:
+            data = self._pending + data
+        connection, assemblies, channels = self._connection, self._assemblies, self._channels
+        size, offset = len(data), 0
+        try:
+            while size - offset >= 8:  # the smallest frame: 7 bytes of head, the end byte
+                kind, number, length = _frame_head(data, offset)
+                start = offset + 7
+                stop = start + length  # where the frame-end byte should be
+                if stop >= size:
+                    break  # the rest of this frame is still on its way
+                assembly = assemblies.get(number)
+                if (
+                    assembly is not None and data[stop] == _FRAME_END
+                    and assembly.take(kind, data, start, stop, channels)
+                ):
+                    connection.frames_received += 1
+                    offset = stop + 1
+                    continue
+                # Anything else is pika's, decoded as it would (a bad frame raises there).
+                whole = data[offset:stop + 1]
+                offset = stop + 1
+                connection._process_frame(frame.decode_frame(whole)[1])
+        finally:
+            self._pending = data[offset:]
+            connection.bytes_received += offset
