@@ -1,4 +1,4 @@
-"""Reach a transport from a URL, and post to a mailbox from outside an actor's handlers.
+"""Reach a transport (and the leader lock) from a URL, and post to a mailbox from outside an actor's handlers.
 
 >>> t = connect_transport("memory://")
 >>> type(t).__name__
@@ -15,10 +15,13 @@ amqp(s):// URL is asked for (in executor processes and the CLI).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from actors.runtime import MemoryTransport, Transport, TransportError
 from messages import Envelope
+
+if TYPE_CHECKING:
+    from rabbitmq.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,17 @@ def connect_transport(url: str) -> Transport:
 
         return AmqpTransport(url)
     raise ValueError(f"broker URL {url!r}: expected memory://, amqp:// or amqps://")
+
+
+def leader_lock(url: str, holder: str) -> "LeaderLock | None":
+    """The lock that decides which master leads on the broker at `url` (see
+    rabbitmq/leader.py); None for `memory://`, where a master is alone by construction."""
+    if url.partition("://")[0].lower() == "memory":
+        return None
+    from rabbitmq import parse_url
+    from rabbitmq.leader import LeaderLock
+
+    return LeaderLock(parse_url(url), holder)
 
 
 def poster(transport: Transport, address: str, new_id: Callable[[], str]) -> Callable[[Any], None]:

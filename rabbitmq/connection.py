@@ -32,6 +32,12 @@ from rabbitmq.ioloop import Loop, send_output
 
 log = logging.getLogger(__name__)
 
+# pika logs each failed connection attempt at ERROR: half a dozen lines and a traceback,
+# every retry of an outage. mesobus reports outages itself, one line per retry.
+for _name in ("pika.adapters.utils.connection_workflow", "pika.adapters.utils.io_services_utils",
+              "pika.adapters.blocking_connection", "pika.adapters.base_connection"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
 
 class _NotConnected(Exception):
     """A connection attempt failed before the connection opened (tenacity retries it)."""

@@ -21,7 +21,8 @@ import os
 import signal
 import sys
 import threading
-from typing import NoReturn
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from messages import Resources, ResourceError
@@ -116,9 +117,9 @@ def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def wait_for_signal(stop: threading.Event | None = None) -> str:
-    """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name."""
-    stop = stop or threading.Event()
+@contextmanager
+def signals_set(stop: threading.Event) -> Iterator[list[str]]:
+    """Inside the block SIGINT and SIGTERM set `stop`; the list names the signals seen."""
     got: list[str] = []
 
     def handler(signum: int, _frame: object) -> None:
@@ -127,11 +128,18 @@ def wait_for_signal(stop: threading.Event | None = None) -> str:
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield got
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def wait_for_signal(stop: threading.Event | None = None) -> str:
+    """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name."""
+    stop = stop or threading.Event()
+    with signals_set(stop) as got:
+        while not stop.wait(0.5):  # a timeout, so that signal handlers run promptly
+            pass
     return got[0] if got else "stop"
 
 

@@ -1,12 +1,25 @@
-"""`mesobus master --broker URL`: run the master and its allocator until Ctrl-C / SIGTERM."""
+"""`mesobus master --broker URL`: run the master and its allocator until Ctrl-C / SIGTERM.
+
+Any number of masters may run on one broker: one leads, the others stand by until its
+leader lock is free (rabbitmq/leader.py). A leader that loses the lock exits with status
+1 at once (another may lead already); its supervisor restarts it as a standby.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
+import threading
+from typing import TYPE_CHECKING
 
-from actors.cli.common import add_broker, fail, redact, need_broker, positive_float, positive_int, wait_for_signal
+from actors.cli.common import add_broker, fail, need_broker, positive_float, positive_int, redact, signals_set
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
+
+if TYPE_CHECKING:
+    from actors.master import MasterConfig
+    from rabbitmq.leader import LeaderLock
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     need_broker(args._parser, args)
-    from actors.connect import connect_transport
-    from actors.master import MasterConfig, start_master
+    from actors.connect import leader_lock
+    from actors.master import MasterConfig
 
     try:
         config = MasterConfig(
@@ -41,20 +54,53 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
+    stop = threading.Event()
+    with signals_set(stop) as signals:
+        holder = f"master on {args.hostname or socket.gethostname()} (pid {os.getpid()})"
+        try:
+            lock = leader_lock(args.broker, holder)
+        except ValueError as err:  # a bad option in the URL
+            return fail("mesobus master", str(err), 2)
+        if lock is not None and not lock.acquire(stop, on_standby=_standing_by):
+            lock.close()
+            print("mesobus master: stopped while standing by", file=sys.stderr)
+            return 0
+        try:
+            return _lead(args, config, stop, signals, lock)
+        finally:
+            if lock is not None:
+                lock.close()
+
+
+def _standing_by(why: str) -> None:
+    print(f"mesobus master: standing by: {why}; will lead once the leader lock is free", file=sys.stderr)
+
+
+def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Event,
+          signals: list[str], lock: "LeaderLock | None") -> int:
+    from actors.connect import connect_transport
+    from actors.master import start_master
+
     transport = connect_transport(args.broker)
     journal = None
     try:
         journal = start_journal(setting_from(args), transport)
         master_ref, allocator_ref = start_master(transport, config)
         where = journal.description if journal is not None else "off"
-        print(f"mesobus master: running on {redact(args.broker)}; journal: {where}; Ctrl-C to stop", file=sys.stderr)
-        how = wait_for_signal()
-        print(f"mesobus master: {how}: stopping", file=sys.stderr)
+        print(f"mesobus master: leading on {redact(args.broker)}; journal: {where}; Ctrl-C to stop", file=sys.stderr)
+        while not stop.wait(0.5):  # a timeout, so that signal handlers run promptly
+            if lock is not None and lock.lost.is_set():
+                break
+        lost = lock is not None and lock.lost.is_set() and not signals
+        if lost:
+            print("mesobus master: lost the leader lock (its broker connection closed): "
+                  "stopping, another master may lead now", file=sys.stderr)
+        else:
+            print(f"mesobus master: {signals[0] if signals else 'stop'}: stopping", file=sys.stderr)
         master_ref.stop()
         allocator_ref.stop()
     finally:
         transport.close()
         if journal is not None:
             journal.close()
-    return 0
-
+    return 1 if lost else 0

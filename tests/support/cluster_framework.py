@@ -311,9 +311,9 @@ class ProcessCluster:
     def mesobus(self, name: str, *args: str) -> Proc:
         return self.spawn(name, [sys.executable, "-m", "actors.cli.main", *args])
 
-    def start_master(self, *extra: str) -> Proc:
+    def start_master(self, *extra: str, name: str = "master") -> Proc:
         return self.mesobus(
-            "master", "master", "--broker", self.url, "--ping-interval", str(self.ping_interval),
+            name, "master", "--broker", self.url, "--ping-interval", str(self.ping_interval),
             "--max-missed-pings", str(self.max_missed_pings), "--allocation-interval", str(self.allocation_interval),
             *extra,
         )
@@ -342,10 +342,10 @@ class ProcessCluster:
             time.sleep(0.05)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Every master and agent started so far has said it runs."""
+        """The first master leads and every agent started so far has said it runs."""
         for proc in self.procs:
             if proc.name == "master":
-                self.wait_log(proc, "mesobus master: running", timeout)
+                self.wait_log(proc, "mesobus master: leading", timeout)
             elif proc.name.startswith("agent-"):
                 self.wait_log(proc, "Ctrl-C to stop", timeout)
 

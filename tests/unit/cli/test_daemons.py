@@ -3,6 +3,10 @@ them on a signal (here: a memory transport, and a signal that comes at once)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 import pytest
 
 import actors.connect
@@ -25,16 +29,69 @@ def memory_broker(monkeypatch):
         return "SIGTERM"
 
     monkeypatch.setattr(actors.connect, "connect_transport", connect)
-    for module in ("master", "agent"):
-        monkeypatch.setattr(f"actors.cli.{module}.wait_for_signal", signal_now)
+    monkeypatch.setattr("actors.cli.agent.wait_for_signal", signal_now)
     return made, seen
 
 
-def test_master_starts_and_stops_on_a_signal(memory_broker, capsys) -> None:
-    made, seen = memory_broker
+class FakeLock:
+    """Stands in for rabbitmq.leader.LeaderLock: leads at once, or stands by until stopped."""
+
+    def __init__(self, leads: bool = True) -> None:
+        self.leads = leads
+        self.lost = threading.Event()
+        self.closed = False
+
+    def acquire(self, stop: threading.Event, on_standby) -> bool:
+        if self.leads:
+            return True
+        on_standby("another master leads")
+        stop.wait(10)
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def lock(monkeypatch):
+    made: list[FakeLock] = []
+
+    def leader_lock(url: str, holder: str) -> FakeLock:
+        assert "pid" in holder
+        return made[-1]
+
+    made.append(FakeLock())
+    monkeypatch.setattr(actors.connect, "leader_lock", leader_lock)
+    return made
+
+
+def soon(action) -> None:
+    threading.Timer(0.2, action).start()
+
+
+def test_master_leads_and_stops_on_a_signal(memory_broker, lock, capsys) -> None:
+    made, _ = memory_broker
+    soon(lambda: os.kill(os.getpid(), signal.SIGTERM))
     assert main(["master", "--no-journal", "--broker", "amqp://h", "--ping-interval", "2", "--offer-timeout", "30"]) == 0
     err = capsys.readouterr().err
-    assert seen == ["waited"] and "running on amqp://h" in err and "SIGTERM: stopping" in err
+    assert "leading on amqp://h" in err and "SIGTERM: stopping" in err
+    assert len(made) == 1 and lock[0].closed
+
+
+def test_a_master_that_loses_the_leader_lock_stops_and_exits_1(memory_broker, lock, capsys) -> None:
+    soon(lock[0].lost.set)
+    assert main(["master", "--no-journal", "--broker", "amqp://h"]) == 1
+    assert "lost the leader lock" in capsys.readouterr().err
+
+
+def test_a_standby_master_says_why_and_connects_nothing_until_it_leads(memory_broker, lock, capsys) -> None:
+    made, _ = memory_broker
+    lock[0] = FakeLock(leads=False)
+    soon(lambda: os.kill(os.getpid(), signal.SIGINT))
+    assert main(["master", "--no-journal", "--broker", "amqp://h"]) == 0
+    err = capsys.readouterr().err
+    assert "standing by: another master leads" in err and "stopped while standing by" in err
+    assert made == [] and lock[0].closed
 
 
 def test_master_config_errors_are_one_line(memory_broker, capsys, monkeypatch) -> None:
@@ -58,7 +115,8 @@ def test_agent_starts_with_its_resources_and_stops_on_a_signal(memory_broker, ca
     assert "node7 offering cpus:2;mem:512" in err
 
 
-def test_broker_password_is_not_printed(memory_broker, capsys) -> None:
+def test_broker_password_is_not_printed(memory_broker, lock, capsys) -> None:
+    soon(lambda: os.kill(os.getpid(), signal.SIGTERM))
     assert main(["master", "--no-journal", "--broker", "amqp://user:secret@h:5672/%2F"]) == 0
     err = capsys.readouterr().err
     assert "secret" not in err and "user:***@h:5672" in err

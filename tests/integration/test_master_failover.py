@@ -1,0 +1,99 @@
+"""Masters on one broker: one leads, another stands by and takes over when the leader's
+process is killed; the agent re-registers with it and a task runs (a private vhost).
+The lock itself: released on close, lost when its broker goes away (a private node)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rabbitmq import parse_url
+from rabbitmq.leader import LeaderLock
+from tests.support.broker_node import BrokerNode, private_broker  # noqa: F401  (fixture)
+from tests.support.cluster_framework import ROOT, ProcessCluster
+from tests.support.vhost import private_vhost
+
+pytestmark = pytest.mark.broker
+
+
+def test_a_standby_master_takes_over_when_the_leader_is_killed(broker_url: str, tmp_path: Path) -> None:
+    with private_vhost("mesobus-failover") as url:
+        cluster = ProcessCluster(url, tmp_path / "cluster")
+        try:
+            leader = cluster.start_master(name="master")
+            cluster.start_agent("h1")
+            cluster.wait_ready()
+            standby = cluster.start_master(name="master-2")
+            cluster.wait_log(standby, "standing by: another master leads")
+            time.sleep(1.5)
+            assert "leading" not in standby.tail(), "two masters lead at once"
+
+            cluster.kill(leader)
+            cluster.wait_log(standby, "mesobus master: leading", timeout=15)
+            result = subprocess.run(
+                [sys.executable, "-m", "actors.cli.main", "run", "--broker", url, "--", "sh", "-c", "echo after failover"],
+                cwd=ROOT, capture_output=True, text=True, timeout=90,
+            )
+            assert (result.stdout, result.returncode) == ("after failover\n", 0), f"{result.stderr}\n{cluster.logs()}"
+        finally:
+            cluster.stop()
+
+
+def standby_until_led(lock: LeaderLock, stop: threading.Event, reasons: list[str]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: lock.acquire(stop, on_standby=reasons.append), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_lock_passes_to_a_standby_when_its_holder_closes(broker_url: str) -> None:
+    with private_vhost("mesobus-lock") as url:
+        stop = threading.Event()
+        first, second = LeaderLock(parse_url(url), "first", retry=0.2), LeaderLock(parse_url(url), "second", retry=0.2)
+        try:
+            assert first.acquire(stop)
+            reasons: list[str] = []
+            waiting = standby_until_led(second, stop, reasons)
+            time.sleep(1.0)
+            assert waiting.is_alive() and reasons == ["another master leads"]
+            first.close()
+            waiting.join(10)
+            assert not waiting.is_alive() and not second.lost.is_set()
+        finally:
+            stop.set()
+            first.close()
+            second.close()
+
+
+def test_the_holder_learns_it_lost_the_lock_when_the_broker_goes_away(private_broker: BrokerNode) -> None:
+    stop = threading.Event()
+    lock = LeaderLock(parse_url(private_broker.url + "?heartbeat=2"), "holder", retry=0.2)
+    try:
+        assert lock.acquire(stop)
+        private_broker.stop()
+        assert lock.lost.wait(15), "the holder did not notice that its lock is gone"
+    finally:
+        stop.set()
+        lock.close()
+        private_broker.start()
+
+
+def test_mesobus_local_on_a_broker_refuses_to_run_beside_a_leading_master(broker_url: str) -> None:
+    with private_vhost("mesobus-local") as url:
+        stop = threading.Event()
+        leader = LeaderLock(parse_url(url), "a master")
+        try:
+            assert leader.acquire(stop)
+            result = subprocess.run(
+                [sys.executable, "-m", "actors.cli.main", "local", "--broker", url, "--no-journal"],
+                cwd=ROOT, capture_output=True, text=True, timeout=60,
+            )
+            assert result.returncode == 1
+            assert "mesobus local: error: another master leads on" in result.stderr
+            assert "use another vhost" in result.stderr
+        finally:
+            leader.close()
