@@ -79,17 +79,19 @@ class Publisher:
 
     def publish(
         self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None,
-        *, defer: bool = False,
+        *, defer: bool = False, wait: bool = True,
     ) -> int:
         """Queue one persistent message; returns its sequence number. Waits (up to
         send_timeout) while disconnected or while max_inflight messages are unconfirmed,
         then raises TransportError; the message is then not sent.
 
         `defer=True` (not on the I/O thread): the caller promises to call `send_now()`
-        soon, so the I/O thread is not woken now (a batch, an ask about to wait)."""
+        soon, so the I/O thread is not woken now (a batch, an ask about to wait).
+        `wait=False`: queue it at once even then (sent after the reconnect), for a
+        caller that must not block and whose messages are bounded otherwise."""
         on_io = self._io.in_io_thread()
         with self._lock:
-            if not on_io and (not self._ready or self.seq - self.watermark >= self._config.max_inflight):
+            if wait and not on_io and (not self._ready or self.seq - self.watermark >= self._config.max_inflight):
                 self._wait_for_room()
             if self._closed:
                 raise TransportError("the transport is closed")

@@ -131,9 +131,12 @@ class AmqpTransport(Transport):
         self._copies.add(encode(envelope))
 
     def _send_journal_batch(self, envelope: Envelope) -> None:
+        # Never waits out an outage: the batch timer runs on the clock's thread, which
+        # every timer of this process (ask timeouts, actors' delays) shares. A batch only
+        # copies what was published, and publishing does wait, so the outbox stays bounded.
         self._publisher.publish(
             topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
-            defer=self._batching.depth > 0,
+            defer=self._batching.depth > 0, wait=False,
         )
 
     def publish_raw(self, address: str, body: bytes) -> None:

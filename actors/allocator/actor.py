@@ -322,16 +322,18 @@ def explained(run: int, now: float, allocations: list[Allocation], core: Allocat
     core's skips, grouped by (framework, role, reason, filter expiry) with their agents.
     A skip of every framework (of a role) is listed per framework; "*" stands for every
     agent."""
-    frameworks = core._frameworks  # read-only: which frameworks are in which role
+    framework_roles: dict[str, tuple[str, ...]] | None = None  # asked for once, if needed
     groups: dict[tuple[str, str, str, float | None], dict[str, None]] = {}
     for skip in core.last_explanation.skips:
         if skip.framework_id is not None:
             pairs = [(skip.framework_id, skip.role or "*")]
         else:
+            if framework_roles is None:
+                framework_roles = core.framework_roles()
             pairs = [
-                (fw.id, role)
-                for fw in frameworks.values()
-                for role in fw.roles
+                (framework_id, role)
+                for framework_id, roles in framework_roles.items()
+                for role in roles
                 if skip.role is None or role == skip.role
             ]
         for framework_id, role in pairs:

@@ -347,6 +347,10 @@ class Allocator:
             frameworks[fw.id] = dominant_share(combined, self._total)
         return {"roles": roles, "frameworks": frameworks}
 
+    def framework_roles(self) -> dict[str, tuple[str, ...]]:
+        """{framework id: its roles}, for every framework known to the allocator."""
+        return {fw.id: tuple(fw.roles) for fw in self._frameworks.values()}
+
     def filters_per_role(self, now: float | None = None) -> dict[str, int]:
         """{role: live filters}; with `now`, filters expired by then are dropped first."""
         if now is not None:

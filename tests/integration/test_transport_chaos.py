@@ -122,3 +122,26 @@ def test_publish_during_an_outage_waits_then_raises_transport_error(private_brok
         assert transport.stats()["connections"] >= 2
     finally:
         transport.close()
+
+
+def test_a_journal_batch_during_an_outage_does_not_wait_and_goes_out_after_the_reconnect(
+    private_broker: BrokerNode,
+) -> None:
+    # The batch timer runs on the clock thread that every timer of the process shares:
+    # blocking it for send_timeout would hold up ask timeouts and actors' delays.
+    transport = AmqpTransport(private_broker.url + "?reconnect_max_delay=0.5", send_timeout=5.0)
+    try:
+        wait_until(lambda: transport.connected, 30, "the transport to connect")
+        private_broker.stop()
+        wait_until(lambda: not transport.connected, 30, "the transport to notice the outage")
+        transport.record(probe("journal", 1))
+        started = time.monotonic()
+        transport._copies.flush()  # what the batch timer calls
+        assert time.monotonic() - started < 0.5
+        assert transport.stats()["unconfirmed"] == 1
+        private_broker.start()
+        wait_until(lambda: transport.connected, 30, "the transport to reconnect")
+        transport.flush(10)
+        assert transport.stats()["unconfirmed"] == 0
+    finally:
+        transport.close()

@@ -134,6 +134,14 @@ def test_shares_reports_dominant_shares_of_roles_and_frameworks():
     }
 
 
+def test_framework_roles_lists_every_framework_with_its_roles():
+    a = Allocator(seed=0)
+    a.add_framework("f1", roles=["web", "batch"])
+    a.add_framework("f2", roles=["batch"])
+    a.remove_framework("f2")
+    assert a.framework_roles() == {"f1": ("web", "batch")}
+
+
 def test_weights_must_be_positive():
     a = Allocator(seed=0)
     with pytest.raises(ValueError):
