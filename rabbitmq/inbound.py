@@ -1,23 +1,26 @@
-"""Reading deliveries off the connection without pika's per-frame objects (the hot path).
+"""Reading deliveries and confirms off the connection without pika's objects (the hot path).
 
 pika turns every incoming frame into objects (a Frame, a Basic.Deliver, a
 BasicProperties), runs it through its callback registry, and trims its input buffer
 by copying the rest after each frame: most of the CPU a consumer spends. A delivery to
-one of the transport's own consumer channels needs three numbers and the body, so
-`DeliveryReader` takes the connection's input itself: it cuts the bytes into frames
-in place, assembles the deliveries of registered channels (deliver method, content
-header, body frames) and hands them straight to their callback; every other frame
-(confirms, heartbeats, replies to declarations, channel closes) goes to pika as one
-decoded frame, in the order received. Frames of other channels may come between a
+one of the transport's own consumer channels needs three numbers and the body, and a publisher confirm two
+numbers and a flag, so `DeliveryReader` takes the connection's input itself: it cuts
+the bytes into frames in place, assembles the deliveries of registered channels
+(deliver method, content header, body frames) and hands them straight to their
+callback, likewise the acks and nacks of the registered confirm channel; every other
+frame (heartbeats, replies to declarations, channel closes) goes to pika as one decoded
+frame, in the order received. Frames of other channels may come between a
 delivery's frames (AMQP allows it); each channel assembles its own.
 
     reader = DeliveryReader(connection)          # once the connection is open
     reader.consume(channel, on_message)          # on_message(delivery_tag, redelivered, body)
+    reader.confirms(channel, on_confirm)         # on_confirm(delivery_tag, multiple, nacked)
     reader.forget(channel)                       # the channel closed
 
 pika internals used (pika 1.x): `Connection._on_data_available` (replaced on the
 instance), `_frame_buffer`, `_process_frame`, `_channels`, `bytes_received`,
-`frames_received`; and `pika.frame.decode_frame` for the frames passed on.
+`frames_received`; and `pika.frame.decode_frame` for the frames passed on. Callbacks
+must not raise (wrap them: an exception here would end the connection).
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from typing import Any, Callable
 from pika import frame
 
 OnMessage = Callable[[int, bool, bytes], None]  # delivery tag, redelivered, body
+OnConfirm = Callable[[int, bool, bool], None]  # delivery tag, multiple, nacked
 
 _FRAME_METHOD, _FRAME_HEADER, _FRAME_BODY = 1, 2, 3
 _FRAME_END = 0xCE
 _BASIC_DELIVER = b"\x00\x3c\x00\x3c"  # class 60 (basic), method 60 (deliver)
+_BASIC_ACK = b"\x00\x3c\x00\x50"  # method 80
+_BASIC_NACK = b"\x00\x3c\x00\x78"  # method 120
 _frame_head = struct.Struct(">BHI").unpack_from  # type, channel, payload size
 _long_long = struct.Struct(">Q").unpack_from
 
@@ -90,6 +96,32 @@ class _Assembly:
         self.on_message(self.delivery_tag, self.redelivered, body)
 
 
+class _Confirms:
+    """The registered confirm-mode channel's acks and nacks."""
+
+    __slots__ = ("channel", "on_confirm")
+
+    def __init__(self, channel: Any, on_confirm: OnConfirm) -> None:
+        self.channel = channel
+        self.on_confirm = on_confirm
+
+    def take(self, kind: int, data: bytes, start: int, _stop: int, channels: dict[int, Any]) -> bool:
+        """Consume one frame if it is an ack or nack on this channel."""
+        if kind != _FRAME_METHOD:
+            return False
+        method = data[start:start + 4]
+        if method == _BASIC_ACK:
+            nacked = False
+        elif method == _BASIC_NACK:
+            nacked = True
+        else:
+            return False
+        if channels.get(self.channel.channel_number) is not self.channel:
+            return False
+        self.on_confirm(_long_long(data, start + 4)[0], bool(data[start + 12] & 1), nacked)
+        return True
+
+
 class DeliveryReader:
     """Takes over `connection`'s input (see the module docstring)."""
 
@@ -97,6 +129,7 @@ class DeliveryReader:
         self._connection = connection
         self._channels: dict[int, Any] = connection._channels
         self._assemblies: dict[int, _Assembly] = {}
+        self._confirms: dict[int, _Confirms] = {}
         # pika may hold the start of a frame already: carry on from there.
         self._pending: bytes = bytes(connection._frame_buffer)
         connection._frame_buffer = b""
@@ -106,16 +139,22 @@ class DeliveryReader:
         """Deliveries on `channel` go to `on_message` from now on."""
         self._assemblies[channel.channel_number] = _Assembly(channel, on_message)
 
+    def confirms(self, channel: Any, on_confirm: OnConfirm) -> None:
+        """Acks and nacks of the confirm-mode `channel` go to `on_confirm` from now on."""
+        self._confirms[channel.channel_number] = _Confirms(channel, on_confirm)
+
     def forget(self, channel: Any) -> None:
-        assembly = self._assemblies.get(channel.channel_number)
-        if assembly is not None and assembly.channel is channel:
-            del self._assemblies[channel.channel_number]
+        for registry in (self._assemblies, self._confirms):
+            entry = registry.get(channel.channel_number)
+            if entry is not None and entry.channel is channel:
+                del registry[channel.channel_number]
 
     def data_received(self, data: bytes) -> None:
         """pika's transport calls this with each chunk read from the socket."""
         if self._pending:
             data = self._pending + data
-        connection, assemblies, channels = self._connection, self._assemblies, self._channels
+        connection, channels = self._connection, self._channels
+        assemblies, confirms = self._assemblies, self._confirms
         size, offset = len(data), 0
         try:
             while size - offset >= 8:  # the smallest frame: 7 bytes of head, the end byte
@@ -124,14 +163,12 @@ class DeliveryReader:
                 stop = start + length  # where the frame-end byte should be
                 if stop >= size:
                     break  # the rest of this frame is still on its way
-                assembly = assemblies.get(number)
-                if (
-                    assembly is not None and data[stop] == _FRAME_END
-                    and assembly.take(kind, data, start, stop, channels)
-                ):
-                    connection.frames_received += 1
-                    offset = stop + 1
-                    continue
+                if data[stop] == _FRAME_END:
+                    mine = assemblies.get(number) or confirms.get(number)
+                    if mine is not None and mine.take(kind, data, start, stop, channels):
+                        connection.frames_received += 1
+                        offset = stop + 1
+                        continue
                 # Anything else is pika's, decoded as it would (a bad frame raises there).
                 whole = data[offset:stop + 1]
                 offset = stop + 1

@@ -182,7 +182,7 @@ class Publisher:
             channel.add_on_return_callback(guarded(self._on_return))
             topology.declare_topology(
                 channel,
-                lambda: channel.confirm_delivery(
+                lambda: channel.confirm_delivery(  # pika's callback: only ever used without the reader
                     guarded(self._on_confirm), callback=guarded(lambda _f: self._on_confirm_mode(channel, ready))
                 ),
             )
@@ -208,6 +208,8 @@ class Publisher:
     def _on_confirm_mode(self, channel: Any, ready: Callable[[], None]) -> None:
         self._channel = channel
         self._frames = PublishFrames(channel.channel_number, channel.connection.params.frame_max)
+        if self._io.reader is not None:  # reads this channel's confirms from now on
+            self._io.reader.confirms(channel, guarded(self._confirmed))
         self._next_tag = 1
         resend, self._resend = self._resend, deque()
         if resend:
@@ -283,8 +285,9 @@ class Publisher:
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
-        tag, multiple = method.delivery_tag, method.multiple
-        nacked = isinstance(method, Basic.Nack)
+        self._confirmed(method.delivery_tag, method.multiple, isinstance(method, Basic.Nack))
+
+    def _confirmed(self, tag: int, multiple: bool, nacked: bool) -> None:
         done: list[Outgoing] = []  # nacked ones (to resend), or confirmed beyond the fast path
         confirmed = 0
         unconfirmed = self._unconfirmed
@@ -308,13 +311,19 @@ class Publisher:
         elif unconfirmed and unconfirmed[0][0] == tag:
             done.append(unconfirmed.popleft()[1])
             self._returned.discard(tag)
-        else:
+        elif nacked:  # rare: find the message, to send it again
             for first, msg in unconfirmed:
                 if first == tag:
                     done.append(msg)
                     self._early.add(tag)
                     self._returned.discard(tag)
                     break
+        elif unconfirmed and unconfirmed[0][0] < tag <= unconfirmed[-1][0]:
+            # Out of order (another queue confirmed first): the message itself is not needed,
+            # only that its tag is done when the ones ahead of it are (no scan: O(1)).
+            self._early.add(tag)
+            self._returned.discard(tag)
+            confirmed += 1
         while unconfirmed and unconfirmed[0][0] in self._early:
             self._early.discard(unconfirmed.popleft()[0])
         if nacked:

@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from actors.cli.common import positive_int  # noqa: E402  (0 tasks would wait forever)
 from tests.support.cluster_framework import ProcessCluster  # noqa: E402
 
 AGENT_RESOURCES = "cpus:64;mem:65536;disk:1000;ports:[31000-32000]"
@@ -323,16 +324,16 @@ def main() -> int:
     if sys.argv[1:2] == ["agent"]:
         return agent_main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=5000, help="no-op tasks (default: 5000)")
-    parser.add_argument("--true-tasks", type=int, default=1000, help="`true` tasks (default: 1000)")
-    parser.add_argument("--agents", type=int, default=2)
-    parser.add_argument("--raw-messages", type=int, default=30_000, help="for the raw pika rate")
+    parser.add_argument("--tasks", type=positive_int, default=5000, help="no-op tasks (default: 5000)")
+    parser.add_argument("--true-tasks", type=positive_int, default=1000, help="`true` tasks (default: 1000)")
+    parser.add_argument("--agents", type=positive_int, default=2)
+    parser.add_argument("--raw-messages", type=positive_int, default=30_000, help="for the raw pika rate")
     parser.add_argument("--checkpoint", action="store_true", help="noop agents checkpoint too (fsync per update)")
     parser.add_argument("--true-no-checkpoint", dest="true_checkpoint", action="store_false",
                         help="`true` mode agents without checkpoints (diagnosis: what the fsyncs cost)")
     parser.add_argument("--no-journal", dest="journal", action="store_false",
                         help="master with --no-journal (default: its journal stream on, as `mesobus master` runs)")
-    parser.add_argument("--idle-tasks", type=int, default=200,
+    parser.add_argument("--idle-tasks", type=positive_int, default=200,
                         help="noop tasks launched one per offer after the throughput run, for unloaded latency")
     parser.add_argument("--ping-interval", type=float, default=15.0)
     parser.add_argument("--allocation-interval", type=float, default=1.0)

@@ -147,3 +147,15 @@ def frame_list(data: bytes) -> list[bytes]:
         frames.append(data[:consumed])
         data = data[consumed:]
     return frames
+
+
+def test_acks_and_nacks_of_the_confirm_channel_go_to_its_callback_other_methods_to_pika() -> None:
+    connection = FakeConnection()
+    reader = DeliveryReader(connection)
+    got: list[tuple[int, bool, bool]] = []
+    reader.confirms(connection.channel(1), lambda tag, multiple, nacked: got.append((tag, multiple, nacked)))
+    select_ok = frame.Method(1, spec.Confirm.SelectOk()).marshal()
+    nack = frame.Method(1, spec.Basic.Nack(9, multiple=False)).marshal()
+    reader.data_received(select_ok + confirm(1, 7) + nack + confirm(2, 3))
+    assert got == [(7, True, False), (9, False, True)]
+    assert [type(f.method).__name__ for f in connection.to_pika] == ["SelectOk", "Ack"]  # channel 2's is pika's
