@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 import pika
@@ -41,17 +42,23 @@ class LeaderLock:
         self.retry = retry
         self.queue = queue
         self.lost = threading.Event()  # set when the held lock is gone
+        self.epoch = 0  # once acquired: the leader epoch (see acquire)
         self._connection: Any = None
         self._closing = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def acquire(self, stop: threading.Event, on_standby: Callable[[str], None] = lambda why: None) -> bool:
-        """Block until this process leads (True) or `stop` is set (False). `on_standby(why)`
-        is called when it has to wait, and again whenever the reason changes."""
+        """Block until this process leads (True; `epoch` is then set) or `stop` is set
+        (False). `on_standby(why)` is called when it has to wait, and again whenever the
+        reason changes."""
         said = ""
         while not stop.is_set():
             why = self._try_once()
             if why is None:
+                # Milliseconds since 1970 when the lock was taken: later than any earlier
+                # leader's on hosts whose clocks agree within the failover time. Followers
+                # that forget the epoch on a timeout recover from a clock that did not.
+                self.epoch = int(time.time() * 1000)
                 self._watcher = threading.Thread(target=self._serve, name="mesobus-leader", daemon=True)
                 self._watcher.start()
                 return True

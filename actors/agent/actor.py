@@ -113,6 +113,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         self._start_time: float | None = None
         self._update_timers: dict[StreamKey, str] = {}
         # The link to the master.
+        self.leader_address = config.master  # messages of a deposed master are ignored
         self.registered = False  # registered now (pings arrive)
         self.ever_registered = self.recovered_at_start.registered  # re-register, not register
         self.recovering = False  # waiting for checkpointed executors to answer
@@ -283,6 +284,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
     @on(AgentPingTimeout)
     def _on_ping_timeout(self, msg: AgentPingTimeout) -> None:
         if self.registered and msg.generation == self._ping_generation:
+            self.leader_epoch = 0  # no master at all: whichever answers next leads, whatever its epoch
             self._lost_master(f"no ping from the master for {self.ping_interval * self.max_missed_pings:g}s")
 
     # --- the end ----------------------------------------------------------------------

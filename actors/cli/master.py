@@ -8,6 +8,7 @@ leader lock is free (rabbitmq/leader.py). A leader that loses the lock exits wit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import socket
 import sys
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             lock.close()
             print("mesobus master: stopped while standing by", file=sys.stderr)
             return 0
+        if lock is not None:
+            config = dataclasses.replace(config, epoch=lock.epoch)
         try:
             return _lead(args, config, stop, signals, lock)
         finally:
@@ -87,7 +90,8 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         journal = start_journal(setting_from(args), transport)
         master_ref, allocator_ref = start_master(transport, config)
         where = journal.description if journal is not None else "off"
-        print(f"mesobus master: leading on {redact(args.broker)}; journal: {where}; Ctrl-C to stop", file=sys.stderr)
+        print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
+              "Ctrl-C to stop", file=sys.stderr)
         while not stop.wait(0.5):  # a timeout, so that signal handlers run promptly
             if lock is not None and lock.lost.is_set():
                 break

@@ -79,6 +79,7 @@ class Master(Actor):
     ) -> None:
         self.config = config or MasterConfig()
         super().__init__(self.config.address, transport, context)
+        self.epoch = self.config.epoch
         self.metrics: Counter[str] = Counter()
         self.start_time = self.now()
         self.master_info = MasterInfo(

@@ -41,6 +41,9 @@ class MasterConfig:
     max_completed_frameworks: int = 1000
     max_completed_tasks: int = 10000
     max_removed_agents: int = 10000
+    # the leader epoch stamped on everything the master sends (`mesobus master` takes it
+    # from the leader lock; 0: no election, e.g. embedded); followers ignore older epochs
+    epoch: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -71,6 +74,8 @@ class MasterConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"MasterConfig.{name} must be a whole number >= 1, not {value!r}")
+        if isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0:
+            raise ValueError(f"MasterConfig.epoch must be a whole number >= 0, not {self.epoch!r}")
 
     @property
     def framework_timeout(self) -> float:

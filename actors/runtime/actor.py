@@ -92,6 +92,10 @@ class Actor(pykka.ThreadingActor):
         self.transport = transport
         self.context = context or ActorContext(clock=transport.clock)
         self.epoch = 0  # stamped on everything sent; the master sets its leader epoch
+        # Set by actors that follow a leader (agents, schedulers: the master's address):
+        # its messages from an older epoch than the newest seen are ignored.
+        self.leader_address: str | None = None
+        self.leader_epoch = 0
         self.envelope: Envelope | None = None  # the envelope being handled
         self.counters: Counter[str] = Counter()
         self._timers: dict[str, TimerHandle] = {}
@@ -327,6 +331,13 @@ class Actor(pykka.ThreadingActor):
     def dispatch(self, envelope: Envelope) -> str | None:
         """Run the handler for one envelope; returns None, or why it could not be handled."""
         self.counters["received"] += 1
+        if envelope.sender == self.leader_address and envelope.epoch != self.leader_epoch:
+            if envelope.epoch < self.leader_epoch:  # a deposed leader, still talking: not ours
+                self.counters["stale_leader"] += 1
+                log.info("%s: ignoring %s from %s: epoch %d, the leader's is %d", self.address,
+                         envelope.type, envelope.sender, envelope.epoch, self.leader_epoch)
+                return None
+            self.leader_epoch = envelope.epoch
         name = self.handlers.get(type(envelope.body))
         if name is None:
             return f"no handler for {envelope.type} at {self.address}"

@@ -80,6 +80,7 @@ class Scheduler(Session, Actor):
         config: DriverConfig = take_pending()
         super().__init__(f"framework.{config.framework.framework_id}", config.transport, config.context)
         self._driver = config
+        self.leader_address = config.master  # messages of a deposed master are ignored
         config.scheduler = self
         self._started_event = threading.Event()  # set once subscribed and registering (run waits)
         self._stopped_event = threading.Event()  # set once stopped and unsubscribed (handle.join)

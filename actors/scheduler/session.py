@@ -46,6 +46,7 @@ class Session:
     _master_heard_at = 0.0  # when the master last answered a heartbeat
     _registration_timer = ""
     _heartbeat_timer = ""
+    leader_epoch: int  # the runtime Actor's: messages of a deposed master are ignored
 
     @property
     def framework_id(self) -> str:
@@ -113,6 +114,7 @@ class Session:
             return
         silent = self.now() - self._master_heard_at
         if silent >= self._driver.heartbeat_interval * MISSED_HEARTBEATS:
+            self.leader_epoch = 0  # no master at all: whichever answers next leads, whatever its epoch
             self._lose_master(f"no heartbeat from the master for {silent:.0f}s")
             return
         self.send(self._driver.master, FrameworkHeartbeat(self.framework_id))

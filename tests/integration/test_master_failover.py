@@ -4,6 +4,7 @@ The lock itself: released on close, lost when its broker goes away (a private no
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -35,6 +36,7 @@ def test_a_standby_master_takes_over_when_the_leader_is_killed(broker_url: str, 
 
             cluster.kill(leader)
             cluster.wait_log(standby, "mesobus master: leading", timeout=15)
+            assert epoch_of(standby) > epoch_of(leader) > 0
             result = subprocess.run(
                 [sys.executable, "-m", "actors.cli.main", "run", "--broker", url, "--", "sh", "-c", "echo after failover"],
                 cwd=ROOT, capture_output=True, text=True, timeout=90,
@@ -42,6 +44,12 @@ def test_a_standby_master_takes_over_when_the_leader_is_killed(broker_url: str, 
             assert (result.stdout, result.returncode) == ("after failover\n", 0), f"{result.stderr}\n{cluster.logs()}"
         finally:
             cluster.stop()
+
+
+def epoch_of(master) -> int:
+    found = re.search(r"leading on \S+ \(epoch (\d+)\)", master.tail(100_000))
+    assert found, master.tail()
+    return int(found.group(1))
 
 
 def standby_until_led(lock: LeaderLock, stop: threading.Event, reasons: list[str]) -> threading.Thread:

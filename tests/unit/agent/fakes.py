@@ -153,10 +153,10 @@ class PausingLauncher(FakeLauncher):
         return super().launch(spec, report_exit)
 
 
-def say(transport: MemoryTransport, target: str, body: Any, sender: str = "master") -> None:
+def say(transport: MemoryTransport, target: str, body: Any, sender: str = "master", epoch: int = 0) -> None:
     """Deliver `body` to `target` as if `sender` sent it, and wait until it is handled."""
     transport.publish(Envelope(id=f"test-{next(_ids)}", sender=sender, target=target, body=body,
-                               sent_at=transport.clock.now()))
+                               sent_at=transport.clock.now(), epoch=epoch))
     transport.settle()
 
 
@@ -231,8 +231,8 @@ class Cluster:
         self.transport.settle()
         self.start()
 
-    def say(self, body: Any, sender: str = "master") -> None:
-        say(self.transport, self.address, body, sender)
+    def say(self, body: Any, sender: str = "master", epoch: int = 0) -> None:
+        say(self.transport, self.address, body, sender, epoch)
 
     def state(self) -> dict:
         return self.refs[-1].proxy().state().get()

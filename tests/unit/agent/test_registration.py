@@ -77,6 +77,17 @@ def test_agent_reregisters_when_pings_stop(cluster, clock, transport):
     assert len(cluster.master.bodies(ReregisterAgent)) == 1
 
 
+def test_a_deposed_masters_pings_are_ignored_until_the_agent_gives_up_on_masters(cluster, clock, transport):
+    cluster.say(PingAgent(connected=True), epoch=7)
+    cluster.say(PingAgent(connected=True), epoch=5)  # the old leader, still talking
+    assert len(cluster.master.bodies(PongAgent)) == 1
+    clock.advance(15 * 5 + 1)  # no ping from the leader: whichever master answers next leads
+    transport.settle()
+    assert len(cluster.master.bodies(ReregisterAgent)) == 1
+    cluster.say(PingAgent(connected=True), epoch=5)  # e.g. a new leader whose clock runs late
+    assert len(cluster.master.bodies(PongAgent)) == 2
+
+
 def test_regular_pings_keep_the_agent_registered(cluster, clock, transport):
     for _ in range(10):
         clock.advance(15)

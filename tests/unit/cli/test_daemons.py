@@ -38,6 +38,7 @@ class FakeLock:
 
     def __init__(self, leads: bool = True) -> None:
         self.leads = leads
+        self.epoch = 1234 if leads else 0
         self.lost = threading.Event()
         self.closed = False
 
@@ -74,7 +75,7 @@ def test_master_leads_and_stops_on_a_signal(memory_broker, lock, capsys) -> None
     soon(lambda: os.kill(os.getpid(), signal.SIGTERM))
     assert main(["master", "--no-journal", "--broker", "amqp://h", "--ping-interval", "2", "--offer-timeout", "30"]) == 0
     err = capsys.readouterr().err
-    assert "leading on amqp://h" in err and "SIGTERM: stopping" in err
+    assert "leading on amqp://h (epoch 1234)" in err and "SIGTERM: stopping" in err
     assert len(made) == 1 and lock[0].closed
 
 

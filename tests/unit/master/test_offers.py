@@ -127,6 +127,18 @@ def test_offer_timeout_rescinds_and_recovers_the_offer(transport, clock):
         cluster.stop()
 
 
+def test_everything_the_master_sends_carries_its_leader_epoch(transport, clock):
+    cluster = Cluster(transport, clock, MasterConfig(master_id="m1", epoch=1764000000123))
+    try:
+        fw = cluster.framework("f1")
+        agent = cluster.agent("a1")
+        cluster.offer("f1", "a1", "cpus:4")
+        sent = fw.recorder.envelopes + agent.recorder.envelopes
+        assert sent and {e.epoch for e in sent} == {1764000000123}
+    finally:
+        cluster.stop()
+
+
 def test_declined_offer_does_not_time_out_later(transport, clock):
     cluster = Cluster(transport, clock, MasterConfig(master_id="m1", offer_timeout=10.0))
     try:

@@ -58,6 +58,7 @@ def test_uptime_follows_the_clock(cluster):
         ("offer_timeout", 0),
         ("allocation_interval", float("inf")),
         ("address", ""),
+        ("epoch", -1),
     ],
 )
 def test_config_refuses_bad_values_naming_the_field(field, value):

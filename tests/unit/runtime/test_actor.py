@@ -152,3 +152,14 @@ def test_a_message_is_redelivered_when_its_actor_stops_before_acking() -> None:
     transport.settle()
     fresh.stop()
     assert got == [PongAgent("p")]
+
+
+def test_messages_of_a_deposed_leader_are_ignored_and_a_newer_leader_is_followed(transport, rec) -> None:
+    rec.leader_address = "master"
+    for n, epoch in enumerate([5, 3, 6, 5, 0], 1):
+        transport.publish(Envelope(id=f"e{n}", sender="master", target="rec", body=PongAgent(f"epoch{epoch}"), epoch=epoch))
+    transport.publish(_env(PongAgent("not the leader"), sender="agent.x"))
+    transport.settle()
+    assert [e.body.agent_id for e in rec.seen.get()] == ["epoch5", "epoch6", "not the leader"]
+    assert rec.leader_epoch.get() == 6 and rec.counters.get()["stale_leader"] == 3
+    assert transport.dead_letters == []  # ignored, not failed: nothing to see in mesobus.dead
