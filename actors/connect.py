@@ -1,4 +1,5 @@
-"""Reach a transport (and the leader lock) from a URL, and post to a mailbox from outside an actor's handlers.
+"""Reach a transport (and the leader lock) from a URL, and post to a mailbox from outside
+an actor's handlers.
 
 >>> t = connect_transport("memory://")
 >>> type(t).__name__

@@ -36,6 +36,8 @@ _RESOURCE_LOCKED = 405
 
 
 class LeaderLock:
+    """One master's claim to lead (see the module docstring)."""
+
     def __init__(self, config: BrokerConfig, holder: str, *, retry: float = 1.0, queue: str = LOCK_QUEUE) -> None:
         self.config = config
         self.holder = holder
