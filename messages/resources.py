@@ -14,6 +14,7 @@ are frozensets of strings. Every value is keyed by (name, role); role "*" is unr
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable, Iterator, Mapping, Union
 
 from messages.errors import ResourceError
@@ -28,6 +29,22 @@ Key = tuple[str, str]  # (name, role)
 _ITEM = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(?:\(\s*([^()\s]+)\s*\))?\s*:\s*(.+?)\s*$")
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 _ORDER = {"cpus": 0, "gpus": 1, "mem": 2, "disk": 3, "ports": 4}
+
+
+@lru_cache(maxsize=4096)  # values are immutable, and the same few texts recur in every message
+def _parse(text: str) -> "Resources":
+    items: dict[Key, Value] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        match = _ITEM.match(part)
+        if not match:
+            raise ResourceError(f"bad resource {part.strip()!r}: expected name(role):value")
+        key = (match.group(1), match.group(2) or UNRESERVED)
+        value = _parse_value(key[0], match.group(3))
+        mine = items.get(key)
+        items[key] = value if mine is None else _add(key, mine, value)
+    return Resources(items)
 
 
 class Resources:
@@ -46,16 +63,7 @@ class Resources:
         """Parse `name(role):value;...`; scalars `4` or `0.5`, ranges `[a-b,c-d]`, sets `{x,y}`."""
         if not isinstance(text, str):
             raise ResourceError(f"resources must be text, not {type(text).__name__}")
-        total = cls()
-        for part in text.split(";"):
-            if not part.strip():
-                continue
-            match = _ITEM.match(part)
-            if not match:
-                raise ResourceError(f"bad resource {part.strip()!r}: expected name(role):value")
-            name, role, raw = match.group(1), match.group(2) or UNRESERVED, match.group(3)
-            total = total + cls({(name, role): _parse_value(name, raw)})
-        return total
+        return _parse(text)
 
     @classmethod
     def scalars(cls, role: str = UNRESERVED, **amounts: float) -> "Resources":
