@@ -50,11 +50,12 @@ def _parse(text: str) -> "Resources":
 class Resources:
     """An immutable bag of named resources, compared by value."""
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_items", "_hash", "_text")  # the last two computed once, when asked
 
     def __init__(self, items: Mapping[Key, Value] | None = None) -> None:
         self._items: dict[Key, Value] = {k: v for k, v in (items or {}).items() if v}
         self._hash: int | None = None
+        self._text: str | None = None
 
     # --- construction -----------------------------------------------------------------
 
@@ -183,7 +184,9 @@ class Resources:
         return self._hash
 
     def __str__(self) -> str:
-        return ";".join(_format_item(n, r, v) for n, r, v in self.items())
+        if self._text is None:
+            self._text = ";".join(_format_item(n, r, v) for n, r, v in self.items())
+        return self._text
 
     def __repr__(self) -> str:
         return f"Resources.parse({str(self)!r})"

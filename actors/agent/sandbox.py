@@ -38,7 +38,7 @@ def check_id(kind: str, value: object) -> str | None:
         return f"{kind} is longer than {MAX_ID_LENGTH} characters"
     if "/" in value:
         return f"{kind} {value!r} must not contain '/'"
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
+    if not value.isprintable() or " " in value:  # other whitespace is not printable
         return f"{kind} {value!r} must not contain whitespace or control characters"
     if value in (".", ".."):
         return f"{kind} must not be {value!r}"

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import re
 from collections import Counter
+from functools import lru_cache
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
 from actors.master.agents import Agents
@@ -65,6 +66,7 @@ from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, Frame
 log = logging.getLogger(__name__)
 
 
+@lru_cache(maxsize=None)  # one entry per message type
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
