@@ -1,7 +1,7 @@
 """Every exchange, queue, binding and queue argument mesobus uses, declared in one place.
 
 >>> mailbox("agent.a1", queue_type="quorum")
-MailboxSpec(queue='mesobus.agent.a1', durable=True, exclusive=False, auto_delete=False, arguments={'x-queue-type': 'quorum', 'x-dead-letter-exchange': 'mesobus.dlx'}, exchange='mesobus')
+MailboxSpec(queue='mesobus.agent.a1', durable=True, exclusive=False, auto_delete=False, arguments={'x-queue-type': 'quorum', 'x-dead-letter-exchange': 'mesobus.dlx'}, exchange='mesobus', groups=())
 >>> mailbox("reply.ab12", durable=False).exclusive
 True
 >>> mailbox("dead").exchange  # the dead-letter mailbox is fed by the dlx only
@@ -11,16 +11,20 @@ Layout (design.md §2; deploy/rabbitmq/definitions.json declares the same for op
 
     publish(routing key = address) -> exchange `mesobus` (topic, durable)
         -> queue `mesobus.<address>` (durable; bound with key = address)
+    publish(routing key = group.<name>, not mandatory) -> every queue bound with that key
+        too (an agent's queue with `group.master.agents`, a framework's with
+        `group.master.frameworks`: a starting master's call to register again)
     dead letters (routing key = address, headers x-mesobus-reason / x-mesobus-address)
         -> exchange `mesobus.dlx` (topic, durable) -> queue `mesobus.dead` (bound with `#`)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from actors.runtime.transport import DEAD_LETTERS
+from actors.runtime.transport import DEAD_LETTERS, is_group
 
 EXCHANGE = "mesobus"
 DLX = "mesobus.dlx"
@@ -43,6 +47,7 @@ class MailboxSpec:
     auto_delete: bool
     arguments: dict[str, Any] = field(default_factory=dict)
     exchange: str = EXCHANGE  # bound to this exchange with routing key = address
+    groups: tuple[str, ...] = ()  # bound with these routing keys too (broadcasts)
 
 
 def queue_name(address: str) -> str:
@@ -79,15 +84,23 @@ def dead_queue_arguments() -> dict[str, Any]:
     return {"x-queue-type": "classic"}
 
 
-def mailbox(address: str, *, durable: bool = True, queue_type: str = "classic") -> MailboxSpec:
+def mailbox(
+    address: str, *, durable: bool = True, queue_type: str = "classic", groups: Sequence[str] = (),
+) -> MailboxSpec:
     """The declaration of `address`'s queue. Reply mailboxes (durable=False) are
     exclusive to their connection and vanish with it."""
     check_address(address)
+    for group in groups:
+        check_address(group)
+        if not is_group(group):
+            raise ValueError(f"{group!r} is not a group address (group.<name>)")
     if address == DEAD_LETTERS:
         return MailboxSpec(DEAD_QUEUE, True, False, False, dead_queue_arguments(), DLX)
     if not durable:
-        return MailboxSpec(queue_name(address), False, True, True, queue_arguments(queue_type, durable=False))
-    return MailboxSpec(queue_name(address), True, False, False, queue_arguments(queue_type))
+        spec = MailboxSpec(queue_name(address), False, True, True, queue_arguments(queue_type, durable=False))
+    else:
+        spec = MailboxSpec(queue_name(address), True, False, False, queue_arguments(queue_type))
+    return dataclasses.replace(spec, groups=tuple(groups))
 
 
 # --- asynchronous declaration on a pika channel (the I/O thread only) -----------------
@@ -126,7 +139,7 @@ def declare_topology(channel: Any, done: Callable[[], None]) -> None:
 
 
 def declare_mailbox(channel: Any, address: str, spec: MailboxSpec, done: Callable[[], None]) -> None:
-    """Declare `address`'s queue and bind it with routing key = address."""
+    """Declare `address`'s queue and bind it with routing key = address (and its groups)."""
     run_steps(
         [
             lambda next_: channel.queue_declare(
@@ -137,10 +150,14 @@ def declare_mailbox(channel: Any, address: str, spec: MailboxSpec, done: Callabl
                 arguments=spec.arguments,
                 callback=lambda _f: next_(),
             ),
-            lambda next_: channel.queue_bind(
-                spec.queue, spec.exchange, routing_key="#" if spec.exchange == DLX else address,
-                callback=lambda _f: next_(),
-            ),
+            _bind(channel, spec, "#" if spec.exchange == DLX else address),
+            *[_bind(channel, spec, group) for group in spec.groups],
         ],
         done,
+    )
+
+
+def _bind(channel: Any, spec: MailboxSpec, routing_key: str) -> Step:
+    return lambda next_: channel.queue_bind(
+        spec.queue, spec.exchange, routing_key=routing_key, callback=lambda _f: next_()
     )

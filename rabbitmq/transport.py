@@ -20,10 +20,10 @@ import logging
 import threading
 from collections import Counter
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Sequence
 
 from actors.runtime.clock import Clock, RealClock
-from actors.runtime.transport import Delivery, OnDelivery, Transport, TransportError
+from actors.runtime.transport import Delivery, OnDelivery, Transport, TransportError, is_group
 from messages import Envelope, encode
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig, parse_url, with_options
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _MAX_REASON = 4000  # characters of a dead letter's reason kept in its header
 _JOURNAL_HEADERS = {"x-mesobus-journal": 1}  # with headers, the publisher sends non-mandatory
+_GROUP_HEADERS = {"x-mesobus-group": 1}  # likewise
 _UNSUBSCRIBE_WAIT = 10.0  # seconds unsubscribe() waits for the channel to close
 
 
@@ -77,12 +78,15 @@ class AmqpTransport(Transport):
 
     # --- the Transport interface ------------------------------------------------------
 
-    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
-        """Declare and bind `address`'s queue and consume it; returns once consuming, so
-        that what is published afterwards finds the queue. Raises TransportError if that
-        takes longer than send_timeout or the declaration fails (e.g. other arguments)."""
+    def subscribe(
+        self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+    ) -> None:
+        """Declare and bind `address`'s queue (also to its `groups`' routing keys) and
+        consume it; returns once consuming, so that what is published afterwards finds the
+        queue. Raises TransportError if that takes longer than send_timeout or the
+        declaration fails (e.g. other arguments)."""
         self._check_open()
-        spec = topology.mailbox(address, durable=durable, queue_type=self.config.queue_type)
+        spec = topology.mailbox(address, durable=durable, queue_type=self.config.queue_type, groups=groups)
         sub = self._consumers.add(address, on_delivery, spec)
         if self._io.in_io_thread():
             return  # cannot wait on ourselves; consuming starts shortly
@@ -108,7 +112,12 @@ class AmqpTransport(Transport):
         """Send to `envelope.target`'s mailbox. Waits out an outage up to send_timeout,
         then raises TransportError (and the message is not sent)."""
         body = encode(envelope)
-        self._publisher.publish(topology.EXCHANGE, envelope.target, body, defer=self._batching.depth > 0)
+        if is_group(envelope.target):  # a broadcast: not mandatory (no members is no error)
+            self._publisher.publish(
+                topology.EXCHANGE, envelope.target, body, _GROUP_HEADERS, defer=self._batching.depth > 0,
+            )
+        else:
+            self._publisher.publish(topology.EXCHANGE, envelope.target, body, defer=self._batching.depth > 0)
         self._copies.add(body)
 
     def batch(self) -> "_Batch":

@@ -32,6 +32,7 @@ from actors.agent.status_updates import StatusUpdateManager, StreamKey
 from actors.agent.update_handlers import UpdateHandlers
 from actors.connect import poster
 from actors.executor.environment import ExecutorEnv
+from actors.groups import agents_group
 from actors.runtime import Actor, ActorContext, Transport, on
 from messages import (
     AgentInfo,
@@ -114,6 +115,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         self._update_timers: dict[StreamKey, str] = {}
         # The link to the master.
         self.leader_address = config.master  # messages of a deposed master are ignored
+        self.groups = (agents_group(config.master),)  # a new master's call to re-register
         self.registered = False  # registered now (pings arrive)
         self.ever_registered = self.recovered_at_start.registered  # re-register, not register
         self.recovering = False  # waiting for checkpointed executors to answer

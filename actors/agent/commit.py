@@ -47,7 +47,7 @@ from __future__ import annotations
 import errno
 import logging
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, ClassVar, ContextManager
+from typing import TYPE_CHECKING, Any, ClassVar, ContextManager, Sequence
 
 from actors.agent.state import TaskKey, TaskRecord
 from actors.runtime import Transport
@@ -113,8 +113,10 @@ class OutputGate(Transport):
 
     # --- the rest goes straight through -------------------------------------------------
 
-    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
-        self.inner.subscribe(address, on_delivery, durable=durable)
+    def subscribe(
+        self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+    ) -> None:
+        self.inner.subscribe(address, on_delivery, durable=durable, groups=groups)
 
     def unsubscribe(self, address: str) -> None:
         self.inner.unsubscribe(address)

@@ -38,7 +38,7 @@ class RecordingTransport(Transport):
         self.clock = clock
         self.outputs: list[Envelope] = []
 
-    def subscribe(self, address: str, on_delivery: Any, *, durable: bool = True) -> None:
+    def subscribe(self, address: str, on_delivery: Any, *, durable: bool = True, groups: Any = ()) -> None:
         pass
 
     def unsubscribe(self, address: str) -> None:

@@ -21,6 +21,7 @@ from collections import Counter
 from functools import lru_cache
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
+from actors.groups import agents_group, frameworks_group
 from actors.master.agents import Agents
 from actors.master.common import framework_address
 from actors.master.config import MasterConfig
@@ -44,9 +45,11 @@ from messages import (
     FrameworkHeartbeat,
     FrameworkToExecutor,
     KillTask,
+    MasterHeartbeat,
     MasterInfo,
     OffersRevived,
     OffersSuppressed,
+    PingAgent,
     PongAgent,
     ReconcileTasks,
     RegisterAgent,
@@ -106,6 +109,14 @@ class Master(Actor):
     @classmethod
     def from_journal(cls, config: dict, transport: Transport, context: ActorContext) -> "Master":
         return cls(transport, MasterConfig(**config), context)
+
+    def on_start(self) -> None:
+        super().on_start()
+        # A master that starts (a new leader, or this one restarted) knows no one yet: ask
+        # every agent and scheduler of the cluster to register again now, rather than
+        # after their own timeouts (an agent's ping timeout is 75 s by default).
+        self.send(agents_group(self.address), PingAgent(connected=False))
+        self.send(frameworks_group(self.address), MasterHeartbeat(self.master_info.master_id, known=False))
 
     # --- read-only views (for the CLI/HTTP layer: master.proxy().state().get()) -------
 

@@ -11,6 +11,7 @@ from actors.runtime.transport import (
     ReplyRouter,
     Transport,
     TransportError,
+    group_address,
 )
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "Transport",
     "TransportError",
     "VirtualClock",
+    "group_address",
     "on",
 ]

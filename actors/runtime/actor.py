@@ -96,6 +96,7 @@ class Actor(pykka.ThreadingActor):
         # its messages from an older epoch than the newest seen are ignored.
         self.leader_address: str | None = None
         self.leader_epoch = 0
+        self.groups: tuple[str, ...] = ()  # group addresses whose broadcasts it also gets
         self.envelope: Envelope | None = None  # the envelope being handled
         self.counters: Counter[str] = Counter()
         self._timers: dict[str, TimerHandle] = {}
@@ -204,7 +205,7 @@ class Actor(pykka.ThreadingActor):
                     config=self.journal_config(),
                 )
             )
-        self.transport.subscribe(self.address, self._on_delivery)
+        self.transport.subscribe(self.address, self._on_delivery, groups=self.groups)
 
     def on_stop(self) -> None:
         self.transport.unsubscribe(self.address)

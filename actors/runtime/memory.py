@@ -18,10 +18,10 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from typing import Callable
+from typing import Callable, Sequence
 
 from actors.runtime.clock import Clock, RealClock
-from actors.runtime.transport import DEAD_LETTERS, DeadLetter, Delivery, OnDelivery, Transport
+from actors.runtime.transport import DEAD_LETTERS, DeadLetter, Delivery, OnDelivery, Transport, is_group
 from messages import Envelope, encode
 
 
@@ -38,6 +38,7 @@ class MemoryTransport(Transport):
         self.dead_letters: list[DeadLetter] = []
         self.taps: list[Callable[[Envelope, bytes], None]] = []  # e.g. the journal
         self._mailboxes: dict[str, _Mailbox] = {}
+        self._groups: dict[str, set[str]] = {}  # group address -> member addresses
         self._tags = itertools.count(1)
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
@@ -46,12 +47,18 @@ class MemoryTransport(Transport):
 
     # --- the Transport interface ------------------------------------------------------
 
-    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
+    def subscribe(
+        self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+    ) -> None:
         with self._lock:
             box = self._box(address)
             if box.consumer is not None:
                 raise ValueError(f"{address} already has a consumer")
             box.consumer = on_delivery
+            for group in groups:
+                if not is_group(group):
+                    raise ValueError(f"{group!r} is not a group address (group.<name>)")
+                self._groups.setdefault(group, set()).add(address)
             self._drain(address, box)
 
     def unsubscribe(self, address: str) -> None:
@@ -61,6 +68,8 @@ class MemoryTransport(Transport):
             if box is None:
                 return
             box.consumer = None
+            for members in self._groups.values():
+                members.discard(address)
             for tag in sorted(box.unacked, reverse=True):
                 d = box.unacked.pop(tag)
                 box.queue.appendleft(Delivery(d.address, d.body, d.tag, redelivered=True))
@@ -81,10 +90,12 @@ class MemoryTransport(Transport):
                 tap(envelope, body)
         with self._lock:
             self.published += 1
-            self._inflight += 1
-            box = self._box(address)
-            box.queue.append(Delivery(address, body, next(self._tags)))
-            self._drain(address, box)
+            # A group's copies go to its members' mailboxes (none: dropped, as on a broker).
+            for target in sorted(self._groups.get(address, ())) if is_group(address) else (address,):
+                self._inflight += 1
+                box = self._box(target)
+                box.queue.append(Delivery(target, body, next(self._tags)))
+                self._drain(target, box)
 
     def ack(self, delivery: Delivery) -> None:
         self._settle(delivery)

@@ -11,6 +11,9 @@ Contract:
 - every delivery is settled exactly once, after its handler returned: `ack(delivery)`, or
   `dead_letter(delivery, reason)` which moves the raw bytes to the dead letters with the
   reason. Unsettled deliveries come back after a crash or a lost connection (at-least-once).
+- a group address (`group_address(name)`, "group.<name>") is a broadcast: a message
+  published to it is copied to every mailbox subscribed with that group, and dropped
+  when there is none (it is still journaled).
 - `publish(envelope)` sends one message to `envelope.target`. It may buffer, but never
   drops: a message published while handling a delivery is confirmed before that
   delivery's ack. During an outage it waits (bounded) and then raises `TransportError`.
@@ -30,12 +33,22 @@ from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, NamedTuple
+from typing import Any, Callable, ContextManager, NamedTuple, Sequence
 
 from actors.runtime.clock import Clock, TimerHandle
 from messages import Envelope, MessageError, decode
 
 DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
+GROUP_PREFIX = "group."
+
+
+def group_address(name: str) -> str:
+    """The broadcast address of a group, e.g. `group.master.agents`."""
+    return GROUP_PREFIX + name
+
+
+def is_group(address: str) -> bool:
+    return address.startswith(GROUP_PREFIX)
 
 
 class TransportError(RuntimeError):
@@ -66,8 +79,12 @@ class Transport(ABC):
     clock: Clock
 
     @abstractmethod
-    def subscribe(self, address: str, on_delivery: OnDelivery, *, durable: bool = True) -> None:
-        """Consume `address`'s mailbox. `durable=False` for short-lived reply mailboxes."""
+    def subscribe(
+        self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+    ) -> None:
+        """Consume `address`'s mailbox. `durable=False` for short-lived reply mailboxes.
+        The mailbox also gets a copy of what is published to each group address in
+        `groups` (see `group_address`)."""
 
     @abstractmethod
     def unsubscribe(self, address: str) -> None: ...

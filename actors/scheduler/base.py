@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 
 import pykka
 
+from actors.groups import frameworks_group
 from actors.runtime import Actor, ActorContext, on
 from actors.scheduler.config import HEARTBEAT_INTERVAL, DriverConfig, take_pending
 from actors.scheduler.run import SchedulerHandle, start_scheduler
@@ -81,6 +82,7 @@ class Scheduler(Session, Actor):
         super().__init__(f"framework.{config.framework.framework_id}", config.transport, config.context)
         self._driver = config
         self.leader_address = config.master  # messages of a deposed master are ignored
+        self.groups = (frameworks_group(config.master),)  # a new master's call to re-register
         config.scheduler = self
         self._started_event = threading.Event()  # set once subscribed and registering (run waits)
         self._stopped_event = threading.Event()  # set once stopped and unsubscribed (handle.join)

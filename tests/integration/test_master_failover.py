@@ -1,5 +1,5 @@
 """Masters on one broker: one leads, another stands by and takes over when the leader's
-process is killed; the agent re-registers with it and a task runs (a private vhost).
+process is killed; the agent re-registers with it at once and a task runs (a private vhost).
 The lock itself: released on close, lost when its broker goes away (a private node)."""
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ pytestmark = pytest.mark.broker
 
 def test_a_standby_master_takes_over_when_the_leader_is_killed(broker_url: str, tmp_path: Path) -> None:
     with private_vhost("mesobus-failover") as url:
-        cluster = ProcessCluster(url, tmp_path / "cluster")
+        # Mesos' default ping timeout (15 s x 5): the agent must not wait for it, since the
+        # new leader's call to every agent makes it re-register at once.
+        cluster = ProcessCluster(url, tmp_path / "cluster", ping_interval=15.0, max_missed_pings=5)
         try:
             leader = cluster.start_master(name="master")
             cluster.start_agent("h1")
@@ -37,11 +39,13 @@ def test_a_standby_master_takes_over_when_the_leader_is_killed(broker_url: str, 
             cluster.kill(leader)
             cluster.wait_log(standby, "mesobus master: leading", timeout=15)
             assert epoch_of(standby) > epoch_of(leader) > 0
+            started = time.monotonic()
             result = subprocess.run(
                 [sys.executable, "-m", "actors.cli.main", "run", "--broker", url, "--", "sh", "-c", "echo after failover"],
                 cwd=ROOT, capture_output=True, text=True, timeout=90,
             )
             assert (result.stdout, result.returncode) == ("after failover\n", 0), f"{result.stderr}\n{cluster.logs()}"
+            assert time.monotonic() - started < 45, "the agent waited for its ping timeout (75 s)"
         finally:
             cluster.stop()
 

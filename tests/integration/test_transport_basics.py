@@ -127,3 +127,33 @@ def assert_eventually(condition, what: str, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+def test_a_group_broadcast_reaches_every_member_and_one_without_members_is_no_error(broker_url: str) -> None:
+    prefix = unique_prefix("group")
+    group, members = f"group.{prefix}.all", [f"{prefix}.one", f"{prefix}.two"]
+    transport = AmqpTransport(broker_url)
+    got: dict[str, list[bytes]] = {m: [] for m in members}
+    both = threading.Event()
+
+    def member(address: str):
+        def on_delivery(delivery: Delivery) -> None:  # on the I/O thread: must not block
+            got[address].append(delivery.body)
+            transport.ack(delivery)
+            if all(got.values()):
+                both.set()
+        return on_delivery
+
+    try:
+        for address in members:
+            transport.subscribe(address, member(address), groups=(group,))
+        transport.publish(pong(group, 1))
+        assert both.wait(10), got
+        time.sleep(0.2)  # a second copy would come now
+        assert [len(got[m]) for m in members] == [1, 1]
+        transport.publish(pong(f"group.{prefix}.nobody", 2))  # not mandatory: no dead letter
+        transport.flush(10)
+        assert transport.stats().get("unroutable", 0) == 0
+    finally:
+        transport.close()
+        delete_queues(broker_url, *(queue_name(m) for m in members))

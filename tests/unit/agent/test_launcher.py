@@ -34,6 +34,16 @@ class Exits:
         self.done.set()
 
 
+def _proc_view(pid: int) -> str:
+    """What /proc shows of `pid` (for an assertion's message)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/environ", "rb") as environ:
+            ours = [v for v in environ.read().split(b"\0") if v.startswith(b"MESOBUS")]
+            return f"{stat.read()[:80]!r} {ours}"
+    except OSError as err:
+        return repr(err)
+
+
 def test_executor_process_exit_is_reported_with_its_status(tmp_path):
     exits = Exits()
     handle = ProcessLauncher().launch(spec(tmp_path, CommandInfo("echo started; exit 3")), exits)
@@ -64,10 +74,11 @@ def test_a_running_executor_is_found_again_and_its_exit_noticed(tmp_path):
         launcher = ProcessLauncher(kill_after=0.1, poll_interval=0.02)
         exits = Exits()
         handle = launcher.recover(s, process.pid, exits)
-        assert handle is not None and handle.pid == process.pid
+        assert handle is not None and handle.pid == process.pid, (handle, _proc_view(process.pid))
         launcher.kill(handle)
         process.wait(5)
-        assert exits.done.wait(5) and exits.got[0][0] == -1
+        assert exits.done.wait(5), (process.returncode, exits.got)
+        assert exits.got[0][0] == -1, exits.got
     finally:
         process.kill()
 

@@ -13,7 +13,7 @@ from messages import (
     StatusUpdate,
     TaskState,
 )
-from tests.unit.agent.fakes import CMD, Cluster, ack, command_task, run
+from tests.unit.agent.fakes import CMD, Cluster, ack, command_task, run, say
 
 
 def test_agent_registers_with_a_proposed_id_and_its_resources(cluster):
@@ -86,6 +86,11 @@ def test_a_deposed_masters_pings_are_ignored_until_the_agent_gives_up_on_masters
     assert len(cluster.master.bodies(ReregisterAgent)) == 1
     cluster.say(PingAgent(connected=True), epoch=5)  # e.g. a new leader whose clock runs late
     assert len(cluster.master.bodies(PongAgent)) == 2
+
+
+def test_a_new_masters_call_to_all_agents_makes_the_agent_register_again(cluster, transport):
+    say(transport, "group.master.agents", PingAgent(connected=False), epoch=9)  # as on a master's start
+    assert len(cluster.master.bodies(ReregisterAgent)) == 1
 
 
 def test_regular_pings_keep_the_agent_registered(cluster, clock, transport):

@@ -6,17 +6,21 @@ import json
 
 import pytest
 
-from actors.master import MasterConfig
+from actors.groups import agents_group, frameworks_group
+from actors.master import MasterConfig, start_master
 from messages import (
     Accept,
     CommandInfo,
     Envelope,
     FrameworkRegistered,
+    MasterHeartbeat,
     MasterInfo,
     Operation,
     OperationType,
+    PingAgent,
     Resources,
     TaskInfo,
+    decode,
 )
 
 
@@ -86,3 +90,19 @@ def test_message_the_master_does_not_handle_is_dead_lettered(cluster, transport)
     transport.publish(Envelope(id="x", sender="framework.f1", target="master", body=wrong_way))
     cluster.settle()
     assert "no handler" in transport.dead_letters[-1].reason
+
+
+def test_a_starting_master_calls_every_agent_and_scheduler_to_register_again(transport):
+    got: list[Envelope] = []
+    for address, group in (("agent.a1", agents_group("master")), ("framework.f1", frameworks_group("master"))):
+        transport.subscribe(address, lambda d: (got.append(decode(d.body)), transport.ack(d)), groups=(group,))
+    master, allocator = start_master(transport, MasterConfig(master_id="m2"))
+    try:
+        transport.settle()
+        assert sorted((e.target, e.body) for e in got) == [
+            ("group.master.agents", PingAgent(connected=False)),
+            ("group.master.frameworks", MasterHeartbeat("m2", known=False)),
+        ]
+    finally:
+        master.stop()
+        allocator.stop()

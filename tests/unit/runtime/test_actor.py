@@ -163,3 +163,19 @@ def test_messages_of_a_deposed_leader_are_ignored_and_a_newer_leader_is_followed
     assert [e.body.agent_id for e in rec.seen.get()] == ["epoch5", "epoch6", "not the leader"]
     assert rec.leader_epoch.get() == 6 and rec.counters.get()["stale_leader"] == 3
     assert transport.dead_letters == []  # ignored, not failed: nothing to see in mesobus.dead
+
+
+def test_a_group_broadcast_is_copied_to_every_member_and_dropped_without_members(transport) -> None:
+    got: list[str] = []
+    for address in ("a", "b"):
+        transport.subscribe(address, lambda d: (got.append(d.address), transport.ack(d)), groups=("group.all",))
+    transport.publish(_env(PongAgent("x"), target="group.all"))
+    transport.publish(_env(PongAgent("y"), target="group.none"))
+    transport.settle()
+    assert sorted(got) == ["a", "b"] and transport.dead_letters == []
+    transport.unsubscribe("a")
+    transport.publish(_env(PongAgent("z"), target="group.all"))
+    transport.settle()
+    assert sorted(got) == ["a", "b", "b"]
+    with pytest.raises(ValueError, match="not a group address"):
+        transport.subscribe("c", lambda d: None, groups=("all",))

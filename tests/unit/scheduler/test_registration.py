@@ -93,6 +93,13 @@ def test_master_that_does_not_know_the_framework_makes_it_reregister(start, mast
     assert master.of(ReregisterFramework)[0].framework.framework_id == handle.framework_id
 
 
+def test_a_new_masters_call_to_all_frameworks_makes_it_reregister(start, master, transport) -> None:
+    _, sched = start()
+    master.master_id = "m2"
+    tell(transport, "group.master.frameworks", MasterHeartbeat("m2", known=False))  # as on a master's start
+    assert sched.names() == ["registered", "disconnected", "reregistered"]
+
+
 def test_new_master_id_makes_it_reregister(start, master, transport) -> None:
     _, sched = start()
     master.master_id = "m2"
