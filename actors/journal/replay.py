@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from actors.runtime import Actor, ActorContext, IdSource, Transport, VirtualClock
 from actors.runtime.transport import Delivery
@@ -38,7 +38,9 @@ class RecordingTransport(Transport):
         self.clock = clock
         self.outputs: list[Envelope] = []
 
-    def subscribe(self, address: str, on_delivery: Any, *, durable: bool = True, groups: Any = ()) -> None:
+    def subscribe(
+        self, address: str, on_delivery: Any, *, durable: bool = True, groups: Sequence[str] = (),
+    ) -> None:
         pass
 
     def unsubscribe(self, address: str) -> None:
