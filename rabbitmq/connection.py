@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 for _name in ("pika.adapters.utils.connection_workflow", "pika.adapters.utils.io_services_utils",
               "pika.adapters.blocking_connection", "pika.adapters.base_connection"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
+# pika warns of every channel the broker closes, expected ones too (a passive declare of a
+# queue that is not there); mesobus logs the closes that matter, with what it does next.
+logging.getLogger("pika.channel").setLevel(logging.ERROR)
 
 
 class _NotConnected(Exception):
