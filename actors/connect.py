@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def connect_transport(url: str) -> Transport:
     """A transport for `url`: `memory://` (this process only) or `amqp[s]://` (RabbitMQ)."""
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    scheme = _scheme(url)
     if scheme == "memory":
         return MemoryTransport()
     if scheme in ("amqp", "amqps"):
@@ -42,12 +42,16 @@ def connect_transport(url: str) -> Transport:
 def leader_lock(url: str, holder: str) -> "LeaderLock | None":
     """The lock that decides which master leads on the broker at `url` (see
     rabbitmq/leader.py); None for `memory://`, where a master is alone by construction."""
-    if url.partition("://")[0].lower() == "memory":
+    if _scheme(url) == "memory":
         return None
     from rabbitmq import parse_url
     from rabbitmq.leader import LeaderLock
 
     return LeaderLock(parse_url(url), holder)
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else ""
 
 
 def poster(transport: Transport, address: str, new_id: Callable[[], str]) -> Callable[[Any], None]:

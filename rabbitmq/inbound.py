@@ -9,8 +9,10 @@ the bytes into frames in place, assembles the deliveries of registered channels
 (deliver method, content header, body frames) and hands them straight to their
 callback, likewise the acks and nacks of the registered confirm channel; every other
 frame (heartbeats, replies to declarations, channel closes) goes to pika as one decoded
-frame, in the order received. Frames of other channels may come between a
-delivery's frames (AMQP allows it); each channel assembles its own.
+frame, in the order received. Frames of other channels may come between a delivery's
+frames (AMQP allows it); each channel assembles its own. A frame whose fields do not
+fit in it raises pika's InvalidFrameError, as pika's own decoding would: the I/O thread
+drops the connection and makes a new one.
 
     reader = DeliveryReader(connection)          # once the connection is open
     reader.consume(channel, on_message)          # on_message(delivery_tag, redelivered, body)
@@ -29,6 +31,7 @@ import struct
 from typing import Any, Callable
 
 from pika import frame
+from pika.exceptions import InvalidFrameError
 
 OnMessage = Callable[[int, bool, bytes], None]  # delivery tag, redelivered, body
 OnConfirm = Callable[[int, bool, bool], None]  # delivery tag, multiple, nacked
@@ -65,7 +68,9 @@ class _Assembly:
                 return False  # another method (consume-ok, close...): pika's
             if channels.get(self.channel.channel_number) is not self.channel:
                 return False  # the number belongs to a newer channel now
-            pos = start + 5 + data[start + 4]  # past the consumer tag (a short string)
+            pos = start + 5 + data[start + 4] if start + 5 <= stop else stop  # past the consumer tag
+            if pos + 9 > stop:  # delivery tag (8) and the redelivered bit, then 2 short strings
+                raise InvalidFrameError(f"basic.deliver on channel {self.channel.channel_number} is cut short")
             self.delivery_tag = _long_long(data, pos)[0]
             self.redelivered = bool(data[pos + 8] & 1)
             self.expecting = _FRAME_HEADER
@@ -73,6 +78,8 @@ class _Assembly:
         if kind != expecting:
             return False
         if kind == _FRAME_HEADER:
+            if stop - start < 14:  # class, weight, body size, property flags
+                raise InvalidFrameError(f"content header on channel {self.channel.channel_number} is cut short")
             self.size = size = _long_long(data, start + 4)[0]  # after class and weight
             if size == 0:
                 self._complete(b"")
@@ -81,6 +88,11 @@ class _Assembly:
             return True
         chunk = data[start:stop]
         self.received += len(chunk)
+        if self.received > self.size:
+            raise InvalidFrameError(
+                f"channel {self.channel.channel_number}: {self.received} body bytes, "
+                f"{self.size} announced by the content header"
+            )
         if self.received < self.size:
             self.chunks.append(chunk)
         elif self.chunks:
@@ -105,7 +117,7 @@ class _Confirms:
         self.channel = channel
         self.on_confirm = on_confirm
 
-    def take(self, kind: int, data: bytes, start: int, _stop: int, channels: dict[int, Any]) -> bool:
+    def take(self, kind: int, data: bytes, start: int, stop: int, channels: dict[int, Any]) -> bool:
         """Consume one frame if it is an ack or nack on this channel."""
         if kind != _FRAME_METHOD:
             return False
@@ -118,6 +130,8 @@ class _Confirms:
             return False
         if channels.get(self.channel.channel_number) is not self.channel:
             return False
+        if stop - start < 13:  # class, method, delivery tag, the multiple bit
+            raise InvalidFrameError(f"publisher confirm on channel {self.channel.channel_number} is cut short")
         self.on_confirm(_long_long(data, start + 4)[0], bool(data[start + 12] & 1), nacked)
         return True
 

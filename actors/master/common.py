@@ -42,7 +42,7 @@ def id_problem(what: str, value: str) -> str | None:
         return f"{what} {value!r} is not allowed"
     if "/" in value:
         return f"{what} {value!r} must not contain '/'"
-    if any(c.isspace() or not c.isprintable() for c in value):
+    if not value.isprintable() or " " in value:  # other whitespace is not printable
         return f"{what} {value!r} must not contain spaces or control characters"
     return None
 

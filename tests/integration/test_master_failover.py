@@ -5,6 +5,7 @@ The lock itself: released on close, lost when its broker goes away (a private no
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -109,3 +110,21 @@ def test_mesobus_local_on_a_broker_refuses_to_run_beside_a_leading_master(broker
             assert "use another vhost" in result.stderr
         finally:
             leader.close()
+
+
+def test_a_standby_without_a_broker_says_so_keeps_trying_and_stops_when_told() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+    lock = LeaderLock(parse_url(f"amqp://guest:guest@127.0.0.1:{port}/%2F?connection_timeout=2"), "x", retry=0.1)
+    reasons: list[str] = []
+    waiting = standby_until_led(lock, stop, reasons)
+    try:
+        time.sleep(1.0)
+        assert waiting.is_alive() and len(reasons) == 1 and reasons[0].startswith("no broker:")
+    finally:
+        stop.set()
+        waiting.join(10)
+        lock.close()
+    assert not waiting.is_alive() and lock.epoch == 0

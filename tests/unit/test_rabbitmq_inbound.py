@@ -159,3 +159,36 @@ def test_acks_and_nacks_of_the_confirm_channel_go_to_its_callback_other_methods_
     reader.data_received(select_ok + confirm(1, 7) + nack + confirm(2, 3))
     assert got == [(7, True, False), (9, False, True)]
     assert [type(f.method).__name__ for f in connection.to_pika] == ["SelectOk", "Ack"]  # channel 2's is pika's
+
+
+def cut(frame_bytes: bytes, keep: int) -> bytes:
+    """`frame_bytes` with its payload cut to `keep` bytes (head and end byte kept whole)."""
+    return frame_bytes[:3] + keep.to_bytes(4, "big") + frame_bytes[7:7 + keep] + b"\xce"
+
+
+@pytest.mark.parametrize("which, keep", [("deliver", 12), ("header", 10)])
+def test_a_delivery_frame_too_short_for_its_fields_fails_as_invalid(which: str, keep: int) -> None:
+    connection = FakeConnection()
+    reader, got = reader_on(connection, 2)
+    method, header, body = frame_list(deliver(2, 1, b"body"))
+    bad = cut(method, keep) + header + body if which == "deliver" else method + cut(header, keep) + body
+    with pytest.raises(exceptions.InvalidFrameError, match="cut short"):
+        reader.data_received(bad)
+    assert got == []
+
+
+def test_more_body_than_the_header_announced_fails_as_invalid() -> None:
+    connection = FakeConnection()
+    reader, got = reader_on(connection, 2)
+    method, header, _ = frame_list(deliver(2, 1, b"abc"))
+    with pytest.raises(exceptions.InvalidFrameError, match="4 body bytes, 3 announced"):
+        reader.data_received(method + header + frame.Body(2, b"abcd").marshal())
+    assert got == []
+
+
+def test_a_confirm_too_short_for_its_fields_fails_as_invalid() -> None:
+    connection = FakeConnection()
+    reader = DeliveryReader(connection)
+    reader.confirms(connection.channel(1), lambda *_: pytest.fail("a cut confirm was taken"))
+    with pytest.raises(exceptions.InvalidFrameError, match="cut short"):
+        reader.data_received(cut(confirm(1, 7), 8))
