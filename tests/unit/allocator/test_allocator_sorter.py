@@ -125,5 +125,10 @@ def test_incremental_order_matches_a_full_sort(ops):
             return (share / mc["weight"], mc["count"], c)
 
         expected = sorted((c for c in model if model[c]["active"]), key=key)
-        assert [key(c) for c in s.sort()] == pytest.approx([key(c) for c in expected])
+        # Shares may differ in the last bits between incremental and full sums: compare
+        # each share approximately, the tie-breakers exactly.
+        got = [key(c) for c in s.sort()]
+        want = [key(c) for c in expected]
+        assert [g[0] for g in got] == pytest.approx([w[0] for w in want])
+        assert [g[1:] for g in got] == [w[1:] for w in want]
         assert sorted(s.sort()) == sorted(expected)
