@@ -265,8 +265,8 @@ class GroupCommit:
                     self._commit_asked = True
                     self._tell(_COMMIT)
 
-    def dispatch(self: "Agent", envelope: Envelope) -> str | None:
-        reason = super().dispatch(envelope)  # type: ignore[misc]
+    def dispatch(self: "Agent", envelope: Envelope, user_id: str = "") -> str | None:
+        reason = super().dispatch(envelope, user_id)  # type: ignore[misc]
         self._since_commit += 1
         if (not self._in_mailbox_loop or self._since_commit >= self.commit_every) and not self._retry_delay:
             if self._uncommitted():

@@ -186,10 +186,10 @@ class Executor(Actor):
         self._check_agent_later()
         self._register(0)
 
-    def dispatch(self, envelope: Envelope) -> str | None:
+    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         if envelope.sender == self.env.agent_address:
             self.agent_heard_at = self.context.clock.now()
-        return super().dispatch(envelope)
+        return super().dispatch(envelope, user_id)
 
     def _register(self, attempt: int) -> None:
         self.send(self.env.agent_address, RegisterExecutor(self.framework_id, self.executor_id))

@@ -127,9 +127,9 @@ class Master(Actor):
     def metrics_snapshot(self) -> dict[str, float]:
         return metrics(self)
 
-    def dispatch(self, envelope: Envelope) -> str | None:
+    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
-        return super().dispatch(envelope)
+        return super().dispatch(envelope, user_id)
 
     # --- frameworks ---------------------------------------------------------------------
 

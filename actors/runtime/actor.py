@@ -98,6 +98,9 @@ class Actor(pykka.ThreadingActor):
         self.leader_epoch = 0
         self.groups: tuple[str, ...] = ()  # group addresses whose broadcasts it also gets
         self.envelope: Envelope | None = None  # the envelope being handled
+        # The principal that published it, as the transport verified it (Delivery.user_id);
+        # "" when unknown (a delivery handed over by a tool). Checked, never the envelope's sender.
+        self.sender_user: str = ""
         self.counters: Counter[str] = Counter()
         self._timers: dict[str, TimerHandle] = {}
         self._handling_at: float | None = None  # time is frozen while a handler runs
@@ -323,14 +326,15 @@ class Actor(pykka.ThreadingActor):
         except MessageError as err:
             self._reject(delivery, f"undecodable: {err}", "undecodable")
             return
-        reason = self.dispatch(envelope)
+        reason = self.dispatch(envelope, delivery.user_id)
         if reason is None:
             self.transport.ack(delivery)
         else:
             self._reject(delivery, reason, "failed" if reason.startswith("handler") else "unhandled")
 
-    def dispatch(self, envelope: Envelope) -> str | None:
-        """Run the handler for one envelope; returns None, or why it could not be handled."""
+    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
+        """Run the handler for one envelope published by `user_id` (the verified
+        principal); returns None, or why it could not be handled."""
         self.counters["received"] += 1
         if envelope.sender == self.leader_address and envelope.epoch != self.leader_epoch:
             if envelope.epoch < self.leader_epoch:  # a deposed leader, still talking: not ours
@@ -343,6 +347,7 @@ class Actor(pykka.ThreadingActor):
         if name is None:
             return f"no handler for {envelope.type} at {self.address}"
         self.envelope = envelope
+        self.sender_user = user_id
         self._handling_at = at = self.context.clock.now()
         if self.journal_kind:
             self._handled_ids.append(envelope.id)
@@ -354,6 +359,7 @@ class Actor(pykka.ThreadingActor):
             return f"handler {name} failed on {envelope.type}: {type(err).__name__}: {err}"
         finally:
             self.envelope = None
+            self.sender_user = ""
             self._handling_at = None
         self.counters["handled"] += 1
         return None

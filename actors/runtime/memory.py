@@ -33,8 +33,13 @@ class _Mailbox:
 
 
 class MemoryTransport(Transport):
-    def __init__(self, clock: Clock | None = None) -> None:
+    """`user` is the principal every publish is stamped with (as a broker connection's
+    user); `as_user(name)` gives a view that publishes as another principal, so that unit
+    tests can play a framework, an agent or an attacker beside the cluster."""
+
+    def __init__(self, clock: Clock | None = None, *, user: str = "mesobus") -> None:
         self.clock = clock or RealClock()
+        self.user = user
         self.dead_letters: list[DeadLetter] = []
         self.taps: list[Callable[[Envelope, bytes], None]] = []  # e.g. the journal
         self._mailboxes: dict[str, _Mailbox] = {}
@@ -72,10 +77,15 @@ class MemoryTransport(Transport):
                 members.discard(address)
             for tag in sorted(box.unacked, reverse=True):
                 d = box.unacked.pop(tag)
-                box.queue.appendleft(Delivery(d.address, d.body, d.tag, redelivered=True))
+                box.queue.appendleft(d._replace(redelivered=True))
 
     def publish(self, envelope: Envelope) -> None:
-        self.publish_raw(envelope.target, encode(envelope), envelope)
+        self.publish_raw(envelope.target, encode(envelope), envelope, user_id=self.user)
+
+    def as_user(self, user: str) -> "MemoryTransport":
+        """A view of this transport (same mailboxes, clock and journal taps) whose
+        publishes are stamped with `user`."""
+        return _UserView(self, user)  # type: ignore[return-value]
 
     def record(self, envelope: Envelope) -> None:
         if self.taps:
@@ -83,8 +93,11 @@ class MemoryTransport(Transport):
             for tap in self.taps:
                 tap(envelope, body)
 
-    def publish_raw(self, address: str, body: bytes, envelope: Envelope | None = None) -> None:
+    def publish_raw(
+        self, address: str, body: bytes, envelope: Envelope | None = None, *, user_id: str | None = None,
+    ) -> None:
         """Put bytes straight into a mailbox (tests use it to inject malformed messages)."""
+        user_id = self.user if user_id is None else user_id
         for tap in self.taps:
             if envelope is not None:
                 tap(envelope, body)
@@ -94,7 +107,7 @@ class MemoryTransport(Transport):
             for target in sorted(self._groups.get(address, ())) if is_group(address) else (address,):
                 self._inflight += 1
                 box = self._box(target)
-                box.queue.append(Delivery(target, body, next(self._tags)))
+                box.queue.append(Delivery(target, body, next(self._tags), user_id=user_id))
                 self._drain(target, box)
 
     def ack(self, delivery: Delivery) -> None:
@@ -147,3 +160,20 @@ class MemoryTransport(Transport):
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.notify_all()
+
+
+class _UserView:
+    """MemoryTransport.as_user's view: everything is the shared transport's, but for the
+    principal stamped on what is published through it."""
+
+    def __init__(self, shared: MemoryTransport, user: str) -> None:
+        self._shared, self.user = shared, user
+        self._replies = None  # its own reply mailbox, so that replies come back to it
+
+    def __getattr__(self, name: str):
+        return getattr(self._shared, name)
+
+    def publish(self, envelope: Envelope) -> None:
+        self._shared.publish_raw(envelope.target, encode(envelope), envelope, user_id=self.user)
+
+    ask = Transport.ask

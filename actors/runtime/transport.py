@@ -14,6 +14,8 @@ Contract:
 - a group address (`group_address(name)`, "group.<name>") is a broadcast: a message
   published to it is copied to every mailbox subscribed with that group, and dropped
   when there is none (it is still journaled).
+- every delivery carries `user_id`, the publisher's principal as verified by the transport
+  (see `Delivery`); `publish` stamps `self.user`.
 - `publish(envelope)` sends one message to `envelope.target`. It may buffer, but never
   drops: a message published while handling a delivery is confirmed before that
   delivery's ack. During an outage it waits (bounded) and then raises `TransportError`.
@@ -63,6 +65,10 @@ class Delivery(NamedTuple):
     body: bytes
     tag: Any  # the transport's own handle for ack / dead_letter
     redelivered: bool = False
+    # The publisher's principal as the transport verified it (AMQP: the `user_id` property,
+    # which RabbitMQ checks against the publishing connection's user). Never the envelope's
+    # self-declared sender: every decision that trusts a sender checks this.
+    user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ OnDelivery = Callable[[Delivery], None]
 
 class Transport(ABC):
     clock: Clock
+    user: str = ""  # the principal this transport publishes as (stamped on every message)
 
     @abstractmethod
     def subscribe(

@@ -75,7 +75,7 @@ class FakeActor(Actor):
         super().__init__(address, transport)
         self.recorder = recorder
 
-    def dispatch(self, envelope: Envelope) -> str | None:
+    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         self.recorder.add(envelope)
         self.react(envelope.body)
         return None

@@ -179,3 +179,26 @@ def test_a_group_broadcast_is_copied_to_every_member_and_dropped_without_members
     assert sorted(got) == ["a", "b", "b"]
     with pytest.raises(ValueError, match="not a group address"):
         transport.subscribe("c", lambda d: None, groups=("all",))
+
+
+def test_a_handler_sees_the_verified_publisher_not_the_envelopes_sender():
+    from actors.runtime import MemoryTransport
+    from messages import Envelope, PingAgent
+
+    seen = []
+
+    class Who(Actor):
+        @on(PingAgent)
+        def ping(self, msg):
+            seen.append((self.envelope.sender, self.sender_user))
+
+    transport = MemoryTransport(user="master-principal")
+    ref = Who.start("agent.a", transport)
+    try:
+        forged = Envelope(id="1", sender="master", target="agent.a", body=PingAgent(connected=True))
+        transport.as_user("mallory").publish(forged)
+        transport.publish(forged._replace(id="2"))
+        transport.settle()
+    finally:
+        ref.stop()
+    assert seen == [("master", "mallory"), ("master", "master-principal")]
