@@ -38,8 +38,11 @@ _RETRY_DELAY = 1.0  # seconds before a subscription whose channel broke is start
 class Subscription:
     """One consumed mailbox. Mutable state belongs to the I/O thread."""
 
-    def __init__(self, address: str, on_delivery: OnDelivery, spec: topology.MailboxSpec) -> None:
+    def __init__(
+        self, address: str, on_delivery: OnDelivery, spec: topology.MailboxSpec, exclusive: bool = False,
+    ) -> None:
         self.address = address
+        self.exclusive = exclusive  # an exclusive consumer: the broker refuses any other
         self.on_delivery = on_delivery
         self.spec = spec
         self.ready = threading.Event()  # consuming (or failed: see error)
@@ -83,8 +86,10 @@ class Consumers:
 
     # --- any thread -------------------------------------------------------------------
 
-    def add(self, address: str, on_delivery: OnDelivery, spec: topology.MailboxSpec) -> Subscription:
-        sub = Subscription(address, on_delivery, spec)
+    def add(
+        self, address: str, on_delivery: OnDelivery, spec: topology.MailboxSpec, *, exclusive: bool = False,
+    ) -> Subscription:
+        sub = Subscription(address, on_delivery, spec, exclusive)
         with self._lock:
             if address in self._subs:
                 raise ValueError(f"{address} already has a consumer")
@@ -186,6 +191,7 @@ class Consumers:
             channel.basic_consume(  # pika's callback: only ever used without the reader
                 sub.spec.queue,
                 lambda _ch, method, _props, body: on_message(method.delivery_tag, method.redelivered, body),
+                exclusive=sub.exclusive,
                 callback=guarded(lambda _frame: self._consuming(sub, generation)),
             )
 
@@ -218,7 +224,7 @@ class Consumers:
         def on_message(delivery_tag: int, redelivered: bool, body: bytes) -> None:
             if sub.state == "closing":
                 return  # requeued when the channel closes
-            arrived.append(_new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered)))
+            arrived.append(_new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered, "")))
             if len(arrived) == 1:
                 at_turn_end(hand_over)
 
