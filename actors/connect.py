@@ -22,6 +22,7 @@ from actors.runtime import MemoryTransport, Transport, TransportError
 from messages import Envelope
 
 if TYPE_CHECKING:
+    from actors.registry import RegistryLog
     from rabbitmq.leader import LeaderLock
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,20 @@ def leader_lock(url: str, holder: str) -> "LeaderLock | None":
     from rabbitmq.leader import LeaderLock
 
     return LeaderLock(parse_url(url), holder)
+
+
+def registry_log(url: str, transport: Transport) -> "RegistryLog":
+    """Where the master's registry is kept on the broker at `url`: the stream
+    `mesobus.registry` written through `transport` (the leader's); in memory for
+    `memory://` (nothing outlives the process there)."""
+    from actors.registry import MemoryRegistryLog
+
+    if _scheme(url) == "memory":
+        return MemoryRegistryLog()
+    from rabbitmq import parse_url
+    from rabbitmq.registry import StreamRegistryLog
+
+    return StreamRegistryLog(parse_url(url), transport)
 
 
 def _scheme(url: str) -> str:

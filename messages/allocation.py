@@ -94,19 +94,29 @@ class OffersRevived:
     roles: tuple[str, ...] = ()
 
 
-# master -> allocator: new role weights.
+# operator -> master -> allocator: new role weights (roles not named keep theirs). The
+# master writes them to its registry first, so a new leader starts with them.
 @message
 @dataclass(frozen=True)
 class WeightsUpdated:
     weights: dict[str, float]
 
 
-# master -> allocator: a role's quota limit (empty resources = no limit).
+# operator -> master -> allocator: a role's quota limit (empty resources = no limit);
+# kept in the master's registry like the weights.
 @message
 @dataclass(frozen=True)
 class QuotaUpdated:
     role: str
     limit: Resources
+
+
+# operator -> master: the agent is gone for good (Mesos' MARK_AGENT_GONE): its tasks
+# become TASK_GONE_BY_OPERATOR, it is shut down and never admitted again (registry).
+@message
+@dataclass(frozen=True)
+class MarkAgentGone:
+    agent_id: str
 
 
 # One framework's share of one agent for one role.

@@ -57,6 +57,7 @@ class AmqpTransport(Transport):
         send_timeout: float | None = None,
         confirm_timeout: float = 10.0,
         clock: Clock | None = None,
+        fence: Any = None,
         **options: Any,
     ) -> None:
         overrides = dict(options, prefetch=prefetch, queue_type=queue_type, send_timeout=send_timeout)
@@ -70,6 +71,9 @@ class AmqpTransport(Transport):
         self._stats: Counter[str] = Counter()
         self._closed = False
         self._batching = _Depth()  # per thread: how deep in batch() it is
+        # Leadership (rabbitmq/leader.py LeaderFence): when set, consuming starts on a
+        # connection only once the fence holds the leader lock on that same connection.
+        self._fence = fence
         self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
@@ -80,14 +84,16 @@ class AmqpTransport(Transport):
 
     def subscribe(
         self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+        exclusive: bool = False,
     ) -> None:
         """Declare and bind `address`'s queue (also to its `groups`' routing keys) and
         consume it; returns once consuming, so that what is published afterwards finds the
         queue. Raises TransportError if that takes longer than send_timeout or the
-        declaration fails (e.g. other arguments)."""
+        declaration fails (e.g. other arguments). `exclusive`: an exclusive consumer (the
+        broker refuses every other consumer of the queue while it lives)."""
         self._check_open()
         spec = topology.mailbox(address, durable=durable, queue_type=self.config.queue_type, groups=groups)
-        sub = self._consumers.add(address, on_delivery, spec)
+        sub = self._consumers.add(address, on_delivery, spec, exclusive=exclusive)
         if self._io.in_io_thread():
             return  # cannot wait on ourselves; consuming starts shortly
         timeout = self.config.send_timeout
@@ -207,6 +213,11 @@ class AmqpTransport(Transport):
     def connected(self) -> bool:
         return self._io.connected
 
+    @property
+    def last_error(self) -> str:
+        """Why the last connection attempt failed or the last connection closed."""
+        return self._io.last_error
+
     def stats(self) -> dict[str, int]:
         """Counters: published, confirmed, nacked, unroutable, republished, acked,
         stale_acks, dead_lettered, connections; and unconfirmed right now."""
@@ -219,11 +230,19 @@ class AmqpTransport(Transport):
 
     def _on_open(self, connection: Any) -> None:
         # Queues are bound to the `mesobus` exchange: declare it before the subscriptions.
-        self._publisher.attach(connection, ready=lambda: self._consumers.attach(connection))
+        def consume() -> None:
+            self._consumers.attach(connection)
+
+        if self._fence is not None:  # consume only while this connection holds the lock
+            self._publisher.attach(connection, ready=lambda: self._fence.take(self._io, connection, consume))
+        else:
+            self._publisher.attach(connection, ready=consume)
 
     def _on_lost(self, reason: str) -> None:
         self._publisher.detach()
         self._consumers.detach()
+        if self._fence is not None:
+            self._fence.connection_lost(reason)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -74,8 +74,14 @@ class AllocatorActor(Actor):
         batch_delay: float = 0.0,
         explain: bool = False,
         core: Allocator | None = None,
+        epoch: int = 0,
     ) -> None:
         super().__init__(address, transport, context)
+        # The leader's: only it consumes this mailbox; a deposed master's messages (an
+        # older epoch) are ignored, and the master ignores results of another epoch.
+        self.exclusive_mailbox = True
+        self.epoch = epoch
+        self.leader_address, self.leader_epoch = master, epoch
         if not (math.isfinite(allocation_interval) and allocation_interval > 0):
             raise ValueError(f"allocation_interval must be a positive number, not {allocation_interval!r}")
         if not (math.isfinite(batch_delay) and batch_delay >= 0):
@@ -109,6 +115,7 @@ class AllocatorActor(Actor):
             "seed": self.seed,
             "batch_delay": self.batch_delay,
             "explain": self.explain,
+            "epoch": self.epoch,
         }
 
     @classmethod

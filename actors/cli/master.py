@@ -66,10 +66,8 @@ def run(args: argparse.Namespace) -> int:
             lock.close()
             print("mesobus master: stopped while standing by", file=sys.stderr)
             return 0
-        if lock is not None:
-            config = dataclasses.replace(config, epoch=lock.epoch)
         try:
-            return _lead(args, config, stop, signals, lock)
+            return _lead(args, config, stop, signals, lock, holder)
         finally:
             if lock is not None:
                 lock.close()
@@ -80,15 +78,27 @@ def _standing_by(why: str) -> None:
 
 
 def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Event,
-          signals: list[str], lock: "LeaderLock | None") -> int:
-    from actors.connect import connect_transport
-    from actors.master import start_master
+          signals: list[str], lock: "LeaderLock | None", holder: str) -> int:
+    import uuid
 
-    transport = connect_transport(args.broker)
+    from actors.connect import connect_transport, registry_log
+    from actors.master import start_master
+    from actors.registry import Registry, RegistryError
+
+    # The leader's actors consume on the connection that holds the lock (rabbitmq/leader.py).
+    transport = lock.transport if lock is not None else connect_transport(args.broker)
     journal = None
     try:
+        try:  # the registry first: the epoch and what operators set, before any message
+            registry = Registry.elect(registry_log(args.broker, transport), holder, uuid.uuid4().hex)
+        except RegistryError as err:
+            return fail("mesobus master", f"cannot read the registry: {err}", 1)
+        config = dataclasses.replace(config, epoch=registry.epoch)
+        if lock is not None:
+            lock.epoch = registry.epoch
         journal = start_journal(setting_from(args), transport)
-        master_ref, allocator_ref = start_master(transport, config)
+        deposed = lock.lost.is_set if lock is not None else None
+        master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)

@@ -40,6 +40,7 @@ class RecordingTransport(Transport):
 
     def subscribe(
         self, address: str, on_delivery: Any, *, durable: bool = True, groups: Sequence[str] = (),
+        exclusive: bool = False,
     ) -> None:
         pass
 

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Callable
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
 from actors.groups import agents_group, frameworks_group
 from actors.master.agents import Agents
-from actors.master.common import framework_address
+from actors.master.common import framework_address, role_problem
 from actors.master.config import MasterConfig
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
@@ -33,6 +35,7 @@ from actors.master.reconcile import reconcile
 from actors.master.state import metrics, state
 from actors.master.tasks import Tasks
 from actors.master.updates import Updates
+from actors.registry import MemoryRegistryLog, Registry, RegistryState
 from actors.runtime import Actor, ActorContext, Transport, on
 from messages import (
     Accept,
@@ -45,12 +48,14 @@ from messages import (
     FrameworkHeartbeat,
     FrameworkToExecutor,
     KillTask,
+    MarkAgentGone,
     MasterHeartbeat,
     MasterInfo,
     OffersRevived,
     OffersSuppressed,
     PingAgent,
     PongAgent,
+    QuotaUpdated,
     ReconcileTasks,
     RegisterAgent,
     RegisterFramework,
@@ -63,7 +68,10 @@ from messages import (
     Suppress,
     UnregisterAgent,
     UnregisterFramework,
+    WeightsUpdated,
 )
+from messages.registry import QuotaSet, RegistrySnapshot, WeightsSet
+from messages.schema import from_plain, to_plain
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 log = logging.getLogger(__name__)
@@ -80,11 +88,25 @@ class Master(Actor):
     journal_kind = "master"
 
     def __init__(
-        self, transport: Transport, config: MasterConfig | None = None, context: ActorContext | None = None
+        self,
+        transport: Transport,
+        config: MasterConfig | None = None,
+        context: ActorContext | None = None,
+        registry: Registry | None = None,
+        deposed: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config or MasterConfig()
         super().__init__(self.config.address, transport, context)
         self.epoch = self.config.epoch
+        # Only the leader consumes its mailbox; a deposed leader's own timers and
+        # messages to itself (an older epoch) are ignored.
+        self.exclusive_mailbox = True
+        self.leader_address, self.leader_epoch = self.config.address, self.config.epoch
+        # What operators set and who was admitted, read by a new leader before its
+        # first message; every change is written there before it is acted on.
+        self.registry = registry or Registry(MemoryRegistryLog(), epoch=self.config.epoch)
+        # True once the leader lock is lost (`mesobus master`: rabbitmq/leader.py)
+        self.deposed: Callable[[], bool] = deposed or (lambda: False)
         self.metrics: Counter[str] = Counter()
         self.start_time = self.now()
         self.master_info = MasterInfo(
@@ -103,15 +125,29 @@ class Master(Actor):
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
     def journal_config(self) -> dict:
-        # The config as given (an empty master_id is generated again, from the same ids).
-        return dataclasses.asdict(self.config)
+        # The config as given (an empty master_id is generated again, from the same ids),
+        # and the registry it started from (replayed from a copy in memory).
+        config = dataclasses.asdict(self.config)
+        config["registry"] = to_plain(self.registry.state.snapshot())
+        return config
 
     @classmethod
     def from_journal(cls, config: dict, transport: Transport, context: ActorContext) -> "Master":
-        return cls(transport, MasterConfig(**config), context)
+        options = dict(config)
+        state = RegistryState()
+        if "registry" in options:
+            state.apply(from_plain(RegistrySnapshot, options.pop("registry")))
+        epoch = options.get("epoch", 0)
+        return cls(transport, MasterConfig(**options), context, Registry(MemoryRegistryLog(), state, epoch))
 
     def on_start(self) -> None:
         super().on_start()
+        # What operators set, from the registry, before anything else reaches the allocator.
+        state = self.registry.state
+        if state.weights:
+            self.send(self.config.allocator_address, WeightsUpdated(dict(state.weights)))
+        for role, limit in state.quota.items():
+            self.send(self.config.allocator_address, QuotaUpdated(role, limit))
         # A master that starts (a new leader, or this one restarted) knows no one yet: ask
         # every agent and scheduler of the cluster to register again now, rather than
         # after their own timeouts (an agent's ping timeout is 75 s by default).
@@ -128,6 +164,9 @@ class Master(Actor):
         return metrics(self)
 
     def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
+        if self.deposed():  # it lost the leader lock: another master may lead already
+            self.metrics["master/messages_after_deposed"] += 1
+            return None  # its connection is gone: the broker gives the message to the new leader
         self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
         return super().dispatch(envelope, user_id)
 
@@ -239,12 +278,41 @@ class Master(Actor):
     def _to_framework(self, msg: ExecutorToFramework) -> None:
         self.updates.to_framework(msg)
 
+    @on(MarkAgentGone)
+    def _mark_agent_gone(self, msg: MarkAgentGone) -> None:
+        self.agents.mark_gone(msg.agent_id)
+
+    # --- operators: weights and quota (kept in the registry) -----------------------------
+
+    @on(WeightsUpdated)
+    def _weights(self, msg: WeightsUpdated) -> None:
+        problem = weights_problem(msg.weights)
+        if problem:
+            log.warning("master: refusing weights %s: %s", msg.weights, problem)
+            self.metrics["master/invalid_weights"] += 1
+            return
+        self.registry.write(WeightsSet(dict(msg.weights)))
+        self.send(self.config.allocator_address, WeightsUpdated(dict(msg.weights)))
+        self.metrics["master/weights_updates"] += 1
+
+    @on(QuotaUpdated)
+    def _quota(self, msg: QuotaUpdated) -> None:
+        problem = role_problem(msg.role) or ("role '*' cannot have a quota" if msg.role == "*" else None)
+        if problem:
+            log.warning("master: refusing a quota: %s", problem)
+            self.metrics["master/invalid_quotas"] += 1
+            return
+        self.registry.write(QuotaSet(msg.role, msg.limit))
+        self.send(self.config.allocator_address, QuotaUpdated(msg.role, msg.limit))
+        self.metrics["master/quota_updates"] += 1
+
     # --- allocator and timers -----------------------------------------------------------
 
     @on(ResourcesAllocated)
     def _allocated(self, msg: ResourcesAllocated) -> None:
-        if self.envelope.sender != self.config.allocator_address:
-            log.warning("master: ignoring ResourcesAllocated from %s", self.envelope.sender)
+        if self.envelope.sender != self.config.allocator_address or self.envelope.epoch != self.epoch:
+            log.warning("master: ignoring ResourcesAllocated from %s (epoch %d)", self.envelope.sender,
+                        self.envelope.epoch)
             self.metrics["master/allocations_from_strangers"] += 1
             return
         self.offers.make(msg.allocations)
@@ -293,3 +361,16 @@ class Master(Actor):
             if not roles:
                 return None
         return roles
+
+
+def weights_problem(weights: dict[str, float]) -> str | None:
+    if not weights:
+        return "no roles named"
+    for role, weight in weights.items():
+        problem = role_problem(role)
+        if problem:
+            return problem
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (math.isfinite(weight) and weight > 0):
+            return f"the weight of {role!r} must be a positive number, not {weight!r}"
+    return None
+

@@ -33,6 +33,7 @@ from messages import (
     TaskState,
 )
 from messages.master_timers import AgentPingTimer
+from messages.registry import AgentAdmission, AgentMarkedGone
 
 if TYPE_CHECKING:
     from actors.master.actor import Master
@@ -127,7 +128,7 @@ class Agents:
     def register(self, info: AgentInfo, version: str) -> None:
         """RegisterAgent: a new agent, or a retry of one (same hostname)."""
         m = self.m
-        problem = agent_info_problem(info)
+        problem = agent_info_problem(info) or self.gone_problem(info.agent_id)
         if problem:
             self._refuse(f"invalid agent: {problem}")
             return
@@ -142,8 +143,10 @@ class Agents:
         if record is not None:  # unreachable, now back without its tasks
             m.readmit.readmit(info, version, (), (), (), registered=True)
             return
+        self.admit(info)
         self._removed.pop(info.agent_id, None)
         record = AgentRecord(info=info, version=version, registered_at=m.now())
+        record.reservations = m.registry.state.reservations.get(info.agent_id, Resources())
         record.apply_info(info)
         self._records[info.agent_id] = record
         m.send(
@@ -161,11 +164,55 @@ class Agents:
         self.m.reply(ShutdownAgent(why))
 
     def add_record(self, info: AgentInfo, version: str) -> AgentRecord:
-        """A new record for an agent the master did not know (used by readmit)."""
+        """A new record for an agent the master did not know (used by readmit), with
+        the dynamic reservations the registry keeps for it."""
+        self.admit(info)
         self._removed.pop(info.agent_id, None)
         record = AgentRecord(info=info, version=version, registered_at=self.m.now())
+        record.reservations = self.m.registry.state.reservations.get(info.agent_id, Resources())
         self._records[info.agent_id] = record
         return record
+
+    # --- the registry -----------------------------------------------------------------
+
+    def gone_problem(self, agent_id: str) -> str | None:
+        if agent_id in self.m.registry.state.gone:
+            return f"agent {agent_id!r} was marked gone by an operator"
+        return None
+
+    def admit(self, info: AgentInfo) -> None:
+        """Record the admission in the registry (before the agent is answered), unless
+        it is there already with this hostname (a re-registration after a failover)."""
+        if self.m.registry.state.admitted.get(info.agent_id) != info.hostname:
+            self.m.registry.write(AgentAdmission(info.agent_id, info.hostname))
+
+    def mark_gone(self, agent_id: str) -> None:
+        """MarkAgentGone (an operator): written to the registry first; its tasks become
+        TASK_GONE_BY_OPERATOR, it is told to shut down and never admitted again."""
+        m = self.m
+        problem = id_problem("agent_id", agent_id)
+        if problem:
+            log.warning("master: refusing MarkAgentGone: %s", problem)
+            m.metrics["master/invalid_agent_gone"] += 1
+            return
+        if agent_id in m.registry.state.gone:
+            return
+        m.registry.write(AgentMarkedGone(agent_id))
+        m.metrics["master/slaves_marked_gone"] += 1
+        record = self._records.pop(agent_id, None)
+        if record is None:
+            return
+        log.warning("master: agent %s marked gone by an operator", agent_id)
+        self.stop_pinging(record)
+        if record.reachable:
+            m.offers.rescind_on_agent(agent_id)
+            self._agent_gone(agent_id)
+        for task in m.tasks.on_agent(agent_id):
+            m.updates.transition(task, TaskState.TASK_GONE_BY_OPERATOR, StatusReason.REASON_AGENT_REMOVED,
+                                 "agent marked gone by an operator")
+        m.send(agent_address(agent_id), ShutdownAgent("marked gone by an operator"))
+        self._removed[agent_id] = m.now()
+        m.metrics["master/slave_removals"] += 1
 
     # --- health -----------------------------------------------------------------------
 
@@ -250,6 +297,7 @@ class Agents:
             for task in m.tasks.on_agent(agent_id):
                 m.updates.transition(task, TaskState.TASK_GONE, StatusReason.REASON_AGENT_REMOVED, "agent removed")
         del self._records[agent_id]
+        m.registry.write(AgentAdmission(agent_id, record.info.hostname, admitted=False))
         self._removed[agent_id] = m.now()
         while len(self._removed) > m.config.max_removed_agents:
             self._removed.popitem(last=False)

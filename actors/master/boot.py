@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pykka
 
 from actors.master.actor import Master
 from actors.master.config import MasterConfig
+from actors.registry import Registry
 from actors.runtime import ActorContext, Transport
 
 
@@ -20,9 +23,13 @@ def start_master(
     context: ActorContext | None = None,
     *,
     seed: int | None = 0,
+    registry: Registry | None = None,
+    deposed: Callable[[], bool] | None = None,
 ) -> tuple[pykka.ActorRef, pykka.ActorRef]:
     """Start the allocator (address `config.allocator_address`) and then the master
-    (`config.address`) on `transport`; returns (master_ref, allocator_ref).
+    (`config.address`) on `transport`; returns (master_ref, allocator_ref). The master
+    starts from `registry` (default: an empty one in memory); once `deposed()` says
+    it lost the leader lock, it handles nothing more.
     The allocator starts first so that the master's first messages find it listening."""
     from actors.allocator.actor import AllocatorActor
 
@@ -37,9 +44,10 @@ def start_master(
         allocation_interval=config.allocation_interval,
         seed=seed,
         explain=config.explain_allocations,
+        epoch=config.epoch,
     )
     try:
-        master = Master.start(transport, config, context)
+        master = Master.start(transport, config, context, registry, deposed)
     except Exception:
         allocator.stop()
         raise

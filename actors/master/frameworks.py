@@ -36,6 +36,7 @@ from messages import (
     TaskState,
 )
 from messages.master_timers import FrameworkFailoverTimer, FrameworkHeartbeatTimer
+from messages.registry import FrameworkTornDown
 
 if TYPE_CHECKING:
     from actors.master.actor import Master
@@ -107,7 +108,7 @@ class Frameworks:
         return [r for r in self._records.values() if r.connected]
 
     def is_removed(self, framework_id: str) -> bool:
-        return framework_id in self._removed
+        return framework_id in self._removed or framework_id in self.m.registry.state.torn_down
 
     def removed(self) -> list[dict]:
         return list(self._removed.values())
@@ -127,7 +128,7 @@ class Frameworks:
             self._refuse(f"invalid framework: {problem}")
             return
         fid = info.framework_id
-        if fid in self._removed:
+        if self.is_removed(fid):
             self._refuse("framework removed")
             return
         record = self._records.get(fid)
@@ -282,9 +283,10 @@ class Frameworks:
     def remove(self, framework_id: str, why: str) -> None:
         """Kill its tasks, shut down its executors, return its resources, forget it."""
         m = self.m
-        record = self._records.pop(framework_id, None)
-        if record is None:
+        if framework_id not in self._records:
             return
+        m.registry.write(FrameworkTornDown(framework_id))  # before anything is undone
+        record = self._records.pop(framework_id)
         # A teardown the framework asked for is routine; losing one is worth a warning.
         level = logging.INFO if why == "the framework unregistered" else logging.WARNING
         log.log(level, "master: removing framework %s: %s", framework_id, why)

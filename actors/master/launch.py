@@ -35,6 +35,7 @@ from actors.master.common import (
 )
 from actors.master.frameworks import FrameworkRecord
 from actors.master.tasks import TaskRecord
+from messages.registry import ReservationsSet
 from messages import (
     Accept,
     AllocationUpdated,
@@ -237,10 +238,12 @@ class Launcher:
         unreserved = reserved.flatten()
         if op.type is OperationType.RESERVE:
             take, give = unreserved, reserved
-            acc.agent.reservations = acc.agent.reservations + reserved
+            reservations = acc.agent.reservations + reserved
         else:
             take, give = reserved, unreserved
-            acc.agent.reservations = acc.agent.reservations - reserved
+            reservations = acc.agent.reservations - reserved
+        m.registry.write(ReservationsSet(acc.agent.id, reservations))  # before it takes effect
+        acc.agent.reservations = reservations
         acc.remaining = acc.remaining - take + give
         acc.agent.convert(take, give)
         m.send(m.config.allocator_address, AllocationUpdated(framework.id, acc.agent.id, acc.role, take, give))

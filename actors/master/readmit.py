@@ -70,7 +70,7 @@ class Readmission:
         frameworks: tuple[FrameworkInfo, ...],
     ) -> None:
         """ReregisterAgent; answers the sender."""
-        problem = agent_info_problem(info)
+        problem = agent_info_problem(info) or self.m.agents.gone_problem(info.agent_id)
         if problem:
             self.m.metrics["master/slave_registrations_refused"] += 1
             self.m.reply(ShutdownAgent(f"invalid agent: {problem}"))

@@ -97,6 +97,7 @@ class Actor(pykka.ThreadingActor):
         self.leader_address: str | None = None
         self.leader_epoch = 0
         self.groups: tuple[str, ...] = ()  # group addresses whose broadcasts it also gets
+        self.exclusive_mailbox = False  # consume its mailbox with an exclusive consumer
         self.envelope: Envelope | None = None  # the envelope being handled
         # The principal that published it, as the transport verified it (Delivery.user_id);
         # "" when unknown (a delivery handed over by a tool). Checked, never the envelope's sender.
@@ -208,7 +209,10 @@ class Actor(pykka.ThreadingActor):
                     config=self.journal_config(),
                 )
             )
-        self.transport.subscribe(self.address, self._on_delivery, groups=self.groups)
+        if self.exclusive_mailbox:  # a leader's mailbox: no other consumer while it lives
+            self.transport.subscribe(self.address, self._on_delivery, groups=self.groups, exclusive=True)
+        else:
+            self.transport.subscribe(self.address, self._on_delivery, groups=self.groups)
 
     def on_stop(self) -> None:
         self.transport.unsubscribe(self.address)

@@ -54,7 +54,9 @@ class MemoryTransport(Transport):
 
     def subscribe(
         self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+        exclusive: bool = False,
     ) -> None:
+        # One consumer per mailbox here, always: `exclusive` changes nothing.
         with self._lock:
             box = self._box(address)
             if box.consumer is not None:

@@ -88,10 +88,12 @@ class Transport(ABC):
     @abstractmethod
     def subscribe(
         self, address: str, on_delivery: OnDelivery, *, durable: bool = True, groups: Sequence[str] = (),
+        exclusive: bool = False,
     ) -> None:
         """Consume `address`'s mailbox. `durable=False` for short-lived reply mailboxes.
         The mailbox also gets a copy of what is published to each group address in
-        `groups` (see `group_address`)."""
+        `groups` (see `group_address`). `exclusive`: no other consumer may take from the
+        mailbox while this one lives (a second subscribe is refused)."""
 
     @abstractmethod
     def unsubscribe(self, address: str) -> None: ...

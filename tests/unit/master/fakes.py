@@ -180,8 +180,9 @@ class Cluster:
     # --- driving ----------------------------------------------------------------------
 
     def send(self, sender: str, body: Any, target: str = "master") -> None:
+        epoch = self.config.epoch if sender == self.config.allocator_address else 0  # the leader's allocator
         envelope = Envelope(
-            id=f"test-{next(_ids)}", sender=sender, target=target, body=body, sent_at=self.clock.now()
+            id=f"test-{next(_ids)}", sender=sender, target=target, body=body, sent_at=self.clock.now(), epoch=epoch,
         )
         self.transport.publish(envelope)
 

@@ -1,0 +1,88 @@
+"""The registry's state: a fold of its records (pure, no I/O).
+
+>>> from messages.registry import AgentAdmission, AgentMarkedGone
+>>> s = RegistryState()
+>>> s.apply(AgentAdmission("a1", "h1")); s.apply(AgentMarkedGone("a1"))
+>>> s.admitted, list(s.gone)
+({}, ['a1'])
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from messages import Resources
+from messages.registry import (
+    AgentAdmission,
+    AgentMarkedGone,
+    FrameworkTornDown,
+    QuotaSet,
+    RegistrySnapshot,
+    ReservationsSet,
+    WeightsSet,
+)
+
+MAX_TORN_DOWN = 10_000  # framework ids remembered (the oldest are forgotten first)
+MAX_GONE = 100_000  # agent ids marked gone
+
+
+@dataclass
+class RegistryState:
+    admitted: dict[str, str] = field(default_factory=dict)  # agent id -> hostname
+    gone: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    weights: dict[str, float] = field(default_factory=dict)
+    quota: dict[str, Resources] = field(default_factory=dict)
+    reservations: dict[str, Resources] = field(default_factory=dict)  # agent id -> dynamic ones
+    torn_down: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    def apply(self, record: object) -> None:
+        """Fold one record in (unknown kinds are ignored: a newer writer's)."""
+        if isinstance(record, AgentAdmission):
+            if record.admitted:
+                self.admitted[record.agent_id] = record.hostname
+            else:
+                self.admitted.pop(record.agent_id, None)
+        elif isinstance(record, AgentMarkedGone):
+            self.admitted.pop(record.agent_id, None)
+            self.reservations.pop(record.agent_id, None)
+            _remember(self.gone, record.agent_id, MAX_GONE)
+        elif isinstance(record, WeightsSet):
+            self.weights.update(record.weights)
+        elif isinstance(record, QuotaSet):
+            if record.limit.is_empty():
+                self.quota.pop(record.role, None)
+            else:
+                self.quota[record.role] = record.limit
+        elif isinstance(record, ReservationsSet):
+            if record.reservations.is_empty():
+                self.reservations.pop(record.agent_id, None)
+            else:
+                self.reservations[record.agent_id] = record.reservations
+        elif isinstance(record, FrameworkTornDown):
+            _remember(self.torn_down, record.framework_id, MAX_TORN_DOWN)
+        elif isinstance(record, RegistrySnapshot):
+            self.admitted = dict(record.admitted)
+            self.gone = OrderedDict.fromkeys(record.gone)
+            self.weights = dict(record.weights)
+            self.quota = dict(record.quota)
+            self.reservations = dict(record.reservations)
+            self.torn_down = OrderedDict.fromkeys(record.torn_down)
+
+    def snapshot(self, epoch: int = 0) -> RegistrySnapshot:
+        return RegistrySnapshot(
+            admitted=dict(self.admitted),
+            gone=tuple(self.gone),
+            weights=dict(self.weights),
+            quota=dict(self.quota),
+            reservations=dict(self.reservations),
+            torn_down=tuple(self.torn_down),
+            epoch=epoch,
+        )
+
+
+def _remember(ids: OrderedDict[str, None], key: str, limit: int) -> None:
+    ids.pop(key, None)
+    ids[key] = None
+    while len(ids) > limit:
+        ids.popitem(last=False)
