@@ -15,11 +15,13 @@ agents answer pings (while `agent.alive`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from typing import Any
 
 from actors.master import Master, MasterConfig, start_master
+from actors.registry import Registry
 from actors.runtime import Actor, MemoryTransport, VirtualClock
 from messages import (
     AgentInfo,
@@ -152,13 +154,14 @@ class Cluster:
         config: MasterConfig | None = None,
         *,
         real_allocator: bool = False,
+        registry: Registry | None = None,
     ) -> None:
         self.transport = transport
         self.clock = clock
         self.config = config or MasterConfig(master_id="m1", hostname="master.test")
         self._refs: list = []
         if real_allocator:  # the real AllocatorActor, started with the master
-            self.master, self.allocator_ref = start_master(transport, self.config)
+            self.master, self.allocator_ref = start_master(transport, self.config, registry=registry)
             self._refs += [self.allocator_ref, self.master]
             self.allocator = Recorder()  # stays empty: nothing fake listens
         else:
@@ -176,6 +179,17 @@ class Cluster:
     def stop(self) -> None:
         for ref in reversed(self._refs):
             ref.stop()
+
+    def fail_over(self, registry: Registry) -> None:
+        """The master and allocator end (as if killed: no goodbyes) and a new leader with
+        `registry` starts on the same mailboxes (real_allocator clusters only)."""
+        for ref in (self.master, self.allocator_ref):
+            ref.stop()
+            self._refs.remove(ref)
+        self.config = dataclasses.replace(self.config, master_id="m2", epoch=registry.epoch)
+        self.master, self.allocator_ref = start_master(self.transport, self.config, registry=registry)
+        self._refs += [self.allocator_ref, self.master]
+        self.settle()
 
     # --- driving ----------------------------------------------------------------------
 
