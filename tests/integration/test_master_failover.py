@@ -4,13 +4,16 @@ The lock itself: released on close, lost when its broker goes away (a private no
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -128,3 +131,45 @@ def test_a_standby_without_a_broker_says_so_keeps_trying_and_stops_when_told() -
         waiting.join(10)
         lock.close()
     assert not waiting.is_alive() and lock.epoch == 0
+
+
+def consumers_of(url: str, queue: str) -> int:
+    vhost = unquote(url.rsplit("/", 1)[1].split("?")[0])
+    out = subprocess.run(["rabbitmqctl", "-q", "list_consumers", "-p", vhost, "--no-table-headers", "queue_name"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return sum(1 for line in out.splitlines() if line.strip() == queue)
+
+
+def test_a_frozen_leader_that_lost_its_lock_handles_nothing_when_resumed_and_exits(broker_url: str, tmp_path: Path) -> None:
+    with private_vhost("mesobus-frozen") as url:
+        fast = url + "?heartbeat=2"  # the broker drops a silent connection after ~2 heartbeats
+        cluster = ProcessCluster(fast, tmp_path / "cluster", ping_interval=15.0, max_missed_pings=5)
+        try:
+            leader = cluster.start_master(name="master")
+            cluster.start_agent("h1")
+            cluster.wait_ready()
+            standby = cluster.start_master(name="master-2")
+            cluster.wait_log(standby, "standing by: another master leads")
+
+            os.kill(leader.pid, signal.SIGSTOP)  # frozen past its heartbeats: the broker drops its lock
+            cluster.wait_log(standby, "mesobus master: leading", timeout=30)
+            assert epoch_of(standby) > epoch_of(leader) > 0
+            assert consumers_of(url, "mesobus.master") == 1 and consumers_of(url, "mesobus.allocator") == 1
+
+            os.kill(leader.pid, signal.SIGCONT)  # it wakes up, its transport reconnects by itself...
+            leader.popen.wait(30)  # ...and it steps down instead of consuming again
+            assert leader.popen.returncode == 1, leader.tail()
+            assert "lost the leader lock" in leader.tail()
+            assert leader.tail(100_000).count("mesobus master: leading") == 1
+            # Never two consumers: the standby's are the only ones, before and after.
+            assert consumers_of(url, "mesobus.master") == 1 and consumers_of(url, "mesobus.allocator") == 1
+
+            # The new leader runs the cluster: a task runs on the agent, which follows it.
+            result = subprocess.run(
+                [sys.executable, "-m", "actors.cli.main", "run", "--broker", url, "--", "sh", "-c", "echo after thaw"],
+                cwd=ROOT, capture_output=True, text=True, timeout=90,
+            )
+            assert (result.stdout, result.returncode) == ("after thaw\n", 0), f"{result.stderr}\n{cluster.logs()}"
+            assert standby.alive()
+        finally:
+            cluster.stop()
