@@ -90,7 +90,7 @@ class LeaderFence:
 class LeaderLock:
     """One master's claim to lead, and the transport it leads with (see the module docstring)."""
 
-    def __init__(self, config: BrokerConfig, holder: str, *, retry: float = 1.0, queue: str = LOCK_QUEUE) -> None:
+    def __init__(self, config: BrokerConfig, holder: str, *, retry: float = 0.25, queue: str = LOCK_QUEUE) -> None:
         self.config = config
         self.holder = holder
         self.retry = retry
