@@ -15,6 +15,10 @@ SIGKILLed. Measured from the kill (time.time() in every process, one host):
 - all_agents_s: until the last of the N agents got its answer (AgentReregistered or
   AgentRegistered) from the new leader (its epoch);
 - offers_s: until the framework got its first offers from the new leader;
+- first_agent_s: the first agent's answer (the new leader's start-up time is in it);
+- baseline_broadcast_s, measured in the same run just before the kill, without a
+  master: one broadcast to every agent and all their answers back (the floor of
+  all_agents_s on this machine right now);
 - tasks_lost: tasks that ended (or were reported lost/unreachable/gone) after the kill;
   the framework reconciles with the new leader, so every task still running is
   confirmed (tasks_confirmed_running).
@@ -181,6 +185,30 @@ def wait(predicate, timeout: float, what: str, cluster) -> Any:
         time.sleep(0.01)
 
 
+def broadcast_round_trip(url: str, agents: int) -> float:
+    """The floor of `all_agents_s` in this run, without a master: one PingAgent to the
+    agents' broadcast address (as a new leader's call to register), and every agent's
+    PongAgent back (agents answer any ping; only the master's change their state)."""
+    import uuid
+
+    from messages import Envelope, PingAgent
+    from rabbitmq import AmqpTransport
+
+    transport = AmqpTransport(url)
+    got = threading.Semaphore(0)
+    try:
+        transport.subscribe("bench.pongs", lambda d: (transport.ack(d), got.release()), durable=False)
+        started = time.perf_counter()
+        transport.publish(Envelope(id=uuid.uuid4().hex, sender="bench.pongs", target="group.master.agents",
+                                   body=PingAgent(connected=True), sent_at=time.time()))
+        for _ in range(agents):
+            if not got.acquire(timeout=60):
+                raise SystemExit("failover.py: the agents did not all answer the baseline broadcast")
+        return time.perf_counter() - started
+    finally:
+        transport.close()
+
+
 def epoch_of(text: str) -> int:
     found = re.findall(r"leading on \S+ \(epoch (\d+)\)", text)
     return int(found[-1]) if found else 0
@@ -239,6 +267,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             wait(running, 120, f"{args.tasks} tasks running", cluster)
             time.sleep(args.settle)
+            baseline_s = broadcast_round_trip(url, args.agents)
+            print(f"baseline: a broadcast to every agent and all {args.agents} answers back in {baseline_s:.3f}s",
+                  file=sys.stderr)
+            time.sleep(args.settle)
             old_epoch = epoch_of(leader.tail(100_000))
 
             killed = time.time()
@@ -278,6 +310,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "epochs": [old_epoch, new_epoch],
                 "median_agent_s": round(sorted(back.values())[len(back) // 2] - killed, 3),
                 "goal_all_agents_s": GOAL_ALL_AGENTS_S,
+                "first_agent_s": round(min(back.values()) - killed, 3),
+                "baseline_broadcast_s": round(baseline_s, 3),
             }
         finally:
             cluster.stop()
@@ -297,6 +331,8 @@ def main() -> int:
     if args.agents < REAL_AGENTS or args.agent_processes < 1:
         parser.error(f"--agents must be at least {REAL_AGENTS}, --agent-processes at least 1")
     result = run(args)
+    print(f"baseline (broadcast to every agent, all answers back): {result['baseline_broadcast_s']:.3f}s",
+          file=sys.stderr)
     print(f"standby led after {result['lead_s']:.3f}s; all {result['agents']} agents back after "
           f"{result['all_agents_s']:.3f}s (median {result['median_agent_s']:.3f}s; goal <= {GOAL_ALL_AGENTS_S:g}s); "
           f"offers after {result['offers_s']:.3f}s; tasks lost: {result['tasks_lost']} of {result['tasks']}",
