@@ -15,8 +15,9 @@ the allocator is told (`AllocationUpdated`, which also changes the agent's total
 the master's record of the agent changes the same way, and later operations of the same
 accept see the converted resources. An invalid RESERVE/UNRESERVE is skipped and counted
 (`master/invalid_operations`): the v0 protocol has no answer for it, and FrameworkError
-would stop the scheduler. Reservations live in the master's memory only (not persisted
-and not checkpointed on the agent; see docs/master.md).
+would stop the scheduler. Reservations are written to the registry before they take
+effect (a new leader gives them back to the agent's record); the agent is not told (no
+CheckpointResources; see docs/master.md).
 """
 
 from __future__ import annotations
