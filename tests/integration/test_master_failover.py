@@ -98,6 +98,55 @@ def test_the_holder_learns_it_lost_the_lock_when_the_broker_goes_away(private_br
         private_broker.start()
 
 
+def close_connections_of(url: str) -> int:
+    """Make the broker drop every connection to the vhost of `url` (as missed heartbeats would)."""
+    vhost = unquote(url.rsplit("/", 1)[1].split("?")[0])
+    out = subprocess.run(["rabbitmqctl", "-q", "list_connections", "pid", "vhost", "--no-table-headers"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    pids = [line.split("\t")[0] for line in out.splitlines() if line.split("\t")[1:2] == [vhost]]
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: the leader is cut off"],
+                       capture_output=True, timeout=60, check=True)
+    return len(pids)
+
+
+def test_a_deposed_leader_whose_transport_reconnects_never_takes_another_message(broker_url: str) -> None:
+    from messages import Envelope, PingAgent
+
+    with private_vhost("mesobus-fence") as url:
+        stop = threading.Event()
+        first = LeaderLock(parse_url(url), "first", retry=0.1)
+        second = LeaderLock(parse_url(url), "second", retry=0.1)
+        taken: dict[str, list] = {"first": [], "second": []}
+        try:
+            assert first.acquire(stop)
+            first.transport.subscribe("master", lambda d: (taken["first"].append(d), first.transport.ack(d)),
+                                      exclusive=True)
+            assert close_connections_of(url) == 1
+            assert first.lost.wait(15), "the holder did not learn that its lock is gone"
+            deadline = time.monotonic() + 15
+            while not first.transport.connected:  # its transport reconnects by itself...
+                assert time.monotonic() < deadline, "the deposed transport did not reconnect"
+                time.sleep(0.05)
+            first.transport.publish(Envelope(id="m1", sender="test", target="master", body=PingAgent()))
+            first.transport.flush()
+            time.sleep(1.5)  # ...but never consumes again: the message waits for the next leader
+            assert taken["first"] == []
+
+            assert second.acquire(stop)
+            second.transport.subscribe("master", lambda d: (taken["second"].append(d), second.transport.ack(d)),
+                                       exclusive=True)
+            deadline = time.monotonic() + 15
+            while not taken["second"]:
+                assert time.monotonic() < deadline, "the new leader did not get the waiting message"
+                time.sleep(0.05)
+            assert taken["first"] == [] and len(taken["second"]) == 1
+        finally:
+            stop.set()
+            first.close()
+            second.close()
+
+
 def test_mesobus_local_on_a_broker_refuses_to_run_beside_a_leading_master(broker_url: str) -> None:
     with private_vhost("mesobus-local") as url:
         stop = threading.Event()
