@@ -370,7 +370,8 @@ def weights_problem(weights: dict[str, float]) -> str | None:
         problem = role_problem(role)
         if problem:
             return problem
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (math.isfinite(weight) and weight > 0):
+        number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+        if not (number and math.isfinite(weight) and weight > 0):
             return f"the weight of {role!r} must be a positive number, not {weight!r}"
     return None
 

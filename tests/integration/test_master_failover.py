@@ -189,7 +189,9 @@ def consumers_of(url: str, queue: str) -> int:
     return sum(1 for line in out.splitlines() if line.strip() == queue)
 
 
-def test_a_frozen_leader_that_lost_its_lock_handles_nothing_when_resumed_and_exits(broker_url: str, tmp_path: Path) -> None:
+def test_a_frozen_leader_that_lost_its_lock_handles_nothing_when_resumed_and_exits(
+    broker_url: str, tmp_path: Path,
+) -> None:
     with private_vhost("mesobus-frozen") as url:
         fast = url + "?heartbeat=2"  # the broker drops a silent connection after ~2 heartbeats
         cluster = ProcessCluster(fast, tmp_path / "cluster", ping_interval=15.0, max_missed_pings=5)
