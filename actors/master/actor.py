@@ -30,6 +30,7 @@ from actors.master.config import MasterConfig
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
 from actors.master.offers import OfferBook
+from actors.master.ports import Ports
 from actors.master.readmit import Readmission
 from actors.master.reconcile import reconcile
 from actors.master.state import metrics, state
@@ -114,13 +115,23 @@ class Master(Actor):
             hostname=self.config.hostname,
             version=self.config.version,
         )
+        # The components get the effects and shared records they need (ports.py), not
+        # the actor, and are wired to the components they work with.
+        ports = Ports(self, self.config, self.metrics, self.registry, self.master_info)
         self.tasks = Tasks(self.config.max_completed_tasks)
-        self.frameworks = Frameworks(self)
-        self.agents = Agents(self)
-        self.offers = OfferBook(self)
-        self.updates = Updates(self)
-        self.launcher = Launcher(self)
-        self.readmit = Readmission(self)
+        self.frameworks = Frameworks(ports)
+        self.agents = Agents(ports)
+        self.offers = OfferBook(ports)
+        self.updates = Updates(ports)
+        self.launcher = Launcher(ports)
+        self.readmit = Readmission(ports)
+        tasks, frameworks, agents, offers, updates = self.tasks, self.frameworks, self.agents, self.offers, self.updates
+        frameworks.connect(tasks=tasks, offers=offers, agents=agents, updates=updates)
+        agents.connect(updates=updates, tasks=tasks, offers=offers, frameworks=frameworks, readmit=self.readmit)
+        offers.connect(frameworks=frameworks, agents=agents)
+        updates.connect(agents=agents, tasks=tasks, frameworks=frameworks, offers=offers)
+        self.launcher.connect(offers=offers, tasks=tasks, agents=agents)
+        self.readmit.connect(frameworks=frameworks, tasks=tasks, agents=agents, updates=updates, offers=offers)
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 

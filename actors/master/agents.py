@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from actors.master.common import agent_address, framework_address, id_problem
+from actors.master.ports import Component, Ports
 from actors.master.tasks import Key
 from messages import (
     AgentAdded,
@@ -36,7 +37,11 @@ from messages.master_timers import AgentPingTimer
 from messages.registry import AgentAdmission, AgentMarkedGone
 
 if TYPE_CHECKING:
-    from actors.master.actor import Master
+    from actors.master.frameworks import Frameworks
+    from actors.master.offers import OfferBook
+    from actors.master.readmit import Readmission
+    from actors.master.tasks import Tasks
+    from actors.master.updates import Updates
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +106,24 @@ def agent_info_problem(info: AgentInfo) -> str | None:
     return None
 
 
-class Agents:
+class Agents(Component):
     """Registered agents (reachable or not) and the ids of removed ones."""
 
-    def __init__(self, master: "Master") -> None:
-        self.m = master
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
         self._records: dict[str, AgentRecord] = {}
         self._removed: OrderedDict[str, float] = OrderedDict()  # id -> when
+
+    def connect(
+        self, *, updates: "Updates", tasks: "Tasks", offers: "OfferBook", frameworks: "Frameworks",
+        readmit: "Readmission",
+    ) -> None:
+        """The components it works with (wired by the Master once all exist)."""
+        self.updates = updates
+        self.tasks = tasks
+        self.offers = offers
+        self.frameworks = frameworks
+        self.readmit = readmit
 
     # --- queries ----------------------------------------------------------------------
 
@@ -127,7 +143,6 @@ class Agents:
 
     def register(self, info: AgentInfo, version: str) -> None:
         """RegisterAgent: a new agent, or a retry of one (same hostname)."""
-        m = self.m
         problem = agent_info_problem(info) or self.gone_problem(info.agent_id)
         if problem:
             self._refuse(f"invalid agent: {problem}")
@@ -138,81 +153,80 @@ class Agents:
                 self._refuse(f"agent id {info.agent_id!r} already in use by {record.info.hostname}")
                 return
             # A retry whose answer was lost: answer again, change nothing.
-            m.reply(AgentRegistered(info.agent_id, m.config.ping_interval, m.config.max_missed_pings))
+            self.io.reply(AgentRegistered(info.agent_id, self.config.ping_interval, self.config.max_missed_pings))
             return
         if record is not None:  # unreachable, now back without its tasks
-            m.readmit.readmit(info, version, (), (), (), registered=True)
+            self.readmit.readmit(info, version, (), (), (), registered=True)
             return
         self.admit(info)
         self._removed.pop(info.agent_id, None)
-        record = AgentRecord(info=info, version=version, registered_at=m.now())
-        record.reservations = m.registry.state.reservations.get(info.agent_id, Resources())
+        record = AgentRecord(info=info, version=version, registered_at=self.io.now())
+        record.reservations = self.registry.state.reservations.get(info.agent_id, Resources())
         record.apply_info(info)
         self._records[info.agent_id] = record
-        m.send(
-            m.config.allocator_address,
+        self.io.send(
+            self.config.allocator_address,
             AgentAdded(info.agent_id, record.total, info.hostname, dict(info.attributes)),
         )
-        m.metrics["master/slave_registrations"] += 1
+        self.metrics["master/slave_registrations"] += 1
         self.start_pinging(record)
-        m.reply(AgentRegistered(info.agent_id, m.config.ping_interval, m.config.max_missed_pings))
+        self.io.reply(AgentRegistered(info.agent_id, self.config.ping_interval, self.config.max_missed_pings))
         log.info("master: agent %s (%s) registered with %s", info.agent_id, info.hostname, record.total)
 
     def _refuse(self, why: str) -> None:
         log.warning("master: refusing an agent: %s", why)
-        self.m.metrics["master/slave_registrations_refused"] += 1
-        self.m.reply(ShutdownAgent(why))
+        self.metrics["master/slave_registrations_refused"] += 1
+        self.io.reply(ShutdownAgent(why))
 
     def add_record(self, info: AgentInfo, version: str) -> AgentRecord:
         """A new record for an agent the master did not know (used by readmit), with
         the dynamic reservations the registry keeps for it."""
         self.admit(info)
         self._removed.pop(info.agent_id, None)
-        record = AgentRecord(info=info, version=version, registered_at=self.m.now())
-        record.reservations = self.m.registry.state.reservations.get(info.agent_id, Resources())
+        record = AgentRecord(info=info, version=version, registered_at=self.io.now())
+        record.reservations = self.registry.state.reservations.get(info.agent_id, Resources())
         self._records[info.agent_id] = record
         return record
 
     # --- the registry -----------------------------------------------------------------
 
     def gone_problem(self, agent_id: str) -> str | None:
-        if agent_id in self.m.registry.state.gone:
+        if agent_id in self.registry.state.gone:
             return f"agent {agent_id!r} was marked gone by an operator"
         return None
 
     def admit(self, info: AgentInfo) -> None:
         """Record the admission in the registry (before the agent is answered), unless
         it is there already with this hostname (a re-registration after a failover)."""
-        if self.m.registry.state.admitted.get(info.agent_id) != info.hostname:
-            self.m.registry.write(AgentAdmission(info.agent_id, info.hostname))
+        if self.registry.state.admitted.get(info.agent_id) != info.hostname:
+            self.registry.write(AgentAdmission(info.agent_id, info.hostname))
 
     def mark_gone(self, agent_id: str) -> None:
         """MarkAgentGone (an operator): written to the registry first; its tasks become
         TASK_GONE_BY_OPERATOR, it is told to shut down and never admitted again."""
-        m = self.m
         problem = id_problem("agent_id", agent_id)
         if problem:
             log.warning("master: refusing MarkAgentGone: %s", problem)
-            m.metrics["master/invalid_agent_gone"] += 1
+            self.metrics["master/invalid_agent_gone"] += 1
             return
-        if agent_id in m.registry.state.gone:
+        if agent_id in self.registry.state.gone:
             return
-        m.registry.write(AgentMarkedGone(agent_id))
-        m.metrics["master/slaves_marked_gone"] += 1
+        self.registry.write(AgentMarkedGone(agent_id))
+        self.metrics["master/slaves_marked_gone"] += 1
         record = self._records.pop(agent_id, None)
         if record is None:
             return
         log.warning("master: agent %s marked gone by an operator", agent_id)
         self.stop_pinging(record)
         if record.reachable:
-            m.offers.rescind_on_agent(agent_id)
+            self.offers.rescind_on_agent(agent_id)
             self._agent_gone(agent_id)
-        for task in m.tasks.on_agent(agent_id):
-            m.updates.transition(task, TaskState.TASK_GONE_BY_OPERATOR, StatusReason.REASON_AGENT_REMOVED,
+        for task in self.tasks.on_agent(agent_id):
+            self.updates.transition(task, TaskState.TASK_GONE_BY_OPERATOR, StatusReason.REASON_AGENT_REMOVED,
                                  "agent marked gone by an operator")
-        m.send(agent_address(agent_id), ShutdownAgent("marked gone by an operator"))
-        self._removed[agent_id] = m.now()
-        m.metrics["master/slave_removals"] += 1
+        self.io.send(agent_address(agent_id), ShutdownAgent("marked gone by an operator"))
+        self._removed[agent_id] = self.io.now()
+        self.metrics["master/slave_removals"] += 1
 
     # --- health -----------------------------------------------------------------------
 
@@ -220,26 +234,25 @@ class Agents:
         self.stop_pinging(record)
         record.missed_pings = 0
         record.awaiting_pong = False
-        record.ping_timer = self.m.delay(self.m.config.ping_interval, AgentPingTimer(record.id, record.token))
+        record.ping_timer = self.io.delay(self.config.ping_interval, AgentPingTimer(record.id, record.token))
 
     def stop_pinging(self, record: AgentRecord) -> None:
         record.token += 1
         if record.ping_timer:
-            self.m.cancel(record.ping_timer)
+            self.io.cancel(record.ping_timer)
             record.ping_timer = ""
 
     def on_ping_timer(self, msg: AgentPingTimer) -> None:
-        m = self.m
         record = self._records.get(msg.agent_id)
         if record is None or not record.reachable or msg.token != record.token:
             return
         record.missed_pings = record.missed_pings + 1 if record.awaiting_pong else 0
-        if record.missed_pings >= m.config.max_missed_pings:
+        if record.missed_pings >= self.config.max_missed_pings:
             self.unreachable(record, f"{record.missed_pings} pings unanswered")
             return
-        m.send(agent_address(record.id), PingAgent(connected=True))
+        self.io.send(agent_address(record.id), PingAgent(connected=True))
         record.awaiting_pong = True
-        record.ping_timer = m.delay(m.config.ping_interval, AgentPingTimer(record.id, record.token))
+        record.ping_timer = self.io.delay(self.config.ping_interval, AgentPingTimer(record.id, record.token))
 
     def pong(self, agent_id: str) -> None:
         record = self._records.get(agent_id)
@@ -247,7 +260,7 @@ class Agents:
             # Not answered: agents answer every PingAgent with a pong, so answering a pong
             # with PingAgent(connected=False) could bounce forever. Pings stopped for it,
             # so it re-registers after its own ping timeout (or sooner, see not_known).
-            self.m.metrics["master/pongs_from_unknown_agents"] += 1
+            self.metrics["master/pongs_from_unknown_agents"] += 1
             return
         record.awaiting_pong = False
         record.missed_pings = 0
@@ -255,56 +268,53 @@ class Agents:
     def not_known(self, agent_id: str) -> None:
         """A message from an agent the master does not count as registered: tell it to
         re-register (PingAgent(connected=False), protocol.md "Agent <-> master" 2)."""
-        self.m.metrics["master/messages_from_unknown_agents"] += 1
-        self.m.reply(PingAgent(connected=False))
+        self.metrics["master/messages_from_unknown_agents"] += 1
+        self.io.reply(PingAgent(connected=False))
 
     # --- losing agents ----------------------------------------------------------------
 
     def unreachable(self, record: AgentRecord, why: str) -> None:
-        m = self.m
         log.warning("master: agent %s is unreachable: %s", record.id, why)
         self.stop_pinging(record)
         record.reachable = False
-        record.unreachable_at = m.now()
-        m.offers.rescind_on_agent(record.id)
-        for task in m.tasks.on_agent(record.id):
-            if m.frameworks.partition_aware(task.framework_id):
-                m.updates.transition(task, TaskState.TASK_UNREACHABLE, StatusReason.REASON_AGENT_REMOVED, why)
+        record.unreachable_at = self.io.now()
+        self.offers.rescind_on_agent(record.id)
+        for task in self.tasks.on_agent(record.id):
+            if self.frameworks.partition_aware(task.framework_id):
+                self.updates.transition(task, TaskState.TASK_UNREACHABLE, StatusReason.REASON_AGENT_REMOVED, why)
             else:
                 record.lost_tasks[task.key] = None
-                m.updates.transition(task, TaskState.TASK_LOST, StatusReason.REASON_AGENT_REMOVED, why)
+                self.updates.transition(task, TaskState.TASK_LOST, StatusReason.REASON_AGENT_REMOVED, why)
         record.executors.clear()
         self._agent_gone(record.id)
-        m.metrics["master/slave_unreachable"] += 1
+        self.metrics["master/slave_unreachable"] += 1
 
     def unregister(self, agent_id: str) -> None:
         """UnregisterAgent: a clean shutdown; the agent is forgotten at once."""
-        m = self.m
         record = self._records.get(agent_id)
         if record is None:
             return
         log.info("master: agent %s unregistered", agent_id)
         self.stop_pinging(record)
         if record.reachable:
-            m.offers.rescind_on_agent(agent_id)
+            self.offers.rescind_on_agent(agent_id)
             why = "agent unregistered"
-            for task in m.tasks.on_agent(agent_id):
-                pa = m.frameworks.partition_aware(task.framework_id)
+            for task in self.tasks.on_agent(agent_id):
+                pa = self.frameworks.partition_aware(task.framework_id)
                 state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
-                m.updates.transition(task, state, StatusReason.REASON_AGENT_REMOVED, why)
+                self.updates.transition(task, state, StatusReason.REASON_AGENT_REMOVED, why)
             self._agent_gone(agent_id)
         else:  # its tasks were already reported unreachable/lost
-            for task in m.tasks.on_agent(agent_id):
-                m.updates.transition(task, TaskState.TASK_GONE, StatusReason.REASON_AGENT_REMOVED, "agent removed")
+            for task in self.tasks.on_agent(agent_id):
+                self.updates.transition(task, TaskState.TASK_GONE, StatusReason.REASON_AGENT_REMOVED, "agent removed")
         del self._records[agent_id]
-        m.registry.write(AgentAdmission(agent_id, record.info.hostname, admitted=False))
-        self._removed[agent_id] = m.now()
-        while len(self._removed) > m.config.max_removed_agents:
+        self.registry.write(AgentAdmission(agent_id, record.info.hostname, admitted=False))
+        self._removed[agent_id] = self.io.now()
+        while len(self._removed) > self.config.max_removed_agents:
             self._removed.popitem(last=False)
-        m.metrics["master/slave_removals"] += 1
+        self.metrics["master/slave_removals"] += 1
 
     def _agent_gone(self, agent_id: str) -> None:
-        m = self.m
-        m.send(m.config.allocator_address, AgentRemoved(agent_id))
-        for framework in m.frameworks.connected():
-            m.send(framework_address(framework.id), LostAgent(agent_id))
+        self.io.send(self.config.allocator_address, AgentRemoved(agent_id))
+        for framework in self.frameworks.connected():
+            self.io.send(framework_address(framework.id), LostAgent(agent_id))

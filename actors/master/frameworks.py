@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 from actors.master.common import agent_address, id_problem, role_problem
+from actors.master.ports import Component, Ports
 from messages import (
     AllocationEntry,
     FrameworkActivated,
@@ -39,7 +40,10 @@ from messages.master_timers import FrameworkFailoverTimer, FrameworkHeartbeatTim
 from messages.registry import FrameworkTornDown
 
 if TYPE_CHECKING:
-    from actors.master.actor import Master
+    from actors.master.agents import Agents
+    from actors.master.offers import OfferBook
+    from actors.master.tasks import Tasks
+    from actors.master.updates import Updates
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +92,20 @@ def info_problem(info: FrameworkInfo) -> str | None:
     return None
 
 
-class Frameworks:
+class Frameworks(Component):
     """Registered frameworks and the ids of removed ones."""
 
-    def __init__(self, master: "Master") -> None:
-        self.m = master
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
         self._records: dict[str, FrameworkRecord] = {}
         self._removed: OrderedDict[str, dict] = OrderedDict()  # id -> summary
+
+    def connect(self, *, tasks: "Tasks", offers: "OfferBook", agents: "Agents", updates: "Updates") -> None:
+        """The components it works with (wired by the Master once all exist)."""
+        self.tasks = tasks
+        self.offers = offers
+        self.agents = agents
+        self.updates = updates
 
     # --- queries ----------------------------------------------------------------------
 
@@ -108,7 +119,7 @@ class Frameworks:
         return [r for r in self._records.values() if r.connected]
 
     def is_removed(self, framework_id: str) -> bool:
-        return framework_id in self._removed or framework_id in self.m.registry.state.torn_down
+        return framework_id in self._removed or framework_id in self.registry.state.torn_down
 
     def removed(self) -> list[dict]:
         return list(self._removed.values())
@@ -121,7 +132,6 @@ class Frameworks:
 
     def register(self, info: FrameworkInfo, *, reregister: bool, failover: bool = False) -> None:
         """RegisterFramework / ReregisterFramework; answers the sender."""
-        m = self.m
         answer = FrameworkReregistered if reregister else FrameworkRegistered
         problem = info_problem(info)
         if problem:
@@ -134,7 +144,7 @@ class Frameworks:
         record = self._records.get(fid)
         if record is None:
             self._admit(info)
-            m.reply(answer(fid, m.master_info))
+            self.io.reply(answer(fid, self.master_info))
             return
         if record.connected and not reregister and info != record.info:
             self._refuse("framework id already in use")
@@ -144,74 +154,70 @@ class Frameworks:
         if record.connected:
             # A retried request, or a new scheduler process taking over (failover).
             if reregister and failover:
-                m.offers.rescind_of_framework(fid)
+                self.offers.rescind_of_framework(fid)
             self.heard(fid)
         else:
             self._reconnect(record)
-        m.metrics["master/framework_reregistrations" if reregister else "master/framework_registrations"] += 1
-        m.reply(answer(fid, m.master_info))
+        self.metrics["master/framework_reregistrations" if reregister else "master/framework_registrations"] += 1
+        self.io.reply(answer(fid, self.master_info))
 
     def _refuse(self, why: str) -> None:
         log.warning("master: refusing a framework: %s", why)
-        self.m.metrics["master/framework_registrations_refused"] += 1
-        self.m.reply(FrameworkError(why))
+        self.metrics["master/framework_registrations_refused"] += 1
+        self.io.reply(FrameworkError(why))
 
     def _admit(self, info: FrameworkInfo) -> None:
-        m = self.m
-        now = m.now()
+        now = self.io.now()
         record = FrameworkRecord(info=info, registered_at=now, last_heard=now)
         self._records[info.framework_id] = record
-        m.send(m.config.allocator_address, FrameworkAdded(info.framework_id, info.roles, True))
-        m.metrics["master/framework_registrations"] += 1
+        self.io.send(self.config.allocator_address, FrameworkAdded(info.framework_id, info.roles, True))
+        self.metrics["master/framework_registrations"] += 1
         self._watch(record)
         log.info("master: framework %s (%s) registered", info.framework_id, info.name)
 
     def _update_info(self, record: FrameworkRecord, info: FrameworkInfo) -> bool:
         """Take the new FrameworkInfo; a change of roles re-adds it to the allocator."""
-        m = self.m
         if set(info.roles) == set(record.info.roles):
             record.info = info
             return True
-        in_use = {t.role for t in m.tasks.of_framework(info.framework_id)}
+        in_use = {t.role for t in self.tasks.of_framework(info.framework_id)}
         dropped = sorted(in_use - set(info.roles))
         if dropped:
             self._refuse(f"cannot leave role(s) {dropped}: the framework has live tasks in them")
             return False
-        m.offers.rescind_of_framework(info.framework_id, notify=record.connected)
+        self.offers.rescind_of_framework(info.framework_id, notify=record.connected)
         record.info = info
-        m.send(m.config.allocator_address, FrameworkRemoved(info.framework_id))
-        m.send(
-            m.config.allocator_address,
+        self.io.send(self.config.allocator_address, FrameworkRemoved(info.framework_id))
+        self.io.send(
+            self.config.allocator_address,
             FrameworkAdded(info.framework_id, info.roles, record.connected, self.used_entries(info.framework_id)),
         )
         return True
 
     def _reconnect(self, record: FrameworkRecord) -> None:
-        m = self.m
         self._cancel_timers(record)
         record.connected = True
         record.recovered = False
         record.disconnected_at = None
-        record.reregistered_at = m.now()
-        m.send(m.config.allocator_address, FrameworkActivated(record.id))
+        record.reregistered_at = self.io.now()
+        self.io.send(self.config.allocator_address, FrameworkActivated(record.id))
         self._watch(record)
         log.info("master: framework %s reconnected", record.id)
 
     def recover(self, framework_id: str, info: FrameworkInfo | None, roles: Iterable[str]) -> FrameworkRecord:
         """A re-registering agent runs tasks of a framework this master never saw."""
-        m = self.m
         roles = tuple(dict.fromkeys(roles))
         if info is None:
             info = FrameworkInfo(user="", name="", framework_id=framework_id, roles=roles or ("*",))
         else:
             extra = tuple(r for r in roles if r not in info.roles)
             info = replace(info, framework_id=framework_id, roles=tuple(info.roles) + extra)
-        record = FrameworkRecord(info=info, connected=False, recovered=True, registered_at=m.now())
-        record.disconnected_at = m.now()
+        record = FrameworkRecord(info=info, connected=False, recovered=True, registered_at=self.io.now())
+        record.disconnected_at = self.io.now()
         self._records[framework_id] = record
-        m.send(m.config.allocator_address, FrameworkAdded(framework_id, info.roles, False))
-        timeout = max(info.failover_timeout, m.config.recovered_framework_timeout)
-        record.failover_timer = m.delay(timeout, FrameworkFailoverTimer(framework_id, record.token))
+        self.io.send(self.config.allocator_address, FrameworkAdded(framework_id, info.roles, False))
+        timeout = max(info.failover_timeout, self.config.recovered_framework_timeout)
+        record.failover_timer = self.io.delay(timeout, FrameworkFailoverTimer(framework_id, record.token))
         log.info("master: recovered framework %s from an agent; waiting %.0fs for it", framework_id, timeout)
         return record
 
@@ -220,50 +226,49 @@ class Frameworks:
     def heard(self, framework_id: str) -> None:
         record = self._records.get(framework_id)
         if record is not None and record.connected:
-            record.last_heard = self.m.now()
+            record.last_heard = self.io.now()
 
     def heartbeat(self, framework_id: str) -> None:
         record = self._records.get(framework_id)
         known = record is not None and record.connected
         if known:
-            record.last_heard = self.m.now()
-        self.m.reply(MasterHeartbeat(self.m.master_info.master_id, known))
+            record.last_heard = self.io.now()
+        self.io.reply(MasterHeartbeat(self.master_info.master_id, known))
 
     def _watch(self, record: FrameworkRecord) -> None:
         record.token += 1
-        record.last_heard = self.m.now()
-        timeout = self.m.config.framework_timeout
-        record.heartbeat_timer = self.m.delay(timeout, FrameworkHeartbeatTimer(record.id, record.token))
+        record.last_heard = self.io.now()
+        timeout = self.config.framework_timeout
+        record.heartbeat_timer = self.io.delay(timeout, FrameworkHeartbeatTimer(record.id, record.token))
 
     def on_heartbeat_timer(self, msg: FrameworkHeartbeatTimer) -> None:
         record = self._records.get(msg.framework_id)
         if record is None or not record.connected or msg.token != record.token:
             return
-        timeout = self.m.config.framework_timeout
-        silent = self.m.now() - record.last_heard
+        timeout = self.config.framework_timeout
+        silent = self.io.now() - record.last_heard
         if silent >= timeout:
             self.disconnect(record.id, f"no message for {silent:.1f}s")
         else:
-            record.heartbeat_timer = self.m.delay(timeout - silent, FrameworkHeartbeatTimer(record.id, record.token))
+            record.heartbeat_timer = self.io.delay(timeout - silent, FrameworkHeartbeatTimer(record.id, record.token))
 
     def disconnect(self, framework_id: str, why: str) -> None:
         """Stop offers and start the failover timeout; its tasks keep running."""
-        m = self.m
         record = self._records.get(framework_id)
         if record is None or not record.connected:
             return
         log.warning("master: framework %s disconnected: %s", framework_id, why)
         self._cancel_timers(record)
         record.connected = False
-        record.disconnected_at = m.now()
-        m.send(m.config.allocator_address, FrameworkDeactivated(framework_id))
-        m.offers.rescind_of_framework(framework_id)
-        m.metrics["master/framework_disconnections"] += 1
+        record.disconnected_at = self.io.now()
+        self.io.send(self.config.allocator_address, FrameworkDeactivated(framework_id))
+        self.offers.rescind_of_framework(framework_id)
+        self.metrics["master/framework_disconnections"] += 1
         timeout = record.info.failover_timeout
         if timeout <= 0:
             self.remove(framework_id, f"disconnected ({why}) with failover_timeout 0")
         else:
-            record.failover_timer = m.delay(timeout, FrameworkFailoverTimer(framework_id, record.token))
+            record.failover_timer = self.io.delay(timeout, FrameworkFailoverTimer(framework_id, record.token))
 
     def on_failover_timer(self, msg: FrameworkFailoverTimer) -> None:
         record = self._records.get(msg.framework_id)
@@ -275,40 +280,39 @@ class Frameworks:
         record.token += 1
         for timer in (record.heartbeat_timer, record.failover_timer):
             if timer:
-                self.m.cancel(timer)
+                self.io.cancel(timer)
         record.heartbeat_timer = record.failover_timer = ""
 
     # --- removal ----------------------------------------------------------------------
 
     def remove(self, framework_id: str, why: str) -> None:
         """Kill its tasks, shut down its executors, return its resources, forget it."""
-        m = self.m
         if framework_id not in self._records:
             return
-        m.registry.write(FrameworkTornDown(framework_id))  # before anything is undone
+        self.registry.write(FrameworkTornDown(framework_id))  # before anything is undone
         record = self._records.pop(framework_id)
         # A teardown the framework asked for is routine; losing one is worth a warning.
         level = logging.INFO if why == "the framework unregistered" else logging.WARNING
         log.log(level, "master: removing framework %s: %s", framework_id, why)
         self._cancel_timers(record)
-        m.offers.drop_of_framework(framework_id)
+        self.offers.drop_of_framework(framework_id)
         touched: dict[str, None] = {}
-        now = m.now()
-        for task in m.tasks.of_framework(framework_id):
-            agent = m.agents.get(task.agent_id)
+        now = self.io.now()
+        for task in self.tasks.of_framework(framework_id):
+            agent = self.agents.get(task.agent_id)
             if agent is not None and agent.reachable:
-                m.send(agent_address(task.agent_id), KillTask(framework_id, task.task_id, task.agent_id))
+                self.io.send(agent_address(task.agent_id), KillTask(framework_id, task.task_id, task.agent_id))
                 touched[task.agent_id] = None
-            status = m.updates.status_for(
+            status = self.updates.status_for(
                 task, TaskState.TASK_KILLED, StatusReason.REASON_FRAMEWORK_REMOVED, f"framework removed: {why}"
             )
-            m.tasks.finish(task, TaskState.TASK_KILLED, now, status)
-        for agent in m.agents.reachable():
+            self.tasks.finish(task, TaskState.TASK_KILLED, now, status)
+        for agent in self.agents.reachable():
             if agent.drop_executors_of(framework_id):
                 touched[agent.id] = None
         for agent_id in touched:
-            m.send(agent_address(agent_id), ShutdownFramework(framework_id))
-        m.send(m.config.allocator_address, FrameworkRemoved(framework_id))
+            self.io.send(agent_address(agent_id), ShutdownFramework(framework_id))
+        self.io.send(self.config.allocator_address, FrameworkRemoved(framework_id))
         self._removed[framework_id] = {
             "id": framework_id,
             "name": record.info.name,
@@ -318,22 +322,21 @@ class Frameworks:
             "removed_at": now,
             "reason": why,
         }
-        while len(self._removed) > m.config.max_completed_frameworks:
+        while len(self._removed) > self.config.max_completed_frameworks:
             self._removed.popitem(last=False)
-        m.metrics["master/framework_removals"] += 1
+        self.metrics["master/framework_removals"] += 1
 
     # --- what it uses -----------------------------------------------------------------
 
     def used_entries(self, framework_id: str) -> tuple[AllocationEntry, ...]:
         """What the framework holds on reachable agents, per (agent, role)."""
-        m = self.m
         used: dict[tuple[str, str], Resources] = {}
-        for task in m.tasks.of_framework(framework_id):
-            agent = m.agents.get(task.agent_id)
+        for task in self.tasks.of_framework(framework_id):
+            agent = self.agents.get(task.agent_id)
             if agent is not None and agent.reachable:
                 key = (task.agent_id, task.role)
                 used[key] = used.get(key, Resources()) + task.resources
-        for agent in m.agents.reachable():
+        for agent in self.agents.reachable():
             for ex in agent.executors.values():
                 if ex.framework_id == framework_id and not ex.resources.is_empty():
                     key = (agent.id, ex.role)

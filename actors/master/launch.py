@@ -35,8 +35,8 @@ from actors.master.common import (
     master_update,
 )
 from actors.master.frameworks import FrameworkRecord
+from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
-from messages.registry import ReservationsSet
 from messages import (
     Accept,
     AllocationUpdated,
@@ -50,9 +50,12 @@ from messages import (
     TaskInfo,
     TaskState,
 )
+from messages.registry import ReservationsSet
 
 if TYPE_CHECKING:
-    from actors.master.actor import Master
+    from actors.master.agents import Agents
+    from actors.master.offers import OfferBook
+    from actors.master.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +97,25 @@ class _Accepting:
     task_ids: dict[str, None] = field(default_factory=dict)
 
 
-class Launcher:
-    def __init__(self, master: "Master") -> None:
-        self.m = master
+class Launcher(Component):
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
+
+    def connect(self, *, offers: "OfferBook", tasks: "Tasks", agents: "Agents") -> None:
+        """The components it works with (wired by the Master once all exist)."""
+        self.offers = offers
+        self.tasks = tasks
+        self.agents = agents
 
     def accept(self, framework: FrameworkRecord, msg: Accept) -> None:
-        m = self.m
         tasks = [t for op in msg.operations if op.type is OperationType.LAUNCH for t in op.tasks]
-        problem, offers = offers_problem(framework.id, msg.offer_ids, m.offers.get)
+        problem, offers = offers_problem(framework.id, msg.offer_ids, self.offers.get)
         if problem:
             self._invalid_offers(framework, offers, tasks, problem)
             return
         for offer in offers:
-            m.offers.take(offer.offer_id)
-        agent = m.agents.get(offers[0].agent_id)
+            self.offers.take(offer.offer_id)
+        agent = self.agents.get(offers[0].agent_id)
         offered = Resources()
         for offer in offers:
             offered = offered + offer.resources
@@ -121,34 +129,31 @@ class Launcher:
                     self._launch(framework, state, task)
             else:
                 self._convert(framework, state, op)
-        m.offers.recover(framework.id, agent.id, state.role, state.remaining, msg.filters.refuse_seconds)
-        m.metrics["master/offers_accepted"] += len(offers)
+        self.offers.recover(framework.id, agent.id, state.role, state.remaining, msg.filters.refuse_seconds)
+        self.metrics["master/offers_accepted"] += len(offers)
 
     def _invalid_offers(self, framework: FrameworkRecord, offers: list[Offer], tasks: list[TaskInfo], why: str) -> None:
-        m = self.m
         log.warning("master: framework %s: invalid accept: %s", framework.id, why)
-        m.metrics["master/invalid_accepts"] += 1
+        self.metrics["master/invalid_accepts"] += 1
         for offer in offers:
-            if m.offers.take(offer.offer_id) is not None:
-                m.offers.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources)
+            if self.offers.take(offer.offer_id) is not None:
+                self.offers.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources)
         state = TaskState.TASK_DROPPED if framework.info.partition_aware else TaskState.TASK_LOST
         for task in tasks:
             self._tell(framework, task.task_id, task.agent_id, state, StatusReason.REASON_INVALID_OFFERS, why)
 
     def _tell(self, framework, task_id, agent_id, state, reason, message) -> None:
-        m = self.m
-        update = master_update(framework.id, task_id, state, reason, message, m.now(), agent_id=agent_id)
-        m.send(framework_address(framework.id), update)
+        update = master_update(framework.id, task_id, state, reason, message, self.io.now(), agent_id=agent_id)
+        self.io.send(framework_address(framework.id), update)
 
     # --- LAUNCH -----------------------------------------------------------------------
 
     def _launch(self, framework: FrameworkRecord, acc: _Accepting, task: TaskInfo) -> None:
-        m = self.m
         executor_id, launch_executor, executor_cost, problem = self._executor_of(framework, acc, task)
         problem = self.task_problem(framework, acc, task, executor_cost) or problem
         acc.task_ids.setdefault(task.task_id, None)
         if problem:
-            m.metrics["master/tasks_invalid"] += 1
+            self.metrics["master/tasks_invalid"] += 1
             self._tell(framework, task.task_id, acc.agent.id, TaskState.TASK_ERROR, StatusReason.REASON_TASK_INVALID, problem)
             return
         need = task.resources + executor_cost
@@ -158,8 +163,8 @@ class Launcher:
             acc.agent.executors[(framework.id, executor_id)] = ExecutorRecord(
                 framework.id, executor_id, info, executor_cost, acc.role
             )
-        now = m.now()
-        m.tasks.add(
+        now = self.io.now()
+        self.tasks.add(
             TaskRecord(
                 framework_id=framework.id,
                 task_id=task.task_id,
@@ -173,8 +178,8 @@ class Launcher:
                 labels=dict(task.labels),
             )
         )
-        m.send(agent_address(acc.agent.id), RunTask(framework.info, task, launch_executor))
-        m.metrics["master/tasks_launched"] += 1
+        self.io.send(agent_address(acc.agent.id), RunTask(framework.info, task, launch_executor))
+        self.metrics["master/tasks_launched"] += 1
 
     def task_problem(
         self, framework: FrameworkRecord, acc: _Accepting, task: TaskInfo, executor_cost: Resources
@@ -185,7 +190,7 @@ class Launcher:
             return problem
         if task.task_id in acc.task_ids:
             return f"task id {task.task_id!r} appears more than once in this accept"
-        if self.m.tasks.get(framework.id, task.task_id) is not None:
+        if self.tasks.get(framework.id, task.task_id) is not None:
             return f"task id {task.task_id!r} is already used by a live task of this framework"
         if task.agent_id != acc.agent.id:
             return f"task agent_id {task.agent_id!r} is not the offers' agent {acc.agent.id!r}"
@@ -229,11 +234,10 @@ class Launcher:
     # --- RESERVE / UNRESERVE ----------------------------------------------------------
 
     def _convert(self, framework: FrameworkRecord, acc: _Accepting, op: Operation) -> None:
-        m = self.m
         problem = self.conversion_problem(framework, acc, op)
         if problem:
             log.warning("master: framework %s: %s skipped: %s", framework.id, op.type.value, problem)
-            m.metrics["master/invalid_operations"] += 1
+            self.metrics["master/invalid_operations"] += 1
             return
         reserved = op.resources
         unreserved = reserved.flatten()
@@ -243,12 +247,12 @@ class Launcher:
         else:
             take, give = reserved, unreserved
             reservations = acc.agent.reservations - reserved
-        m.registry.write(ReservationsSet(acc.agent.id, reservations))  # before it takes effect
+        self.registry.write(ReservationsSet(acc.agent.id, reservations))  # before it takes effect
         acc.agent.reservations = reservations
         acc.remaining = acc.remaining - take + give
         acc.agent.convert(take, give)
-        m.send(m.config.allocator_address, AllocationUpdated(framework.id, acc.agent.id, acc.role, take, give))
-        m.metrics[f"master/operations_{op.type.value.lower()}"] += 1
+        self.io.send(self.config.allocator_address, AllocationUpdated(framework.id, acc.agent.id, acc.role, take, give))
+        self.metrics[f"master/operations_{op.type.value.lower()}"] += 1
         log.info("master: framework %s: %s %s on agent %s", framework.id, op.type.value, reserved, acc.agent.id)
 
     def conversion_problem(self, framework: FrameworkRecord, acc: _Accepting, op: Operation) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actors.master.common import framework_address
+from actors.master.ports import Component, Ports
 from messages import (
     AllocationEntry,
     Offer,
@@ -24,7 +25,8 @@ from messages import (
 from messages.master_timers import OfferTimer
 
 if TYPE_CHECKING:
-    from actors.master.actor import Master
+    from actors.master.agents import Agents
+    from actors.master.frameworks import Frameworks
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +50,19 @@ class OfferRecord:
         }
 
 
-class OfferBook:
+class OfferBook(Component):
     """The outstanding offers of every framework."""
 
-    def __init__(self, master: "Master") -> None:
-        self.m = master
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
         self._offers: dict[str, OfferRecord] = {}
         self._by_framework: dict[str, dict[str, None]] = {}
         self._by_agent: dict[str, dict[str, None]] = {}
+
+    def connect(self, *, frameworks: "Frameworks", agents: "Agents") -> None:
+        """The components it works with (wired by the Master once all exist)."""
+        self.frameworks = frameworks
+        self.agents = agents
 
     # --- queries ----------------------------------------------------------------------
 
@@ -91,27 +98,26 @@ class OfferBook:
             if offer is not None:
                 batches.setdefault(entry.framework_id, []).append(offer)
         for framework_id, offers in batches.items():
-            self.m.send(framework_address(framework_id), ResourceOffers(tuple(offers)))
-            self.m.metrics["master/offers_sent"] += len(offers)
+            self.io.send(framework_address(framework_id), ResourceOffers(tuple(offers)))
+            self.metrics["master/offers_sent"] += len(offers)
 
     def _offer_for(self, entry: AllocationEntry) -> Offer | None:
-        m = self.m
-        framework = m.frameworks.get(entry.framework_id)
-        agent = m.agents.get(entry.agent_id)
+        framework = self.frameworks.get(entry.framework_id)
+        agent = self.agents.get(entry.agent_id)
         if entry.resources.is_empty():
             return None
         if framework is None or agent is None or not agent.reachable:
             # The allocator is told (or was told) the agent/framework is gone; it drops
             # what it allocated there, so nothing needs recovering.
             log.info("master: dropping an allocation for %s on %s: gone", entry.framework_id, entry.agent_id)
-            m.metrics["master/allocations_dropped"] += 1
+            self.metrics["master/allocations_dropped"] += 1
             return None
         if not framework.active or entry.role not in framework.info.roles:
             self.recover(entry.framework_id, entry.agent_id, entry.role, entry.resources)
-            m.metrics["master/allocations_dropped"] += 1
+            self.metrics["master/allocations_dropped"] += 1
             return None
         offer = Offer(
-            offer_id=m.new_id(),
+            offer_id=self.io.new_id(),
             framework_id=entry.framework_id,
             agent_id=entry.agent_id,
             hostname=agent.info.hostname,
@@ -119,9 +125,9 @@ class OfferBook:
             role=entry.role,
             attributes=dict(agent.info.attributes),
         )
-        record = OfferRecord(offer, created_at=m.now())
-        if m.config.offer_timeout is not None:
-            record.timer = m.delay(m.config.offer_timeout, OfferTimer(offer.offer_id))
+        record = OfferRecord(offer, created_at=self.io.now())
+        if self.config.offer_timeout is not None:
+            record.timer = self.io.delay(self.config.offer_timeout, OfferTimer(offer.offer_id))
         self._offers[offer.offer_id] = record
         self._by_framework.setdefault(offer.framework_id, {})[offer.offer_id] = None
         self._by_agent.setdefault(offer.agent_id, {})[offer.offer_id] = None
@@ -135,7 +141,7 @@ class OfferBook:
         if record is None:
             return None
         if record.timer:
-            self.m.cancel(record.timer)
+            self.io.cancel(record.timer)
         offer = record.offer
         for index, name in ((self._by_framework, offer.framework_id), (self._by_agent, offer.agent_id)):
             ids = index.get(name)
@@ -150,10 +156,10 @@ class OfferBook:
         if offer is None:
             return
         if notify:
-            self.m.send(framework_address(offer.framework_id), RescindResourceOffer(offer_id))
+            self.io.send(framework_address(offer.framework_id), RescindResourceOffer(offer_id))
         if recover:
             self.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources)
-        self.m.metrics["master/offers_rescinded"] += 1
+        self.metrics["master/offers_rescinded"] += 1
 
     def rescind_on_agent(self, agent_id: str) -> None:
         """The agent is gone: the allocator removes it, so nothing is recovered."""
@@ -186,7 +192,7 @@ class OfferBook:
         """Give resources back to the allocator (with a filter when refuse_seconds is set)."""
         if resources.is_empty():
             return
-        self.m.send(
-            self.m.config.allocator_address,
+        self.io.send(
+            self.config.allocator_address,
             ResourcesRecovered(framework_id, agent_id, role, resources, refuse_seconds),
         )

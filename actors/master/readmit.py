@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from actors.master.agents import AgentRecord, ExecutorRecord, agent_info_problem
 from actors.master.common import COMMAND_EXECUTOR_ID, agent_address, id_problem
+from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
 from messages import (
     AgentAdded,
@@ -41,7 +42,11 @@ from messages import (
 )
 
 if TYPE_CHECKING:
-    from actors.master.actor import Master
+    from actors.master.agents import Agents
+    from actors.master.frameworks import Frameworks
+    from actors.master.offers import OfferBook
+    from actors.master.tasks import Tasks
+    from actors.master.updates import Updates
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +62,19 @@ def task_problem(task: Task, agent_id: str) -> str | None:
     return None
 
 
-class Readmission:
-    def __init__(self, master: "Master") -> None:
-        self.m = master
+class Readmission(Component):
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
+
+    def connect(
+        self, *, frameworks: "Frameworks", tasks: "Tasks", agents: "Agents", updates: "Updates", offers: "OfferBook",
+    ) -> None:
+        """The components it works with (wired by the Master once all exist)."""
+        self.frameworks = frameworks
+        self.tasks = tasks
+        self.agents = agents
+        self.updates = updates
+        self.offers = offers
 
     def reregister(
         self,
@@ -70,10 +85,10 @@ class Readmission:
         frameworks: tuple[FrameworkInfo, ...],
     ) -> None:
         """ReregisterAgent; answers the sender."""
-        problem = agent_info_problem(info) or self.m.agents.gone_problem(info.agent_id)
+        problem = agent_info_problem(info) or self.agents.gone_problem(info.agent_id)
         if problem:
-            self.m.metrics["master/slave_registrations_refused"] += 1
-            self.m.reply(ShutdownAgent(f"invalid agent: {problem}"))
+            self.metrics["master/slave_registrations_refused"] += 1
+            self.io.reply(ShutdownAgent(f"invalid agent: {problem}"))
             return
         self.readmit(info, version, tasks, executors, frameworks, registered=False)
 
@@ -87,28 +102,27 @@ class Readmission:
         *,
         registered: bool,
     ) -> None:
-        m = self.m
         aid = info.agent_id
-        record = m.agents.get(aid)
+        record = self.agents.get(aid)
         if record is not None and record.reachable:
             # It thought it lost us: start it over in the allocator from its report.
-            m.offers.rescind_on_agent(aid)
-            m.send(m.config.allocator_address, AgentRemoved(aid))
-            m.agents.stop_pinging(record)
+            self.offers.rescind_on_agent(aid)
+            self.io.send(self.config.allocator_address, AgentRemoved(aid))
+            self.agents.stop_pinging(record)
         elif record is None:
-            record = m.agents.add_record(info, version)
+            record = self.agents.add_record(info, version)
         record.apply_info(info)
         record.version = version
         record.reachable = True
         record.unreachable_at = None
-        record.reregistered_at = m.now()
+        record.reregistered_at = self.io.now()
 
         reported: dict[tuple[str, str], Task] = {}
         for task in tasks:
             problem = task_problem(task, aid)
             if problem:
                 log.warning("master: agent %s reported a bad task: %s", aid, problem)
-                m.metrics["master/invalid_reregistered_tasks"] += 1
+                self.metrics["master/invalid_reregistered_tasks"] += 1
                 continue
             reported[(task.framework_id, task.task_id)] = task
         infos = {f.framework_id: f for f in frameworks if f.framework_id}
@@ -120,28 +134,27 @@ class Readmission:
         self._take_executors(record, executors, infos, shutdown)
         record.lost_tasks.clear()
         for framework_id in shutdown:
-            m.send(agent_address(aid), ShutdownFramework(framework_id))
+            self.io.send(agent_address(aid), ShutdownFramework(framework_id))
 
-        m.send(
-            m.config.allocator_address,
+        self.io.send(
+            self.config.allocator_address,
             AgentAdded(aid, record.total, info.hostname, dict(info.attributes), self.used_entries(record)),
         )
-        m.agents.start_pinging(record)
+        self.agents.start_pinging(record)
         answer = AgentRegistered if registered else AgentReregistered
-        m.reply(answer(aid, m.config.ping_interval, m.config.max_missed_pings))
-        m.metrics["master/slave_registrations" if registered else "master/slave_reregistrations"] += 1
+        self.io.reply(answer(aid, self.config.ping_interval, self.config.max_missed_pings))
+        self.metrics["master/slave_registrations" if registered else "master/slave_reregistrations"] += 1
         log.info("master: agent %s (%s) re-admitted with %d task(s)", aid, info.hostname, len(reported))
 
     def _forget_missing(self, record: AgentRecord, reported: dict) -> None:
-        m = self.m
-        for task in m.tasks.on_agent(record.id):
+        for task in self.tasks.on_agent(record.id):
             if task.key in reported:
                 continue
-            if task.state is TaskState.TASK_STAGING and m.now() - task.created_at < m.config.ping_interval:
+            if task.state is TaskState.TASK_STAGING and self.io.now() - task.created_at < self.config.ping_interval:
                 continue  # just launched: its RunTask may cross this report (a retried one)
-            pa = m.frameworks.partition_aware(task.framework_id)
+            pa = self.frameworks.partition_aware(task.framework_id)
             state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
-            m.updates.transition(
+            self.updates.transition(
                 task,
                 state,
                 StatusReason.REASON_AGENT_RESTARTED,
@@ -149,27 +162,26 @@ class Readmission:
             )
 
     def _take_task(self, record: AgentRecord, task: Task, infos: dict, shutdown: dict) -> None:
-        m = self.m
         fid = task.framework_id
-        if m.frameworks.is_removed(fid):
-            m.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
+        if self.frameworks.is_removed(fid):
+            self.io.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
             shutdown[fid] = None
             return
         if task.state.is_terminal:
             return  # over on the agent too; only its status update is still on its way
-        live = m.tasks.get(fid, task.task_id)
+        live = self.tasks.get(fid, task.task_id)
         if live is not None:
             if live.agent_id != record.id:
-                m.tasks.move(live, record.id)
+                self.tasks.move(live, record.id)
             if live.state != task.state:
                 live.state = task.state  # e.g. TASK_UNREACHABLE -> TASK_RUNNING
-                live.updated_at = m.now()
+                live.updated_at = self.io.now()
             if live.kill_requested:  # asked while the agent was away (or the kill was lost)
-                m.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
+                self.io.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
             return
-        if m.frameworks.get(fid) is None:
-            m.frameworks.recover(fid, infos.get(fid), [task.role])
-        live = m.tasks.add(
+        if self.frameworks.get(fid) is None:
+            self.frameworks.recover(fid, infos.get(fid), [task.role])
+        live = self.tasks.add(
             TaskRecord(
                 framework_id=fid,
                 task_id=task.task_id,
@@ -179,33 +191,32 @@ class Readmission:
                 resources=task.resources,
                 role=task.role,
                 state=task.state,
-                created_at=m.now(),
-                updated_at=m.now(),
+                created_at=self.io.now(),
+                updated_at=self.io.now(),
             )
         )
         if task_key(task) in record.lost_tasks:
             # Its framework was told TASK_LOST: the task must not come back to life.
             live.kill_requested = True
-            m.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
-            m.metrics["master/tasks_killed_after_reregistration"] += 1
+            self.io.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
+            self.metrics["master/tasks_killed_after_reregistration"] += 1
 
     def _take_executors(
         self, record: AgentRecord, executors: tuple[ExecutorInfo, ...], infos: dict, shutdown: dict
     ) -> None:
-        m = self.m
         record.executors.clear()
-        roles = {(t.framework_id, t.executor_id): t.role for t in m.tasks.on_agent(record.id)}
+        roles = {(t.framework_id, t.executor_id): t.role for t in self.tasks.on_agent(record.id)}
         for ex in executors:
             fid = ex.framework_id
             if id_problem("framework_id", fid) or id_problem("executor_id", ex.executor_id):
-                m.metrics["master/invalid_reregistered_executors"] += 1
+                self.metrics["master/invalid_reregistered_executors"] += 1
                 continue
-            if m.frameworks.is_removed(fid):
+            if self.frameworks.is_removed(fid):
                 shutdown[fid] = None
                 continue
             role = roles.get((fid, ex.executor_id), "*")
-            if m.frameworks.get(fid) is None:
-                m.frameworks.recover(fid, infos.get(fid), [role])
+            if self.frameworks.get(fid) is None:
+                self.frameworks.recover(fid, infos.get(fid), [role])
             info = None if ex.executor_id == COMMAND_EXECUTOR_ID else ex
             record.executors[(fid, ex.executor_id)] = ExecutorRecord(fid, ex.executor_id, info, ex.resources, role)
         for (fid, eid) in roles:  # executors of live tasks the agent did not list
@@ -215,7 +226,7 @@ class Readmission:
     def used_entries(self, record: AgentRecord) -> tuple[AllocationEntry, ...]:
         """What is in use on the agent, per (framework, role): live tasks and executors."""
         used: dict[tuple[str, str], Resources] = {}
-        for task in self.m.tasks.on_agent(record.id):
+        for task in self.tasks.on_agent(record.id):
             key = (task.framework_id, task.role)
             used[key] = used.get(key, Resources()) + task.resources
         for ex in record.executors.values():
