@@ -21,8 +21,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import Any, Iterator, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from messages import Resources, ResourceError
@@ -51,6 +52,15 @@ def broker_url(text: str, *, allow_memory: bool = False) -> str:
         parts.port  # noqa: B018  raises on a port that is not a number
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+    if parts.scheme in AMQP_SCHEMES:
+        # The query's options (prefetch, heartbeat, ...) are checked now: a usage error,
+        # not a traceback once the command has started.
+        from rabbitmq.config import parse_url  # lazily: only a broker URL needs it
+
+        try:
+            parse_url(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
@@ -117,6 +127,31 @@ def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM (SIGINT raises KeyboardInterrupt itself), so
+    that both unwind the same way: whatever was started is stopped and cleaned up."""
+
+    signum = signal.SIGTERM
+
+
+def exit_code_for(interrupt: BaseException) -> int:
+    """128 + the signal's number: 130 for SIGINT (Ctrl-C), 143 for SIGTERM."""
+    return 128 + int(getattr(interrupt, "signum", signal.SIGINT))
+
+
+def signal_name(interrupt: BaseException) -> str:
+    return signal.Signals(getattr(interrupt, "signum", signal.SIGINT)).name
+
+
+def raise_on_sigterm() -> None:
+    """From now on SIGTERM raises `Interrupted` in the main thread, like Ctrl-C."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 @contextmanager
 def signals_set(stop: threading.Event) -> Iterator[list[str]]:
     """Inside the block SIGINT and SIGTERM set `stop`; the list names the signals seen."""
@@ -160,3 +195,55 @@ def redact(url: str) -> str:
         host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         parts = parts._replace(netloc=f"{parts.username}:***@{host}")
     return urlunsplit(parts)
+
+
+class Refused(Exception):
+    """A command cannot start: its message is the one line to print (exit 1)."""
+
+
+def sole_leader_lock(prog: str, url: str | None) -> Any:
+    """The leader lock on `url` for a process that starts its own master (`local`, `demo`),
+    taken at once, or `Refused` when another master leads on that vhost: two masters on one
+    vhost would share the `mesobus.master` queue. None for memory:// (a master is alone
+    there). The caller closes the lock when its master stops."""
+    from actors.connect import leader_lock
+
+    if not url or url.startswith("memory"):
+        return None
+    lock = leader_lock(url, f"{prog} (pid {os.getpid()})")
+    if lock is None:
+        return None
+    refused: list[str] = []
+    stop = threading.Event()
+    if not lock.acquire(stop, on_standby=lambda why: (refused.append(why), stop.set())):
+        lock.close()
+        raise Refused(f"{refused[0]} on {redact(url)}: stop it, or use another vhost")
+    return lock
+
+
+def stop_in_order(handle: Any, cluster: Any = None, timeout: float = 10.0) -> None:
+    """On a requested stop: the framework first, then (once the master has removed it
+    and the agents have ended its executors, or after `timeout` seconds) the cluster's
+    agents with their executors, then its master: nothing is left talking to a stopped
+    actor, so nothing prints a traceback."""
+    framework_id = handle.framework_id
+    handle.stop()
+    if cluster is None:
+        return
+    deadline = time.monotonic() + timeout
+    while framework_id and time.monotonic() < deadline and _framework_still_running(cluster, framework_id):
+        time.sleep(0.05)
+    cluster.stop()
+
+
+def _framework_still_running(cluster: Any, framework_id: str) -> bool:
+    try:
+        if any(f["id"] == framework_id for f in cluster.state()["frameworks"]):
+            return True
+        for ref in cluster.agent_refs:
+            agent = ref.proxy().state().get(timeout=5)
+            if any(e["framework_id"] == framework_id for e in agent["executors"]):
+                return True
+    except Exception:  # noqa: BLE001  an actor already gone: nothing left to wait for
+        return False
+    return False

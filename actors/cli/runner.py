@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from actors.cli.common import exit_code_for, signal_name, stop_in_order
 from messages import TaskStatus
 
 POLL = 0.1  # seconds between looks at the sandbox's files
@@ -68,10 +69,10 @@ def execute(
             while not handle.join(POLL):
                 if tail is not None and sched.task_id:
                     tail.poll(sched.task_id)
-        except KeyboardInterrupt:
-            say("interrupted: killing the task and tearing the framework down")
-            handle.stop()
-            return 130
+        except KeyboardInterrupt as interrupt:
+            say(f"{signal_name(interrupt)}: killing the task and tearing the framework down")
+            stop_in_order(handle, cluster if own_cluster else None)
+            return exit_code_for(interrupt)
         if handle.error:
             return 1
         shown = tail.poll(sched.task_id) if tail is not None and sched.task_id else False
