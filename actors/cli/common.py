@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from messages import Resources, ResourceError
@@ -169,12 +169,14 @@ def signals_set(stop: threading.Event) -> Iterator[list[str]]:
             signal.signal(s, h)
 
 
-def wait_for_signal(stop: threading.Event | None = None) -> str:
-    """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name."""
+def wait_for_signal(stop: threading.Event | None = None, tick: Callable[[], None] | None = None) -> str:
+    """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name.
+    `tick()`, if given, is called about every half second meanwhile."""
     stop = stop or threading.Event()
     with signals_set(stop) as got:
         while not stop.wait(0.5):  # a timeout, so that signal handlers run promptly
-            pass
+            if tick is not None:
+                tick()
     return got[0] if got else "stop"
 
 

@@ -32,7 +32,7 @@ def started(monkeypatch) -> list:
 
     monkeypatch.setattr(actors.connect, "connect_transport", lambda url: MemoryTransport())
     monkeypatch.setattr(actors.agent, "start_agent", start_agent)
-    monkeypatch.setattr("actors.cli.agent.wait_for_signal", lambda stop=None: "SIGTERM")
+    monkeypatch.setattr("actors.cli.agent.wait_for_signal", lambda stop=None, tick=None: "SIGTERM")
     return configs
 
 

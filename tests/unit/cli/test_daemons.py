@@ -24,7 +24,7 @@ def memory_broker(monkeypatch):
         made.append(MemoryTransport())
         return made[-1]
 
-    def signal_now(stop=None) -> str:
+    def signal_now(stop=None, tick=None) -> str:
         seen.append("waited")
         return "SIGTERM"
 
@@ -113,7 +113,7 @@ def test_agent_starts_with_its_resources_and_stops_on_a_signal(memory_broker, ca
     ])
     err = capsys.readouterr().err
     assert code == 0 and seen == ["waited"]
-    assert "node7 offering cpus:2;mem:512" in err
+    assert "node7 offers cpus:2;mem:512" in err
 
 
 def test_broker_password_is_not_printed(memory_broker, lock, capsys) -> None:
