@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -87,13 +88,20 @@ def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
             f" registering with the master; Ctrl-C to stop")
         lines = AgentStatusLines(say, master=config.master)
 
+        stop = threading.Event()
+
         def tick() -> None:
+            if not ref.is_alive():  # it could not start or died: its error was logged
+                stop.set()
+                return
             try:
                 lines.update(ref.proxy().state().get(timeout=5), time.monotonic())
             except Exception:  # noqa: BLE001  a busy or stopping agent: look again next time
                 pass
 
-        how = wait_for_signal(tick=tick)
+        how = wait_for_signal(stop, tick=tick)
+        if not ref.is_alive():
+            return fail(PROG, "the agent stopped (its error is logged above)", 1)
         say(f"{how}: stopping")
         ref.stop()
     finally:

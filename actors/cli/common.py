@@ -119,12 +119,48 @@ def need_broker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
     """-v: info, -vv: debug. Commands that run a whole cluster inside (run, demo) show only
-    errors by default: the cluster's own warnings are not the user's business there."""
+    errors by default: the cluster's own warnings are not the user's business there. Below
+    -vv, a broker error is logged in one line, without its traceback, and pika's own log
+    (a line per failed attempt) is left out: mesobus says what matters itself."""
     if verbosity <= 0:
         level = logging.ERROR if embedded else logging.WARNING
     else:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbosity < 2:
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
+        quiet = _quiet_actor_failures if embedded and verbosity <= 0 else _no_traceback_for_broker_errors
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet)
+
+
+def _quiet_actor_failures(record: logging.LogRecord) -> bool:
+    """For run and demo: an actor that could not start for a broker error is reported by
+    the command itself (in one line): pykka's report of it is not repeated."""
+    error = record.exc_info[1] if record.exc_info else None
+    from actors.runtime import TransportError
+
+    if isinstance(error, TransportError) and record.name == "pykka":
+        return False
+    return _no_traceback_for_broker_errors(record)
+
+
+def _no_traceback_for_broker_errors(record: logging.LogRecord) -> bool:
+    from actors.runtime import TransportError
+
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, TransportError):
+        record.msg = f"{record.getMessage()} {error}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
+def refused_access(why: str) -> bool:
+    """Whether a broker error is a refusal (wrong user or password, no permission on the
+    vhost): retrying will not help, unlike an outage."""
+    return "ACCESS_REFUSED" in why or "AuthenticationError" in why or "NOT_ALLOWED" in why
 
 
 class Interrupted(KeyboardInterrupt):
@@ -178,6 +214,14 @@ def wait_for_signal(stop: threading.Event | None = None, tick: Callable[[], None
             if tick is not None:
                 tick()
     return got[0] if got else "stop"
+
+
+def broker_error_line(error: BaseException) -> str:
+    """The one line for a broker error: a refusal says so (retrying will not help)."""
+    text = str(error)
+    if refused_access(text):
+        return f"the broker refused access (check the user, the password and the vhost's permissions): {text}"
+    return text
 
 
 def fail(prog: str, message: str, code: int = 1) -> int:

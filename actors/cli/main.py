@@ -18,7 +18,7 @@ from types import ModuleType
 
 from actors.runtime import TransportError
 
-from actors.cli.common import Parser, exit_code_for, raise_on_sigterm, setup_logging, signal_name
+from actors.cli.common import Parser, broker_error_line, exit_code_for, raise_on_sigterm, setup_logging, signal_name
 
 COMMANDS = ("master", "agent", "local", "run", "demo")
 _NOT_COMMANDS = {"main", "common", "__init__"}
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: {signal_name(interrupt)}: stopped", file=sys.stderr)
         return exit_code_for(interrupt)
     except TransportError as err:  # the broker refused or is gone: one line, not a traceback
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {broker_error_line(err)}", file=sys.stderr)
         return 1
 
 

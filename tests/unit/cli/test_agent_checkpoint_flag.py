@@ -26,6 +26,9 @@ def started(monkeypatch) -> list:
         def stop(self) -> None:
             pass
 
+        def is_alive(self) -> bool:
+            return True
+
     def start_agent(transport, config):
         configs.append(config)
         return Ref()
