@@ -119,19 +119,25 @@ def need_broker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
     """-v: info, -vv: debug. Commands that run a whole cluster inside (run, demo) show only
-    errors by default: the cluster's own warnings are not the user's business there. Below
-    -vv, a broker error is logged in one line, without its traceback, and pika's own log
-    (a line per failed attempt) is left out: mesobus says what matters itself."""
+    errors by default: the cluster's own warnings are not the user's business there."""
     if verbosity <= 0:
         level = logging.ERROR if embedded else logging.WARNING
     else:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if verbosity < 2:
-        logging.getLogger("pika").setLevel(logging.CRITICAL)
-        quiet = _quiet_actor_failures if embedded and verbosity <= 0 else _no_traceback_for_broker_errors
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(quiet)
+
+
+def quiet_broker_errors(verbosity: int, *, embedded: bool = False) -> None:
+    """Below -vv a broker error is logged in one line, without its traceback, and pika's
+    line per refused login is left out (the command says it once, in its own words); in
+    run and demo (`embedded`) an actor that could not start for a broker error is not
+    reported by pykka too, since the command reports it."""
+    if verbosity >= 2:
+        return
+    logging.getLogger("pika.connection").setLevel(logging.CRITICAL)
+    quiet = _quiet_actor_failures if embedded and verbosity <= 0 else _no_traceback_for_broker_errors
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(quiet)
 
 
 def _quiet_actor_failures(record: logging.LogRecord) -> bool:

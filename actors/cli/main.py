@@ -16,9 +16,10 @@ import pkgutil
 import sys
 from types import ModuleType
 
+from actors.cli.common import (
+    Parser, broker_error_line, exit_code_for, quiet_broker_errors, raise_on_sigterm, setup_logging, signal_name,
+)
 from actors.runtime import TransportError
-
-from actors.cli.common import Parser, broker_error_line, exit_code_for, raise_on_sigterm, setup_logging, signal_name
 
 COMMANDS = ("master", "agent", "local", "run", "demo")
 _NOT_COMMANDS = {"main", "common", "__init__"}
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     setup_logging(args.verbose, embedded=getattr(args, "embedded_logs", False))
+    quiet_broker_errors(args.verbose, embedded=getattr(args, "embedded_logs", False))
     prog = f"mesobus {handler.__module__.rsplit('.', 1)[-1]}"
     raise_on_sigterm()  # SIGTERM unwinds like Ctrl-C: what a command started is stopped
     try:
