@@ -148,6 +148,8 @@ def _quiet_actor_failures(record: logging.LogRecord) -> bool:
 
     if isinstance(error, TransportError) and record.name == "pykka":
         return False
+    if record.name.startswith("rabbitmq.") and refused_access(record.getMessage()):
+        return False  # the refusal ends the command, whose own line says so
     return _no_traceback_for_broker_errors(record)
 
 
@@ -166,7 +168,7 @@ def _no_traceback_for_broker_errors(record: logging.LogRecord) -> bool:
 def refused_access(why: str) -> bool:
     """Whether a broker error is a refusal (wrong user or password, no permission on the
     vhost): retrying will not help, unlike an outage."""
-    return "ACCESS_REFUSED" in why or "AuthenticationError" in why or "NOT_ALLOWED" in why
+    return "ACCESS_REFUSED" in why or "AuthenticationError" in why or "NOT_ALLOWED" in why or "refused user" in why
 
 
 class Interrupted(KeyboardInterrupt):
