@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="mesobus-run", help="the framework's and the task's name")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", type=_env_pair,
                    help="an environment variable for the command (repeatable)")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="give up (exit 1) if the task has not started within this time (default: wait)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print state changes")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="what to run")
     p.set_defaults(handler=run, _parser=p, embedded_logs=True)
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         env=dict(args.env),
         quiet=args.quiet,
+        timeout=args.timeout,
         out=sys.stdout,
         err=sys.stderr,
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
 from actors.cli.common import exit_code_for, signal_name, stop_in_order
-from messages import TaskStatus
+from actors.cli.run_watch import RunWatch
+from messages import Resources, TaskStatus
 
 POLL = 0.1  # seconds between looks at the sandbox's files
 
@@ -28,6 +30,7 @@ def execute(
     name: str,
     env: dict[str, str] | None = None,
     quiet: bool = False,
+    timeout: float | None = None,
     out: IO[str] = sys.stdout,
     err: IO[str] = sys.stderr,
     cluster: Any = None,
@@ -65,10 +68,19 @@ def execute(
         )
         sched = handle.scheduler
         tail = _SandboxTail(cluster, handle.framework_id, out, err) if cluster is not None else None
+        watch = RunWatch(
+            sched, say, needed=Resources.scalars(cpus=cpus, mem=mem),
+            agents=(lambda: _agent_totals(cluster)) if cluster is not None else None,
+            more_agents_may_come=not own_cluster, timeout=timeout, start=time.monotonic(),
+        )
         try:
             while not handle.join(POLL):
                 if tail is not None and sched.task_id:
                     tail.poll(sched.task_id)
+                give_up = watch.tick(time.monotonic())
+                if give_up is not None:
+                    stop_in_order(handle, cluster if own_cluster else None)
+                    return give_up
         except KeyboardInterrupt as interrupt:
             say(f"{signal_name(interrupt)}: killing the task and tearing the framework down")
             stop_in_order(handle, cluster if own_cluster else None)
@@ -83,6 +95,10 @@ def execute(
     finally:
         if own_cluster:
             cluster.stop()
+
+
+def _agent_totals(cluster: Any) -> list[tuple[str, Resources]]:
+    return [(a["hostname"], Resources.parse(a["resources"])) for a in cluster.state()["agents"]]
 
 
 def decode_output(data: bytes) -> tuple[bytes, bytes] | None:

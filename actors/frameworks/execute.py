@@ -22,9 +22,6 @@ from messages import Offer, TaskState, TaskStatus
 
 log = logging.getLogger(__name__)
 
-WAITING_HINT_AFTER = 10.0  # seconds without a fitting offer before saying so
-
-
 class ExecuteScheduler(Scheduler):
     def __init__(
         self,
@@ -46,8 +43,10 @@ class ExecuteScheduler(Scheduler):
         self.hostname = ""
         self.executor_id = ""
         self.final: TaskStatus | None = None
-        self._waiting_since = time.monotonic()
-        self._hinted = False
+        # For whoever reports progress (the CLI's watcher reads these from its thread):
+        self.largest_offer: Offer | None = None  # the largest offer that did not fit, so far
+        self.latest: TaskStatus | None = None  # the task's latest status
+        self.latest_at = 0.0  # when it came (time.monotonic())
 
     def resource_offers(self, offers: list[Offer]) -> None:
         for offer in offers:
@@ -65,7 +64,7 @@ class ExecuteScheduler(Scheduler):
             )
             if not offer.resources.contains(task.resources):
                 self.decline(offer, 1.0)
-                self._hint(offer)
+                self._remember_unfit(offer)
                 continue
             self.task_id, self.agent_id, self.hostname = task.task_id, offer.agent_id, offer.hostname
             self.launch(offer, [task])
@@ -75,6 +74,7 @@ class ExecuteScheduler(Scheduler):
         if status.task_id != self.task_id:
             return
         self.executor_id = status.executor_id or self.executor_id
+        self.latest, self.latest_at = status, time.monotonic()
         self.on_status(status)
         if status.state.is_terminal:
             self.final = status
@@ -95,10 +95,9 @@ class ExecuteScheduler(Scheduler):
             return self.final.exit_code
         return 0 if self.final.state is TaskState.TASK_FINISHED else 1
 
-    def _hint(self, offer: Offer) -> None:
-        if not self._hinted and time.monotonic() - self._waiting_since > WAITING_HINT_AFTER:
-            self._hinted = True
-            self.on_note(
-                f"still waiting for an offer with cpus:{self.cpus};mem:{self.mem}"
-                f" (the last one, from {offer.hostname}, had {offer.resources})"
-            )
+    def _remember_unfit(self, offer: Offer) -> None:
+        best = self.largest_offer
+        if best is None or (offer.resources.scalar("cpus"), offer.resources.scalar("mem")) > (
+            best.resources.scalar("cpus"), best.resources.scalar("mem")
+        ):
+            self.largest_offer = offer
