@@ -65,6 +65,8 @@ def execute(
             env=env,
             on_status=on_status,
             on_note=say,
+            # On a broker the agent may be on another host: its executor streams the output here.
+            on_output=(lambda stream, data: _write(out if stream == "stdout" else err, data)) if cluster is None else None,
         )
         sched = handle.scheduler
         tail = _SandboxTail(cluster, handle.framework_id, out, err) if cluster is not None else None
@@ -88,7 +90,9 @@ def execute(
         if handle.error:
             return 1
         shown = tail.poll(sched.task_id) if tail is not None and sched.task_id else False
-        if not shown and sched.final is not None:
+        if sched.output_cut:
+            say(f"the output is cut: the rest did not come in time; it is in the task's sandbox on {sched.hostname}")
+        elif not shown and not sched.output_seen and sched.final is not None:
             _show_from_status(sched.final, sched.hostname, out, err, say)
         code = sched.exit_code()
         return 128 - code if code < 0 else code
@@ -127,6 +131,12 @@ def _show_from_status(status: TaskStatus, hostname: str, out: IO[str], err: IO[s
         return
     _write(out, output[0])
     _write(err, output[1])
+    from actors.executor.command import OUTPUT_TAIL
+
+    cut = [name for name, part in zip(("stdout", "stderr"), output) if len(part) >= OUTPUT_TAIL]
+    if cut:
+        say(f"showing the last {OUTPUT_TAIL // 1024} KiB of {' and '.join(cut)}: the whole is in the task's"
+            f" sandbox on {hostname or 'its agent'}")
 
 
 def _write(stream: IO[str], data: bytes) -> None:

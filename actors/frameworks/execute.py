@@ -16,11 +16,14 @@ import logging
 import time
 from typing import Callable
 
+from actors.runtime import on
 from actors.scheduler import Scheduler
 from actors.scheduler.tasks import build_task
-from messages import Offer, TaskState, TaskStatus
+from messages import STREAM_LABEL, Offer, OutputWaitOver, TaskOutput, TaskOutputAck, TaskState, TaskStatus
 
 log = logging.getLogger(__name__)
+
+OUTPUT_WAIT = 10.0  # seconds the rest of a task's output may take to come after its end
 
 class ExecuteScheduler(Scheduler):
     def __init__(
@@ -32,12 +35,20 @@ class ExecuteScheduler(Scheduler):
         env: dict[str, str] | None = None,
         on_status: Callable[[TaskStatus], None] | None = None,
         on_note: Callable[[str], None] | None = None,
+        on_output: Callable[[str, bytes], None] | None = None,
     ) -> None:
         super().__init__()
         self.command, self.cpus, self.mem = command, cpus, mem
         self.task_name, self.env = task_name, dict(env or {})
         self.on_status = on_status or (lambda status: None)
         self.on_note = on_note or (lambda text: log.warning("%s", text))
+        # With on_output, the task's stdout and stderr are streamed here as it runs
+        # (messages/output.py): on_output(stream, data) for each new piece, in order.
+        self.on_output = on_output
+        self.output_offsets = {"stdout": 0, "stderr": 0}  # bytes received of each stream
+        self.output_ended: set[str] = set()  # the streams received whole
+        self.output_seen = False  # any TaskOutput came
+        self.output_cut = False  # the task ended, and the rest of its output did not come in time
         self.task_id = ""
         self.agent_id = ""
         self.hostname = ""
@@ -61,6 +72,7 @@ class ExecuteScheduler(Scheduler):
                 cpus=self.cpus,
                 mem=self.mem,
                 env=self.env,
+                labels={STREAM_LABEL: "1"} if self.on_output is not None else None,
             )
             if not offer.resources.contains(task.resources):
                 self.decline(offer, 1.0)
@@ -78,6 +90,35 @@ class ExecuteScheduler(Scheduler):
         self.on_status(status)
         if status.state.is_terminal:
             self.final = status
+            if self.on_output is not None and self.output_seen and len(self.output_ended) < 2:
+                self.delay(OUTPUT_WAIT, OutputWaitOver(status.task_id))  # the rest may be on its way
+            else:
+                self.stop()
+
+    @on(TaskOutput)
+    def _on_task_output(self, msg: TaskOutput) -> None:
+        if self.on_output is None or msg.task_id != self.task_id or msg.framework_id != self.framework_id:
+            return
+        if msg.problem() is not None:
+            log.warning("%s: ignoring output of %s: %s", self.address, msg.task_id, msg.problem())
+            return
+        self.output_seen = True
+        have = self.output_offsets[msg.stream]
+        if msg.eof:
+            if msg.offset == have:
+                self.output_ended.add(msg.stream)
+        elif msg.offset <= have < msg.offset + len(msg.data):  # new bytes (a resent chunk may overlap)
+            fresh = msg.data[have - msg.offset:]
+            self.output_offsets[msg.stream] = have + len(fresh)
+            self.on_output(msg.stream, fresh)
+        self.reply(TaskOutputAck(self.framework_id, msg.task_id, msg.stream, self.output_offsets[msg.stream]))
+        if self.final is not None and len(self.output_ended) == 2:
+            self.stop()
+
+    @on(OutputWaitOver)
+    def _on_output_wait_over(self, msg: OutputWaitOver) -> None:
+        if self.final is not None and len(self.output_ended) < 2:
+            self.output_cut = True
             self.stop()
 
     def reregistered(self, master_info) -> None:
