@@ -132,6 +132,8 @@ def quiet_broker_errors(verbosity: int, *, embedded: bool = False) -> None:
     line per refused login is left out (the command says it once, in its own words); in
     run and demo (`embedded`) an actor that could not start for a broker error is not
     reported by pykka too, since the command reports it."""
+    if embedded:  # run and demo show errors only, but an outage they wait out is said
+        logging.getLogger("rabbitmq.connection").setLevel(logging.WARNING)
     if verbosity >= 2:
         return
     logging.getLogger("pika.connection").setLevel(logging.CRITICAL)
@@ -232,6 +234,20 @@ def broker_error_line(error: BaseException) -> str:
     return text
 
 
+def journal_problem(args: argparse.Namespace) -> str:
+    """Why the --journal file cannot be written ("" when it can, or none is asked for),
+    found before anything starts: one line instead of a traceback from inside."""
+    path = getattr(args, "journal", None)
+    if not path or getattr(args, "no_journal", False):
+        return ""
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        return f"--journal {path}: {err.strerror or err}"
+    return ""
+
+
 def fail(prog: str, message: str, code: int = 1) -> int:
     """Print one error line for a problem found after parsing; returns the exit code."""
     print(f"{prog}: error: {message}", file=sys.stderr)
@@ -269,8 +285,23 @@ def sole_leader_lock(prog: str, url: str | None) -> Any:
         return None
     refused: list[str] = []
     stop = threading.Event()
-    if not lock.acquire(stop, on_standby=lambda why: (refused.append(why), stop.set())):
+
+    def on_standby(why: str) -> None:
+        if why == "another master leads" or refused_access(why):
+            refused.append(why)
+            stop.set()
+        else:  # an outage: wait for the broker, as every process does
+            print(f"{prog}: waiting for the broker: {why}", file=sys.stderr, flush=True)
+
+    try:
+        acquired = lock.acquire(stop, on_standby=on_standby)
+    except BaseException:
         lock.close()
+        raise
+    if not acquired:
+        lock.close()
+        if refused_access(refused[0]):
+            raise Refused(broker_error_line(Exception(refused[0])))
         raise Refused(f"{refused[0]} on {redact(url)}: stop it, or use another vhost")
     return lock
 

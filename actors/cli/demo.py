@@ -19,7 +19,8 @@ import time
 from typing import IO, TYPE_CHECKING
 
 from actors.cli.common import (
-    Refused, add_broker, exit_code_for, fail, positive_int, signal_name, sole_leader_lock, stop_in_order,
+    Refused, add_broker, exit_code_for, fail, journal_problem, positive_int, signal_name, sole_leader_lock,
+    stop_in_order,
 )
 from actors.journal.setup import add_journal_flags, setting_from
 
@@ -60,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if args.retries < 0:
         args._parser.error("--retries must be >= 0")
     journal_setting, kept_dir = _journal_setting(args)
-    if journal_setting.path is not None:
-        problem = _unwritable(journal_setting.path)
-        if problem:
-            return fail("mesobus demo", f"--journal {journal_setting.path}: {problem}", 1)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus demo", problem, 1)
     # A demo on a broker starts its own master: refuse beside a master that leads there.
     try:
         lock = sole_leader_lock("mesobus demo", args.broker)
@@ -126,16 +126,6 @@ def _journal_setting(args: argparse.Namespace) -> "tuple[JournalSetting, str | N
         return setting, None
     kept = tempfile.mkdtemp(prefix="mesobus-demo-journal-")
     return dataclasses.replace(setting, path=os.path.join(kept, "journal.msgpack")), kept
-
-
-def _unwritable(path: str) -> str:
-    """Why the journal file cannot be written ("" when it can), found before anything starts."""
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as err:
-        return err.strerror or str(err)
-    return ""
 
 
 class _Display:

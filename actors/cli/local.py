@@ -8,10 +8,12 @@ it is embedded (memory://): only frameworks in this same process can reach it (s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from actors.cli.common import (
-    Refused, add_broker, fail, positive_int, redact, resources_text, sole_leader_lock, wait_for_signal,
+    Refused, add_broker, fail, journal_problem, positive_int, redact, resources_text, sole_leader_lock,
+    wait_for_signal,
 )
 from actors.journal.setup import add_journal_flags, setting_from
 
@@ -28,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.work_dir and os.path.exists(args.work_dir) and not os.path.isdir(args.work_dir):
+        return fail("mesobus local", f"--work-dir {args.work_dir}: not a directory", 2)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus local", problem, 1)
     # On a broker, this master must be the only one (of its vhost): take the leader lock
     # or fail at once, rather than stand by as `mesobus master` does.
     try:

@@ -16,7 +16,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from actors.cli.common import (
-    add_broker, broker_error_line, fail, need_broker, positive_float, positive_int, redact, refused_access, signals_set,
+    add_broker, broker_error_line, fail, journal_problem, need_broker, positive_float, positive_int, redact,
+    refused_access, signals_set,
 )
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
 
@@ -57,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus master", problem, 1)
     stop = threading.Event()
     with signals_set(stop) as signals:
         holder = f"master on {args.hostname or socket.gethostname()} (pid {os.getpid()})"

@@ -66,7 +66,7 @@ def execute(
             on_status=on_status,
             on_note=say,
             # On a broker the agent may be on another host: its executor streams the output here.
-            on_output=(lambda stream, data: _write(out if stream == "stdout" else err, data)) if cluster is None else None,
+            on_output=(lambda name, data: _write(out if name == "stdout" else err, data)) if cluster is None else None,
         )
         sched = handle.scheduler
         tail = _SandboxTail(cluster, handle.framework_id, out, err) if cluster is not None else None

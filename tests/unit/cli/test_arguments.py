@@ -113,3 +113,16 @@ def test_demo_with_a_journal_it_cannot_write_is_one_line(capsys, tmp_path) -> No
     code, _, err = run_cli(capsys, "demo", "--journal", "/proc/nope.msgpack")
     assert code == 1
     assert err == "mesobus demo: error: --journal /proc/nope.msgpack: No such file or directory\n"
+
+
+@pytest.mark.parametrize("command", [["local"], ["master", "--broker", "amqp://h"]])
+def test_local_and_master_with_a_journal_they_cannot_write_are_one_line(capsys, command) -> None:
+    code, _, err = run_cli(capsys, *command, "--journal", "/proc/nope.msgpack")
+    assert code == 1
+    assert err == f"mesobus {command[0]}: error: --journal /proc/nope.msgpack: No such file or directory\n"
+
+
+def test_local_with_a_work_dir_that_is_a_file_is_a_usage_error(capsys, tmp_path) -> None:
+    (tmp_path / "f").write_text("x")
+    code, _, err = run_cli(capsys, "local", "--work-dir", str(tmp_path / "f"))
+    assert (code, err) == (2, f"mesobus local: error: --work-dir {tmp_path / 'f'}: not a directory\n")

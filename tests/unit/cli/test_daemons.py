@@ -67,7 +67,7 @@ def lock(monkeypatch):
 
 
 def soon(action) -> None:
-    threading.Timer(1.0, action).start()  # after the command set its signal handlers (imports take a while)
+    threading.Timer(1.0, action).start()  # once the command set its signal handlers (imports take time)
 
 
 def test_master_leads_and_stops_on_a_signal(memory_broker, lock, capsys) -> None:
