@@ -9,9 +9,13 @@ One argument is a shell line (`mesobus run -- 'echo hi | wc -c'`); several are a
 and its arguments, quoted for the shell (`mesobus run -- sh -c 'echo hi; exit 3'`).
 
 Output: with an embedded cluster it is read from the task's sandbox as it is written. On a
-broker, the agent may be on another host: the output is taken from the terminal status'
-data when the executor puts it there (msgpack {"stdout": bytes, "stderr": bytes}),
-otherwise the command prints where the sandbox is.
+broker, the agent may be on another host: its executor streams the output here while the
+task runs (messages/output.py); if the end does not come in time, or only the last 32 KiB
+came with the final status, the command says so and where the sandbox is.
+
+While it waits it says what for, once, then every 30 s (no master, no offer that fits,
+a task still STAGING); --timeout gives up. SIGTERM acts as Ctrl-C: the task is killed,
+temporary directories are removed, and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations

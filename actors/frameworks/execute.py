@@ -57,7 +57,7 @@ class ExecuteScheduler(Scheduler):
         # For whoever reports progress (the CLI's watcher reads these from its thread):
         self.largest_offer: Offer | None = None  # the largest offer that did not fit, so far
         self.latest: TaskStatus | None = None  # the task's latest status
-        self.latest_at = 0.0  # when it came (time.monotonic())
+        self.latest_at = 0.0  # when it came, or the task was launched (time.monotonic())
 
     def resource_offers(self, offers: list[Offer]) -> None:
         for offer in offers:
@@ -79,6 +79,7 @@ class ExecuteScheduler(Scheduler):
                 self._remember_unfit(offer)
                 continue
             self.task_id, self.agent_id, self.hostname = task.task_id, offer.agent_id, offer.hostname
+            self.latest_at = time.monotonic()  # launched: nothing heard of the task yet
             self.launch(offer, [task])
             self.suppress()
 
