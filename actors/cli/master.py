@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     need_broker(args._parser, args)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus master", problem, 1)
     from actors.connect import leader_lock
     from actors.master import MasterConfig
 
@@ -58,9 +61,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
-    problem = journal_problem(args)
-    if problem:
-        return fail("mesobus master", problem, 1)
     stop = threading.Event()
     with signals_set(stop) as signals:
         holder = f"master on {args.hostname or socket.gethostname()} (pid {os.getpid()})"

@@ -37,8 +37,8 @@ from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.base import Executor
 from actors.executor.environment import ExecutorEnv
 from actors.executor.limits import Limits, detect_limits
-from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
 from actors.executor.output_stream import OutputStreaming
+from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
 from actors.runtime import ActorContext, Transport, on
 from messages import (
     AgentInfo,
