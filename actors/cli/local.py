@@ -11,11 +11,9 @@ import argparse
 import os
 import sys
 
-from actors.cli.common import (
-    Refused, add_broker, fail, journal_problem, positive_int, redact, resources_text, sole_leader_lock,
-    wait_for_signal,
-)
+from actors.cli.common import add_broker, fail, positive_int, redact, resources_text, wait_for_signal
 from actors.journal.setup import add_journal_flags, setting_from
+from actors.cli.common import Refused, journal_problem, sole_leader_lock  # noqa: I001  (checks before starting)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,11 +15,9 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from actors.cli.common import (
-    add_broker, broker_error_line, fail, journal_problem, need_broker, positive_float, positive_int, redact,
-    refused_access, signals_set,
-)
+from actors.cli.common import add_broker, fail, need_broker, positive_float, positive_int, redact, signals_set
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
+from actors.cli.common import broker_error_line, journal_problem, refused_access  # noqa: I001  (refusals)
 
 if TYPE_CHECKING:
     from actors.master import MasterConfig
