@@ -73,3 +73,31 @@ def test_an_agent_says_once_that_it_registered(cluster) -> None:
     log = agent.tail(100_000)
     assert log.count("registered as ") == 1 and "with master" in log
     assert log.index("registering with the master") < log.index("registered as ")
+
+
+def test_run_names_the_agent_its_task_is_stuck_staging_on(broker_url: str, tmp_path: Path) -> None:
+    import signal
+
+    with private_vhost("mesobus-cli") as url:
+        c = ProcessCluster(url, tmp_path / "cluster", ping_interval=5.0, max_missed_pings=20)
+        try:
+            c.start_master()
+            agent = c.start_agent("h1")
+            c.wait_ready()
+            c.wait_log(agent, "registered as ", timeout=60)
+            agent.popen.send_signal(signal.SIGSTOP)  # alive to the master for a while, deaf to the launch
+            proc = subprocess.Popen([sys.executable, "-m", "actors.cli.main", "run", "--broker", url, "--", "true"],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                deadline = time.monotonic() + 60
+                line = ""
+                while "still STAGING" not in line and time.monotonic() < deadline:
+                    line = proc.stderr.readline()
+                    assert line, "mesobus run ended without naming the agent"
+                assert line.startswith("mesobus run: still STAGING on agent h1 (last heard ")
+            finally:
+                proc.kill()
+                proc.wait(10)
+                agent.popen.send_signal(signal.SIGCONT)
+        finally:
+            c.stop()
