@@ -50,6 +50,8 @@ class RunWatch:
 
     def tick(self, now: float) -> int | None:
         sched = self.sched
+        if getattr(sched, "final", None) is not None:
+            return None  # the task ended: the scheduler is leaving, nothing to wait for
         if sched.connected:
             if "no master" in self._said:
                 self.say("registered with the master")

@@ -17,7 +17,7 @@ SMALL = Resources.parse("cpus:2;mem:2048")
 
 
 def scheduler(**fields) -> SimpleNamespace:
-    base = dict(connected=True, task_id="", largest_offer=None, latest=None, latest_at=0.0, hostname="")
+    base = dict(connected=True, task_id="", largest_offer=None, latest=None, latest_at=0.0, hostname="", final=None)
     return SimpleNamespace(**{**base, **fields})
 
 
@@ -69,3 +69,14 @@ def test_a_task_stuck_in_staging_is_named_with_its_agent() -> None:
     sched.latest = TaskStatus(task_id="t1", state=TaskState.TASK_RUNNING)
     watch.tick(46.0)
     assert len(lines) == 2
+
+
+def test_a_scheduler_leaving_after_its_task_ended_is_not_a_lost_master() -> None:
+    lines: list[str] = []
+    sched = scheduler(task_id="t1", latest=TaskStatus(task_id="t1", state=TaskState.TASK_RUNNING), latest_at=0.0)
+    watch = RunWatch(sched, lines.append, needed=SMALL)
+    watch.tick(1.0)
+    sched.final = TaskStatus(task_id="t1", state=TaskState.TASK_FINISHED)
+    sched.connected = False  # it stops once the task is terminal
+    watch.tick(2.0)
+    assert lines == []
