@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from actors.agent import AgentConfig
 
 PROG = "mesobus agent"
+LOOK_EVERY = 2.0  # seconds between looks at the agent's state (a snapshot of all its tasks)
 
 EXECUTOR_MODES = ("process", "noop", "auto", "in-process")
 
@@ -89,11 +90,15 @@ def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
         lines = AgentStatusLines(say, master=config.master)
 
         stop = threading.Event()
+        looked = [0.0]
 
         def tick() -> None:
             if not ref.is_alive():  # it could not start or died: its error was logged
                 stop.set()
                 return
+            if time.monotonic() - looked[0] < LOOK_EVERY:
+                return
+            looked[0] = time.monotonic()
             try:
                 lines.update(ref.proxy().state().get(timeout=5), time.monotonic())
             except Exception:  # noqa: BLE001  a busy or stopping agent: look again next time
