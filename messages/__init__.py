@@ -12,6 +12,9 @@ from messages.envelope import FORMAT_VERSION, Envelope
 from messages.errors import MessageError, ResourceError
 from messages.framework import *  # noqa: F401,F403
 import messages.master_timers  # noqa: F401  (registers the master's timer messages)
+from messages.output import (
+    OUTPUT_CHUNK, OUTPUT_WINDOW, STREAM_LABEL, OutputPoll, OutputWaitOver, TaskOutput, TaskOutputAck,
+)
 from messages.journal import JOURNAL, ActorStarted, AllocationExplained, InputsHandled, PublishedBatch, Skip
 from messages.resources import Resources
 from messages.schema import from_plain, to_plain

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
+from typing import TYPE_CHECKING
 
+from actors.cli.agent_status import AgentStatusLines
 from actors.cli.common import add_broker, fail, need_broker, redact, resources_text, wait_for_signal
+
+if TYPE_CHECKING:
+    from actors.agent import AgentConfig
+
+PROG = "mesobus agent"
+LOOK_EVERY = 2.0  # seconds between looks at the agent's state (a snapshot of all its tasks)
 
 EXECUTOR_MODES = ("process", "noop", "auto", "in-process")
 
@@ -32,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     need_broker(args._parser, args)
-    from actors.agent import AgentConfig, start_agent
+    from actors.agent import AgentConfig
     from actors.agent.config import ConfigError
-    from actors.connect import connect_transport
+    from actors.agent.workdir_lock import WorkDirBusy, WorkDirLock
 
     settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint}
     if args.hostname:
@@ -44,17 +54,60 @@ def run(args: argparse.Namespace) -> int:
             resources=args.resources, attributes=args.attributes, work_dir=args.work_dir, **settings
         )
     except (ConfigError, ValueError) as err:
-        return fail("mesobus agent", str(err), 2)
+        return fail(PROG, str(err), 2)
+    if config.work_dir.exists() and not config.work_dir.is_dir():
+        return fail(PROG, f"--work-dir {args.work_dir}: not a directory", 2)
+    lock = WorkDirLock(config.work_dir)
+    try:
+        lock.acquire()  # one agent per work dir: they would share its checkpoint
+    except WorkDirBusy as busy:
+        return fail(PROG, str(busy), 1)
+    except OSError as err:
+        return fail(PROG, f"--work-dir {args.work_dir}: {err.strerror or err}", 1)
+    try:
+        return _serve(args, config)
+    finally:
+        lock.release()
+
+
+def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
+    from actors.agent import start_agent
+    from actors.agent.checkpoint import CheckpointError
+    from actors.agent.config import ConfigError
+    from actors.connect import connect_transport
+
     transport = connect_transport(args.broker)
     try:
-        ref = start_agent(transport, config)
-        print(
-            f"mesobus agent: {config.hostname} offering {config.resources} on {redact(args.broker)};"
-            " Ctrl-C to stop",
-            file=sys.stderr,
-        )
-        how = wait_for_signal()
-        print(f"mesobus agent: {how}: stopping", file=sys.stderr)
+        try:
+            ref = start_agent(transport, config)
+        except (ConfigError, CheckpointError) as err:
+            return fail(PROG, str(err), 1)
+        except OSError as err:
+            return fail(PROG, f"--work-dir {args.work_dir}: {err.strerror or err}", 1)
+        say = lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True)  # noqa: E731
+        say(f"{config.hostname} offers {config.resources} on {redact(args.broker)};"
+            f" registering with the master; Ctrl-C to stop")
+        lines = AgentStatusLines(say, master=config.master)
+
+        stop = threading.Event()
+        looked = [0.0]
+
+        def tick() -> None:
+            if not ref.is_alive():  # it could not start or died: its error was logged
+                stop.set()
+                return
+            if time.monotonic() - looked[0] < LOOK_EVERY:
+                return
+            looked[0] = time.monotonic()
+            try:
+                lines.update(ref.proxy().state().get(timeout=5), time.monotonic())
+            except Exception:  # noqa: BLE001  a busy or stopping agent: look again next time
+                pass
+
+        how = wait_for_signal(stop, tick=tick)
+        if not ref.is_alive():
+            return fail(PROG, "the agent stopped (its error is logged above)", 1)
+        say(f"{how}: stopping")
         ref.stop()
     finally:
         transport.close()

@@ -21,8 +21,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from messages import Resources, ResourceError
@@ -51,6 +52,15 @@ def broker_url(text: str, *, allow_memory: bool = False) -> str:
         parts.port  # noqa: B018  raises on a port that is not a number
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+    if parts.scheme in AMQP_SCHEMES:
+        # The query's options (prefetch, heartbeat, ...) are checked now: a usage error,
+        # not a traceback once the command has started.
+        from rabbitmq.config import parse_url  # lazily: only a broker URL needs it
+
+        try:
+            parse_url(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
@@ -117,6 +127,77 @@ def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def quiet_broker_errors(verbosity: int, *, embedded: bool = False) -> None:
+    """Below -vv a broker error is logged in one line, without its traceback, and pika's
+    line per refused login is left out (the command says it once, in its own words); in
+    run and demo (`embedded`) an actor that could not start for a broker error is not
+    reported by pykka too, since the command reports it."""
+    if embedded:  # run and demo show errors only, but an outage they wait out is said
+        logging.getLogger("rabbitmq.connection").setLevel(logging.WARNING)
+    if verbosity >= 2:
+        return
+    logging.getLogger("pika.connection").setLevel(logging.CRITICAL)
+    quiet = _quiet_actor_failures if embedded and verbosity <= 0 else _no_traceback_for_broker_errors
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(quiet)
+
+
+def _quiet_actor_failures(record: logging.LogRecord) -> bool:
+    """For run and demo: an actor that could not start for a broker error is reported by
+    the command itself (in one line): pykka's report of it is not repeated."""
+    error = record.exc_info[1] if record.exc_info else None
+    from actors.runtime import TransportError
+
+    if isinstance(error, TransportError) and record.name == "pykka":
+        return False
+    if record.name.startswith("rabbitmq.") and refused_access(record.getMessage()):
+        return False  # the refusal ends the command, whose own line says so
+    return _no_traceback_for_broker_errors(record)
+
+
+def _no_traceback_for_broker_errors(record: logging.LogRecord) -> bool:
+    from actors.runtime import TransportError
+
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, TransportError):
+        record.msg = f"{record.getMessage()} {error}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
+def refused_access(why: str) -> bool:
+    """Whether a broker error is a refusal (wrong user or password, no permission on the
+    vhost): retrying will not help, unlike an outage."""
+    return "ACCESS_REFUSED" in why or "AuthenticationError" in why or "NOT_ALLOWED" in why or "refused user" in why
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM (SIGINT raises KeyboardInterrupt itself), so
+    that both unwind the same way: whatever was started is stopped and cleaned up."""
+
+    signum = signal.SIGTERM
+
+
+def exit_code_for(interrupt: BaseException) -> int:
+    """128 + the signal's number: 130 for SIGINT (Ctrl-C), 143 for SIGTERM."""
+    return 128 + int(getattr(interrupt, "signum", signal.SIGINT))
+
+
+def signal_name(interrupt: BaseException) -> str:
+    return signal.Signals(getattr(interrupt, "signum", signal.SIGINT)).name
+
+
+def raise_on_sigterm() -> None:
+    """From now on SIGTERM raises `Interrupted` in the main thread, like Ctrl-C."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 @contextmanager
 def signals_set(stop: threading.Event) -> Iterator[list[str]]:
     """Inside the block SIGINT and SIGTERM set `stop`; the list names the signals seen."""
@@ -134,13 +215,37 @@ def signals_set(stop: threading.Event) -> Iterator[list[str]]:
             signal.signal(s, h)
 
 
-def wait_for_signal(stop: threading.Event | None = None) -> str:
-    """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name."""
+def wait_for_signal(stop: threading.Event | None = None, tick: Callable[[], None] | None = None) -> str:
+    """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name.
+    `tick()`, if given, is called about every half second meanwhile."""
     stop = stop or threading.Event()
     with signals_set(stop) as got:
         while not stop.wait(0.5):  # a timeout, so that signal handlers run promptly
-            pass
+            if tick is not None:
+                tick()
     return got[0] if got else "stop"
+
+
+def broker_error_line(error: BaseException) -> str:
+    """The one line for a broker error: a refusal says so (retrying will not help)."""
+    text = str(error)
+    if refused_access(text):
+        return f"the broker refused access (check the user, the password and the vhost's permissions): {text}"
+    return text
+
+
+def journal_problem(args: argparse.Namespace) -> str:
+    """Why the --journal file cannot be written ("" when it can, or none is asked for),
+    found before anything starts: one line instead of a traceback from inside."""
+    path = getattr(args, "journal", None)
+    if not path or getattr(args, "no_journal", False):
+        return ""
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        return f"--journal {path}: {err.strerror or err}"
+    return ""
 
 
 def fail(prog: str, message: str, code: int = 1) -> int:
@@ -160,3 +265,70 @@ def redact(url: str) -> str:
         host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         parts = parts._replace(netloc=f"{parts.username}:***@{host}")
     return urlunsplit(parts)
+
+
+class Refused(Exception):
+    """A command cannot start: its message is the one line to print (exit 1)."""
+
+
+def sole_leader_lock(prog: str, url: str | None) -> Any:
+    """The leader lock on `url` for a process that starts its own master (`local`, `demo`),
+    taken at once, or `Refused` when another master leads on that vhost: two masters on one
+    vhost would share the `mesobus.master` queue. None for memory:// (a master is alone
+    there). The caller closes the lock when its master stops."""
+    from actors.connect import leader_lock
+
+    if not url or url.startswith("memory"):
+        return None
+    lock = leader_lock(url, f"{prog} (pid {os.getpid()})")
+    if lock is None:
+        return None
+    refused: list[str] = []
+    stop = threading.Event()
+
+    def on_standby(why: str) -> None:
+        if why == "another master leads" or refused_access(why):
+            refused.append(why)
+            stop.set()
+        else:  # an outage: wait for the broker, as every process does
+            print(f"{prog}: waiting for the broker: {why}", file=sys.stderr, flush=True)
+
+    try:
+        acquired = lock.acquire(stop, on_standby=on_standby)
+    except BaseException:
+        lock.close()
+        raise
+    if not acquired:
+        lock.close()
+        if refused_access(refused[0]):
+            raise Refused(broker_error_line(Exception(refused[0])))
+        raise Refused(f"{refused[0]} on {redact(url)}: stop it, or use another vhost")
+    return lock
+
+
+def stop_in_order(handle: Any, cluster: Any = None, timeout: float = 10.0) -> None:
+    """On a requested stop: the framework first, then (once the master has removed it
+    and the agents have ended its executors, or after `timeout` seconds) the cluster's
+    agents with their executors, then its master: nothing is left talking to a stopped
+    actor, so nothing prints a traceback."""
+    framework_id = handle.framework_id
+    handle.stop()
+    if cluster is None:
+        return
+    deadline = time.monotonic() + timeout
+    while framework_id and time.monotonic() < deadline and _framework_still_running(cluster, framework_id):
+        time.sleep(0.05)
+    cluster.stop()
+
+
+def _framework_still_running(cluster: Any, framework_id: str) -> bool:
+    try:
+        if any(f["id"] == framework_id for f in cluster.state()["frameworks"]):
+            return True
+        for ref in cluster.agent_refs:
+            agent = ref.proxy().state().get(timeout=5)
+            if any(e["framework_id"] == framework_id for e in agent["executors"]):
+                return True
+    except Exception:  # noqa: BLE001  an actor already gone: nothing left to wait for
+        return False
+    return False

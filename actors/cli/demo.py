@@ -9,15 +9,23 @@ per agent, and the wall time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import shlex
 import sys
 import tempfile
 import threading
 import time
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from actors.cli.common import add_broker, positive_int
+from actors.cli.common import (
+    Refused, add_broker, exit_code_for, fail, journal_problem, positive_int, signal_name, sole_leader_lock,
+    stop_in_order,
+)
 from actors.journal.setup import add_journal_flags, setting_from
+
+if TYPE_CHECKING:
+    from actors.journal.setup import JournalSetting
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,15 +60,32 @@ def demo_commands(count: int, marker_dir: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.retries < 0:
         args._parser.error("--retries must be >= 0")
+    journal_setting, kept_dir = _journal_setting(args)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus demo", problem, 1)
+    # A demo on a broker starts its own master: refuse beside a master that leads there.
+    try:
+        lock = sole_leader_lock("mesobus demo", args.broker)
+    except Refused as refused:
+        return fail("mesobus demo", str(refused), 1)
+    try:
+        return _run_demo(args, journal_setting, kept_dir)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _run_demo(args: argparse.Namespace, journal_setting: "JournalSetting", kept_dir: str | None) -> int:
     from actors.cluster import LocalCluster
     from actors.frameworks.batch import BatchScheduler
 
-    out = sys.stderr
-    display = _Display(out, live=out.isatty())
+    err = sys.stderr
+    display = _Display(err, live=err.isatty())
     with tempfile.TemporaryDirectory(prefix="mesobus-demo-") as markers, LocalCluster(
-        agents=args.agents, transport=args.broker, journal=setting_from(args)
+        agents=args.agents, transport=args.broker, journal=journal_setting
     ) as cluster:
-        print(f"mesobus demo: {args.agents} agent(s), {args.tasks} task(s); sandboxes in {cluster.work_dir}", file=out)
+        print(f"mesobus demo: {args.agents} agent(s), {args.tasks} task(s); sandboxes in {cluster.work_dir}", file=err)
         handle = BatchScheduler.run(
             cluster,
             name="mesobus-demo",
@@ -71,21 +96,36 @@ def run(args: argparse.Namespace) -> int:
         try:
             while not handle.join(0.2):
                 display.tick()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             display.end()
-            print("mesobus demo: interrupted; tearing the framework down", file=out)
-            handle.stop()
-            return 130
+            kept = f" (journal: {journal_setting.path})" if kept_dir else ""
+            print(f"mesobus demo: {signal_name(interrupt)}: stopping the framework, then the cluster{kept}", file=err)
+            stop_in_order(handle, cluster)
+            return exit_code_for(interrupt)
         display.end()
         progress = handle.scheduler.progress()
         journal = cluster.journal.description if cluster.journal is not None else None
-    _summary(progress, out)
+    _summary(progress, sys.stdout)
     if journal is not None:
-        print(f"  journal: {journal}", file=out)
+        print(f"  journal: {journal}", file=sys.stdout)
         if journal.startswith("file "):
             print(f"    try: mesobus log show --file {journal[5:]} | head;"
-                  f" mesobus replay --file {journal[5:]} --actor all", file=out)
+                  f" mesobus replay --file {journal[5:]} --actor all", file=sys.stdout)
+        if kept_dir:
+            print(f"    (in {kept_dir}: remove it when done)", file=sys.stdout)
     return 0 if progress.failed == 0 else 1
+
+
+def _journal_setting(args: argparse.Namespace) -> "tuple[JournalSetting, str | None]":
+    """--journal FILE, --no-journal, or (embedded, by default) a file in a new temporary
+    directory that outlives the demo and is named in the summary: nothing is written to
+    the current directory unasked. On a broker the default is the stream."""
+    setting = setting_from(args)
+    embedded = not args.broker or args.broker.startswith("memory")
+    if not setting.enabled or setting.path is not None or not embedded:
+        return setting, None
+    kept = tempfile.mkdtemp(prefix="mesobus-demo-journal-")
+    return dataclasses.replace(setting, path=os.path.join(kept, "journal.msgpack")), kept
 
 
 class _Display:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 
 from actors.cli.common import add_broker, fail, positive_int, redact, resources_text, wait_for_signal
 from actors.journal.setup import add_journal_flags, setting_from
+from actors.cli.common import Refused, journal_problem, sole_leader_lock  # noqa: I001  (checks before starting)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,20 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actors.connect import leader_lock
-
+    if args.work_dir and os.path.exists(args.work_dir) and not os.path.isdir(args.work_dir):
+        return fail("mesobus local", f"--work-dir {args.work_dir}: not a directory", 2)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus local", problem, 1)
     # On a broker, this master must be the only one (of its vhost): take the leader lock
     # or fail at once, rather than stand by as `mesobus master` does.
     try:
-        lock = leader_lock(args.broker, f"mesobus local (pid {os.getpid()})") if args.broker else None
-    except ValueError as err:
-        return fail("mesobus local", str(err), 2)
-    if lock is not None:
-        refused: list[str] = []
-        stop = threading.Event()
-        if not lock.acquire(stop, on_standby=lambda why: (refused.append(why), stop.set())):
-            lock.close()
-            return fail("mesobus local", f"{refused[0]} on {redact(args.broker)}: use another vhost", 1)
+        lock = sole_leader_lock("mesobus local", args.broker)
+    except Refused as refused:
+        return fail("mesobus local", str(refused), 1)
     try:
         return _run_cluster(args)
     finally:

@@ -16,7 +16,10 @@ import pkgutil
 import sys
 from types import ModuleType
 
-from actors.cli.common import Parser, setup_logging
+from actors.cli.common import (
+    Parser, broker_error_line, exit_code_for, quiet_broker_errors, raise_on_sigterm, setup_logging, signal_name,
+)
+from actors.runtime import TransportError
 
 COMMANDS = ("master", "agent", "local", "run", "demo")
 _NOT_COMMANDS = {"main", "common", "__init__"}
@@ -46,10 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     setup_logging(args.verbose, embedded=getattr(args, "embedded_logs", False))
+    quiet_broker_errors(args.verbose, embedded=getattr(args, "embedded_logs", False))
+    prog = f"mesobus {handler.__module__.rsplit('.', 1)[-1]}"
+    raise_on_sigterm()  # SIGTERM unwinds like Ctrl-C: what a command started is stopped
     try:
         return int(handler(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as interrupt:  # a command that did not say it itself
+        print(f"{prog}: {signal_name(interrupt)}: stopped", file=sys.stderr)
+        return exit_code_for(interrupt)
+    except TransportError as err:  # the broker refused or is gone: one line, not a traceback
+        print(f"{prog}: error: {broker_error_line(err)}", file=sys.stderr)
+        return 1
 
 
 def _command_modules() -> list[ModuleType]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from actors.cli.common import add_broker, fail, need_broker, positive_float, positive_int, redact, signals_set
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
+from actors.cli.common import broker_error_line, journal_problem, refused_access  # noqa: I001  (refusals)
 
 if TYPE_CHECKING:
     from actors.master import MasterConfig
@@ -41,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     need_broker(args._parser, args)
+    problem = journal_problem(args)
+    if problem:
+        return fail("mesobus master", problem, 1)
     from actors.connect import leader_lock
     from actors.master import MasterConfig
 
@@ -62,8 +66,19 @@ def run(args: argparse.Namespace) -> int:
             lock = leader_lock(args.broker, holder)
         except ValueError as err:  # a bad option in the URL
             return fail("mesobus master", str(err), 2)
-        if lock is not None and not lock.acquire(stop, on_standby=_standing_by):
+        refused: list[str] = []
+
+        def standing_by(why: str) -> None:
+            if refused_access(why):  # not an outage: waiting would never end
+                refused.append(why)
+                stop.set()
+            else:
+                _standing_by(why)
+
+        if lock is not None and not lock.acquire(stop, on_standby=standing_by):
             lock.close()
+            if refused:
+                return fail("mesobus master", broker_error_line(Exception(refused[0])), 1)
             print("mesobus master: stopped while standing by", file=sys.stderr)
             return 0
         try:

@@ -9,9 +9,13 @@ One argument is a shell line (`mesobus run -- 'echo hi | wc -c'`); several are a
 and its arguments, quoted for the shell (`mesobus run -- sh -c 'echo hi; exit 3'`).
 
 Output: with an embedded cluster it is read from the task's sandbox as it is written. On a
-broker, the agent may be on another host: the output is taken from the terminal status'
-data when the executor puts it there (msgpack {"stdout": bytes, "stderr": bytes}),
-otherwise the command prints where the sandbox is.
+broker, the agent may be on another host: its executor streams the output here while the
+task runs (messages/output.py); if the end does not come in time, or only the last 32 KiB
+came with the final status, the command says so and where the sandbox is.
+
+While it waits it says what for, once, then every 30 s (no master, no offer that fits,
+a task still STAGING); --timeout gives up. SIGTERM acts as Ctrl-C: the task is killed,
+temporary directories are removed, and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="mesobus-run", help="the framework's and the task's name")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", type=_env_pair,
                    help="an environment variable for the command (repeatable)")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="give up (exit 1) if the task has not started within this time (default: wait)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print state changes")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="what to run")
     p.set_defaults(handler=run, _parser=p, embedded_logs=True)
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         env=dict(args.env),
         quiet=args.quiet,
+        timeout=args.timeout,
         out=sys.stdout,
         err=sys.stderr,
     )

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
-from messages import TaskStatus
+from actors.cli.common import exit_code_for, signal_name, stop_in_order
+from actors.cli.run_watch import RunWatch
+from messages import Resources, TaskStatus
 
 POLL = 0.1  # seconds between looks at the sandbox's files
 
@@ -27,6 +30,7 @@ def execute(
     name: str,
     env: dict[str, str] | None = None,
     quiet: bool = False,
+    timeout: float | None = None,
     out: IO[str] = sys.stdout,
     err: IO[str] = sys.stderr,
     cluster: Any = None,
@@ -61,27 +65,44 @@ def execute(
             env=env,
             on_status=on_status,
             on_note=say,
+            # On a broker the agent may be on another host: its executor streams the output here.
+            on_output=(lambda name, data: _write(out if name == "stdout" else err, data)) if cluster is None else None,
         )
         sched = handle.scheduler
         tail = _SandboxTail(cluster, handle.framework_id, out, err) if cluster is not None else None
+        watch = RunWatch(
+            sched, say, needed=Resources.scalars(cpus=cpus, mem=mem),
+            agents=(lambda: _agent_totals(cluster)) if cluster is not None else None,
+            more_agents_may_come=not own_cluster, timeout=timeout, start=time.monotonic(),
+        )
         try:
             while not handle.join(POLL):
                 if tail is not None and sched.task_id:
                     tail.poll(sched.task_id)
-        except KeyboardInterrupt:
-            say("interrupted: killing the task and tearing the framework down")
-            handle.stop()
-            return 130
+                give_up = watch.tick(time.monotonic())
+                if give_up is not None:
+                    stop_in_order(handle, cluster if own_cluster else None)
+                    return give_up
+        except KeyboardInterrupt as interrupt:
+            say(f"{signal_name(interrupt)}: killing the task and tearing the framework down")
+            stop_in_order(handle, cluster if own_cluster else None)
+            return exit_code_for(interrupt)
         if handle.error:
             return 1
         shown = tail.poll(sched.task_id) if tail is not None and sched.task_id else False
-        if not shown and sched.final is not None:
+        if sched.output_cut:
+            say(f"the output is cut: the rest did not come in time; it is in the task's sandbox on {sched.hostname}")
+        elif not shown and not sched.output_seen and sched.final is not None:
             _show_from_status(sched.final, sched.hostname, out, err, say)
         code = sched.exit_code()
         return 128 - code if code < 0 else code
     finally:
         if own_cluster:
             cluster.stop()
+
+
+def _agent_totals(cluster: Any) -> list[tuple[str, Resources]]:
+    return [(a["hostname"], Resources.parse(a["resources"])) for a in cluster.state()["agents"]]
 
 
 def decode_output(data: bytes) -> tuple[bytes, bytes] | None:
@@ -110,6 +131,12 @@ def _show_from_status(status: TaskStatus, hostname: str, out: IO[str], err: IO[s
         return
     _write(out, output[0])
     _write(err, output[1])
+    from actors.executor.command import OUTPUT_TAIL
+
+    cut = [name for name, part in zip(("stdout", "stderr"), output) if len(part) >= OUTPUT_TAIL]
+    if cut:
+        say(f"showing the last {OUTPUT_TAIL // 1024} KiB of {' and '.join(cut)}: the whole is in the task's"
+            f" sandbox on {hostname or 'its agent'}")
 
 
 def _write(stream: IO[str], data: bytes) -> None:

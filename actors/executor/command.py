@@ -37,6 +37,7 @@ from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.base import Executor
 from actors.executor.environment import ExecutorEnv
 from actors.executor.limits import Limits, detect_limits
+from actors.executor.output_stream import OutputStreaming
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
 from actors.runtime import ActorContext, Transport, on
 from messages import (
@@ -65,7 +66,7 @@ class RunningTask:
     kill_timer: str = ""
 
 
-class CommandExecutor(Executor):
+class CommandExecutor(OutputStreaming, Executor):
     """Runs `TaskInfo.command` of each task it is given."""
 
     def __init__(
@@ -135,6 +136,7 @@ class CommandExecutor(Executor):
             )
             return
         self.running[task.task_id] = RunningTask(task, process, sandbox)
+        self.stream_output(task, sandbox)  # when the framework asked for it (messages/output.py)
         self.update(task.task_id, TaskState.TASK_RUNNING, message=f"pid {process.pid}")
 
     def kill_task(self, task_id: str) -> None:
@@ -183,6 +185,7 @@ class CommandExecutor(Executor):
         self.limits.release(msg.task_id)
         how = describe_exit(msg.returncode)
         tail = output_tail(running.sandbox)
+        self.output_ended(msg.task_id)
         if running.killing:
             self.update(msg.task_id, TaskState.TASK_KILLED, message=f"killed: {how}", data=tail)
         elif msg.returncode == 0:

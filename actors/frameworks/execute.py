@@ -16,14 +16,14 @@ import logging
 import time
 from typing import Callable
 
+from actors.runtime import on
 from actors.scheduler import Scheduler
 from actors.scheduler.tasks import build_task
-from messages import Offer, TaskState, TaskStatus
+from messages import STREAM_LABEL, Offer, OutputWaitOver, TaskOutput, TaskOutputAck, TaskState, TaskStatus
 
 log = logging.getLogger(__name__)
 
-WAITING_HINT_AFTER = 10.0  # seconds without a fitting offer before saying so
-
+OUTPUT_WAIT = 10.0  # seconds the rest of a task's output may take to come after its end
 
 class ExecuteScheduler(Scheduler):
     def __init__(
@@ -35,19 +35,29 @@ class ExecuteScheduler(Scheduler):
         env: dict[str, str] | None = None,
         on_status: Callable[[TaskStatus], None] | None = None,
         on_note: Callable[[str], None] | None = None,
+        on_output: Callable[[str, bytes], None] | None = None,
     ) -> None:
         super().__init__()
         self.command, self.cpus, self.mem = command, cpus, mem
         self.task_name, self.env = task_name, dict(env or {})
         self.on_status = on_status or (lambda status: None)
         self.on_note = on_note or (lambda text: log.warning("%s", text))
+        # With on_output, the task's stdout and stderr are streamed here as it runs
+        # (messages/output.py): on_output(stream, data) for each new piece, in order.
+        self.on_output = on_output
+        self.output_offsets = {"stdout": 0, "stderr": 0}  # bytes received of each stream
+        self.output_ended: set[str] = set()  # the streams received whole
+        self.output_seen = False  # any TaskOutput came
+        self.output_cut = False  # the task ended, and the rest of its output did not come in time
         self.task_id = ""
         self.agent_id = ""
         self.hostname = ""
         self.executor_id = ""
         self.final: TaskStatus | None = None
-        self._waiting_since = time.monotonic()
-        self._hinted = False
+        # For whoever reports progress (the CLI's watcher reads these from its thread):
+        self.largest_offer: Offer | None = None  # the largest offer that did not fit, so far
+        self.latest: TaskStatus | None = None  # the task's latest status
+        self.latest_at = 0.0  # when it came, or the task was launched (time.monotonic())
 
     def resource_offers(self, offers: list[Offer]) -> None:
         for offer in offers:
@@ -62,12 +72,14 @@ class ExecuteScheduler(Scheduler):
                 cpus=self.cpus,
                 mem=self.mem,
                 env=self.env,
+                labels={STREAM_LABEL: "1"} if self.on_output is not None else None,
             )
             if not offer.resources.contains(task.resources):
                 self.decline(offer, 1.0)
-                self._hint(offer)
+                self._remember_unfit(offer)
                 continue
             self.task_id, self.agent_id, self.hostname = task.task_id, offer.agent_id, offer.hostname
+            self.latest_at = time.monotonic()  # launched: nothing heard of the task yet
             self.launch(offer, [task])
             self.suppress()
 
@@ -75,9 +87,39 @@ class ExecuteScheduler(Scheduler):
         if status.task_id != self.task_id:
             return
         self.executor_id = status.executor_id or self.executor_id
+        self.latest, self.latest_at = status, time.monotonic()
         self.on_status(status)
         if status.state.is_terminal:
             self.final = status
+            if self.on_output is not None and self.output_seen and len(self.output_ended) < 2:
+                self.delay(OUTPUT_WAIT, OutputWaitOver(status.task_id))  # the rest may be on its way
+            else:
+                self.stop()
+
+    @on(TaskOutput)
+    def _on_task_output(self, msg: TaskOutput) -> None:
+        if self.on_output is None or msg.task_id != self.task_id or msg.framework_id != self.framework_id:
+            return
+        if msg.problem() is not None:
+            log.warning("%s: ignoring output of %s: %s", self.address, msg.task_id, msg.problem())
+            return
+        self.output_seen = True
+        have = self.output_offsets[msg.stream]
+        if msg.eof:
+            if msg.offset == have:
+                self.output_ended.add(msg.stream)
+        elif msg.offset <= have < msg.offset + len(msg.data):  # new bytes (a resent chunk may overlap)
+            fresh = msg.data[have - msg.offset:]
+            self.output_offsets[msg.stream] = have + len(fresh)
+            self.on_output(msg.stream, fresh)
+        self.reply(TaskOutputAck(self.framework_id, msg.task_id, msg.stream, self.output_offsets[msg.stream]))
+        if self.final is not None and len(self.output_ended) == 2:
+            self.stop()
+
+    @on(OutputWaitOver)
+    def _on_output_wait_over(self, msg: OutputWaitOver) -> None:
+        if self.final is not None and len(self.output_ended) < 2:
+            self.output_cut = True
             self.stop()
 
     def reregistered(self, master_info) -> None:
@@ -95,10 +137,9 @@ class ExecuteScheduler(Scheduler):
             return self.final.exit_code
         return 0 if self.final.state is TaskState.TASK_FINISHED else 1
 
-    def _hint(self, offer: Offer) -> None:
-        if not self._hinted and time.monotonic() - self._waiting_since > WAITING_HINT_AFTER:
-            self._hinted = True
-            self.on_note(
-                f"still waiting for an offer with cpus:{self.cpus};mem:{self.mem}"
-                f" (the last one, from {offer.hostname}, had {offer.resources})"
-            )
+    def _remember_unfit(self, offer: Offer) -> None:
+        best = self.largest_offer
+        if best is None or (offer.resources.scalar("cpus"), offer.resources.scalar("mem")) > (
+            best.resources.scalar("cpus"), best.resources.scalar("mem")
+        ):
+            self.largest_offer = offer

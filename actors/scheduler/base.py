@@ -343,8 +343,10 @@ class Scheduler(Session, Actor):
     def _tell(self, body: Any) -> None:
         if self._session_state is State.STOPPED:
             log.warning("%s: stopped; not sending %s", self.address, type(body).__name__)
-        elif not self.connected:
-            log.warning("%s: not connected to the master; dropping %s", self.address, type(body).__name__)
+        elif not self.connected:  # warned once per disconnection; the rest at debug level
+            level = logging.DEBUG if getattr(self, "_drop_warned", False) else logging.WARNING
+            self._drop_warned = True
+            log.log(level, "%s: not connected to the master; dropping %s", self.address, type(body).__name__)
         else:
             self.send(self._driver.master, body)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from actors.runtime import ActorContext, Transport
+from actors.runtime import ActorContext, Transport, TransportError
 from actors.scheduler.config import MASTER, DriverConfig, set_pending
 from actors.scheduler.idfile import IdFile
 from messages import FrameworkInfo
@@ -171,7 +171,10 @@ def start_scheduler(
         scheduler._started_event.wait(10.0)  # subscribed, first registration request sent
         if scheduler._start_error is not None:
             scheduler._stopped_event.wait(10.0)
-            raise RuntimeError(f"the scheduler could not start: {scheduler._start_error}") from scheduler._start_error
+            error = scheduler._start_error
+            # A broker that refuses or is gone stays a TransportError, so that a CLI says it in one line.
+            kind = TransportError if isinstance(error, TransportError) else RuntimeError
+            raise kind(f"the scheduler could not start: {error}") from error
     except BaseException:
         if owned:
             transport.close()

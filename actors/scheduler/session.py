@@ -15,6 +15,8 @@ import logging
 
 from actors.runtime import on
 from actors.scheduler.config import BACKOFF_FIRST, BACKOFF_MAX, MISSED_HEARTBEATS, DriverConfig
+
+NO_MASTER_REPEAT = 300.0  # seconds between warnings while no master answers
 from messages import (
     FrameworkHeartbeat,
     FrameworkRegistered,
@@ -60,6 +62,9 @@ class Session:
 
     def _start_registering(self) -> None:
         self._session_state = State.REGISTERING
+        self._registering_since = self.now()
+        self._no_master_said_at = None
+        self._drop_warned = False  # see Scheduler._tell
         self._cancel_timers()
         self._registration_attempt = 0
         self._send_registration()
@@ -80,7 +85,16 @@ class Session:
     @on(SchedulerRegistrationTimer)
     def _on_registration_timer(self, msg: SchedulerRegistrationTimer) -> None:
         if self._session_state is State.REGISTERING and msg.attempt == self._registration_attempt:
-            log.info("%s: no answer from the master yet; registering again", self.address)
+            # Said once, then every NO_MASTER_REPEAT seconds: a framework may wait for a
+            # master a long time, and its log must not fill with the same line.
+            waited = self.now() - getattr(self, "_registering_since", self.now())
+            said = getattr(self, "_no_master_said_at", None)
+            if said is None or self.now() - said >= NO_MASTER_REPEAT:
+                self._no_master_said_at = self.now()
+                log.warning("%s: no answer from the master (%s) after %.0fs; still registering",
+                            self.address, self._driver.master, waited)
+            else:
+                log.info("%s: no answer from the master yet; registering again", self.address)
             self._send_registration()
 
     @on(FrameworkRegistered, FrameworkReregistered)

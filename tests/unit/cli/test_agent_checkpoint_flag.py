@@ -26,13 +26,16 @@ def started(monkeypatch) -> list:
         def stop(self) -> None:
             pass
 
+        def is_alive(self) -> bool:
+            return True
+
     def start_agent(transport, config):
         configs.append(config)
         return Ref()
 
     monkeypatch.setattr(actors.connect, "connect_transport", lambda url: MemoryTransport())
     monkeypatch.setattr(actors.agent, "start_agent", start_agent)
-    monkeypatch.setattr("actors.cli.agent.wait_for_signal", lambda stop=None: "SIGTERM")
+    monkeypatch.setattr("actors.cli.agent.wait_for_signal", lambda stop=None, tick=None: "SIGTERM")
     return configs
 
 

@@ -98,3 +98,31 @@ def test_agent_refuses_an_unknown_executor_mode(capsys) -> None:
 def test_agent_refuses_bad_attributes(capsys) -> None:
     code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h", "--work-dir", "/tmp/x", "--attributes", "rack")
     assert code == 2 and "argument --attributes: 'rack' is not name:value" in err
+
+
+@pytest.mark.parametrize("command", [["run", "--", "true"], ["agent", "--work-dir", "/tmp/x"], ["demo"], ["local"],
+                                     ["master"]])
+def test_a_bad_option_in_the_broker_url_is_a_usage_error_in_one_line(capsys, command) -> None:
+    name, *rest = command
+    code, _, err = run_cli(capsys, name, "--broker", "amqp://guest:secret@127.0.0.1:5672/X?prefetch=abc", *rest)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "prefetch must be an integer, got 'abc'" in err and "secret" not in err
+
+
+def test_demo_with_a_journal_it_cannot_write_is_one_line(capsys, tmp_path) -> None:
+    code, _, err = run_cli(capsys, "demo", "--journal", "/proc/nope.msgpack")
+    assert code == 1
+    assert err == "mesobus demo: error: --journal /proc/nope.msgpack: No such file or directory\n"
+
+
+@pytest.mark.parametrize("command", [["local"], ["master", "--broker", "amqp://h"]])
+def test_local_and_master_with_a_journal_they_cannot_write_are_one_line(capsys, command) -> None:
+    code, _, err = run_cli(capsys, *command, "--journal", "/proc/nope.msgpack")
+    assert code == 1
+    assert err == f"mesobus {command[0]}: error: --journal /proc/nope.msgpack: No such file or directory\n"
+
+
+def test_local_with_a_work_dir_that_is_a_file_is_a_usage_error(capsys, tmp_path) -> None:
+    (tmp_path / "f").write_text("x")
+    code, _, err = run_cli(capsys, "local", "--work-dir", str(tmp_path / "f"))
+    assert (code, err) == (2, f"mesobus local: error: --work-dir {tmp_path / 'f'}: not a directory\n")

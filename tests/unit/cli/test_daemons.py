@@ -25,7 +25,7 @@ def memory_broker(monkeypatch):
         made.append(MemoryTransport())
         return made[-1]
 
-    def signal_now(stop=None) -> str:
+    def signal_now(stop=None, tick=None) -> str:
         seen.append("waited")
         return "SIGTERM"
 
@@ -70,7 +70,7 @@ def lock(monkeypatch):
 
 
 def soon(action) -> None:
-    threading.Timer(0.2, action).start()
+    threading.Timer(1.0, action).start()  # once the command set its signal handlers (imports take time)
 
 
 def test_master_leads_and_stops_on_a_signal(memory_broker, lock, capsys) -> None:
@@ -117,7 +117,7 @@ def test_agent_starts_with_its_resources_and_stops_on_a_signal(memory_broker, ca
     ])
     err = capsys.readouterr().err
     assert code == 0 and seen == ["waited"]
-    assert "node7 offering cpus:2;mem:512" in err
+    assert "node7 offers cpus:2;mem:512" in err
 
 
 def test_broker_password_is_not_printed(memory_broker, lock, capsys) -> None:

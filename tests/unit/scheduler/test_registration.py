@@ -132,3 +132,19 @@ def test_reregistered_reply_to_a_first_registration_still_calls_registered(start
     handle, sched = start()
     tell(transport, sched.address, FrameworkReregistered(handle.framework_id, MasterInfo("m1")))
     assert sched.names() == ["registered"]
+
+
+def test_no_master_is_warned_once_then_every_five_minutes_not_on_every_retry(start, master, clock, transport,
+                                                                              caplog) -> None:
+    import logging
+
+    master.answering = False
+    start()
+    with caplog.at_level(logging.INFO, logger="actors.scheduler.session"):
+        for _ in range(20 * 60):  # twenty minutes, a second at a time
+            clock.advance(1)
+            transport.settle()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(master.of(RegisterFramework)) > 20
+    assert len(warnings) == 4, warnings  # at the first retry, then every 300 s
+    assert "no answer from the master (master) after 2s; still registering" in warnings[0]
