@@ -13,8 +13,10 @@ import os
 import socket
 import sys
 import threading
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from actors.cli.http_option import OperatorHttp, add_http_flag
 from actors.cli.common import add_broker, fail, need_broker, positive_float, positive_int, redact, signals_set
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
 
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rescind offers outstanding this long (default: never)")
     p.add_argument("--hostname", default="", help="the hostname the master reports")
     add_journal_flags(p, stream=True)
+    add_http_flag(p)
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -56,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
     stop = threading.Event()
-    with signals_set(stop) as signals:
+    try:  # serves as a standby too (redirecting to the leader) until this master leads
+        http = OperatorHttp(args.http, args.broker, args.hostname).start()
+    except OSError as err:
+        return fail("mesobus master", str(err), 1)
+    with signals_set(stop) as signals, _stopping(http):
         holder = f"master on {args.hostname or socket.gethostname()} (pid {os.getpid()})"
         try:
             lock = leader_lock(args.broker, holder)
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if lock is not None:
             config = dataclasses.replace(config, epoch=lock.epoch)
         try:
-            return _lead(args, config, stop, signals, lock)
+            return _lead(args, config, stop, signals, lock, http)
         finally:
             if lock is not None:
                 lock.close()
@@ -80,7 +87,7 @@ def _standing_by(why: str) -> None:
 
 
 def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Event,
-          signals: list[str], lock: "LeaderLock | None") -> int:
+          signals: list[str], lock: "LeaderLock | None", http: OperatorHttp) -> int:
     from actors.connect import connect_transport
     from actors.master import start_master
 
@@ -89,6 +96,7 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
     try:
         journal = start_journal(setting_from(args), transport)
         master_ref, allocator_ref = start_master(transport, config)
+        http.lead(master_ref, transport, config.address)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)
@@ -108,3 +116,11 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         if journal is not None:
             journal.close()
     return 1 if lost else 0
+
+
+@contextmanager
+def _stopping(http: OperatorHttp):
+    try:
+        yield
+    finally:
+        http.stop()

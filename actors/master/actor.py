@@ -28,8 +28,10 @@ from actors.master.config import MasterConfig
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
 from actors.master.offers import OfferBook
+from actors.master.operator_calls import OperatorCalls
 from actors.master.readmit import Readmission
 from actors.master.reconcile import reconcile
+from actors.master.snapshot import SnapshotPublisher, build_snapshot
 from actors.master.state import metrics, state
 from actors.master.tasks import Tasks
 from actors.master.updates import Updates
@@ -51,6 +53,7 @@ from messages import (
     OffersSuppressed,
     PingAgent,
     PongAgent,
+    QuotaUpdated,
     ReconcileTasks,
     RegisterAgent,
     RegisterFramework,
@@ -63,7 +66,9 @@ from messages import (
     Suppress,
     UnregisterAgent,
     UnregisterFramework,
+    WeightsUpdated,
 )
+from messages.operator import TeardownFramework
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 log = logging.getLogger(__name__)
@@ -99,6 +104,8 @@ class Master(Actor):
         self.updates = Updates(self)
         self.launcher = Launcher(self)
         self.readmit = Readmission(self)
+        self.operator = OperatorCalls(self)
+        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version))
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
@@ -117,6 +124,7 @@ class Master(Actor):
         # after their own timeouts (an agent's ping timeout is 75 s by default).
         self.send(agents_group(self.address), PingAgent(connected=False))
         self.send(frameworks_group(self.address), MasterHeartbeat(self.master_info.master_id, known=False))
+        self.snapshots.attach(self.actor_ref)
 
     # --- read-only views (for the CLI/HTTP layer: master.proxy().state().get()) -------
 
@@ -127,8 +135,13 @@ class Master(Actor):
     def metrics_snapshot(self) -> dict[str, float]:
         return metrics(self)
 
+    def publish_snapshot(self):
+        """The HTTP API's picture of this master, rebuilt when due (actors/master/snapshot.py)."""
+        return self.snapshots.refresh()
+
     def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
+        self.snapshots.changed()
         return super().dispatch(envelope, user_id)
 
     # --- frameworks ---------------------------------------------------------------------
@@ -238,6 +251,10 @@ class Master(Actor):
     @on(ExecutorToFramework)
     def _to_framework(self, msg: ExecutorToFramework) -> None:
         self.updates.to_framework(msg)
+
+    @on(WeightsUpdated, QuotaUpdated, TeardownFramework)
+    def _operator_call(self, msg) -> None:
+        self.operator.handle(msg)
 
     # --- allocator and timers -----------------------------------------------------------
 

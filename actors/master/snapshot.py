@@ -1,0 +1,248 @@
+"""An immutable picture of the master's state, for readers on other threads (the HTTP API).
+
+The master counts its changes (`changed()`, once per handled message); a reader asks for
+`latest()`. The picture is rebuilt on the master's own thread — between two bursts of
+messages, as a pykka call — only when something changed since the last one and at most
+once every `interval` seconds; in between, readers share the last one. Nothing is built
+while nobody reads, and no reader ever walks the live registries.
+
+>>> from actors.runtime import MemoryTransport, VirtualClock
+>>> from actors.master import Master, MasterConfig
+>>> ref = Master.start(MemoryTransport(VirtualClock()), MasterConfig(master_id="m1"))
+>>> snap = ref.proxy().snapshots.get().latest()
+>>> snap.leader["id"], snap.agents, snap.metrics["master/elected"]
+('m1', (), 1.0)
+>>> _ = ref.stop()
+
+Everything a Snapshot holds is immutable or freshly built for it (Resources and TaskStatus
+are frozen), so it can be read from any thread without locks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Callable
+
+from messages import Resources, TaskState, TaskStatus
+
+if TYPE_CHECKING:
+    from actors.master.actor import Master
+
+
+@dataclass(frozen=True)
+class TaskView:
+    framework_id: str
+    task_id: str
+    name: str
+    agent_id: str
+    executor_id: str
+    resources: Resources
+    role: str
+    state: TaskState
+    statuses: tuple[TaskStatus, ...]
+    created_at: float
+    updated_at: float
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AgentView:
+    agent_id: str
+    hostname: str
+    port: int
+    attributes: tuple[tuple[str, str], ...]
+    total: Resources
+    reservations: Resources  # dynamic ones
+    used: Resources
+    offered: Resources
+    reachable: bool
+    version: str
+    registered_at: float
+    reregistered_at: float | None
+    unreachable_at: float | None
+    executors: tuple[tuple[str, str, Resources], ...]  # (framework_id, executor_id, resources)
+
+
+@dataclass(frozen=True)
+class FrameworkView:
+    framework_id: str
+    name: str
+    user: str
+    principal: str
+    hostname: str
+    roles: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    failover_timeout: float
+    checkpoint: bool
+    active: bool
+    connected: bool
+    recovered: bool
+    registered_at: float
+    reregistered_at: float | None
+    disconnected_at: float | None
+    used: Resources
+    offered: Resources
+
+
+@dataclass(frozen=True)
+class OfferView:
+    offer_id: str
+    framework_id: str
+    agent_id: str
+    hostname: str
+    role: str
+    resources: Resources
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the master knew at `taken_at` (its clock); `version` counts its changes."""
+
+    version: int
+    taken_at: float
+    start_time: float
+    leader: dict[str, Any]  # id, hostname, version, address
+    flags: dict[str, str]
+    agents: tuple[AgentView, ...] = ()
+    frameworks: tuple[FrameworkView, ...] = ()
+    completed_frameworks: tuple[dict, ...] = ()
+    tasks: tuple[TaskView, ...] = ()  # live
+    completed_tasks: tuple[TaskView, ...] = ()
+    offers: tuple[OfferView, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    quota: dict[str, Resources] = field(default_factory=dict)
+    built_in: float = 0.0  # seconds the master's thread spent building it
+
+    def all_tasks(self) -> tuple[TaskView, ...]:
+        return self.tasks + self.completed_tasks
+
+
+class SnapshotPublisher:
+    """Owned by the master: `changed()` and `refresh()` on its thread, `latest()` anywhere.
+
+    `request` runs `refresh` on the master's thread and returns its result (a pykka call);
+    without one (the actor not started yet, or a unit test), `latest()` builds in place.
+    """
+
+    def __init__(self, build: Callable[[int], Snapshot], interval: float = 0.2) -> None:
+        self.build = build
+        self.interval = interval
+        self.request: Callable[[float], Snapshot | None] | None = None
+        self._version = 0
+        self._current: Snapshot | None = None
+        self._built_at = -1e9  # monotonic
+        self._lock = threading.Lock()  # one reader asks the master at a time
+
+    def attach(self, actor_ref: Any) -> None:
+        """Ask this actor (with a `publish_snapshot()` method) for fresh pictures."""
+        import pykka
+
+        proxy = actor_ref.proxy()
+
+        def request(timeout: float) -> Snapshot | None:
+            try:
+                return proxy.publish_snapshot().get(timeout=timeout)
+            except (pykka.ActorDeadError, pykka.Timeout):
+                return None
+
+        self.request = request
+
+    def changed(self) -> None:
+        self._version += 1
+
+    def refresh(self) -> Snapshot:
+        """On the master's thread: rebuild if something changed and the last one is old."""
+        current = self._current
+        if current is not None and (current.version == self._version or monotonic() - self._built_at < self.interval):
+            return current
+        started = monotonic()
+        version = self._version
+        snap = self.build(version)
+        self._built_at = monotonic()
+        snap = dataclasses.replace(snap, built_in=self._built_at - started)
+        self._current = snap
+        return snap
+
+    def latest(self, timeout: float = 2.0) -> Snapshot:
+        """From any thread: the newest picture, rebuilt first when due (see the class)."""
+        current = self._current
+        if current is not None and (current.version == self._version or monotonic() - self._built_at < self.interval):
+            return current
+        if self.request is None:
+            return self.refresh()
+        with self._lock:
+            current = self._current
+            if current is not None and monotonic() - self._built_at < self.interval:
+                return current  # another reader just had it rebuilt
+            fresh = self.request(timeout)
+        if fresh is not None:
+            return fresh
+        if current is None:
+            raise TimeoutError("the master did not publish its state in time")
+        return current  # the master is busy: the last picture, a little old
+
+
+def build_snapshot(m: "Master", version: int) -> Snapshot:
+    """Copy what the HTTP API shows out of the master's registries (its thread only)."""
+    from actors.master.state import agent_used, metrics
+
+    info = m.master_info
+    offers = tuple(
+        OfferView(r.offer.offer_id, r.offer.framework_id, r.offer.agent_id, r.offer.hostname, r.offer.role,
+                  r.offer.resources, r.created_at)
+        for r in m.offers.records()
+    )
+    offered_by_framework: dict[str, Resources] = {}
+    for o in offers:
+        offered_by_framework[o.framework_id] = offered_by_framework.get(o.framework_id, Resources()) + o.resources
+    agents = tuple(
+        AgentView(
+            a.id, a.info.hostname, a.info.port, tuple(sorted(a.info.attributes.items())), a.total, a.reservations,
+            agent_used(m, a.id), m.offers.offered_on(a.id), a.reachable, a.version, a.registered_at,
+            a.reregistered_at, a.unreachable_at,
+            tuple((e.framework_id, e.executor_id, e.resources) for e in a.executors.values()),
+        )
+        for a in m.agents.all()
+    )
+    frameworks = tuple(
+        FrameworkView(
+            f.id, f.info.name, f.info.user, f.info.principal, f.info.hostname, tuple(f.info.roles),
+            tuple(f.info.capabilities), f.info.failover_timeout, f.info.checkpoint, f.active, f.connected,
+            f.recovered, f.registered_at, f.reregistered_at, f.disconnected_at, m.frameworks.used(f.id),
+            offered_by_framework.get(f.id, Resources()),
+        )
+        for f in m.frameworks.all()
+    )
+    return Snapshot(
+        version=version,
+        taken_at=m.now(),
+        start_time=m.start_time,
+        leader={"id": info.master_id, "hostname": info.hostname, "version": info.version, "address": m.address},
+        flags={k: _flag(v) for k, v in dataclasses.asdict(m.config).items()},
+        agents=agents,
+        frameworks=frameworks,
+        completed_frameworks=tuple(dict(f) for f in m.frameworks.removed()),
+        tasks=tuple(_task(t) for t in m.tasks.live()),
+        completed_tasks=tuple(_task(t) for t in m.tasks.completed_tasks()),
+        offers=offers,
+        metrics=metrics(m),
+        weights=dict(m.operator.weights),
+        quota=dict(m.operator.quotas),
+    )
+
+
+def _task(t) -> TaskView:
+    return TaskView(t.framework_id, t.task_id, t.name, t.agent_id, t.executor_id, t.resources, t.role, t.state,
+                    tuple(t.statuses), t.created_at, t.updated_at, tuple(t.labels.items()))
+
+
+def _flag(value: object) -> str:
+    # Mesos' /flags shows every value as text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
