@@ -69,10 +69,12 @@ class OperatorHttp:
         """This process leads now: serve its master's snapshot and take operator writes."""
         if self.source is None:
             return
+        from actors.operator.files import SandboxReader
         from actors.operator.writes import master_sender
 
         publisher = master_ref.proxy().snapshots.get()
         self.source.lead(publisher, master_sender(transport, master_address))
+        self.source.files = SandboxReader(transport)
         if self._directory is not None:
             self._directory.keep_announcing(self.source.http_address)
 

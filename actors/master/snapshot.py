@@ -152,6 +152,10 @@ class SnapshotPublisher:
 
         self.request = request
 
+    def expire(self) -> None:
+        """The next reader gets a fresh picture, however young this one (read-your-writes)."""
+        self._built_at = -1e9
+
     def changed(self) -> None:
         self._version += 1
 

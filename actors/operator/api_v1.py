@@ -117,7 +117,7 @@ NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "DRAIN_AGENT", "D
                    "REACTIVATE_AGENT", "MARK_AGENT_GONE", "START_MAINTENANCE", "STOP_MAINTENANCE",
                    "UPDATE_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE",
                    "SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
-                   "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS", "LIST_FILES", "READ_FILE"}
+                   "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS"}
 
 
 async def call(request: Request) -> Response:
@@ -161,6 +161,10 @@ async def call(request: Request) -> Response:
         except Unavailable as err:
             return error(503, f"{kind}: {err}")
         return Response(status_code=200)
+    if kind in ("LIST_FILES", "READ_FILE"):
+        from actors.operator.files import v1_call
+
+        return await v1_call(request, parsed)
     if kind in NOT_CARRIED_OUT:
         return error(501, f"{kind}: not carried out by mesobus (see docs/operator.md)")
     return error(400, f"unknown call type {kind!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from actors.master.common import COMMAND_EXECUTOR_ID
 from actors.master.snapshot import AgentView, FrameworkView, OfferView, Snapshot, TaskView
 from messages import Resources, TaskState
 
@@ -64,7 +65,7 @@ def task_json(t: TaskView, agent_key: str = "slave_id") -> dict[str, Any]:
         "id": t.task_id,
         "name": t.name,
         "framework_id": t.framework_id,
-        "executor_id": "" if t.executor_id == "mesobus-command" else t.executor_id,
+        "executor_id": "" if t.executor_id == COMMAND_EXECUTOR_ID else t.executor_id,
         agent_key: t.agent_id,
         "state": t.state.value,
         "resources": resources_json(t.resources),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.master.common import COMMAND_EXECUTOR_ID
 from actors.master.snapshot import AgentView, FrameworkView, Snapshot, TaskView
 from actors.operator.shapes import resources_full
 
@@ -43,7 +44,7 @@ def task_v1(t: TaskView) -> dict[str, Any]:
         "statuses": [status_v1(s) for s in t.statuses],
         "role": t.role,
     }
-    if t.executor_id and t.executor_id != "mesobus-command":
+    if t.executor_id and t.executor_id != COMMAND_EXECUTOR_ID:
         out["executor_id"] = id_json(t.executor_id)
     if t.labels:
         out["labels"] = {"labels": [{"key": k, "value": v} for k, v in t.labels]}

@@ -59,6 +59,8 @@ def carry_out(source: MasterSource, body: Any) -> None:
     except (TimeoutError, OSError) as err:
         raise Unavailable(f"the master did not answer: {err}") from None
     answer = reply.body
+    if source.publisher is not None:
+        source.publisher.expire()  # what the caller reads next shows its write
     if not isinstance(answer, OperatorAnswer):
         raise Unavailable(f"the master answered {type(answer).__name__}")
     if not answer.ok:
