@@ -75,8 +75,8 @@ class MasterClient:
                 raise MasterError(f"{url}: the answer is not JSON (is this a mesobus master?)") from None
         raise MasterError(f"{self.url}: too many redirects (no master leads?)")
 
-    def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
+    def get(self, endpoint: str, **params: Any) -> Any:
+        return self.request("GET", endpoint, params={k: v for k, v in params.items() if v is not None} or None)
 
     def call(self, body: dict) -> Any:
         return self.request("POST", "/api/v1", body=body)
