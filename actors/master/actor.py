@@ -105,7 +105,8 @@ class Master(Actor):
         self.launcher = Launcher(self)
         self.readmit = Readmission(self)
         self.operator = OperatorCalls(self)
-        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version))
+        self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
+        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views))
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from messages import Resources, TaskState, TaskStatus
 
@@ -56,8 +57,6 @@ class AgentView:
     attributes: tuple[tuple[str, str], ...]
     total: Resources
     reservations: Resources  # dynamic ones
-    used: Resources
-    offered: Resources
     reachable: bool
     version: str
     registered_at: float
@@ -83,8 +82,6 @@ class FrameworkView:
     registered_at: float
     reregistered_at: float | None
     disconnected_at: float | None
-    used: Resources
-    offered: Resources
 
 
 @dataclass(frozen=True)
@@ -113,13 +110,93 @@ class Snapshot:
     tasks: tuple[TaskView, ...] = ()  # live
     completed_tasks: tuple[TaskView, ...] = ()
     offers: tuple[OfferView, ...] = ()
-    metrics: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, float] = field(default_factory=dict)  # the master's own counters
+    finished_counts: dict[str, int] = field(default_factory=dict)  # terminal state -> tasks ever
     weights: dict[str, float] = field(default_factory=dict)
     quota: dict[str, Resources] = field(default_factory=dict)
     built_in: float = 0.0  # seconds the master's thread spent building it
 
     def all_tasks(self) -> tuple[TaskView, ...]:
         return self.tasks + self.completed_tasks
+
+    # Sums are worked out by the first reader that needs them (not on the master's thread),
+    # once per snapshot.
+
+    def agent_used(self, agent_id: str) -> Resources:
+        return self._sums[0].get(agent_id, _NONE)
+
+    def agent_offered(self, agent_id: str) -> Resources:
+        return self._sums[1].get(agent_id, _NONE)
+
+    def framework_used(self, framework_id: str) -> Resources:
+        return self._sums[2].get(framework_id, _NONE)
+
+    def framework_offered(self, framework_id: str) -> Resources:
+        return self._sums[3].get(framework_id, _NONE)
+
+    @cached_property
+    def _sums(self) -> tuple[dict[str, Resources], ...]:
+        reachable = {a.agent_id for a in self.agents if a.reachable}
+        by_agent: dict[str, list[Resources]] = {}
+        by_framework: dict[str, list[Resources]] = {}
+        for t in self.tasks:
+            by_agent.setdefault(t.agent_id, []).append(t.resources)
+            if t.agent_id in reachable:
+                by_framework.setdefault(t.framework_id, []).append(t.resources)
+        for a in self.agents:
+            for framework_id, _executor_id, resources in a.executors:
+                by_agent.setdefault(a.agent_id, []).append(resources)
+                if a.reachable:
+                    by_framework.setdefault(framework_id, []).append(resources)
+        offered_agent: dict[str, list[Resources]] = {}
+        offered_framework: dict[str, list[Resources]] = {}
+        for o in self.offers:
+            offered_agent.setdefault(o.agent_id, []).append(o.resources)
+            offered_framework.setdefault(o.framework_id, []).append(o.resources)
+        return tuple({k: fast_sum(v) for k, v in d.items()}
+                     for d in (by_agent, offered_agent, by_framework, offered_framework))
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        """Mesos' metric names (as actors/master/state.py's `metrics`), from this picture."""
+        out: dict[str, float] = {"master/uptime_secs": max(self.taken_at - self.start_time, 0.0), "master/elected": 1.0}
+        live: dict[str, int] = {}
+        for t in self.tasks:
+            live[t.state.value] = live.get(t.state.value, 0) + 1
+        for state in TaskState:
+            count = self.finished_counts.get(state.value, 0) if state.is_terminal else live.get(state.value, 0)
+            out[f"master/tasks_{state.value[len('TASK_'):].lower()}"] = float(count)
+        reachable = [a for a in self.agents if a.reachable]
+        out["master/slaves_active"] = out["master/slaves_connected"] = float(len(reachable))
+        out["master/slaves_disconnected"] = out["master/slaves_unreachable"] = float(len(self.agents) - len(reachable))
+        connected = sum(1 for f in self.frameworks if f.connected)
+        out["master/frameworks_active"] = out["master/frameworks_connected"] = float(connected)
+        out["master/frameworks_inactive"] = out["master/frameworks_disconnected"] = float(len(self.frameworks) - connected)
+        out["master/outstanding_offers"] = float(len(self.offers))
+        total = fast_sum(a.total for a in reachable)
+        used = fast_sum(self.agent_used(a.agent_id) for a in reachable)
+        for name in ("cpus", "mem", "disk", "gpus"):
+            t, u = total.scalar(name), used.scalar(name)
+            out[f"master/{name}_total"], out[f"master/{name}_used"] = t, u
+            out[f"master/{name}_percent"] = u / t if t else 0.0
+        out.update(self.counters)
+        return out
+
+
+_NONE = Resources()
+
+
+def fast_sum(parts: Iterable[Resources]) -> Resources:
+    """The sum of many Resources: scalars added as integers, other kinds through `+`."""
+    scalars: dict[tuple[str, str], int] = {}
+    rest = Resources()
+    for r in parts:
+        for name, role, value in r.items():
+            if isinstance(value, int):
+                scalars[(name, role)] = scalars.get((name, role), 0) + value
+            else:
+                rest = rest + Resources({(name, role): value})
+    return Resources(scalars) + rest if rest else Resources(scalars)
 
 
 class SnapshotPublisher:
@@ -191,50 +268,59 @@ class SnapshotPublisher:
         return current  # the master is busy: the last picture, a little old
 
 
-def build_snapshot(m: "Master", version: int) -> Snapshot:
-    """Copy what the HTTP API shows out of the master's registries (its thread only)."""
-    from actors.master.state import agent_used, metrics
+def build_snapshot(m: "Master", version: int, cache: dict | None = None) -> Snapshot:
+    """Copy what the HTTP API shows out of the master's registries (its thread only).
 
+    Only references to immutable values are taken (sums and metrics are left to the
+    readers); a task's view is reused from `cache` while the task has not changed, so a
+    snapshot of 10,000 tasks of which a few changed costs little more than a loop."""
     info = m.master_info
-    offers = tuple(
-        OfferView(r.offer.offer_id, r.offer.framework_id, r.offer.agent_id, r.offer.hostname, r.offer.role,
-                  r.offer.resources, r.created_at)
-        for r in m.offers.records()
-    )
-    offered_by_framework: dict[str, Resources] = {}
-    for o in offers:
-        offered_by_framework[o.framework_id] = offered_by_framework.get(o.framework_id, Resources()) + o.resources
-    agents = tuple(
-        AgentView(
-            a.id, a.info.hostname, a.info.port, tuple(sorted(a.info.attributes.items())), a.total, a.reservations,
-            agent_used(m, a.id), m.offers.offered_on(a.id), a.reachable, a.version, a.registered_at,
-            a.reregistered_at, a.unreachable_at,
-            tuple((e.framework_id, e.executor_id, e.resources) for e in a.executors.values()),
-        )
-        for a in m.agents.all()
-    )
-    frameworks = tuple(
-        FrameworkView(
-            f.id, f.info.name, f.info.user, f.info.principal, f.info.hostname, tuple(f.info.roles),
-            tuple(f.info.capabilities), f.info.failover_timeout, f.info.checkpoint, f.active, f.connected,
-            f.recovered, f.registered_at, f.reregistered_at, f.disconnected_at, m.frameworks.used(f.id),
-            offered_by_framework.get(f.id, Resources()),
-        )
-        for f in m.frameworks.all()
-    )
+    old = cache if cache is not None else {}
+    views: dict = {}
+
+    def task(t) -> TaskView:
+        stamp = (t.state, t.updated_at, len(t.statuses), t.agent_id)
+        hit = old.get(t.key)
+        if hit is not None and hit[0] == stamp:
+            views[t.key] = hit
+            return hit[1]
+        view = _task(t)
+        views[t.key] = (stamp, view)
+        return view
+
+    live = tuple(task(t) for t in m.tasks.live())
+    completed = tuple(task(t) for t in m.tasks.completed_tasks())
+    if cache is not None:
+        cache.clear()
+        cache.update(views)
+    counters = {k: float(v) for k, v in m.metrics.items()}
+    counters["master/messages_received"] = float(m.counters["received"])
+    counters["master/messages_dead_lettered"] = float(m.counters["dead_lettered"])
     return Snapshot(
         version=version,
         taken_at=m.now(),
         start_time=m.start_time,
         leader={"id": info.master_id, "hostname": info.hostname, "version": info.version, "address": m.address},
         flags={k: _flag(v) for k, v in dataclasses.asdict(m.config).items()},
-        agents=agents,
-        frameworks=frameworks,
+        agents=tuple(
+            AgentView(a.id, a.info.hostname, a.info.port, tuple(sorted(a.info.attributes.items())), a.total,
+                      a.reservations, a.reachable, a.version, a.registered_at, a.reregistered_at, a.unreachable_at,
+                      tuple((e.framework_id, e.executor_id, e.resources) for e in a.executors.values()))
+            for a in m.agents.all()
+        ),
+        frameworks=tuple(
+            FrameworkView(f.id, f.info.name, f.info.user, f.info.principal, f.info.hostname, tuple(f.info.roles),
+                          tuple(f.info.capabilities), f.info.failover_timeout, f.info.checkpoint, f.active,
+                          f.connected, f.recovered, f.registered_at, f.reregistered_at, f.disconnected_at)
+            for f in m.frameworks.all()
+        ),
         completed_frameworks=tuple(dict(f) for f in m.frameworks.removed()),
-        tasks=tuple(_task(t) for t in m.tasks.live()),
-        completed_tasks=tuple(_task(t) for t in m.tasks.completed_tasks()),
-        offers=offers,
-        metrics=metrics(m),
+        tasks=live,
+        completed_tasks=completed,
+        offers=tuple(OfferView(r.offer.offer_id, r.offer.framework_id, r.offer.agent_id, r.offer.hostname,
+                               r.offer.role, r.offer.resources, r.created_at) for r in m.offers.records()),
+        counters=counters,
+        finished_counts=dict(m.tasks.finished_counts),
         weights=dict(m.operator.weights),
         quota=dict(m.operator.quotas),
     )

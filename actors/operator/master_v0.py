@@ -88,7 +88,7 @@ def state_json(snap: Snapshot, address: str) -> dict[str, Any]:
         "leader": f"master@{address}",
         "leader_info": leader_info(snap, address),
         "flags": snap.flags,
-        "slaves": [agent_json(a) for a in snap.agents],
+        "slaves": [agent_json(snap, a) for a in snap.agents],
         "frameworks": frameworks_list(snap),
         "completed_frameworks": completed_frameworks_list(snap),
         "orphan_tasks": [],
@@ -122,7 +122,7 @@ def state_summary(request: Request) -> Response:
         ix = _index(snap)
         slaves = []
         for a in snap.agents:
-            item = agent_json(a, detail=False)
+            item = agent_json(snap, a, detail=False)
             item.update(_counts(ix.agent_tasks.get(a.agent_id, [])))
             item["framework_ids"] = list(ix.agent_frameworks.get(a.agent_id, {}))
             slaves.append(item)
@@ -159,7 +159,7 @@ def slaves(request: Request) -> Response:
     if isinstance(snap, Response):
         return snap
     wanted = request.query_params.get("slave_id")
-    items = [agent_json(a) for a in snap.agents if not wanted or a.agent_id == wanted]
+    items = [agent_json(snap, a) for a in snap.agents if not wanted or a.agent_id == wanted]
     return json_response(request, {"slaves": items, "recovered_slaves": []})
 
 

@@ -94,8 +94,8 @@ def framework_json(snap: Snapshot, f: FrameworkView, tasks: list[TaskView], done
         "id": f.framework_id,
         "name": f.name,
         "pid": f"scheduler-{f.framework_id}@{f.hostname or 'unknown'}",
-        "used_resources": resources_json(f.used),
-        "offered_resources": resources_json(f.offered),
+        "used_resources": resources_json(snap.framework_used(f.framework_id)),
+        "offered_resources": resources_json(snap.framework_offered(f.framework_id)),
         "capabilities": list(f.capabilities),
         "hostname": f.hostname,
         "webui_url": "",
@@ -114,7 +114,7 @@ def framework_json(snap: Snapshot, f: FrameworkView, tasks: list[TaskView], done
         "registered_time": f.registered_at,
         "reregistered_time": f.reregistered_at if f.reregistered_at is not None else f.registered_at,
         "unregistered_time": 0,
-        "resources": resources_json(f.used + f.offered),
+        "resources": resources_json(snap.framework_used(f.framework_id) + snap.framework_offered(f.framework_id)),
         "role": f.roles[0] if len(f.roles) == 1 else "*",
         "roles": list(f.roles),
         "tasks": [task_json(t) for t in tasks],
@@ -126,7 +126,8 @@ def framework_json(snap: Snapshot, f: FrameworkView, tasks: list[TaskView], done
     return out
 
 
-def agent_json(a: AgentView, *, detail: bool = True) -> dict[str, Any]:
+def agent_json(snap: Snapshot, a: AgentView, *, detail: bool = True) -> dict[str, Any]:
+    used, offered = snap.agent_used(a.agent_id), snap.agent_offered(a.agent_id)
     out: dict[str, Any] = {
         "id": a.agent_id,
         "pid": f"slave({a.agent_id})@{a.hostname}:{a.port}",
@@ -134,8 +135,8 @@ def agent_json(a: AgentView, *, detail: bool = True) -> dict[str, Any]:
         "port": a.port,
         "registered_time": a.registered_at,
         "resources": resources_json(a.total),
-        "used_resources": resources_json(a.used),
-        "offered_resources": resources_json(a.offered),
+        "used_resources": resources_json(used),
+        "offered_resources": resources_json(offered),
         "reserved_resources": reserved_by_role(a.total),
         "unreserved_resources": resources_json(a.total.unreserved()),
         "attributes": dict(a.attributes),
@@ -150,8 +151,8 @@ def agent_json(a: AgentView, *, detail: bool = True) -> dict[str, Any]:
         out.update({
             "reserved_resources_full": {role: resources_full(a.total.reserved(role)) for role in sorted(a.total.roles())},
             "unreserved_resources_full": resources_full(a.total.unreserved()),
-            "used_resources_full": resources_full(a.used),
-            "offered_resources_full": resources_full(a.offered),
+            "used_resources_full": resources_full(used),
+            "offered_resources_full": resources_full(offered),
         })
     return out
 

@@ -51,7 +51,7 @@ def task_v1(t: TaskView) -> dict[str, Any]:
     return out
 
 
-def agent_v1(a: AgentView) -> dict[str, Any]:
+def agent_v1(snap: Snapshot, a: AgentView) -> dict[str, Any]:
     out: dict[str, Any] = {
         "agent_info": {"hostname": a.hostname, "port": a.port, "id": id_json(a.agent_id),
                        "resources": resources_full(a.total),
@@ -62,8 +62,8 @@ def agent_v1(a: AgentView) -> dict[str, Any]:
         "pid": f"slave({a.agent_id})@{a.hostname}:{a.port}",
         "registered_time": time_json(a.registered_at),
         "total_resources": resources_full(a.total),
-        "allocated_resources": resources_full(a.used),
-        "offered_resources": resources_full(a.offered),
+        "allocated_resources": resources_full(snap.agent_used(a.agent_id)),
+        "offered_resources": resources_full(snap.agent_offered(a.agent_id)),
         "capabilities": [],
     }
     if a.reregistered_at is not None:
@@ -71,7 +71,7 @@ def agent_v1(a: AgentView) -> dict[str, Any]:
     return out
 
 
-def framework_v1(f: FrameworkView) -> dict[str, Any]:
+def framework_v1(snap: Snapshot, f: FrameworkView) -> dict[str, Any]:
     info: dict[str, Any] = {"user": f.user, "name": f.name, "id": id_json(f.framework_id),
                             "failover_timeout": f.failover_timeout, "checkpoint": f.checkpoint,
                             "roles": list(f.roles), "hostname": f.hostname,
@@ -89,8 +89,8 @@ def framework_v1(f: FrameworkView) -> dict[str, Any]:
         "recovered": f.recovered,
         "registered_time": time_json(f.registered_at),
         "reregistered_time": time_json(f.reregistered_at if f.reregistered_at is not None else f.registered_at),
-        "allocated_resources": resources_full(f.used),
-        "offered_resources": resources_full(f.offered),
+        "allocated_resources": resources_full(snap.framework_used(f.framework_id)),
+        "offered_resources": resources_full(snap.framework_offered(f.framework_id)),
     }
 
 
@@ -100,11 +100,11 @@ def get_tasks(snap: Snapshot) -> dict[str, Any]:
 
 
 def get_agents(snap: Snapshot) -> dict[str, Any]:
-    return {"agents": [agent_v1(a) for a in snap.agents], "recovered_agents": []}
+    return {"agents": [agent_v1(snap, a) for a in snap.agents], "recovered_agents": []}
 
 
 def get_frameworks(snap: Snapshot) -> dict[str, Any]:
-    return {"frameworks": [framework_v1(f) for f in snap.frameworks],
+    return {"frameworks": [framework_v1(snap, f) for f in snap.frameworks],
             "completed_frameworks": [{"framework_info": {"id": id_json(f.get("id", "")), "name": f.get("name", ""),
                                                          "user": f.get("user", ""), "roles": f.get("roles", [])},
                                       "active": False, "connected": False, "recovered": False}

@@ -55,7 +55,7 @@ def events_between(old: Snapshot, new: Snapshot) -> list[dict[str, Any]]:
     agents_now = {a.agent_id for a in new.agents}
     for a in new.agents:
         if a.agent_id not in agents_before:
-            out.append({"type": "AGENT_ADDED", "agent_added": {"agent": shapes_v1.agent_v1(a)}})
+            out.append({"type": "AGENT_ADDED", "agent_added": {"agent": shapes_v1.agent_v1(new, a)}})
     for agent_id in agents_before:
         if agent_id not in agents_now:
             out.append({"type": "AGENT_REMOVED", "agent_removed": {"agent_id": shapes_v1.id_json(agent_id)}})
@@ -65,12 +65,12 @@ def events_between(old: Snapshot, new: Snapshot) -> list[dict[str, Any]]:
         now_ids.add(f.framework_id)
         was = frameworks_before.get(f.framework_id)
         if was is None:
-            out.append({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": shapes_v1.framework_v1(f)}})
+            out.append({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": shapes_v1.framework_v1(new, f)}})
         elif (was.active, was.connected, was.roles, was.name) != (f.active, f.connected, f.roles, f.name):
-            out.append({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": shapes_v1.framework_v1(f)}})
+            out.append({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": shapes_v1.framework_v1(new, f)}})
     for framework_id, f in frameworks_before.items():
         if framework_id not in now_ids:
-            info = shapes_v1.framework_v1(f)["framework_info"]
+            info = shapes_v1.framework_v1(old, f)["framework_info"]
             out.append({"type": "FRAMEWORK_REMOVED", "framework_removed": {"framework_info": info}})
     return out
 
