@@ -7,6 +7,8 @@ none leads), except `/health`, `/version`, `/master/flags` and `/master/redirect
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from typing import Any, Callable
 
@@ -14,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actors.master.snapshot import Snapshot
+from actors.master.snapshot import Snapshot, TaskView
 from actors.operator.respond import error, int_param, json_response, redirect_to_leader, snapshot_or_redirect
 from actors.operator.shapes import Index, agent_json, framework_json, task_json
 
@@ -50,10 +52,44 @@ def _index(snap: Snapshot) -> Index:
     return renders.get(snap, "index", lambda: Index(snap))
 
 
-def frameworks_list(snap: Snapshot) -> list[dict]:
+def frameworks_list(snap: Snapshot, task_list: Callable[[list[TaskView]], Any] | None = None) -> list[dict]:
     ix = _index(snap)
     return [framework_json(snap, f, ix.tasks.get(f.framework_id, []), ix.done.get(f.framework_id, []),
-                           ix.offers.get(f.framework_id, [])) for f in snap.frameworks]
+                           ix.offers.get(f.framework_id, []), task_list=task_list) for f in snap.frameworks]
+
+
+class _TaskFragments:
+    """Each task's JSON text, kept while its view lives on in the snapshots (views of
+    unchanged tasks are reused: see actors/master/snapshot.py), so rendering /master/state
+    again costs the changed tasks plus a join. Arrays go in as placeholders (with a nonce
+    no task's text can guess) that are replaced by the joined texts after json.dumps."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[TaskView, str]] = {}
+
+    def render(self, data_with: Callable[[Callable[[list[TaskView]], str]], Any]) -> bytes:
+        nonce, arrays, old, fresh = os.urandom(8).hex(), {}, self._texts, {}
+
+        def task_list(views: list[TaskView]) -> str:
+            parts = []
+            for v in views:
+                hit = old.get(id(v))
+                if hit is None or hit[0] is not v:
+                    hit = (v, json.dumps(task_json(v), separators=(",", ":")))
+                fresh[id(v)] = hit
+                parts.append(hit[1])
+            key = f"@{nonce}-{len(arrays)}@"
+            arrays[f'"{key}"'] = "[" + ",".join(parts) + "]"
+            return key
+
+        text = json.dumps(data_with(task_list), separators=(",", ":"))
+        self._texts = fresh
+        for key, array in arrays.items():
+            text = text.replace(key, array, 1)
+        return text.encode()
+
+
+fragments = _TaskFragments()
 
 
 def completed_frameworks_list(snap: Snapshot) -> list[dict]:
@@ -69,7 +105,7 @@ def leader_info(snap: Snapshot, address: str) -> dict[str, Any]:
             "address": {"hostname": snap.leader["hostname"] or host, "ip": host, "port": int(port or 0)}}
 
 
-def state_json(snap: Snapshot, address: str) -> dict[str, Any]:
+def state_json(snap: Snapshot, address: str, task_list: Callable[[list[TaskView]], Any] | None = None) -> dict[str, Any]:
     active = sum(1 for a in snap.agents if a.reachable)
     return {
         "version": VERSION,
@@ -89,7 +125,7 @@ def state_json(snap: Snapshot, address: str) -> dict[str, Any]:
         "leader_info": leader_info(snap, address),
         "flags": snap.flags,
         "slaves": [agent_json(snap, a) for a in snap.agents],
-        "frameworks": frameworks_list(snap),
+        "frameworks": frameworks_list(snap, task_list),
         "completed_frameworks": completed_frameworks_list(snap),
         "orphan_tasks": [],
         "unregistered_frameworks": [],
@@ -109,7 +145,11 @@ def state(request: Request) -> Response:
     snap = snapshot_or_redirect(request)
     if isinstance(snap, Response):
         return snap
-    return _cached_json(request, snap, "state", lambda: state_json(snap, request.app.state.source.http_address))
+    address = request.app.state.source.http_address
+    if request.query_params.get("jsonp"):
+        return json_response(request, state_json(snap, address))
+    body = renders.get(snap, "state", lambda: fragments.render(lambda task_list: state_json(snap, address, task_list)))
+    return Response(body, media_type="application/json")
 
 
 def state_summary(request: Request) -> Response:

@@ -11,7 +11,7 @@ v0 endpoints say `slave_id`; `agent_key="agent_id"` gives the v1 spelling.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from actors.master.common import COMMAND_EXECUTOR_ID
 from actors.master.snapshot import AgentView, FrameworkView, OfferView, Snapshot, TaskView
@@ -89,7 +89,10 @@ def state_counts(tasks) -> dict[str, int]:
 
 
 def framework_json(snap: Snapshot, f: FrameworkView, tasks: list[TaskView], done: list[TaskView],
-                   offers: list[OfferView], *, detail: bool = True) -> dict[str, Any]:
+                   offers: list[OfferView], *, detail: bool = True,
+                   task_list: Callable[[list[TaskView]], Any] | None = None) -> dict[str, Any]:
+    """`task_list` renders a list of tasks (default: a list of task_json)."""
+    task_list = task_list or (lambda views: [task_json(t) for t in views])
     out: dict[str, Any] = {
         "id": f.framework_id,
         "name": f.name,
@@ -117,9 +120,9 @@ def framework_json(snap: Snapshot, f: FrameworkView, tasks: list[TaskView], done
         "resources": resources_json(snap.framework_used(f.framework_id) + snap.framework_offered(f.framework_id)),
         "role": f.roles[0] if len(f.roles) == 1 else "*",
         "roles": list(f.roles),
-        "tasks": [task_json(t) for t in tasks],
-        "unreachable_tasks": [task_json(t) for t in tasks if t.state == TaskState.TASK_UNREACHABLE],
-        "completed_tasks": [task_json(t) for t in done],
+        "tasks": task_list(tasks),
+        "unreachable_tasks": task_list([t for t in tasks if t.state == TaskState.TASK_UNREACHABLE]),
+        "completed_tasks": task_list(done),
         "offers": [offer_json(o) for o in offers],
         "executors": [],
     })
