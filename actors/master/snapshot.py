@@ -2,8 +2,9 @@
 
 The master counts its changes (`changed()`, once per handled message); a reader asks for
 `latest()`. The picture is rebuilt on the master's own thread — between two bursts of
-messages, as a pykka call — only when something changed since the last one and at most
-once every `interval` seconds; in between, readers share the last one. Nothing is built
+messages, as a pykka call — only when something changed since the last one, at most once
+every `interval` seconds, and no sooner than its cost (building plus rendering) allows
+within `budget`; in between, readers share the last one. Nothing is built
 while nobody reads, and no reader ever walks the live registries.
 
 >>> from actors.runtime import MemoryTransport, VirtualClock
@@ -206,9 +207,14 @@ class SnapshotPublisher:
     without one (the actor not started yet, or a unit test), `latest()` builds in place.
     """
 
-    def __init__(self, build: Callable[[int], Snapshot], interval: float = 0.2) -> None:
+    def __init__(self, build: Callable[[int], Snapshot], interval: float = 0.2, budget: float = 0.04) -> None:
         self.build = build
         self.interval = interval
+        # The share of the process' time that building and rendering pictures may take: a
+        # picture that cost 40 ms (built here, rendered by readers, see `charge`) is not
+        # replaced before 1 s at budget 0.04, however often it is read.
+        self.budget = budget
+        self._spent = 0.0  # seconds the current picture cost so far
         self.request: Callable[[float], Snapshot | None] | None = None
         self._version = 0
         self._current: Snapshot | None = None
@@ -233,32 +239,41 @@ class SnapshotPublisher:
         """The next reader gets a fresh picture, however young this one (read-your-writes)."""
         self._built_at = -1e9
 
+    def charge(self, snap: Snapshot, seconds: float) -> None:
+        """A reader spent `seconds` rendering `snap` (counts against the budget)."""
+        if snap is self._current:
+            self._spent += seconds
+
+    def _young(self) -> bool:
+        return monotonic() - self._built_at < max(self.interval, self._spent / self.budget)
+
     def changed(self) -> None:
         self._version += 1
 
     def refresh(self) -> Snapshot:
         """On the master's thread: rebuild if something changed and the last one is old."""
         current = self._current
-        if current is not None and (current.version == self._version or monotonic() - self._built_at < self.interval):
+        if current is not None and (current.version == self._version or self._young()):
             return current
         started = monotonic()
         version = self._version
         snap = self.build(version)
         self._built_at = monotonic()
         snap = dataclasses.replace(snap, built_in=self._built_at - started)
+        self._spent = snap.built_in
         self._current = snap
         return snap
 
     def latest(self, timeout: float = 2.0) -> Snapshot:
         """From any thread: the newest picture, rebuilt first when due (see the class)."""
         current = self._current
-        if current is not None and (current.version == self._version or monotonic() - self._built_at < self.interval):
+        if current is not None and (current.version == self._version or self._young()):
             return current
         if self.request is None:
             return self.refresh()
         with self._lock:
             current = self._current
-            if current is not None and monotonic() - self._built_at < self.interval:
+            if current is not None and self._young():
                 return current  # another reader just had it rebuilt
             fresh = self.request(timeout)
         if fresh is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -21,6 +22,8 @@ from actors.operator.respond import error, int_param, json_response, redirect_to
 from actors.operator.shapes import Index, agent_json, framework_json, task_json
 
 VERSION = "1.11.0"  # the Mesos API level these endpoints follow
+MAX_KEPT_TEXTS = 100_000  # task texts kept between renderings of the whole state
+MAX_RENDERS = 64  # bodies kept per snapshot (queries differ by their parameters)
 
 
 class _Renders:
@@ -32,15 +35,19 @@ class _Renders:
         self._snap: Snapshot | None = None
         self._made: dict[str, Any] = {}
 
-    def get(self, snap: Snapshot, key: str, make: Callable[[], Any]) -> Any:
+    def get(self, snap: Snapshot, key: str, make: Callable[[], Any],
+            on_cost: Callable[[Snapshot, float], None] | None = None) -> Any:
         with self._lock:
             if self._snap is not snap:
                 self._snap, self._made = snap, {}
             if key in self._made:
                 return self._made[key]
+        started = time.perf_counter()
         value = make()
+        if on_cost is not None:
+            on_cost(snap, time.perf_counter() - started)
         with self._lock:
-            if self._snap is snap:
+            if self._snap is snap and len(self._made) < MAX_RENDERS:
                 self._made[key] = value
         return value
 
@@ -67,8 +74,12 @@ class _TaskFragments:
     def __init__(self) -> None:
         self._texts: dict[int, tuple[TaskView, str]] = {}
 
-    def render(self, data_with: Callable[[Callable[[list[TaskView]], str]], Any]) -> bytes:
-        nonce, arrays, old, fresh = os.urandom(8).hex(), {}, self._texts, {}
+    def render(self, data_with: Callable[[Callable[[list[TaskView]], str]], Any], keep: bool = True) -> bytes:
+        """`keep`: this rendering holds every task (the texts of others are dropped)."""
+        nonce, arrays, old = os.urandom(8).hex(), {}, self._texts
+        if not keep and len(old) > MAX_KEPT_TEXTS:  # only pages asked for lately: start over
+            old = self._texts = {}
+        fresh = {} if keep else old
 
         def task_list(views: list[TaskView]) -> str:
             parts = []
@@ -83,7 +94,8 @@ class _TaskFragments:
             return key
 
         text = json.dumps(data_with(task_list), separators=(",", ":"))
-        self._texts = fresh
+        if keep:
+            self._texts = fresh
         for key, array in arrays.items():
             text = text.replace(key, array, 1)
         return text.encode()
@@ -137,8 +149,13 @@ def _cached_json(request: Request, snap: Snapshot, key: str, make: Callable[[], 
         return json_response(request, make())
     import json
 
-    body = renders.get(snap, key, lambda: json.dumps(make(), separators=(",", ":")).encode())
+    body = renders.get(snap, key, lambda: json.dumps(make(), separators=(",", ":")).encode(), _charge(request))
     return Response(body, media_type="application/json")
+
+
+def _charge(request: Request) -> Callable[[Snapshot, float], None] | None:
+    publisher = request.app.state.source.publisher
+    return publisher.charge if publisher is not None else None
 
 
 def state(request: Request) -> Response:
@@ -148,7 +165,8 @@ def state(request: Request) -> Response:
     address = request.app.state.source.http_address
     if request.query_params.get("jsonp"):
         return json_response(request, state_json(snap, address))
-    body = renders.get(snap, "state", lambda: fragments.render(lambda task_list: state_json(snap, address, task_list)))
+    body = renders.get(snap, "state", lambda: fragments.render(lambda task_list: state_json(snap, address, task_list)),
+                       _charge(request))
     return Response(body, media_type="application/json")
 
 
@@ -219,10 +237,18 @@ def tasks(request: Request) -> Response:
         return error(400, f"order: expected 'asc' or 'des', not {order!r}")
     framework_id = request.query_params.get("framework_id")
     task_id = request.query_params.get("task_id")
-    chosen = [t for t in snap.all_tasks()
-              if (not framework_id or t.framework_id == framework_id) and (not task_id or t.task_id == task_id)]
-    chosen.sort(key=lambda t: t.updated_at or t.created_at, reverse=order == "des")
-    return json_response(request, {"tasks": [task_json(t) for t in chosen[offset:offset + limit]]})
+
+    def make() -> bytes:
+        chosen = [t for t in snap.all_tasks()
+                  if (not framework_id or t.framework_id == framework_id) and (not task_id or t.task_id == task_id)]
+        chosen.sort(key=lambda t: t.updated_at or t.created_at, reverse=order == "des")
+        page = chosen[offset:offset + limit]
+        return fragments.render(lambda task_list: {"tasks": task_list(page)}, keep=False)
+
+    if request.query_params.get("jsonp"):
+        return json_response(request, json.loads(make()))
+    key = f"tasks?{limit}&{offset}&{order}&{framework_id}&{task_id}"
+    return Response(renders.get(snap, key, make, _charge(request)), media_type="application/json")
 
 
 def roles_json(snap: Snapshot) -> list[dict[str, Any]]:
