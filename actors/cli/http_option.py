@@ -65,7 +65,7 @@ class OperatorHttp:
 
         return LeaderAddress(parse_url(self.broker))
 
-    def lead(self, master_ref: Any, transport: Any, master_address: str = "master") -> None:
+    def lead(self, master_ref: Any, transport: Any, master_address: str = "master", allocator_ref: Any = None) -> None:
         """This process leads now: serve its master's snapshot and take operator writes."""
         if self.source is None:
             return
@@ -75,6 +75,10 @@ class OperatorHttp:
         publisher = master_ref.proxy().snapshots.get()
         self.source.lead(publisher, master_sender(transport, master_address))
         self.source.files = SandboxReader(transport)
+        if allocator_ref is not None:
+            from actors.operator.explain import latest_explanation
+
+            self.source.explain = lambda: latest_explanation(allocator_ref)
         if self._directory is not None:
             self._directory.keep_announcing(self.source.http_address)
 

@@ -70,7 +70,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
             http = OperatorHttp(args.http, args.broker).start()
         except OSError as err:
             return fail("mesobus local", str(err), 1)
-        http.lead(cluster.master_ref, cluster.transport, cluster.master_address)
+        http.lead(cluster.master_ref, cluster.transport, cluster.master_address, cluster.allocator_ref)
         where = redact(args.broker) if args.broker and not args.broker.startswith("memory") else "memory:// (embedded)"
         print(
             f"mesobus local: master and {args.agents} agent(s) on {where}; sandboxes in {cluster.work_dir};"

@@ -96,7 +96,7 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
     try:
         journal = start_journal(setting_from(args), transport)
         master_ref, allocator_ref = start_master(transport, config)
-        http.lead(master_ref, transport, config.address)
+        http.lead(master_ref, transport, config.address, allocator_ref)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)

@@ -207,7 +207,7 @@ class SnapshotPublisher:
     without one (the actor not started yet, or a unit test), `latest()` builds in place.
     """
 
-    def __init__(self, build: Callable[[int], Snapshot], interval: float = 0.2, budget: float = 0.04) -> None:
+    def __init__(self, build: Callable[[int], Snapshot], interval: float = 1.0, budget: float = 0.02) -> None:
         self.build = build
         self.interval = interval
         # The share of the process' time that building and rendering pictures may take: a

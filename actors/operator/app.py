@@ -23,9 +23,9 @@ WEBUI = Path(__file__).resolve().parent / "webui"
 
 def operator_app(source: MasterSource, flags: dict[str, str] | None = None) -> Starlette:
     """The app serving `source` (see actors/http/server.py to run it)."""
-    from actors.operator import api_v1, files, legacy
+    from actors.operator import api_v1, explain, files, legacy
 
-    routes = [*master_v0.routes, *metrics.routes, *api_v1.routes, *legacy.routes, *files.routes]
+    routes = [*master_v0.routes, *metrics.routes, *api_v1.routes, *legacy.routes, *files.routes, *explain.routes]
     if WEBUI.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEBUI, html=True), name="webui"))
     app = Starlette(routes=routes)

@@ -26,13 +26,14 @@ class MasterSource:
         self.publisher: SnapshotPublisher | None = None
         self.send: Send | None = None
         self.files: Any = None  # a sandbox file reader (actors/operator/files.py), when wired
+        self.explain: Callable[[], Any] | None = None  # the allocator's latest Explanation
         self.started = time.time()
 
     def lead(self, publisher: SnapshotPublisher, send: Send | None = None) -> None:
         self.publisher, self.send = publisher, send
 
     def stand_down(self) -> None:
-        self.publisher = self.send = None
+        self.publisher = self.send = self.explain = None
 
     @property
     def leading(self) -> bool:

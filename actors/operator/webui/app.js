@@ -118,9 +118,18 @@ async function framework(id) {
   const data = await getJSON(`master/frameworks?framework_id=${encodeURIComponent(id)}`);
   const f = data.frameworks[0];
   if (!f) return `<h1>Framework ${esc(id)}</h1><p class="muted">not registered (finished or torn down)</p>`;
-  const noOffers = f.offers.length === 0 && f.tasks.length === 0
-    ? `<p class="muted" id="no-offers">No offers outstanding and no tasks: the framework may have suppressed offers,
-       declined with a filter, or its roles are at their quota (see <code>mesobus log explain</code>).</p>` : "";
+  let noOffers = "";
+  if (f.offers.length === 0) {
+    // The allocator's latest run says why this framework got nothing (when it explains).
+    let reasons = "";
+    try {
+      const why = await getJSON(`mesobus/allocation?framework_id=${encodeURIComponent(f.id)}`);
+      reasons = Object.entries(why.reasons).map(([r, n]) => `${esc(r)} (${n})`).join(", ");
+    } catch (err) { /* no explanation kept: say what is generally possible */ }
+    noOffers = `<p class="muted" id="no-offers">No offers outstanding. ${reasons
+      ? `The allocator's latest run skipped it: ${reasons}.`
+      : "It may have suppressed offers, declined with a filter, or its roles are at their quota (see <code>mesobus log explain</code>)."}</p>`;
+  }
   return `<h1>Framework ${esc(f.name)}</h1>
     <p>${esc(f.id)} · roles ${esc(f.roles.join(", "))} · user ${esc(f.user)} · ${f.active ? "active" : "inactive"}</p>
     <p>used: ${resources(f.used_resources)}<br>offered: ${resources(f.offered_resources)}</p>${noOffers}

@@ -178,3 +178,61 @@ def test_sandbox_files_are_read_through_the_agent_and_confined(client, cluster):
             assert refused.status_code in (400, 404), bad
     finally:
         handle.stop()
+
+
+class Decliner(Recorder):
+    def resource_offers(self, offers):
+        for offer in offers:
+            self.offer_cpus.append(offer.resources.scalar("cpus"))
+            self.decline(offer, refuse_seconds=60)
+
+
+def test_allocation_reasons_say_why_a_framework_gets_no_offers():
+    from starlette.testclient import TestClient
+
+    from actors.cluster import LocalCluster
+    from actors.master import MasterConfig
+    from actors.operator import MasterSource, operator_app
+    from actors.operator.explain import latest_explanation
+
+    config = MasterConfig(hostname="test", explain_allocations=True, allocation_interval=0.1)
+    with LocalCluster(agents=2, master_config=config) as cluster:
+        source = MasterSource("127.0.0.1:5050")
+        source.lead(cluster.master_ref.proxy().snapshots.get())
+        source.explain = lambda: latest_explanation(cluster.allocator_ref)
+        client = TestClient(operator_app(source))
+        handle = Decliner.run(cluster, name="picky")
+        try:
+            wait_for(lambda: len(handle.scheduler.offer_cpus) >= 2, message="both agents offered once")
+            why = wait_for(lambda: (r := client.get("/mesobus/allocation", params={"framework_id": handle.framework_id}))
+                           .status_code == 200 and r.json()["reasons"].get("filtered") == 2 and r.json())
+            assert {s["reason"] for s in why["skips"]} == {"filtered"} and all(s["until"] for s in why["skips"])
+            assert client.get("/mesobus/allocation").status_code == 400
+        finally:
+            handle.stop()
+
+
+def test_small_responses_are_not_held_back_by_nagle():
+    # uvicorn writes a response's head and body apart: without TCP_NODELAY the body waited
+    # for the client's delayed ACK, ~40 ms for every small answer (/health, /master/tasks).
+    import statistics
+    import time
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from actors.http import HttpServer
+
+    server = HttpServer(Starlette(routes=[Route("/x", lambda r: Response(b"x" * 15000))]), "127.0.0.1", 0).start()
+    try:
+        with httpx.Client() as http:
+            times = []
+            for _ in range(15):
+                started = time.perf_counter()
+                http.get(f"{server.url}/x").raise_for_status()
+                times.append(time.perf_counter() - started)
+        assert statistics.median(times) < 0.02
+    finally:
+        server.stop()
