@@ -39,40 +39,43 @@ def record(event: dict[str, Any]) -> bytes:
 
 
 def events_between(old: Snapshot, new: Snapshot) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    before = {(t.framework_id, t.task_id): t for t in old.all_tasks()}
-    for t in new.all_tasks():
-        was = before.get((t.framework_id, t.task_id))
-        if was is None:
-            out.append({"type": "TASK_ADDED", "task_added": {"task": shapes_v1.task_v1(t)}})
-        elif was.state != t.state or was.statuses != t.statuses:
-            update: dict[str, Any] = {"framework_id": shapes_v1.id_json(t.framework_id), "state": t.state.value,
-                                      "agent_id": shapes_v1.id_json(t.agent_id)}
-            if t.statuses:
-                update["status"] = shapes_v1.status_v1(t.statuses[-1])
-            out.append({"type": "TASK_UPDATED", "task_updated": update})
-    agents_before = {a.agent_id: a for a in old.agents}
-    agents_now = {a.agent_id for a in new.agents}
-    for a in new.agents:
-        if a.agent_id not in agents_before:
-            out.append({"type": "AGENT_ADDED", "agent_added": {"agent": shapes_v1.agent_v1(new, a)}})
-    for agent_id in agents_before:
-        if agent_id not in agents_now:
-            out.append({"type": "AGENT_REMOVED", "agent_removed": {"agent_id": shapes_v1.id_json(agent_id)}})
+    """What changed from `old` to `new`, in Mesos' order: frameworks and agents added
+    before their tasks, removals after."""
+    added: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
     frameworks_before = {f.framework_id: f for f in old.frameworks}
     now_ids = set()
     for f in new.frameworks:
         now_ids.add(f.framework_id)
         was = frameworks_before.get(f.framework_id)
         if was is None:
-            out.append({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": shapes_v1.framework_v1(new, f)}})
+            added.append({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": shapes_v1.framework_v1(new, f)}})
         elif (was.active, was.connected, was.roles, was.name) != (f.active, f.connected, f.roles, f.name):
-            out.append({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": shapes_v1.framework_v1(new, f)}})
+            added.append({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": shapes_v1.framework_v1(new, f)}})
     for framework_id, f in frameworks_before.items():
         if framework_id not in now_ids:
             info = shapes_v1.framework_v1(old, f)["framework_info"]
-            out.append({"type": "FRAMEWORK_REMOVED", "framework_removed": {"framework_info": info}})
-    return out
+            removed.append({"type": "FRAMEWORK_REMOVED", "framework_removed": {"framework_info": info}})
+    agents_before = {a.agent_id for a in old.agents}
+    agents_now = {a.agent_id for a in new.agents}
+    for a in new.agents:
+        if a.agent_id not in agents_before:
+            added.append({"type": "AGENT_ADDED", "agent_added": {"agent": shapes_v1.agent_v1(new, a)}})
+    for agent_id in agents_before - agents_now:
+        removed.append({"type": "AGENT_REMOVED", "agent_removed": {"agent_id": shapes_v1.id_json(agent_id)}})
+    before = {(t.framework_id, t.task_id): t for t in old.all_tasks()}
+    for t in new.all_tasks():
+        was = before.get((t.framework_id, t.task_id))
+        if was is None:
+            tasks.append({"type": "TASK_ADDED", "task_added": {"task": shapes_v1.task_v1(t)}})
+        elif was is not t and (was.state != t.state or was.statuses != t.statuses):
+            update: dict[str, Any] = {"framework_id": shapes_v1.id_json(t.framework_id), "state": t.state.value,
+                                      "agent_id": shapes_v1.id_json(t.agent_id)}
+            if t.statuses:
+                update["status"] = shapes_v1.status_v1(t.statuses[-1])
+            tasks.append({"type": "TASK_UPDATED", "task_updated": update})
+    return added + tasks + removed
 
 
 def subscribe(request: Request) -> Response:

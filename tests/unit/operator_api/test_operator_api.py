@@ -236,3 +236,51 @@ def test_small_responses_are_not_held_back_by_nagle():
         assert statistics.median(times) < 0.02
     finally:
         server.stop()
+
+
+def test_subscribe_streams_the_state_then_task_events(cluster):
+    import httpx
+
+    from actors.http import HttpServer
+    from actors.operator import MasterSource, operator_app
+    from actors.operator.writes import master_sender
+
+    source = MasterSource("127.0.0.1:0")
+    source.lead(cluster.master_ref.proxy().snapshots.get(), master_sender(cluster.transport))
+    server = HttpServer(operator_app(source), "127.0.0.1", 0).start()
+    handle = None
+    try:
+        with httpx.stream("POST", f"{server.url}/api/v1", content=b'{"type": "SUBSCRIBE"}', headers=JSON,
+                          timeout=30) as stream:
+            assert stream.headers["content-type"].startswith("application/recordio")
+            events = _records(stream.iter_bytes())
+            first = next(events)
+            assert first["type"] == "SUBSCRIBED" and len(first["subscribed"]["get_state"]["get_agents"]["agents"]) == 2
+            assert next(events)["type"] == "HEARTBEAT"
+            handle = Recorder.run(cluster, name="watched", commands=["sleep 30"])
+            seen = []
+            for event in events:  # a task may start between two pictures: added as running
+                seen.append(event["type"])
+                state = (event.get("task_updated") or event.get("task_added", {}).get("task") or {}).get("state")
+                if event["type"] in ("TASK_ADDED", "TASK_UPDATED") and state == "TASK_RUNNING":
+                    break
+            assert seen.index("FRAMEWORK_ADDED") < seen.index("TASK_ADDED") < len(seen)
+            source.stand_down()  # ends the stream
+    finally:
+        if handle is not None:
+            handle.stop()
+        server.stop()
+
+
+def _records(chunks):
+    """RecordIO: '<length>\\n<JSON>' records, decoded one by one."""
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        while b"\n" in buffer:
+            length, _, rest = buffer.partition(b"\n")
+            size = int(length)
+            if len(rest) < size:
+                break
+            yield json.loads(rest[:size])
+            buffer = rest[size:]
