@@ -72,3 +72,13 @@ class SandboxFileData:
     size: int = 0
     offset: int = 0
     error: str = ""
+
+
+# operator -> master: stop offering this agent's resources (DEACTIVATE_AGENT; with `drain`,
+# DRAIN_AGENT: its tasks are killed too) or offer them again (`active`, REACTIVATE_AGENT).
+@message
+@dataclass(frozen=True)
+class AgentMaintenance:
+    agent_id: str
+    active: bool
+    drain: bool = False

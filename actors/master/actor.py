@@ -68,7 +68,7 @@ from messages import (
     UnregisterFramework,
     WeightsUpdated,
 )
-from messages.operator import TeardownFramework
+from messages.operator import AgentMaintenance, TeardownFramework
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class Master(Actor):
     def _to_framework(self, msg: ExecutorToFramework) -> None:
         self.updates.to_framework(msg)
 
-    @on(WeightsUpdated, QuotaUpdated, TeardownFramework)
+    @on(WeightsUpdated, QuotaUpdated, TeardownFramework, AgentMaintenance)
     def _operator_call(self, msg) -> None:
         self.operator.handle(msg)
 
@@ -265,7 +265,7 @@ class Master(Actor):
             log.warning("master: ignoring ResourcesAllocated from %s", self.envelope.sender)
             self.metrics["master/allocations_from_strangers"] += 1
             return
-        self.offers.make(msg.allocations)
+        self.offers.make(self.operator.held_back(msg.allocations))
 
     @on(AgentPingTimer)
     def _ping_timer(self, msg: AgentPingTimer) -> None:

@@ -11,8 +11,21 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from actors.master.common import framework_address
-from messages import FrameworkError, QuotaUpdated, Resources, WeightsUpdated
-from messages.operator import OperatorAnswer, TeardownFramework
+from messages import (
+    AllocationEntry,
+    FrameworkError,
+    KillTask,
+    OffersRevived,
+    QuotaUpdated,
+    Resources,
+    ResourcesRecovered,
+    WeightsUpdated,
+)
+from messages.operator import AgentMaintenance, OperatorAnswer, TeardownFramework
+
+# How long what the allocator offers on a deactivated agent is held back (by a filter on
+# the framework that got it; reactivation revives those frameworks).
+HOLD_SECONDS = 30 * 24 * 3600.0
 
 if TYPE_CHECKING:
     from actors.master.actor import Master
@@ -25,6 +38,7 @@ class OperatorCalls:
         self.m = master
         self.weights: dict[str, float] = {}
         self.quotas: dict[str, Resources] = {}
+        self.inactive: dict[str, dict[str, None]] = {}  # deactivated agent -> frameworks held off it
 
     def handle(self, msg: Any) -> None:
         m = self.m
@@ -51,9 +65,49 @@ class OperatorCalls:
             else:
                 self.quotas[msg.role] = msg.limit
             m.send(m.config.allocator_address, msg)
+        elif isinstance(msg, AgentMaintenance):
+            return self._maintain(msg)
         elif isinstance(msg, TeardownFramework):
             if m.frameworks.get(msg.framework_id) is None:
                 return f"no framework {msg.framework_id!r}"
             m.send(framework_address(msg.framework_id), FrameworkError("framework removed by the operator"))
             m.frameworks.remove(msg.framework_id, "torn down by the operator")
         return None
+
+    def _maintain(self, msg: AgentMaintenance) -> str | None:
+        m = self.m
+        agent = m.agents.get(msg.agent_id)
+        if agent is None:
+            return f"no agent {msg.agent_id!r}"
+        if msg.active:
+            for framework_id in self.inactive.pop(msg.agent_id, {}):
+                if m.frameworks.get(framework_id) is not None:
+                    m.send(m.config.allocator_address, OffersRevived(framework_id, ()))
+            return None
+        held = self.inactive.setdefault(msg.agent_id, {})
+        for offer in m.offers.on_agent(msg.agent_id):
+            m.offers.rescind(offer.offer_id, recover=False)
+            self._hold(AllocationEntry(offer.framework_id, offer.agent_id, offer.role, offer.resources), held)
+        if msg.drain:
+            for task in m.tasks.on_agent(msg.agent_id):
+                m.updates.kill(KillTask(task.framework_id, task.task_id, task.agent_id))
+        return None
+
+    def held_back(self, allocations: tuple[AllocationEntry, ...]) -> tuple[AllocationEntry, ...]:
+        """The allocations to turn into offers: those on deactivated agents go back to the
+        allocator, filtered for HOLD_SECONDS."""
+        if not self.inactive:
+            return allocations
+        kept = []
+        for entry in allocations:
+            held = self.inactive.get(entry.agent_id)
+            if held is None:
+                kept.append(entry)
+            else:
+                self._hold(entry, held)
+        return tuple(kept)
+
+    def _hold(self, entry: AllocationEntry, held: dict[str, None]) -> None:
+        held[entry.framework_id] = None
+        self.m.send(self.m.config.allocator_address, ResourcesRecovered(
+            entry.framework_id, entry.agent_id, entry.role, entry.resources, HOLD_SECONDS))

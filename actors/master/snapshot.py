@@ -64,6 +64,7 @@ class AgentView:
     reregistered_at: float | None
     unreachable_at: float | None
     executors: tuple[tuple[str, str, Resources], ...]  # (framework_id, executor_id, resources)
+    deactivated: bool = False  # by the operator (DEACTIVATE_AGENT, DRAIN_AGENT)
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,8 @@ def build_snapshot(m: "Master", version: int, cache: dict | None = None) -> Snap
         agents=tuple(
             AgentView(a.id, a.info.hostname, a.info.port, tuple(sorted(a.info.attributes.items())), a.total,
                       a.reservations, a.reachable, a.version, a.registered_at, a.reregistered_at, a.unreachable_at,
-                      tuple((e.framework_id, e.executor_id, e.resources) for e in a.executors.values()))
+                      tuple((e.framework_id, e.executor_id, e.resources) for e in a.executors.values()),
+                      a.id in m.operator.inactive)
             for a in m.agents.all()
         ),
         frameworks=tuple(

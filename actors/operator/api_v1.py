@@ -107,15 +107,25 @@ def _teardown(source: MasterSource, call: dict) -> None:
     writes.teardown(source, _id(_field(call, "teardown"), "framework_id"))
 
 
+def _agent_call(active: bool, drain: bool = False) -> Callable[[MasterSource, dict], None]:
+    def call(source: MasterSource, call: dict) -> None:
+        body = _field(call, call["type"].lower())
+        writes.maintain(source, _id(body, "agent_id"), active=active, drain=drain)
+
+    return call
+
+
 WRITES: dict[str, Callable[[MasterSource, dict], None]] = {
+    "DEACTIVATE_AGENT": _agent_call(active=False),
+    "DRAIN_AGENT": _agent_call(active=False, drain=True),
+    "REACTIVATE_AGENT": _agent_call(active=True),
     "UPDATE_WEIGHTS": _update_weights,
     "UPDATE_QUOTA": _update_quota,
     "TEARDOWN": _teardown,
 }
 
-NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "DRAIN_AGENT", "DEACTIVATE_AGENT",
-                   "REACTIVATE_AGENT", "MARK_AGENT_GONE", "START_MAINTENANCE", "STOP_MAINTENANCE",
-                   "UPDATE_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE",
+NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "MARK_AGENT_GONE", "START_MAINTENANCE",
+                   "STOP_MAINTENANCE", "UPDATE_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE",
                    "SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
                    "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS"}
 

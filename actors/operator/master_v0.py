@@ -131,7 +131,7 @@ def state_json(snap: Snapshot, address: str, task_list: Callable[[list[TaskView]
         "hostname": snap.leader["hostname"] or address.rpartition(":")[0],
         "capabilities": [],
         "activated_slaves": active,
-        "deactivated_slaves": 0,
+        "deactivated_slaves": sum(1 for a in snap.agents if a.deactivated),
         "unreachable_slaves": len(snap.agents) - active,
         "leader": f"master@{address}",
         "leader_info": leader_info(snap, address),

@@ -144,7 +144,7 @@ def agent_json(snap: Snapshot, a: AgentView, *, detail: bool = True) -> dict[str
         "unreserved_resources": resources_json(a.total.unreserved()),
         "attributes": dict(a.attributes),
         "active": a.reachable,
-        "deactivated": False,
+        "deactivated": a.deactivated,
         "version": a.version,
         "capabilities": [],
     }

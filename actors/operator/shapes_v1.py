@@ -57,7 +57,7 @@ def agent_v1(snap: Snapshot, a: AgentView) -> dict[str, Any]:
                        "resources": resources_full(a.total),
                        "attributes": [{"name": k, "type": "TEXT", "text": {"value": v}} for k, v in a.attributes]},
         "active": a.reachable,
-        "deactivated": False,
+        "deactivated": a.deactivated,
         "version": a.version,
         "pid": f"slave({a.agent_id})@{a.hostname}:{a.port}",
         "registered_time": time_json(a.registered_at),

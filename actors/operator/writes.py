@@ -22,7 +22,7 @@ from typing import Any
 from actors.master.common import id_problem
 from actors.operator.source import MasterSource
 from messages import Envelope, QuotaUpdated, Resources, WeightsUpdated
-from messages.operator import OperatorAnswer, TeardownFramework
+from messages.operator import AgentMaintenance, OperatorAnswer, TeardownFramework
 
 ANSWER_TIMEOUT = 10.0
 _ROLE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
@@ -126,3 +126,10 @@ def teardown(source: MasterSource, framework_id: Any) -> None:
     if problem is not None:
         raise CallError(problem)
     carry_out(source, TeardownFramework(framework_id))
+
+
+def maintain(source: MasterSource, agent_id: Any, *, active: bool, drain: bool = False) -> None:
+    problem = id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
+    if problem is not None:
+        raise CallError(problem)
+    carry_out(source, AgentMaintenance(agent_id, active, drain))

@@ -123,7 +123,8 @@ def test_bad_calls_are_400_with_a_reason(client):
     assert bad_quota.status_code == 400 and "scalar" in bad_quota.text
     unknown = _call(client, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": "nope"}}})
     assert unknown.status_code == 400 and "no framework" in unknown.text
-    assert _call(client, {"type": "DRAIN_AGENT", "drain_agent": {}}).status_code == 501
+    assert _call(client, {"type": "DRAIN_AGENT", "drain_agent": {}}).status_code == 400
+    assert _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": "a"}}}).status_code == 501
 
 
 def test_quota_limits_what_the_role_is_offered_and_weights_are_kept(client, cluster):
@@ -284,3 +285,45 @@ def _records(chunks):
                 break
             yield json.loads(rest[:size])
             buffer = rest[size:]
+
+
+class OfferLog(Recorder):
+    """Declines everything briefly and remembers which agent each offer came from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agents_offered: list[str] = []
+
+    def resource_offers(self, offers):
+        for offer in offers:
+            with self.lock:
+                self.agents_offered.append(offer.agent_id)
+            self.decline(offer, refuse_seconds=0.1)
+
+
+def test_deactivated_agents_are_not_offered_and_drain_kills_their_tasks(client, cluster):
+    handle = OfferLog.run(cluster, name="watcher")
+    log = handle.scheduler
+    try:
+        wait_for(lambda: len(set(log.agents_offered)) == 2, message="offers from both agents")
+        agent = log.agents_offered[0]
+        assert _call(client, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": agent}}}).status_code == 200
+        for _ in range(2):  # the first round may hold an offer sent before the deactivation
+            with log.lock:
+                log.agents_offered.clear()
+            wait_for(lambda: len(log.agents_offered) >= 3, message="offers after the deactivation")
+        assert agent not in log.agents_offered
+        assert [s["deactivated"] for s in client.get("/master/slaves").json()["slaves"] if s["id"] == agent] == [True]
+        assert _call(client, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": agent}}}).status_code == 200
+        wait_for(lambda: agent in log.agents_offered[-20:], message="offers from the reactivated agent")
+        missing = _call(client, {"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": "nope"}}})
+        assert missing.status_code == 400 and "no agent" in missing.text
+    finally:
+        handle.stop()
+    runner = _running_task(client, cluster)
+    try:
+        task = client.get("/master/tasks").json()["tasks"][0]
+        assert _call(client, {"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": task["slave_id"]}}}).status_code == 200
+        wait_for(lambda: any(s.state.value == "TASK_KILLED" for s in runner.scheduler.statuses), message="killed")
+    finally:
+        runner.stop()
