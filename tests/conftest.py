@@ -9,6 +9,10 @@ import pytest
 
 from actors.runtime import MemoryTransport, VirtualClock
 
+# Masters started by tests (in this process or as children) serve HTTP on an ephemeral
+# port, never on the shared 5050 that parallel test runs would fight over.
+os.environ.setdefault("MESOBUS_HTTP", "127.0.0.1:0")
+
 BROKER_URL = os.environ.get("MESOBUS_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 

@@ -23,6 +23,7 @@ from actors.agent.checkpoint import Checkpoint, NullCheckpoint, Recovered
 from actors.agent.commit import GroupCommit
 from actors.agent.config import AgentConfig, ConfigError
 from actors.agent.executor_handlers import ExecutorHandlers
+from actors.agent.files import SandboxFiles
 from actors.agent.task_handlers import TaskHandlers
 from actors.agent.launcher import ExecutorSpec, InProcessLauncher, Launcher, NoopLauncher, ProcessLauncher
 from actors.agent.replay import ExecutorRun, journal_config, rebuild
@@ -34,6 +35,7 @@ from actors.connect import poster
 from actors.executor.environment import ExecutorEnv
 from actors.groups import agents_group
 from actors.runtime import Actor, ActorContext, Transport, on
+from messages.operator import ListSandbox, ReadSandboxFile
 from messages import (
     AgentInfo,
     AgentPingTimeout,
@@ -99,6 +101,7 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         self.owns_launcher = owns_launcher
         self.checkpoint = checkpoint
         self.sandboxes = sandboxes or Sandboxes(config.work_dir)
+        self.files = SandboxFiles(self.sandboxes.root)  # for the master's operator API
         # What the command executor is started as (recorded: replay elsewhere must agree).
         self.command_executor = command_executor or CommandInfo(f"{sys.executable} -m actors.executor")
         self.book = AgentBook(config.completed_tasks_kept)
@@ -288,6 +291,10 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         if self.registered and msg.generation == self._ping_generation:
             self.leader_epoch = 0  # no master at all: whichever answers next leads, whatever its epoch
             self._lost_master(f"no ping from the master for {self.ping_interval * self.max_missed_pings:g}s")
+
+    @on(ListSandbox, ReadSandboxFile)
+    def _on_sandbox_files(self, msg: Any) -> None:
+        self.reply(self.files.list(msg) if isinstance(msg, ListSandbox) else self.files.read(msg))
 
     # --- the end ----------------------------------------------------------------------
 

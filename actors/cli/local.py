@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from actors.cli.http_option import OperatorHttp, add_http_flag
 from actors.cli.common import add_broker, fail, positive_int, redact, resources_text, wait_for_signal
 from actors.journal.setup import add_journal_flags, setting_from
 from actors.cli.common import Refused, journal_problem, sole_leader_lock  # noqa: I001  (checks before starting)
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help='what each agent offers (default: "cpus:2;mem:2048;disk:4096;ports:[31000-32000]")')
     p.add_argument("--work-dir", default=None, metavar="DIR", help="where sandboxes go (default: a temporary dir)")
     add_journal_flags(p, stream=True)
+    add_http_flag(p)
     p.set_defaults(handler=run)
 
 
@@ -61,6 +63,11 @@ def _run_cluster(args: argparse.Namespace) -> int:
     except ValueError as err:
         return fail("mesobus local", str(err), 2)
     with cluster:
+        try:
+            http = OperatorHttp(args.http, args.broker).start()
+        except OSError as err:
+            return fail("mesobus local", str(err), 1)
+        http.lead(cluster.master_ref, cluster.transport, cluster.master_address, cluster.allocator_ref)
         where = redact(args.broker) if args.broker and not args.broker.startswith("memory") else "memory:// (embedded)"
         print(
             f"mesobus local: master and {args.agents} agent(s) on {where}; sandboxes in {cluster.work_dir};"
@@ -71,4 +78,5 @@ def _run_cluster(args: argparse.Namespace) -> int:
             print(f"mesobus local: journal: {cluster.journal.description}", file=sys.stderr)
         how = wait_for_signal()
         print(f"mesobus local: {how}: stopping", file=sys.stderr)
+        http.stop()
     return 0

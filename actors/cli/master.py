@@ -13,11 +13,15 @@ import os
 import socket
 import sys
 import threading
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from actors.cli.common import add_broker, fail, need_broker, positive_float, positive_int, redact, signals_set
+from actors.cli.common import (
+    add_broker, broker_error_line, fail, journal_problem, need_broker, positive_float, positive_int, redact,
+    refused_access, signals_set,
+)
+from actors.cli.http_option import OperatorHttp, add_http_flag
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
-from actors.cli.common import broker_error_line, journal_problem, refused_access  # noqa: I001  (refusals)
 
 if TYPE_CHECKING:
     from actors.master import MasterConfig
@@ -37,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rescind offers outstanding this long (default: never)")
     p.add_argument("--hostname", default="", help="the hostname the master reports")
     add_journal_flags(p, stream=True)
+    add_http_flag(p)
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -60,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
     stop = threading.Event()
-    with signals_set(stop) as signals:
+    try:  # serves as a standby too (redirecting to the leader) until this master leads
+        http = OperatorHttp(args.http, args.broker, args.hostname).start()
+    except OSError as err:
+        return fail("mesobus master", str(err), 1)
+    with signals_set(stop) as signals, _stopping(http):
         holder = f"master on {args.hostname or socket.gethostname()} (pid {os.getpid()})"
         try:
             lock = leader_lock(args.broker, holder)
@@ -82,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             print("mesobus master: stopped while standing by", file=sys.stderr)
             return 0
         try:
-            return _lead(args, config, stop, signals, lock, holder)
+            return _lead(args, config, stop, signals, lock, holder, http)
         finally:
             if lock is not None:
                 lock.close()
@@ -93,7 +102,7 @@ def _standing_by(why: str) -> None:
 
 
 def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Event,
-          signals: list[str], lock: "LeaderLock | None", holder: str) -> int:
+          signals: list[str], lock: "LeaderLock | None", holder: str, http: OperatorHttp) -> int:
     import uuid
 
     from actors.connect import connect_transport, registry_log
@@ -114,6 +123,7 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         journal = start_journal(setting_from(args), transport)
         deposed = lock.lost.is_set if lock is not None else None
         master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed)
+        http.lead(master_ref, transport, config.address, allocator_ref)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)
@@ -133,3 +143,11 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         if journal is not None:
             journal.close()
     return 1 if lost else 0
+
+
+@contextmanager
+def _stopping(http: OperatorHttp):
+    try:
+        yield
+    finally:
+        http.stop()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 from collections import Counter
 from functools import lru_cache
@@ -25,14 +24,16 @@ from typing import Callable
 import messages.master_timers  # noqa: F401  (registers the timer messages)
 from actors.groups import agents_group, frameworks_group
 from actors.master.agents import Agents
-from actors.master.common import framework_address, role_problem
+from actors.master.common import framework_address
 from actors.master.config import MasterConfig
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
 from actors.master.offers import OfferBook
+from actors.master.operator_calls import OperatorCalls
 from actors.master.ports import Ports
 from actors.master.readmit import Readmission
 from actors.master.reconcile import reconcile
+from actors.master.snapshot import SnapshotPublisher, build_snapshot
 from actors.master.state import metrics, state
 from actors.master.tasks import Tasks
 from actors.master.updates import Updates
@@ -71,7 +72,8 @@ from messages import (
     UnregisterFramework,
     WeightsUpdated,
 )
-from messages.registry import QuotaSet, RegistrySnapshot, WeightsSet
+from messages.operator import AgentMaintenance, TeardownFramework
+from messages.registry import RegistrySnapshot
 from messages.schema import from_plain, to_plain
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
@@ -132,6 +134,9 @@ class Master(Actor):
         updates.connect(agents=agents, tasks=tasks, frameworks=frameworks, offers=offers)
         self.launcher.connect(offers=offers, tasks=tasks, agents=agents)
         self.readmit.connect(frameworks=frameworks, tasks=tasks, agents=agents, updates=updates, offers=offers)
+        self.operator = OperatorCalls(self)
+        self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
+        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views))
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
@@ -164,6 +169,7 @@ class Master(Actor):
         # after their own timeouts (an agent's ping timeout is 75 s by default).
         self.send(agents_group(self.address), PingAgent(connected=False))
         self.send(frameworks_group(self.address), MasterHeartbeat(self.master_info.master_id, known=False))
+        self.snapshots.attach(self.actor_ref)
 
     # --- read-only views (for the CLI/HTTP layer: master.proxy().state().get()) -------
 
@@ -174,11 +180,16 @@ class Master(Actor):
     def metrics_snapshot(self) -> dict[str, float]:
         return metrics(self)
 
+    def publish_snapshot(self):
+        """The HTTP API's picture of this master, rebuilt when due (actors/master/snapshot.py)."""
+        return self.snapshots.refresh()
+
     def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         if self.deposed():  # it lost the leader lock: another master may lead already
             self.metrics["master/messages_after_deposed"] += 1
             return None  # its connection is gone: the broker gives the message to the new leader
         self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
+        self.snapshots.changed()
         return super().dispatch(envelope, user_id)
 
     # --- frameworks ---------------------------------------------------------------------
@@ -293,29 +304,11 @@ class Master(Actor):
     def _mark_agent_gone(self, msg: MarkAgentGone) -> None:
         self.agents.mark_gone(msg.agent_id)
 
-    # --- operators: weights and quota (kept in the registry) -----------------------------
+    # --- operators: weights and quota (kept in the registry), teardown, maintenance ------
 
-    @on(WeightsUpdated)
-    def _weights(self, msg: WeightsUpdated) -> None:
-        problem = weights_problem(msg.weights)
-        if problem:
-            log.warning("master: refusing weights %s: %s", msg.weights, problem)
-            self.metrics["master/invalid_weights"] += 1
-            return
-        self.registry.write(WeightsSet(dict(msg.weights)))
-        self.send(self.config.allocator_address, WeightsUpdated(dict(msg.weights)))
-        self.metrics["master/weights_updates"] += 1
-
-    @on(QuotaUpdated)
-    def _quota(self, msg: QuotaUpdated) -> None:
-        problem = role_problem(msg.role) or ("role '*' cannot have a quota" if msg.role == "*" else None)
-        if problem:
-            log.warning("master: refusing a quota: %s", problem)
-            self.metrics["master/invalid_quotas"] += 1
-            return
-        self.registry.write(QuotaSet(msg.role, msg.limit))
-        self.send(self.config.allocator_address, QuotaUpdated(msg.role, msg.limit))
-        self.metrics["master/quota_updates"] += 1
+    @on(WeightsUpdated, QuotaUpdated, TeardownFramework, AgentMaintenance)
+    def _operator_call(self, msg) -> None:
+        self.operator.handle(msg)
 
     # --- allocator and timers -----------------------------------------------------------
 
@@ -326,7 +319,7 @@ class Master(Actor):
                         self.envelope.epoch)
             self.metrics["master/allocations_from_strangers"] += 1
             return
-        self.offers.make(msg.allocations)
+        self.offers.make(self.operator.held_back(msg.allocations))
 
     @on(AgentPingTimer)
     def _ping_timer(self, msg: AgentPingTimer) -> None:
@@ -373,16 +366,4 @@ class Master(Actor):
                 return None
         return roles
 
-
-def weights_problem(weights: dict[str, float]) -> str | None:
-    if not weights:
-        return "no roles named"
-    for role, weight in weights.items():
-        problem = role_problem(role)
-        if problem:
-            return problem
-        number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
-        if not (number and math.isfinite(weight) and weight > 0):
-            return f"the weight of {role!r} must be a positive number, not {weight!r}"
-    return None
 

@@ -39,6 +39,7 @@ class TaskRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
+    statuses: list[TaskStatus] = field(default_factory=list)  # the history /master/state shows
 
     @property
     def key(self) -> Key:
@@ -104,6 +105,7 @@ class Tasks:
         record.status = status
         record.state = state
         record.updated_at = now
+        _remember(record, status)
 
     def finish(
         self, record: TaskRecord, state: TaskState, now: float, status: TaskStatus | None = None
@@ -113,6 +115,7 @@ class Tasks:
         record.updated_at = now
         if status is not None:
             record.status = status
+            _remember(record, status)
         if self._live.get(record.key) is record:
             del self._live[record.key]
             self._unindex(record)
@@ -173,3 +176,11 @@ class Tasks:
 
     def count_by_state(self) -> Counter[str]:
         return Counter(r.state.value for r in self._live.values())
+
+
+MAX_STATUSES = 32  # per task: enough for any real history, bounded for a flapping one
+
+
+def _remember(record: TaskRecord, status: TaskStatus) -> None:
+    if len(record.statuses) < MAX_STATUSES and (not record.statuses or record.statuses[-1] != status):
+        record.statuses.append(status)

@@ -40,8 +40,14 @@ def leader(transport, clock, log, name="m1") -> Cluster:
     from actors.master import MasterConfig
 
     registry = Registry.elect(log, name, f"nonce-{name}")
-    return Cluster(transport, clock, MasterConfig(master_id=name, epoch=registry.epoch),
-                   real_allocator=True, registry=registry)
+    cluster = Cluster(transport, clock, MasterConfig(master_id=name, epoch=registry.epoch),
+                      real_allocator=True, registry=registry)
+    answers: list = []  # the master answers each operator call (OperatorAnswer)
+    try:
+        transport.subscribe("operator", lambda d: (answers.append(d), transport.ack(d)))
+    except ValueError:
+        pass  # a second leader in the same test: the sink is there already
+    return cluster
 
 
 def test_operators_settings_reach_the_allocator_and_the_registry_first(transport, clock, log):

@@ -1,0 +1,89 @@
+"""Sandbox files for the operator's HTTP API: list a directory, read a page of a file.
+
+Paths are relative to the agent's work dir and must lie under `frameworks/` (where every
+sandbox is): no absolute paths, no `..`, and a path whose real location (symlinks
+followed) leaves the sandboxes is refused. A read returns at most MAX_PAGE bytes, so a
+1 GB stdout is read a page at a time, never whole.
+
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp()); (root / "frameworks/f1").mkdir(parents=True)
+>>> _ = (root / "frameworks/f1/stdout").write_text("hello")
+>>> SandboxFiles(root).read(ReadSandboxFile("frameworks/f1/stdout", 1, 3))
+SandboxFileData(data=b'ell', size=5, offset=1, error='')
+>>> SandboxFiles(root).read(ReadSandboxFile("frameworks/../../etc/passwd")).error
+"path 'frameworks/../../etc/passwd': '..' is not allowed"
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from messages.operator import ListSandbox, ReadSandboxFile, SandboxEntry, SandboxFileData, SandboxListing
+
+MAX_PAGE = 1 << 20  # bytes per read
+MAX_ENTRIES = 10000  # per listing
+
+
+class SandboxFiles:
+    """Reads under `root`/frameworks only (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def _resolve(self, path: str) -> tuple[Path | None, str]:
+        if not isinstance(path, str) or not path or len(path) > 4096 or "\x00" in path:
+            return None, "expected a path"
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if path.startswith("/"):
+            return None, f"path {path!r}: expected a path relative to the sandboxes"
+        if ".." in parts:
+            return None, f"path {path!r}: '..' is not allowed"
+        if not parts or parts[0] != "frameworks":
+            return None, f"path {path!r}: not in a sandbox"
+        sandboxes = (self.root / "frameworks").resolve()
+        real = (self.root.joinpath(*parts)).resolve()
+        if real != sandboxes and sandboxes not in real.parents:
+            return None, f"path {path!r}: leads out of the sandboxes"
+        if not real.exists():
+            return None, f"path {path!r}: no such file or directory"
+        return real, ""
+
+    def _relative(self, real: Path) -> str:
+        return real.relative_to(self.root.resolve()).as_posix()
+
+    def list(self, msg: ListSandbox) -> SandboxListing:
+        real, why = self._resolve(msg.path)
+        if real is None:
+            return SandboxListing(error=why)
+        try:
+            children = sorted(real.iterdir())[:MAX_ENTRIES] if real.is_dir() else [real]
+            base = msg.path.rstrip("/")
+            entries = []
+            for child in children:
+                info = child.lstat()
+                rel = f"{base}/{child.name}" if real.is_dir() else base
+                entries.append(SandboxEntry(rel, info.st_size, info.st_mtime, stat.filemode(info.st_mode),
+                                            info.st_nlink, str(info.st_uid), str(info.st_gid)))
+        except OSError as err:
+            return SandboxListing(error=f"path {msg.path!r}: {err.strerror}")
+        return SandboxListing(tuple(entries))
+
+    def read(self, msg: ReadSandboxFile) -> SandboxFileData:
+        real, why = self._resolve(msg.path)
+        if real is None:
+            return SandboxFileData(error=why)
+        if real.is_dir():
+            return SandboxFileData(error=f"path {msg.path!r}: is a directory")
+        try:
+            with open(real, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if msg.offset < 0:
+                    return SandboxFileData(size=size, offset=size)
+                offset = min(msg.offset, size)
+                f.seek(offset)
+                data = f.read(max(0, min(msg.length, MAX_PAGE)))
+        except OSError as err:
+            return SandboxFileData(error=f"path {msg.path!r}: {err.strerror}")
+        return SandboxFileData(data, size, offset)

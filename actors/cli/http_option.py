@@ -1,0 +1,91 @@
+"""The `--http HOST:PORT` option of `mesobus master` and `mesobus local`, and starting
+the operator's HTTP API (actors/operator/) beside the master."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from typing import Any
+
+from actors.http import listen_address
+
+DEFAULT_HTTP = "0.0.0.0:5050"
+HTTP_ENV = "MESOBUS_HTTP"
+
+
+def http_address(text: str) -> tuple[str, int] | None:
+    try:
+        return listen_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_http_flag(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get(HTTP_ENV) or DEFAULT_HTTP
+    parser.add_argument("--http", type=http_address, default=default, metavar="HOST:PORT",
+                        help=f"serve the Mesos-style HTTP API and web UI here, or 'off' "
+                             f"(default: ${HTTP_ENV}, else {DEFAULT_HTTP})")
+
+
+class OperatorHttp:
+    """The HTTP API of one master process: serves as a standby until `lead()`.
+
+    On a broker, the leader announces where it serves (rabbitmq/leader_address.py) and a
+    standby reads it to redirect there."""
+
+    def __init__(self, where: tuple[str, int] | None, broker: str | None, hostname: str = "") -> None:
+        self.where, self.broker = where, broker
+        self.hostname = hostname or socket.gethostname()
+        self.server: Any = None
+        self.source: Any = None
+        self._directory: Any = None
+
+    def start(self) -> "OperatorHttp":
+        """Listen (raises OSError naming the address if it cannot)."""
+        if self.where is None:
+            return self
+        from actors.http import HttpServer
+        from actors.operator import MasterSource, operator_app
+
+        host, port = self.where
+        self._directory = self._make_directory()
+        lookup = self._directory.lookup if self._directory is not None else None
+        self.source = MasterSource(f"{self.hostname}:{port}", lookup)
+        self.server = HttpServer(operator_app(self.source), host, port, name="operator-http").start()
+        if port == 0:  # an ephemeral port: say the real one
+            self.source.http_address = f"{self.hostname}:{self.server.port}"
+        return self
+
+    def _make_directory(self) -> Any:
+        if not self.broker or self.broker.startswith("memory"):
+            return None
+        from rabbitmq import parse_url
+        from rabbitmq.leader_address import LeaderAddress
+
+        return LeaderAddress(parse_url(self.broker))
+
+    def lead(self, master_ref: Any, transport: Any, master_address: str = "master", allocator_ref: Any = None) -> None:
+        """This process leads now: serve its master's snapshot and take operator writes."""
+        if self.source is None:
+            return
+        from actors.operator.files import SandboxReader
+        from actors.operator.writes import master_sender
+
+        publisher = master_ref.proxy().snapshots.get()
+        self.source.lead(publisher, master_sender(transport, master_address))
+        self.source.files = SandboxReader(transport)
+        if allocator_ref is not None:
+            from actors.operator.explain import latest_explanation
+
+            self.source.explain = lambda: latest_explanation(allocator_ref)
+        if self._directory is not None:
+            self._directory.keep_announcing(self.source.http_address)
+
+    def stop(self) -> None:
+        if self.source is not None:
+            self.source.stand_down()
+        if self.server is not None:
+            self.server.stop()
+        if self._directory is not None:
+            self._directory.close()

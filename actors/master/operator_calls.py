@@ -1,0 +1,137 @@
+"""The operator's writes, as the master carries them out: weights and quota (written to the
+registry before they take effect, then forwarded to the allocator), agent maintenance and
+framework teardown. Each is
+answered with an `OperatorAnswer`; only the master's own principal (its HTTP API runs in
+its process) may send them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from actors.master.common import framework_address, role_problem
+from messages import (
+    AllocationEntry,
+    FrameworkError,
+    KillTask,
+    OffersRevived,
+    QuotaUpdated,
+    Resources,
+    ResourcesRecovered,
+    WeightsUpdated,
+)
+from messages.operator import AgentMaintenance, OperatorAnswer, TeardownFramework
+from messages.registry import QuotaSet, WeightsSet
+
+# How long what the allocator offers on a deactivated agent is held back (by a filter on
+# the framework that got it; reactivation revives those frameworks).
+HOLD_SECONDS = 30 * 24 * 3600.0
+
+if TYPE_CHECKING:
+    from actors.master.actor import Master
+
+log = logging.getLogger(__name__)
+
+
+class OperatorCalls:
+    def __init__(self, master: "Master") -> None:
+        self.m = master
+        self.inactive: dict[str, dict[str, None]] = {}  # deactivated agent -> frameworks held off it
+
+    def handle(self, msg: Any) -> None:
+        m = self.m
+        if m.sender_user != m.transport.user:
+            log.warning("master: operator call %s from %r refused", type(msg).__name__, m.sender_user)
+            m.metrics["master/operator_calls_refused"] += 1
+            m.reply(OperatorAnswer(False, f"{m.sender_user!r} may not make operator calls"))
+            return
+        problem = self._apply(msg)
+        m.metrics["master/operator_calls"] += 1
+        m.reply(OperatorAnswer(problem is None, problem or ""))
+
+    def _apply(self, msg: Any) -> str | None:
+        m = self.m
+        if isinstance(msg, WeightsUpdated):
+            problem = weights_problem(msg.weights)
+            if problem:
+                m.metrics["master/invalid_weights"] += 1
+                return problem
+            m.registry.write(WeightsSet(dict(msg.weights)))
+            m.send(m.config.allocator_address, WeightsUpdated(dict(msg.weights)))
+        elif isinstance(msg, QuotaUpdated):
+            problem = role_problem(msg.role) or ("role '*' cannot have a quota" if msg.role == "*" else None)
+            if problem:
+                m.metrics["master/invalid_quotas"] += 1
+                return problem
+            m.registry.write(QuotaSet(msg.role, msg.limit))
+            m.send(m.config.allocator_address, QuotaUpdated(msg.role, msg.limit))
+        elif isinstance(msg, AgentMaintenance):
+            return self._maintain(msg)
+        elif isinstance(msg, TeardownFramework):
+            if m.frameworks.get(msg.framework_id) is None:
+                return f"no framework {msg.framework_id!r}"
+            m.send(framework_address(msg.framework_id), FrameworkError("framework removed by the operator"))
+            m.frameworks.remove(msg.framework_id, "torn down by the operator")
+        return None
+
+    def _maintain(self, msg: AgentMaintenance) -> str | None:
+        m = self.m
+        agent = m.agents.get(msg.agent_id)
+        if agent is None:
+            return f"no agent {msg.agent_id!r}"
+        if msg.active:
+            for framework_id in self.inactive.pop(msg.agent_id, {}):
+                if m.frameworks.get(framework_id) is not None:
+                    m.send(m.config.allocator_address, OffersRevived(framework_id, ()))
+            return None
+        held = self.inactive.setdefault(msg.agent_id, {})
+        for offer in m.offers.on_agent(msg.agent_id):
+            m.offers.rescind(offer.offer_id, recover=False)
+            self._hold(AllocationEntry(offer.framework_id, offer.agent_id, offer.role, offer.resources), held)
+        if msg.drain:
+            for task in m.tasks.on_agent(msg.agent_id):
+                m.updates.kill(KillTask(task.framework_id, task.task_id, task.agent_id))
+        return None
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.m.registry.state.weights
+
+    @property
+    def quotas(self) -> dict[str, Resources]:
+        return self.m.registry.state.quota
+
+    def held_back(self, allocations: tuple[AllocationEntry, ...]) -> tuple[AllocationEntry, ...]:
+        """The allocations to turn into offers: those on deactivated agents go back to the
+        allocator, filtered for HOLD_SECONDS."""
+        if not self.inactive:
+            return allocations
+        kept = []
+        for entry in allocations:
+            held = self.inactive.get(entry.agent_id)
+            if held is None:
+                kept.append(entry)
+            else:
+                self._hold(entry, held)
+        return tuple(kept)
+
+    def _hold(self, entry: AllocationEntry, held: dict[str, None]) -> None:
+        held[entry.framework_id] = None
+        self.m.send(self.m.config.allocator_address, ResourcesRecovered(
+            entry.framework_id, entry.agent_id, entry.role, entry.resources, HOLD_SECONDS))
+
+
+def weights_problem(weights: dict[str, float]) -> str | None:
+    """Why these weights cannot be set (None: they can)."""
+    if not weights:
+        return "no roles named"
+    for role, weight in weights.items():
+        problem = role_problem(role)
+        if problem:
+            return problem
+        number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+        if not (number and math.isfinite(weight) and weight > 0):
+            return f"the weight of {role!r} must be a positive number, not {weight!r}"
+    return None

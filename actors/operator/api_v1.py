@@ -1,0 +1,186 @@
+"""`POST /api/v1` (and `/api/v1/operator`): Mesos' v1 operator API in JSON.
+
+A call is `{"type": "GET_STATE", ...}`; the answer `{"type": "GET_STATE", "get_state":
+{...}}`; writes answer 200 with no body once the master has carried them out. A call that
+is not JSON, of an unknown type or with bad fields is a 400 naming what was wrong; one
+mesobus does not carry out is a 501; a standby redirects to the leader (307).
+`SUBSCRIBE` is a RecordIO stream: see subscribe.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from actors.master.snapshot import Snapshot
+from actors.operator import shapes_v1, writes
+from actors.operator.master_v0 import VERSION, roles_json
+from actors.operator.metrics import figures
+from actors.operator.respond import error, redirect_to_leader
+from actors.operator.shapes import resources_full
+from actors.operator.source import MasterSource
+from actors.operator.writes import CallError, Unavailable
+
+MAX_BODY = 1 << 20  # an operator call is small; a bigger body is refused before parsing
+
+Reader = Callable[[MasterSource, Snapshot | None, dict], Any]
+
+
+def _weights(source: MasterSource, snap: Snapshot | None, call: dict) -> Any:
+    return {"weight_infos": [{"role": r, "weight": w} for r, w in sorted(snap.weights.items())]}
+
+
+def _quota(source: MasterSource, snap: Snapshot | None, call: dict) -> Any:
+    configs = []
+    for role, limit in sorted(snap.quota.items()):
+        configs.append({"role": role, "limits": {n: {"value": v / 1000} for n, v in limit.scalar_items()}})
+    infos = [{"role": c["role"], "guarantee": resources_full(snap.quota[c["role"]])} for c in configs]
+    return {"status": {"infos": infos, "configs": configs}}
+
+
+def _roles(source: MasterSource, snap: Snapshot | None, call: dict) -> Any:
+    out = []
+    for role in roles_json(snap):
+        out.append({"name": role["name"], "weight": role["weight"],
+                    "frameworks": [{"value": f} for f in role["frameworks"]],
+                    "resources": [], "quota": role["quota"]})
+    return {"roles": out}
+
+
+# type -> (needs the leader's snapshot, what to answer)
+READS: dict[str, tuple[bool, Reader]] = {
+    "GET_HEALTH": (False, lambda source, snap, call: {"healthy": True}),
+    "GET_VERSION": (False, lambda source, snap, call: {"version_info": {"version": VERSION}}),
+    "GET_METRICS": (False, lambda source, snap, call: {"metrics": [{"name": k, "value": v}
+                                                                   for k, v in sorted(figures(source).items())]}),
+    "GET_FLAGS": (True, lambda source, snap, call: {"flags": [{"name": k, "value": v} for k, v in snap.flags.items()]}),
+    "GET_STATE": (True, lambda source, snap, call: shapes_v1.get_state(snap)),
+    "GET_AGENTS": (True, lambda source, snap, call: shapes_v1.get_agents(snap)),
+    "GET_FRAMEWORKS": (True, lambda source, snap, call: shapes_v1.get_frameworks(snap)),
+    "GET_TASKS": (True, lambda source, snap, call: shapes_v1.get_tasks(snap)),
+    "GET_ROLES": (True, _roles),
+    "GET_WEIGHTS": (True, _weights),
+    "GET_QUOTA": (True, _quota),
+    "GET_MASTER": (True, lambda source, snap, call: {"master_info": {
+        "id": snap.leader["id"], "hostname": snap.leader["hostname"], "version": snap.leader["version"],
+        "address": {"hostname": source.http_address.rpartition(":")[0],
+                    "port": int(source.http_address.rpartition(":")[2] or 0)}},
+        "start_time": snap.start_time, "elected_time": snap.start_time}),
+}
+
+
+def _field(call: dict, name: str) -> dict:
+    value = call.get(name)
+    if not isinstance(value, dict):
+        raise CallError(f"{call['type']}: expected a {name!r} object")
+    return value
+
+
+def _id(obj: dict, name: str) -> str:
+    value = obj.get(name)
+    if isinstance(value, dict):
+        value = value.get("value")
+    if not isinstance(value, str) or not value:
+        raise CallError(f"{name}: expected {{\"value\": ID}}, not {obj.get(name)!r}")
+    return value
+
+
+def _update_weights(source: MasterSource, call: dict) -> None:
+    writes.update_weights(source, writes.parse_weights(_field(call, "update_weights").get("weight_infos")))
+
+
+def _update_quota(source: MasterSource, call: dict) -> None:
+    configs = _field(call, "update_quota").get("quota_configs")
+    if not isinstance(configs, list) or not configs:
+        raise CallError("update_quota.quota_configs: expected a non-empty list")
+    parsed = [writes.parse_quota_config(c) for c in configs]  # all checked before any is sent
+    for role, limit in parsed:
+        writes.update_quota(source, role, limit)
+
+
+def _teardown(source: MasterSource, call: dict) -> None:
+    writes.teardown(source, _id(_field(call, "teardown"), "framework_id"))
+
+
+def _agent_call(active: bool, drain: bool = False) -> Callable[[MasterSource, dict], None]:
+    def call(source: MasterSource, call: dict) -> None:
+        body = _field(call, call["type"].lower())
+        writes.maintain(source, _id(body, "agent_id"), active=active, drain=drain)
+
+    return call
+
+
+WRITES: dict[str, Callable[[MasterSource, dict], None]] = {
+    "DEACTIVATE_AGENT": _agent_call(active=False),
+    "DRAIN_AGENT": _agent_call(active=False, drain=True),
+    "REACTIVATE_AGENT": _agent_call(active=True),
+    "UPDATE_WEIGHTS": _update_weights,
+    "UPDATE_QUOTA": _update_quota,
+    "TEARDOWN": _teardown,
+}
+
+NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "MARK_AGENT_GONE", "START_MAINTENANCE",
+                   "STOP_MAINTENANCE", "UPDATE_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE",
+                   "SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
+                   "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS"}
+
+
+async def call(request: Request) -> Response:
+    source: MasterSource = request.app.state.source
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type not in ("application/json", ""):
+        return error(415, f"Content-Type {content_type!r}: mesobus speaks application/json (not protobuf)")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return error(413, f"the call is larger than {MAX_BODY} bytes")
+    try:
+        parsed = json.loads(body or b"null")
+    except ValueError as err:
+        return error(400, f"the call is not JSON: {err}")
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+        return error(400, 'expected a JSON object with a "type", e.g. {"type": "GET_STATE"}')
+    kind = parsed["type"]
+    if kind == "SUBSCRIBE":
+        from actors.operator.subscribe import subscribe
+
+        return subscribe(request)
+    if kind in READS:
+        needs_leader, reader = READS[kind]
+        if needs_leader and not source.leading:
+            return redirect_to_leader(request, source)
+        try:
+            snap = await run_in_threadpool(source.snapshot) if needs_leader else None
+        except TimeoutError as err:
+            return error(503, str(err))
+        answer = reader(source, snap, parsed)
+        key = kind.lower()
+        return Response(json.dumps({"type": kind, key: answer}, separators=(",", ":")),
+                        media_type="application/json")
+    if kind in WRITES:
+        if not source.leading:
+            return redirect_to_leader(request, source)
+        try:
+            await run_in_threadpool(WRITES[kind], source, parsed)
+        except CallError as err:
+            return error(400, f"{kind}: {err}")
+        except Unavailable as err:
+            return error(503, f"{kind}: {err}")
+        return Response(status_code=200)
+    if kind in ("LIST_FILES", "READ_FILE"):
+        from actors.operator.files import v1_call
+
+        return await v1_call(request, parsed)
+    if kind in NOT_CARRIED_OUT:
+        return error(501, f"{kind}: not carried out by mesobus (see docs/operator.md)")
+    return error(400, f"unknown call type {kind!r}")
+
+
+routes = [
+    Route("/api/v1", call, methods=["POST"]),
+    Route("/api/v1/operator", call, methods=["POST"]),
+]

@@ -1,0 +1,122 @@
+"""Mesos' older write endpoints, mapped to the same operator calls as the v1 API:
+`/master/weights` (GET, PUT a list of {role, weight}), `/master/quota` (GET; POST
+{role, guarantee|limits}; DELETE /master/quota/ROLE), `/master/teardown` (POST
+framework_id=ID, form or query). `/master/reserve`, `/master/unreserve` and
+`/master/machine/down|up` answer 501 (not carried out by mesobus; docs/operator.md).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from actors.operator import writes
+from actors.operator.respond import error, json_response, redirect_to_leader, snapshot_or_redirect
+from actors.operator.writes import CallError, Unavailable
+from messages import Resources
+
+MAX_BODY = 1 << 20
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise CallError(f"the request is larger than {MAX_BODY} bytes")
+    return body
+
+
+async def _write(request: Request, action) -> Response:
+    source = request.app.state.source
+    if not source.leading:
+        return redirect_to_leader(request, source)
+    try:
+        body = await _body(request)
+        await run_in_threadpool(action, source, body)
+    except CallError as err:
+        return error(400, str(err))
+    except Unavailable as err:
+        return error(503, str(err))
+    return Response(status_code=200)
+
+
+def _json(body: bytes):
+    try:
+        return json.loads(body or b"null")
+    except ValueError as err:
+        raise CallError(f"the body is not JSON: {err}") from None
+
+
+async def weights(request: Request) -> Response:
+    if request.method == "GET":
+        snap = snapshot_or_redirect(request)
+        if isinstance(snap, Response):
+            return snap
+        return json_response(request, [{"role": r, "weight": w} for r, w in sorted(snap.weights.items())])
+    return await _write(request, lambda source, body: writes.update_weights(source, writes.parse_weights(_json(body))))
+
+
+async def quota(request: Request) -> Response:
+    if request.method == "GET":
+        snap = snapshot_or_redirect(request)
+        if isinstance(snap, Response):
+            return snap
+        from actors.operator.api_v1 import _quota
+
+        return json_response(request, _quota(request.app.state.source, snap, {})["status"])
+
+    def set_quota(source, body: bytes) -> None:
+        given = _json(body)
+        if not isinstance(given, dict):
+            raise CallError('expected {"role": ROLE, "guarantee": [Resource, ...]} or {"role", "limits"}')
+        if "guarantee" in given:  # the old request: a Resource list
+            guarantee = given["guarantee"]
+            if not isinstance(guarantee, list):
+                raise CallError("guarantee: expected a list of Resource objects")
+            limits = {}
+            for item in guarantee:
+                if not isinstance(item, dict) or not isinstance(item.get("scalar"), dict):
+                    raise CallError(f"guarantee: expected scalar Resource objects, not {item!r}")
+                limits[item.get("name")] = item["scalar"].get("value")
+            given = {"role": given.get("role"), "limits": limits}
+        role, limit = writes.parse_quota_config(given)
+        writes.update_quota(source, role, limit)
+
+    return await _write(request, set_quota)
+
+
+async def remove_quota(request: Request) -> Response:
+    role = request.path_params["role"]
+    return await _write(request, lambda source, body: writes.update_quota(source, writes.check_role(role), Resources()))
+
+
+async def teardown(request: Request) -> Response:
+    def act(source, body: bytes) -> None:
+        form = parse_qs(body.decode("utf-8", "replace")) if body else {}
+        ids = form.get("frameworkId") or form.get("framework_id") or [request.query_params.get("framework_id", "")]
+        writes.teardown(source, ids[0])
+
+    return await _write(request, act)
+
+
+async def not_carried_out(request: Request) -> Response:
+    return error(501, f"{request.url.path}: not carried out by mesobus (see docs/operator.md)")
+
+
+routes = [
+    Route("/master/weights", weights, methods=["GET", "PUT", "POST"]),
+    Route("/weights", weights, methods=["GET", "PUT", "POST"]),
+    Route("/master/quota", quota, methods=["GET", "POST"]),
+    Route("/quota", quota, methods=["GET", "POST"]),
+    Route("/master/quota/{role}", remove_quota, methods=["DELETE"]),
+    Route("/master/teardown", teardown, methods=["POST"]),
+    Route("/teardown", teardown, methods=["POST"]),
+    Route("/master/reserve", not_carried_out, methods=["POST"]),
+    Route("/master/unreserve", not_carried_out, methods=["POST"]),
+    Route("/master/machine/down", not_carried_out, methods=["POST"]),
+    Route("/master/machine/up", not_carried_out, methods=["POST"]),
+]
