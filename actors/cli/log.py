@@ -35,6 +35,26 @@ def _offset(text: str) -> int:
     return int(text)
 
 
+def _message_type(text: str) -> str:
+    from messages import CATALOGUE
+
+    if text not in CATALOGUE:
+        close = [name for name in CATALOGUE if name.lower() == text.lower()] or [
+            name for name in CATALOGUE if text.lower() in name.lower()]
+        hint = f"did you mean {', '.join(sorted(close)[:4])}?" if close else "e.g. StatusUpdate, ResourceOffers"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a message type ({hint})")
+    return text
+
+
+def _ranges(args: argparse.Namespace) -> str | None:
+    """What is wrong with the time and offset range, if anything."""
+    if args.since is not None and args.until is not None and args.since > args.until:
+        return "--since is after --until: the window is empty"
+    if args.to_offset is not None and args.to_offset < args.from_offset:
+        return "--to-offset is before --from-offset: the range is empty"
+    return None
+
+
 def _source_args(p: argparse.ArgumentParser, *, ranges: bool = True) -> None:
     p.add_argument("--file", metavar="PATH", help="read a journal file (embedded runs, exports)")
     add_broker(p, required=False, help="read the journal stream on this broker")
@@ -54,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = verbs.add_parser("show", help="a readable timeline, one line per message")
     _source_args(show)
     show.add_argument("--actor", help="messages from or to this actor (e.g. master, agent.a1, agent)")
-    show.add_argument("--type", help="only this message type (e.g. StatusUpdate)")
+    show.add_argument("--type", type=_message_type, help="only this message type (e.g. StatusUpdate)")
     show.add_argument("--task", help="messages about this task id")
     show.add_argument("--framework", help="messages from, to or about this framework id")
     show.add_argument("--journal-records", action="store_true", help="include actors' own journal records")
@@ -96,6 +116,8 @@ def _index(args: argparse.Namespace) -> JournalIndex:
 def run_show(args: argparse.Namespace) -> int:
     if args.follow and args.until is not None:
         return fail(_prog(args), "--follow keeps reading new messages and --until ends at a time: give one of them", 2)
+    if _ranges(args):
+        return fail(_prog(args), _ranges(args), 2)
     flt = Filter(args.actor, args.type, args.task, args.framework, args.since, args.until,
                  include_journal=args.journal_records)
     try:
@@ -109,9 +131,17 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_lines(lines: list[str]) -> None:
+    try:
+        print("\n".join(lines))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` has read enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def run_trace(args: argparse.Namespace) -> int:
     try:
-        print("\n".join(trace(_index(args), args.id)))
+        _print_lines(trace(_index(args), args.id))
     except KeyError as err:
         return fail(_prog(args), err.args[0])
     except (ValueError, OSError) as err:
@@ -121,7 +151,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def run_explain(args: argparse.Namespace) -> int:
     try:
-        print("\n".join(explain(_index(args), args.framework)))
+        _print_lines(explain(_index(args), args.framework))
     except KeyError as err:
         return fail(_prog(args), err.args[0])
     except (ValueError, OSError) as err:
@@ -134,6 +164,8 @@ def run_export(args: argparse.Namespace) -> int:
     Reads the journal from its start: the actors' start records come before any window."""
     if os.path.exists(args.out) and not os.path.isfile(args.out):
         return fail(_prog(args), f"--out {args.out}: not a regular file", 2)
+    if _ranges(args):
+        return fail(_prog(args), _ranges(args), 2)
     try:
         summary = export_to_file(_records(args), args.out, since=args.since, until=args.until,
                                  first=args.from_offset, last=args.to_offset)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from actors.cli.common import add_broker, fail
@@ -59,14 +60,18 @@ def run(args: argparse.Namespace) -> int:
         return fail(PROG, "the journal holds the start of no replayable actor (master, allocator, agent): "
                           "it begins after they started; replay a journal or an export that starts earlier")
     worst = 0
-    for address, _run in chosen:
-        try:
-            result = replay(index, address, until=args.until, incarnation=args.incarnation)
-        except (KeyError, ValueError) as err:
-            return fail(PROG, err.args[0] if err.args else str(err))
-        worst = max(worst, _print(result))
-        if args.show_state and result.state is not None:
-            print(json.dumps(result.state, indent=2, default=str, sort_keys=True))
+    try:
+        for address, _run in chosen:
+            try:
+                result = replay(index, address, until=args.until, incarnation=args.incarnation)
+            except Exception as err:  # noqa: BLE001  a start record this version cannot rebuild from
+                return fail(PROG, f"cannot rebuild {address} from its start record: {type(err).__name__}: {err}")
+            worst = max(worst, _print(result))
+            if args.show_state and result.state is not None:
+                print(json.dumps(result.state, indent=2, default=str, sort_keys=True))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` has read enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return worst
 
 
