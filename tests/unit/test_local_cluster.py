@@ -121,3 +121,12 @@ def test_one_attributes_text_applies_to_every_agent() -> None:
 def test_local_cluster_refuses_bad_agent_attributes(given, message) -> None:
     with pytest.raises(ValueError, match=message):
         LocalCluster(agents=2, agent_attributes=given)
+
+
+def test_the_custom_executor_example_of_the_framework_api_runs_embedded() -> None:
+    from examples.greeter import Greetings
+
+    with LocalCluster(agents=1) as cluster:
+        handle = Greetings.run(cluster, name="greetings", names=("ada", "alan"))
+        assert handle.join(timeout=30)
+    assert sorted(handle.scheduler.said.values()) == ["hello, ada", "hello, alan"]
