@@ -125,8 +125,10 @@ def read_stream(
                     position = offset + 1
                     yield from envelopes
         except JournalStreamError as err:
-            if not (connected_once or reader.was_open) or not _is_outage(err):
-                raise  # the first connection failed, or a problem that waiting does not fix
+            if not connected_once:
+                raise  # the first attempt failed: say so rather than wait for what may never come
+            # Once it has read, it waits out anything: an outage, and a restarted broker
+            # whose stream is not back yet (404 for a while).
             warn(f"{err}; retrying in {FOLLOW_RETRY:.0f}s")
             time.sleep(FOLLOW_RETRY)
         finally:
@@ -163,12 +165,6 @@ def _read_to_end(config: BrokerConfig, start: object, idle: float, stall: float,
                 return
     finally:
         reader.close()
-
-
-def _is_outage(err: JournalStreamError) -> bool:
-    return isinstance(err.__cause__, (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
-                                      pika.exceptions.ConnectionClosedByBroker, OSError)) and not isinstance(
-        err.__cause__, (pika.exceptions.ProbableAuthenticationError, pika.exceptions.ProbableAccessDeniedError))
 
 
 class _Reader:
