@@ -202,8 +202,12 @@ class _Reader:
             connection = self._connect()
             channel = connection.channel()
             channel.basic_qos(prefetch_count=1000)
-            channel.basic_consume(STREAM, lambda _ch, _m, props, _b: offsets.append(_offset_of(props)),
-                                  arguments={"x-stream-offset": "last"})
+
+            def take(_ch: object, method: object, props: pika.BasicProperties, _body: bytes) -> None:
+                offsets.append(_offset_of(props))
+                channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]  (a chunk may exceed the prefetch)
+
+            channel.basic_consume(STREAM, take, arguments={"x-stream-offset": "last"})
             deadline = time.monotonic() + first_wait
             while not offsets and time.monotonic() < deadline:
                 connection.process_data_events(time_limit=0.05)
