@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 import msgpack
 import pika
 import pika.exceptions
 
+from actors.journal.errors import JournalStreamError
 from actors.journal.file import unbatch
 from messages import JOURNAL, Envelope, MessageError, decode_map
 from rabbitmq.config import BrokerConfig, parse_url
-from rabbitmq.connection import connection_parameters
+from rabbitmq.connection import connection_parameters, describe
 from rabbitmq.topology import EXCHANGE
 
 log = logging.getLogger(__name__)
+# pika logs a failed login or a host that does not resolve at ERROR before raising; the
+# readers here say it themselves, in one line.
+for _name in ("pika.connection", "pika.adapters.utils.selector_ioloop_adapter"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 STREAM = "mesobus.journal"
 FILE_FEED = "mesobus.journal-file"  # feeds `--journal PATH` on a broker
@@ -93,34 +99,197 @@ def read_stream(
     start: str | int | float | datetime = "first",
     follow: bool = False,
     idle: float = 1.5,
+    stall: float = 30.0,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[Envelope]:
-    """Envelopes from the journal stream, oldest first from `start`. Without `follow`
-    it ends once nothing new has arrived for `idle` seconds."""
-    connection = _connect(config)
-    try:
-        channel = connection.channel()
-        channel.basic_qos(prefetch_count=2000)
-        unacked = 0
-        for method, _props, body in channel.consume(
-            STREAM, inactivity_timeout=idle, arguments={"x-stream-offset": _offset(start)}
-        ):
-            if method is None:
-                if not follow:
-                    break
-                continue
-            unacked += 1
-            if unacked >= 500:
-                channel.basic_ack(method.delivery_tag, multiple=True)
-                unacked = 0
-            try:
-                yield from unbatch(decode_map(msgpack.unpackb(body, raw=False)))
-            except (MessageError, ValueError, msgpack.UnpackException) as err:
-                log.warning("journal stream: skipping a record: %s", err)
-    finally:
+    """Envelopes from the journal stream, oldest first from `start`.
+
+    Without `follow` it reads up to the stream's last record at the time of the call,
+    then ends, however busy the cluster (a live allocator journals every second). With
+    `follow` it goes on like `tail -f`, reconnecting after an outage. Problems (broker
+    unreachable, login refused, no journal stream, connection lost while reading) raise
+    `JournalStreamError` with one line naming the broker and the problem."""
+    config = parse_url(config) if isinstance(config, str) else config
+    warn = warn or (lambda text: log.warning("%s", text))
+    if not follow:
+        yield from _read_to_end(config, start, idle, stall, warn)
+        return
+    position: object = start
+    connected_once = False
+    while True:
+        reader = _Reader(config, warn)
         try:
-            connection.close()
-        except pika.exceptions.AMQPError:
-            pass
+            for offset, envelopes in reader.records(position, idle):
+                connected_once = True
+                if offset is not None:
+                    position = offset + 1
+                    yield from envelopes
+        except JournalStreamError as err:
+            if not connected_once:
+                raise  # the first attempt failed: say so rather than wait for what may never come
+            # Once it has read, it waits out anything: an outage, and a restarted broker
+            # whose stream is not back yet (404 for a while).
+            warn(f"{err}; retrying in {FOLLOW_RETRY:.0f}s")
+            time.sleep(FOLLOW_RETRY)
+        finally:
+            reader.close()
+
+
+FOLLOW_RETRY = 2.0  # seconds between reconnections of `--follow`
+
+
+def _read_to_end(config: BrokerConfig, start: object, idle: float, stall: float,
+                 warn: Callable[[str], None]) -> Iterator[Envelope]:
+    reader = _Reader(config, warn)
+    try:
+        end = reader.end_offset()
+        if end is None:
+            return  # an empty stream
+        last, quiet = None, 0.0
+        for offset, envelopes in reader.records(start, idle):
+            if offset is None:  # nothing arrived for `idle` seconds
+                if last is None:
+                    return  # nothing between `start` and the end: it starts after the last record
+                quiet += idle
+                if quiet >= stall:
+                    raise JournalStreamError(
+                        f"the broker at {config.url} sent no journal record for {stall:.0f}s "
+                        f"with {end - last} still to come (offsets {last + 1}..{end})"
+                    )
+                continue
+            if offset > end:
+                return  # written after the call
+            last, quiet = offset, 0.0
+            yield from envelopes
+            if offset == end:
+                return
+    finally:
+        reader.close()
+
+
+class _Reader:
+    """One connection reading the stream; AMQP errors become JournalStreamError."""
+
+    def __init__(self, config: BrokerConfig, warn: Callable[[str], None]) -> None:
+        self.config = config
+        self.warn = warn
+        self.was_open = False
+        self._connection: pika.BlockingConnection | None = None
+
+    def _connect(self) -> pika.BlockingConnection:
+        if self._connection is None:
+            try:
+                self._connection = pika.BlockingConnection(connection_parameters(self.config))
+            except (pika.exceptions.AMQPError, OSError) as err:  # OSError: a host name that does not resolve
+                raise JournalStreamError(_connect_problem(err, self.config.url)) from err
+            self.was_open = True
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except pika.exceptions.AMQPError:
+                pass
+            self._connection = None
+
+    def end_offset(self, first_wait: float = 2.0, burst: float = 0.1, cap: float = 1.0) -> int | None:
+        """The offset of the stream's last record now (None: the stream is empty). A
+        consumer from `last` is sent the stream's last chunk at once, in one burst: its
+        highest offset is the end."""
+        offsets: list[int] = []
+        try:
+            connection = self._connect()
+            channel = connection.channel()
+            channel.basic_qos(prefetch_count=1000)
+
+            def take(_ch: object, method: object, props: pika.BasicProperties, _body: bytes) -> None:
+                offsets.append(_offset_of(props))
+                channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]  (a chunk may exceed the prefetch)
+
+            channel.basic_consume(STREAM, take, arguments={"x-stream-offset": "last"})
+            deadline = time.monotonic() + first_wait
+            while not offsets and time.monotonic() < deadline:
+                connection.process_data_events(time_limit=0.05)
+            deadline, seen = time.monotonic() + cap, -1
+            while offsets and len(offsets) != seen and time.monotonic() < deadline:
+                seen = len(offsets)
+                connection.process_data_events(time_limit=burst)
+            channel.close()
+        except pika.exceptions.AMQPError as err:
+            self.close()
+            raise JournalStreamError(self._problem(err)) from err
+        return max(offsets) if offsets else None
+
+    def records(self, start: object, idle: float) -> Iterator[tuple[int | None, list[Envelope]]]:
+        """(offset, envelopes of that record) from `start` on; (None, []) after `idle` quiet
+        seconds. Undecodable records are skipped with a warning."""
+        try:
+            channel = self._connect().channel()
+            channel.basic_qos(prefetch_count=2000)
+            unacked = 0
+            for method, props, body in channel.consume(
+                STREAM, inactivity_timeout=idle, arguments={"x-stream-offset": _offset(start)}
+            ):
+                if method is None:
+                    yield None, []
+                    continue
+                unacked += 1
+                if unacked >= 500:
+                    channel.basic_ack(method.delivery_tag, multiple=True)
+                    unacked = 0
+                try:
+                    envelopes = list(unbatch(decode_map(msgpack.unpackb(body, raw=False)), self.warn))
+                except (MessageError, ValueError, msgpack.UnpackException) as err:
+                    self.warn(f"journal stream: skipping record {_offset_of(props)}: {err}")
+                    envelopes = []
+                yield _offset_of(props), envelopes
+        except pika.exceptions.AMQPError as err:
+            self.close()
+            raise JournalStreamError(self._problem(err)) from err
+        finally:
+            self.close()
+
+    def _problem(self, err: pika.exceptions.AMQPError) -> str:
+        url = self.config.url
+        if isinstance(err, pika.exceptions.ChannelClosedByBroker):
+            if err.reply_code == 404:
+                return (f"the broker at {url} has no journal: the stream {STREAM} does not exist "
+                        f"(a master started with its journal on creates it)")
+            return f"the broker at {url} refused to let the journal be read: {err.reply_text}"
+        if isinstance(err, pika.exceptions.AMQPConnectionError) and not self.was_open:
+            return _connect_problem(err, url)
+        return f"lost the connection to the broker at {url} while reading the journal ({describe(err)})"
+
+
+def _offset_of(props: pika.BasicProperties) -> int:
+    return int((props.headers or {}).get("x-stream-offset", -1))
+
+
+def _connect_problem(err: BaseException, url: str) -> str:
+    """One line for a connection that did not open."""
+    if isinstance(err, pika.exceptions.ProbableAuthenticationError):
+        return f"the broker at {url} refused the login (ACCESS_REFUSED): check the user name and password"
+    if isinstance(err, pika.exceptions.ProbableAccessDeniedError):
+        return f"the broker at {url} refused access to its virtual host: {_reply_text(err)}"
+    inner: BaseException = err
+    for _ in range(5):  # pika wraps the socket's error: AMQPConnectionError(AMQPConnector...(exception=OSError))
+        nested = inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else getattr(inner, "exception", None)
+        if not isinstance(nested, BaseException):
+            break
+        inner = nested
+    if isinstance(inner, OSError) and inner.strerror:
+        detail = inner.strerror.lower()
+    elif isinstance(inner, pika.exceptions.AMQPError) and not str(inner):
+        detail = "no answer"  # e.g. a timeout of the AMQP handshake
+    else:
+        detail = describe(inner)
+    return f"cannot reach the broker at {url} ({detail})"
+
+
+def _reply_text(err: BaseException) -> str:
+    text = str(err)
+    return text.split(") ", 1)[1].strip("'\"") if ") " in text else text
 
 
 class StreamToFile:

@@ -13,6 +13,10 @@ to run the same cluster on a broker instead (executors are then processes).
 `journal=` turns the message journal on: a path (a file), or a `JournalSetting`; on a
 broker, `JournalSetting(path=None)` uses the stream `mesobus.journal`. Off by default.
 
+`agent_attributes=` gives the agents attributes, as `mesobus agent --attributes` does:
+one text for every agent (`"rack:r1;zone:a"`), or a list with one text per agent
+(`["rack:r1", "rack:r2"]`); frameworks see them in each offer's `attributes`.
+
 Sandboxes live under `work_dir` (a temporary directory, removed on `stop()`, unless one
 is given): `<work_dir>/agent-<i>/frameworks/<framework>/executors/<executor>/runs/latest/`.
 """
@@ -26,7 +30,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from actors.journal.setup import JournalHandle, JournalSetting, start_journal
 from actors.runtime import Clock, MemoryTransport, Transport
@@ -49,12 +53,14 @@ class LocalCluster:
         hostname: str | None = None,
         ready_timeout: float = 30.0,
         journal: "JournalSetting | str | None" = None,
+        agent_attributes: str | Sequence[str] = "",
     ) -> None:
         if not isinstance(agents, int) or isinstance(agents, bool) or agents < 0:
             raise ValueError(f"agents must be a whole number >= 0, not {agents!r}")
         from messages import Resources  # checked now: a bad text fails here, not in start()
 
         self.agent_resources = Resources.parse(agent_resources)
+        self.agent_attributes = _attributes_per_agent(agent_attributes, agents)
         self.agents = agents
         self._transport_arg = transport
         self._clock = clock
@@ -101,6 +107,7 @@ class LocalCluster:
             self.master_ref, self.allocator_ref = start_master(self.transport, config)
             for i in range(1, self.agents + 1):
                 settings = {
+                    "attributes": self.agent_attributes[i - 1],
                     "hostname": f"{self.hostname}-{i}",
                     "broker_url": self.broker_url,
                     "master": config.address,
@@ -182,6 +189,20 @@ class LocalCluster:
             return MemoryTransport(self._clock), True
         self.broker_url = arg
         return connect_transport(arg), True
+
+
+def _attributes_per_agent(given: str | Sequence[str], agents: int) -> list[dict[str, str]]:
+    """One attributes map per agent, from one text for all or a list of one text each;
+    ValueError (the agent's ConfigError) names what is wrong."""
+    from actors.agent.config import parse_attributes
+
+    if isinstance(given, str):
+        return [parse_attributes(given) for _ in range(agents)]
+    texts = list(given)
+    if len(texts) != agents or not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"agent_attributes: give one text for every agent, or a list of {agents} texts "
+                         f"(one per agent), not {given!r}")
+    return [parse_attributes(text) for text in texts]
 
 
 def _stop(ref: Any) -> None:

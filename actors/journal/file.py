@@ -17,13 +17,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import BinaryIO, Iterator
+import time
+from typing import BinaryIO, Callable, Iterator
 
 import msgpack
 
-from messages import Envelope, MessageError, PublishedBatch, decode, decode_map
+from actors.journal.errors import JournalFileError
+from messages import CATALOGUE, Envelope, MessageError, PublishedBatch, decode, decode_map
 
 log = logging.getLogger(__name__)
+
+MAX_RECORD = 64 << 20  # bytes; a bigger "record" is damage, not a journal record
 
 
 class FileJournal:
@@ -80,7 +84,7 @@ class FileJournal:
                     self._file.flush()
 
 
-def unbatch(envelope: Envelope) -> Iterator[Envelope]:
+def unbatch(envelope: Envelope, warn: Callable[[str], None] | None = None) -> Iterator[Envelope]:
     """A record as the messages it holds: a `PublishedBatch` (a broker transport's copies
     of what it published) becomes its messages; anything else is itself."""
     if not isinstance(envelope.body, PublishedBatch):
@@ -90,23 +94,85 @@ def unbatch(envelope: Envelope) -> Iterator[Envelope]:
         try:
             yield decode(body)
         except MessageError as err:
-            log.warning("journal: skipping a published message: %s", err)
+            (warn or _log_warning)(f"journal: skipping a published message that does not decode: {err}")
 
 
-def read_journal_file(path: str, *, follow: bool = False, poll: float = 0.5) -> Iterator[Envelope]:
-    """Every envelope in the file, in the order written. Records that do not decode
-    (a torn tail, a newer message type) are logged and skipped. With `follow`, keeps
-    waiting for new records, like `tail -f`."""
-    import time
+def _unknown_type(raw: object) -> bool:
+    """A well-formed record of a message type this version does not know (a newer one)."""
+    return isinstance(raw, dict) and isinstance(raw.get("y"), str) and raw["y"] not in CATALOGUE
 
-    with open(path, "rb") as f:
-        unpacker = msgpack.Unpacker(f, raw=False, max_buffer_size=64 << 20)
+
+def _log_warning(text: str) -> None:
+    log.warning("%s", text)
+
+
+def read_journal_file(
+    path: str,
+    *,
+    follow: bool = False,
+    poll: float = 0.5,
+    warn: Callable[[str], None] = _log_warning,
+) -> Iterator[Envelope]:
+    """Every envelope in the file, in the order written.
+
+    A file that is empty or does not start with a journal record, and a record that is
+    not one (damage), raise `JournalFileError` naming the file and the byte offset; the
+    records before the damage have been yielded by then. A record of a message type this
+    version does not know is skipped with a warning, and so is a torn tail (the last
+    record cut short, as when the writer was killed). With `follow`, keeps waiting for
+    new records, like `tail -f` (a partial last record is then one still being written).
+    """
+    try:
+        f = open(path, "rb")
+    except OSError as err:
+        raise JournalFileError(f"cannot open journal file {path}: {err.strerror or err}") from None
+    with f:
+        if not follow and os.fstat(f.fileno()).st_size == 0:
+            raise JournalFileError(f"journal file {path} is empty: it holds no records")
+        unpacker = msgpack.Unpacker(f, raw=False, max_buffer_size=MAX_RECORD)
+        records = 0
         while True:
-            for raw in unpacker:
+            while True:
+                at = unpacker.tell()
                 try:
-                    yield from unbatch(decode_map(raw))
+                    raw = next(unpacker)
+                except StopIteration:
+                    break
+                except (ValueError, msgpack.UnpackException) as err:  # msgpack's errors, and bad UTF-8
+                    raise JournalFileError(_damage(path, at, records, _msgpack_problem(err))) from None
+                try:
+                    envelope = decode_map(raw)
                 except MessageError as err:
-                    log.warning("journal %s: skipping a record: %s", path, err)
+                    if _unknown_type(raw):
+                        warn(f"journal file {path}: skipping a record of unknown type {raw['y']!r} at byte {at}")
+                        records += 1
+                        continue
+                    raise JournalFileError(_damage(path, at, records, f"not a journal record ({err})")) from None
+                records += 1
+                yield from unbatch(envelope, warn)
             if not follow:
-                return
+                break
             time.sleep(poll)
+        size = os.fstat(f.fileno()).st_size
+        end = unpacker.tell()
+        if end < size:
+            if not records:
+                raise JournalFileError(f"journal file {path} is not a mesobus journal: "
+                                       f"its {size} bytes hold no complete record")
+            warn(f"journal file {path} ends with a torn record: the last {size - end} bytes "
+                 f"(from byte {end}) are an incomplete record, ignored (was the writer killed?)")
+
+
+def _msgpack_problem(err: BaseException) -> str:
+    if isinstance(err, UnicodeDecodeError):
+        return "a text field that is not valid UTF-8"
+    if isinstance(err, msgpack.BufferFull):
+        return f"a record larger than {MAX_RECORD >> 20} MB"
+    return "bytes that are not valid msgpack"
+
+
+def _damage(path: str, at: int, records: int, problem: str) -> str:
+    if records == 0:
+        return f"journal file {path} is not a mesobus journal: {problem} at byte {at}"
+    return (f"journal file {path} is damaged at byte {at}: {problem}; "
+            f"the {records} records before it were read")

@@ -24,6 +24,11 @@ class Incarnation:
 
     started: Envelope  # its ActorStarted record
     handled: list[tuple[str, float]] = field(default_factory=list)  # (message id, time)
+    # Its own journal records are numbered (<prefix>.j1 is ActorStarted, then j2, j3...):
+    # the numbers seen tell whether the journal holds its history from its start.
+    record_numbers: list[int] = field(default_factory=list)
+    # len(handled) at each of its records, to find where a gap in them falls
+    handled_before: dict[int, int] = field(default_factory=dict)
 
     @property
     def info(self) -> ActorStarted:
@@ -32,6 +37,18 @@ class Incarnation:
     @property
     def prefix(self) -> str:
         return self.info.id_prefix
+
+    def history_gap(self) -> tuple[int, int] | None:
+        """Where the journal lacks some of this incarnation's records: (how many handled
+        inputs are known before the gap, the first record number missing); None when its
+        records run unbroken from its start. A journal that begins after the actor started
+        (an export of a later window) lacks its first ones: (0, 2)."""
+        expected = 2
+        for number in sorted(set(self.record_numbers)):
+            if number != expected:
+                return self.handled_before.get(number, 0) if expected > 2 else 0, expected
+            expected += 1
+        return None
 
 
 class JournalIndex:
@@ -62,10 +79,18 @@ class JournalIndex:
             incarnation = Incarnation(record)
             self.incarnations[body.address].append(incarnation)
             self._by_prefix[body.id_prefix] = incarnation
-        elif isinstance(body, InputsHandled):
-            incarnation = self._by_prefix.get(record.id.rsplit(".j", 1)[0])
-            if incarnation is not None:
-                incarnation.handled.extend(zip(body.ids, body.times))
+            return
+        prefix, _, number = record.id.rpartition(".j")
+        incarnation = self._by_prefix.get(prefix)
+        if incarnation is None:
+            return
+        if number.isdigit():
+            if int(number) in incarnation.handled_before:
+                return  # the same record twice (a journal batch sent again after an outage)
+            incarnation.record_numbers.append(int(number))
+            incarnation.handled_before[int(number)] = len(incarnation.handled)
+        if isinstance(body, InputsHandled):
+            incarnation.handled.extend(zip(body.ids, body.times))
 
     def ancestors(self, message_id: str) -> list[Envelope]:
         """The causal chain above a message, oldest first (the message not included)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any, Callable, Sequence
 
@@ -90,10 +91,13 @@ class ReplayResult:
     divergence: Divergence | None = None
     state: Any = None
     actor: Actor | None = field(default=None, repr=False)
+    # Why the replay stopped short without a divergence: the journal lacks part of the
+    # actor's history (it begins after the actor started, or an input is missing).
+    incomplete: str = ""
 
     @property
     def matched(self) -> bool:
-        return self.divergence is None
+        return self.divergence is None and not self.incomplete
 
 
 def default_factory(kind: str) -> Factory:
@@ -120,6 +124,14 @@ def replay(
         raise KeyError(f"no recorded start of {address!r} in the journal (recorded actors: {known})")
     run = runs[incarnation]
     info = run.info
+    gap = run.history_gap()
+    if gap is not None and gap[0] == 0:
+        return ReplayResult(address, incomplete=(
+            f"the journal does not hold its history from its start (at {moment(info.started_at)}; "
+            f"its journal records from #{gap[1]} on are missing); replay a journal or an export "
+            f"that starts at or before it"
+        ))
+    limit = gap[0] if gap is not None else None
     clock = VirtualClock(start=info.started_at)
     transport = RecordingTransport(clock)
     context = ActorContext(clock=clock, ids=IdSource(info.id_prefix), seed=info.seed)
@@ -133,9 +145,12 @@ def replay(
     for msg_id, at in run.handled:
         if result.divergence is not None:
             break
+        if result.inputs == limit:
+            result.incomplete = f"the journal lacks its records from #{gap[1]} on, after input #{limit}"
+            break
         envelope = index.by_id.get(msg_id)
         if envelope is None:
-            result.divergence = Divergence(None, 0, None, None, f"input {msg_id} is missing from the journal")
+            result.incomplete = f"input #{result.inputs + 1} ({msg_id}) is not in the journal"
             break
         clock.set(at)
         failure = actor.dispatch(envelope)
@@ -156,6 +171,14 @@ def replay(
     state = getattr(actor, "state", None)
     result.state = state() if callable(state) else None
     return result
+
+
+def moment(t: float) -> str:
+    """A recorded time as `--since` takes it: ISO 8601 UTC (virtual clocks: seconds)."""
+    if t < 10**8:
+        return f"{t:g}"
+    floor = datetime.fromtimestamp(int(t * 1000) / 1000, timezone.utc)  # not after t
+    return floor.strftime("%Y-%m-%dT%H:%M:%S.") + f"{floor.microsecond // 1000:03d}Z"
 
 
 def _to_others(outputs: list[Envelope], address: str) -> list[Envelope]:

@@ -10,7 +10,7 @@ ranges. `--since`/`--until` take ISO 8601 times or seconds since the epoch.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from messages import Envelope
 
@@ -33,12 +33,15 @@ def parse_time(text: str) -> float:
 
 
 def open_journal(*, file: str | None = None, broker: str | None = None, follow: bool = False,
-                 since: float | None = None) -> Iterator[Envelope]:
-    """The journal's records from a file or from the broker's stream."""
+                 since: float | None = None, warn: Callable[[str], None] | None = None) -> Iterator[Envelope]:
+    """The journal's records from a file or from the broker's stream (from `since` on,
+    where the stream can seek by time). Without `follow`, the records there are when it
+    is called; `warn` is told of records skipped. Raises JournalError (a ValueError)
+    naming the source and the problem."""
     if file:
-        return read_journal_file(file, follow=follow)
+        return read_journal_file(file, follow=follow, **({"warn": warn} if warn else {}))
     if broker:
         from rabbitmq.journal import read_stream  # the only AMQP code stays in rabbitmq/
 
-        return read_stream(broker, start=since if since is not None else "first", follow=follow)
+        return read_stream(broker, start=since if since is not None else "first", follow=follow, warn=warn)
     raise ValueError("give --file PATH or --broker URL (or set $MESOBUS_BROKER)")

@@ -80,3 +80,53 @@ def test_mesobus_run_of_a_good_command_exits_zero(capsys, monkeypatch) -> None:
 def test_local_cluster_refuses_bad_agent_resources() -> None:
     with pytest.raises(ValueError, match="bad scalar for cpus"):
         LocalCluster(agents=1, agent_resources="cpus:many")
+
+
+class AttributeWatcher(Scheduler):
+    """Records the attributes of the first offer from each agent, then stops."""
+
+    def __init__(self, agents: int) -> None:
+        super().__init__()
+        self.agents = agents
+        self.attributes: dict[str, dict] = {}
+
+    def resource_offers(self, offers):
+        for offer in offers:
+            self.attributes.setdefault(offer.hostname, dict(offer.attributes))
+            self.decline(offer)
+        if len(self.attributes) == self.agents:
+            self.stop()
+
+
+def test_agent_attributes_reach_the_master_and_the_offers() -> None:
+    with LocalCluster(agents=2, agent_attributes=["rack:r1;zone:a", "rack:r2;zone:a"], hostname="h") as cluster:
+        handle = AttributeWatcher.run(cluster, name="watcher", agents=2)
+        assert handle.join(timeout=30)
+        seen = handle.scheduler.attributes
+        state = cluster.state()
+    assert seen == {"h-1": {"rack": "r1", "zone": "a"}, "h-2": {"rack": "r2", "zone": "a"}}
+    assert sorted(a["attributes"]["rack"] for a in state["agents"]) == ["r1", "r2"]
+
+
+def test_one_attributes_text_applies_to_every_agent() -> None:
+    with LocalCluster(agents=2, agent_attributes="gpu:none") as cluster:
+        state = cluster.state()
+    assert [a["attributes"] for a in state["agents"]] == [{"gpu": "none"}] * 2
+
+
+@pytest.mark.parametrize("given, message", [
+    ("rack", "is not name:value"),
+    (["rack:r1"], "a list of 2 texts"),
+])
+def test_local_cluster_refuses_bad_agent_attributes(given, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        LocalCluster(agents=2, agent_attributes=given)
+
+
+def test_the_custom_executor_example_of_the_framework_api_runs_embedded() -> None:
+    from examples.greeter import Greetings
+
+    with LocalCluster(agents=1) as cluster:
+        handle = Greetings.run(cluster, name="greetings", names=("ada", "alan"))
+        assert handle.join(timeout=30)
+    assert sorted(handle.scheduler.said.values()) == ["hello, ada", "hello, alan"]

@@ -55,7 +55,6 @@ def test_replay_show_state_prints_the_actors_state(journal, capsys) -> None:
     [
         (["log", "trace", "no-such-id"], "no message or task with id 'no-such-id'"),
         (["log", "explain", "--framework", "nobody"], "framework 'nobody' does not appear"),
-        (["replay", "--actor=agent.nobody"], "no recorded start of 'agent.nobody'"),
     ],
 )
 def test_unknown_ids_are_one_clear_line_and_exit_1(journal, capsys, argv, message) -> None:

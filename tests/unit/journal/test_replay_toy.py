@@ -86,3 +86,60 @@ def test_replay_until_stops_after_that_message_and_shows_the_state(recorded) -> 
 def test_replaying_an_actor_the_journal_never_saw_names_the_ones_it_did(recorded) -> None:
     with pytest.raises(KeyError, match="recorded actors: counter"):
         replay(recorded, "master")
+
+
+class ChattyCounter(Counter):
+    """Writes its handling order after every second input: several records to lose."""
+
+    journal_flush_every = 2
+
+
+@pytest.fixture
+def records(tmp_path):
+    path = str(tmp_path / "journal.msgpack")
+    clock = VirtualClock(start=100.0)
+    transport = MemoryTransport(clock)
+    journal = FileJournal(path)
+    transport.taps.append(journal.tap)
+    transport.subscribe("client", transport.ack)
+    ref = ChattyCounter.start("counter", transport)
+    for i in range(6):
+        transport.publish(Envelope(id=f"p{i}", sender="client", target="counter", body=PingAgent()))
+        transport.settle()
+        clock.advance(1.5)
+    ref.stop()
+    journal.close()
+    return list(read_journal_file(path))
+
+
+def _without(records, record_id):
+    assert any(r.id == record_id for r in records)
+    return JournalIndex(r for r in records if r.id != record_id)
+
+
+def test_a_journal_without_the_actors_first_records_cannot_replay_it(records) -> None:
+    prefix = next(r.body.id_prefix for r in records if r.type == "ActorStarted")
+    result = replay(_without(records, f"{prefix}.j2"), "counter", factory=ChattyCounter.from_journal)
+    assert not result.matched and result.divergence is None and result.inputs == 0
+    assert "does not hold its history from its start" in result.incomplete
+    assert "records from #2 on are missing" in result.incomplete
+
+
+def test_a_gap_in_the_actors_records_stops_the_replay_there_without_a_divergence(records) -> None:
+    prefix = next(r.body.id_prefix for r in records if r.type == "ActorStarted")
+    result = replay(_without(records, f"{prefix}.j3"), "counter", factory=ChattyCounter.from_journal)
+    assert not result.matched and result.divergence is None
+    assert 0 < result.inputs < 6
+    assert result.incomplete == f"the journal lacks its records from #3 on, after input #{result.inputs}"
+
+
+def test_a_missing_input_stops_the_replay_without_a_divergence(records) -> None:
+    result = replay(_without(records, "p3"), "counter", factory=ChattyCounter.from_journal)
+    assert not result.matched and result.divergence is None
+    assert result.inputs == 3 and result.incomplete == "input #4 (p3) is not in the journal"
+
+
+def test_a_record_read_twice_is_counted_once(records) -> None:
+    doubled = JournalIndex(records + [r for r in records if r.type == "InputsHandled"])
+    result = replay(doubled, "counter", factory=ChattyCounter.from_journal)
+    assert result.matched and result.inputs == 6
