@@ -82,7 +82,10 @@ class Services(Placement):
             if existing is not None and create_only:
                 raise Conflict(f"An app with id [{existing.id}] already exists.", [])
         previous = existing.definition if existing else None
+        if previous is not None and isinstance(raw, dict) and set(raw) - {"id"} == {"version"}:
+            raw = self.version(existing.id, str(raw["version"]))  # a rollback to that version
         definition = normalize(raw, app_id=app_id, previous=previous)
+        self._assign_service_ports(definition, previous)
         self._check_unlocked(definition["id"], force)
         if definition["id"] in self.stopping:
             raise Conflict(f"App '{definition['id']}' is being removed", self._deployments_of(definition["id"]))
@@ -225,6 +228,24 @@ class Services(Placement):
                            f"View details at '/v2/deployments/<DEPLOYMENT_ID>'.", locked)
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _assign_service_ports(self, definition: dict, previous: dict | None) -> None:
+        """Port 0 asks for a service port: Marathon's 10000-20000, unique over the apps."""
+        kept = [d["port"] for d in (previous or {}).get("portDefinitions") or []]
+        used = {p for a in self.apps.values() if a.id != definition["id"]
+                for p in a.definition.get("ports") or ()}
+        candidate = 10000
+        for i, d in enumerate(definition["portDefinitions"]):
+            if d["port"]:
+                continue
+            if i < len(kept) and kept[i] and kept[i] not in used:
+                d["port"] = kept[i]
+            else:
+                while candidate in used and candidate < 20000:
+                    candidate += 1
+                d["port"] = candidate
+            used.add(d["port"])
+        definition["ports"] = [d["port"] for d in definition["portDefinitions"]]
 
     def _new_version(self) -> str:
         now = max(self.now(), self._last_version + 0.001)
