@@ -10,6 +10,7 @@ and resources, as a TaskInfo for the offer's agent.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from actors.frameworks.services.matching import Fit
@@ -77,4 +78,6 @@ def build_task(app: dict[str, Any], offer: Offer, fit: Fit, task_id: str) -> Tas
         command=command,
         labels=labels,
         kill_grace_period=app.get("taskKillGracePeriodSeconds"),
+        # run by the executor next to the task (actors/executor/health.py)
+        data=json.dumps({"healthChecks": app["healthChecks"]}).encode() if app.get("healthChecks") else b"",
     )

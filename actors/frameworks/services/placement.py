@@ -235,6 +235,42 @@ class Placement:
                    "runSpecId": app.id, "agentId": task.agent_id, "host": task.host,
                    "runSpecVersion": task.version, "timestamp": now, "goal": "Stopped" if task.killing else "Running"})
 
+    def on_health(self, result: Any) -> None:
+        """A result of a task's health check, reported by its executor."""
+        if not isinstance(result, dict) or not isinstance(result.get("taskId"), str):
+            return
+        app_id = self.task_app.get(result["taskId"])
+        app = self.apps.get(app_id) if app_id else None
+        task = app.tasks.get(result["taskId"]) if app else None
+        if app is None or task is None:
+            return
+        keys = ("alive", "consecutiveFailures", "firstSuccess", "lastSuccess", "lastFailure", "lastFailureCause",
+                "taskId", "instanceId")
+        was = task.health.get("alive") if task.health else None
+        task.health = {k: result.get(k) for k in keys}
+        task.health["alive"] = bool(result.get("alive"))
+        if was != task.health["alive"]:
+            self.emit({"eventType": "health_status_changed_event", "timestamp": iso(self.now()), "appId": app.id,
+                       "taskId": task.id, "instanceId": task.id, "version": task.version,
+                       "alive": task.health["alive"]})
+        checks = app.definition.get("healthChecks") or []
+        limit = min((int(c.get("maxConsecutiveFailures") or 0) for c in checks), default=0)
+        failures = int(result.get("consecutiveFailures") or 0)
+        if not task.health["alive"] and failures:
+            self.emit({"eventType": "failed_health_check_event", "timestamp": iso(self.now()), "appId": app.id,
+                       "taskId": task.id, "instanceId": task.id, "healthCheck": checks[0] if checks else {}})
+        if limit and failures >= limit and not task.killing:
+            self.emit({"eventType": "unhealthy_instance_kill_event", "timestamp": iso(self.now()), "appId": app.id,
+                       "taskId": task.id, "instanceId": task.id, "version": task.version,
+                       "reason": result.get("lastFailureCause") or "unhealthy", "host": task.host,
+                       "slaveId": task.agent_id})
+            self.kill_task(app, task)
+            app.last_failure = {"appId": app.id, "host": task.host, "message": "unhealthy: "
+                                + str(result.get("lastFailureCause") or ""), "state": "TASK_KILLED",
+                                "taskId": task.id, "timestamp": iso(self.now()), "version": task.version,
+                                "slaveId": task.agent_id}
+        self.wake()
+
     def reset_delay(self, app_id: str) -> None:
         app = self.apps[app_id]
         app.delay.failures, app.delay.until = 0, 0.0

@@ -8,6 +8,7 @@ and sending what it decides. The HTTP API runs its calls on this actor's thread 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Callable, TypeVar
 
@@ -70,6 +71,17 @@ class ServicesScheduler(Scheduler):
     def status_update(self, status: TaskStatus) -> None:
         self.services.on_status(status)
         self._after()
+
+    def framework_message(self, executor_id: str, agent_id: str, data: bytes) -> None:
+        try:
+            decoded = json.loads(data) if len(data) < 65536 else None
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict) and "healthCheckResult" in decoded:
+            self.services.on_health(decoded["healthCheckResult"])
+            self._after()
+        else:
+            log.warning("%s: unexpected framework message from %s on %s", self.address, executor_id, agent_id)
 
     def agent_lost(self, agent_id: str) -> None:
         self.services.on_agent_lost(agent_id)

@@ -196,3 +196,23 @@ def test_cancelling_a_deployment_rolls_the_app_back() -> None:
     rollback = w.s.cancel_deployment(deployment.id, force=False)
     assert rollback is not None and w.s.apps["/a"].definition["instances"] == 1
     assert w.s.apps["/a"].definition["cpus"] == 0.1
+
+
+def test_an_unhealthy_task_is_killed_and_replaced_and_health_holds_the_floor() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 8,
+                 "healthChecks": [{"protocol": "TCP", "maxConsecutiveFailures": 2}]})
+    [task] = w.launch(w.offer())
+    assert b"healthChecks" in task.data
+    w.run_all([task])
+    assert w.s.deployments  # running but not yet healthy: the deployment waits
+    w.s.on_health({"taskId": task.task_id, "alive": True, "consecutiveFailures": 0})
+    assert not w.s.deployments
+    w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 1})
+    assert w.kills() == []
+    w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 2, "lastFailureCause": "refused"})
+    assert w.kills() == [task.task_id]
+    w.status(task.task_id, "TASK_KILLED")
+    assert len(w.launch(w.offer())) == 1
+    kinds = [e["eventType"] for e in w.events]
+    assert "health_status_changed_event" in kinds and "unhealthy_instance_kill_event" in kinds
