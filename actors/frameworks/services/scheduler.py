@@ -104,9 +104,13 @@ class ServicesScheduler(Scheduler):
             finally:
                 self._after()
         if isinstance(message, _Tick):
-            self.services.wake()
-            self._after()
-            self._schedule_tick()
+            try:
+                self.services.wake()
+                self._after()
+            except Exception:  # a bug must not stop the framework: logged, tried again next tick
+                log.exception("%s: periodic check failed", self.address)
+            finally:
+                self._schedule_tick()
             return None
         return super().on_receive(message)
 
