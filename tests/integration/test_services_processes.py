@@ -29,6 +29,9 @@ pytestmark = pytest.mark.broker
 # marathon-python still uses collections.Iterable (gone since Python 3.10) to encode constraints
 collections.Iterable = collections.abc.Iterable  # type: ignore[attr-defined]
 
+# one thread: tasks run under a process limit that a thread per request would hit
+SERVER = ("exec python3 -c 'import http.server as h, os; h.HTTPServer((\"127.0.0.1\", int(os.environ[\"PORT0\"])), "
+          "h.SimpleHTTPRequestHandler).serve_forever()'")
 HOSTS = {"h1": "rack:r1", "h2": "rack:r2", "h3": "rack:r3"}
 
 
@@ -39,11 +42,12 @@ def free_port() -> int:
 
 
 class Services:
-    def __init__(self, cluster: ProcessCluster, name: str = "services") -> None:
+    def __init__(self, cluster: ProcessCluster, name: str = "services", framework: str = "services") -> None:
         self.cluster = cluster
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = cluster.mesobus(name, "services", "--broker", cluster.url, "--http", f"127.0.0.1:{self.port}")
+        self.proc = cluster.mesobus(name, "services", "--broker", cluster.url, "--http", f"127.0.0.1:{self.port}",
+                                     "--name", framework)
         self.client = marathon.MarathonClient(self.url)
 
     def wait_leading(self, timeout: float = 60) -> None:
@@ -122,13 +126,13 @@ def test_create_scale_and_constraints_with_a_waiting_apps_reason(services: Servi
                                                constraints=[["rack", "LIKE", "r2"]]))
     got = wait_for("2 instances on r2", running(services, "/team/r2", 2), cluster=cluster)
     assert {t.host for t in got.tasks} == {"h2"}
-    client.delete_app("/team/r2")
-    client.delete_app("/team/web")
+    client.delete_app("/team/r2", force=True)
+    client.delete_app("/team/web", force=True)
     wait_for("apps removed", lambda: not services.get("/v2/apps")["apps"], cluster=cluster)
 
 
 def test_rolling_restart_holds_the_health_floor(services: Services, cluster: ProcessCluster) -> None:
-    spec = {"id": "/roll", "cmd": "exec python3 -m http.server $PORT0 --bind 127.0.0.1", "cpus": 0.1, "mem": 32,
+    spec = {"id": "/roll", "cmd": SERVER, "cpus": 0.1, "mem": 32,
             "instances": 4, "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.0},
             "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "delaySeconds": 0,
                               "intervalSeconds": 1, "timeoutSeconds": 2, "gracePeriodSeconds": 30,
@@ -164,7 +168,7 @@ def test_rolling_restart_holds_the_health_floor(services: Services, cluster: Pro
     after = {t.id for t in services.client.list_tasks("/roll")}
     assert not before & after  # every task replaced
     assert lowest[0] >= 2, f"healthy tasks dropped to {lowest[0]} (floor 2)"
-    services.client.delete_app("/roll")
+    services.client.delete_app("/roll", force=True)
 
 
 def test_a_failing_health_check_gets_the_task_replaced(services: Services, cluster: ProcessCluster) -> None:
@@ -180,7 +184,7 @@ def test_a_failing_health_check_gets_the_task_replaced(services: Services, clust
         return app if ids and first not in ids and app.get("lastTaskFailure") else None
     app = wait_for("a replacement", replaced, cluster=cluster)
     assert "unhealthy" in app["lastTaskFailure"]["message"]
-    services.client.delete_app("/sick")
+    services.client.delete_app("/sick", force=True)
 
 
 def test_the_event_stream_tells_a_deployment(services: Services, cluster: ProcessCluster) -> None:
@@ -205,7 +209,7 @@ def test_the_event_stream_tells_a_deployment(services: Services, cluster: Proces
     for kind in ("event_stream_attached", "api_post_event", "deployment_info", "status_update_event",
                  "instance_changed_event", "deployment_success"):
         assert kind in kinds, kinds
-    services.client.delete_app("/evented")
+    services.client.delete_app("/evented", force=True)
 
 
 def test_a_killed_agents_tasks_are_replaced_elsewhere(services: Services, cluster: ProcessCluster) -> None:
@@ -225,13 +229,13 @@ def test_a_killed_agents_tasks_are_replaced_elsewhere(services: Services, cluste
         live = [t for t in tasks if t.state == "TASK_RUNNING"]
         return len(live) == 2 and victim not in {t.host for t in live}
     wait_for(f"the tasks of {victim} to move", moved, timeout=90, cluster=cluster)
-    services.client.delete_app("/moving")
+    services.client.delete_app("/moving", force=True)
 
 
 def test_a_sigkilled_services_process_is_succeeded_and_keeps_every_task(cluster: ProcessCluster) -> None:
-    first = Services(cluster, name="services-a")
+    first = Services(cluster, name="services-a", framework="kept")
     first.wait_leading()
-    standby = Services(cluster, name="services-b")
+    standby = Services(cluster, name="services-b", framework="kept")
     cluster.wait_log(standby.proc, "standing by", 60)
     # the standby sends clients to the leader
     answer = httpx.get(standby.url + "/v2/apps", timeout=30, follow_redirects=False)
@@ -245,4 +249,4 @@ def test_a_sigkilled_services_process_is_succeeded_and_keeps_every_task(cluster:
     assert {t.id for t in got.tasks} == ids
     time.sleep(3)  # and they stay: none is killed or replaced after reconciliation
     assert {t.id for t in standby.client.list_tasks("/kept")} == ids
-    standby.client.delete_app("/kept")
+    standby.client.delete_app("/kept", force=True)
