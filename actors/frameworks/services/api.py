@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from actors.frameworks.services import groups as groups_module
 from actors.frameworks.services import shapes
 from actors.frameworks.services.appdef import AppInvalid
 from actors.frameworks.services.errors import BadRequest, Conflict, NotFound
@@ -266,6 +267,33 @@ def build_app(handle: Any) -> Starlette:
             return JSONResponse(shapes.group_json(group_id, inside, version))
         return await api.answer(fn)
 
+    async def change_group(request: Request) -> Response:
+        group_id = request.path_params.get("group_id")
+        group_id = normalize_id(group_id) if group_id else None
+        try:
+            body = await api.body(request)
+        except BadRequest as err:
+            return JSONResponse({"message": str(err)}, status_code=400)
+        force = _flag(request, "force")
+
+        def fn(s: ServicesScheduler) -> Response:
+            d = groups_module.put_group(s.services, body, group_id=group_id, force=force)
+            if d is None:
+                raise BadRequest("the group holds no app to deploy")
+            created = request.method == "POST"
+            return JSONResponse({"version": d.version, "deploymentId": d.id}, status_code=201 if created else 200,
+                                headers={"Location": f"/v2/groups{group_id or ''}"} if created else None)
+        return await api.answer(fn)
+
+    async def delete_group(request: Request) -> Response:
+        group_id = normalize_id(request.path_params.get("group_id", "/"))
+        force = _flag(request, "force")
+
+        def fn(s: ServicesScheduler) -> Response:
+            d = groups_module.delete_group(s.services, group_id, force=force)
+            return JSONResponse({"version": d.version, "deploymentId": d.id})
+        return await api.answer(fn)
+
     async def deployments(request: Request) -> Response:
         def fn(s: ServicesScheduler) -> Response:
             return JSONResponse([shapes.deployment_json(d) for d in s.services.deployments.values()])
@@ -364,6 +392,9 @@ def build_app(handle: Any) -> Starlette:
         Route("/v2/tasks/delete", delete_tasks, methods=["POST"]),
         Route("/v2/groups", groups, methods=["GET"]),
         Route("/v2/groups/{group_id:path}", groups, methods=["GET"]),
+        Route("/v2/groups", change_group, methods=["POST", "PUT"]),
+        Route("/v2/groups/{group_id:path}", change_group, methods=["POST", "PUT"]),
+        Route("/v2/groups/{group_id:path}", delete_group, methods=["DELETE"]),
         Route("/v2/deployments", deployments, methods=["GET"]),
         Route("/v2/deployments/{deployment_id}", cancel_deployment, methods=["DELETE"]),
         Route("/v2/queue", queue, methods=["GET"]),

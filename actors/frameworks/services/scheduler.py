@@ -35,6 +35,10 @@ class _Tick:
     pass
 
 
+class _Wake:
+    pass
+
+
 class ServicesScheduler(Scheduler):
     def __init__(self, store: StateStore | None = None, state: dict | None = None, leader_url: str = "",
                  events: EventBus | None = None) -> None:
@@ -46,6 +50,7 @@ class ServicesScheduler(Scheduler):
         self.services.restore(state if state is not None else self.store.load())
         self.started_at = self.now()
         self._tick_handle: Any = None
+        self._wake_pending = False
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -103,6 +108,11 @@ class ServicesScheduler(Scheduler):
                 return message.fn(self)
             finally:
                 self._after()
+        if isinstance(message, _Wake):
+            self._wake_pending = False
+            self.services.wake()
+            self._after()
+            return None
         if isinstance(message, _Tick):
             try:
                 self.services.wake()
@@ -126,7 +136,11 @@ class ServicesScheduler(Scheduler):
         self._tick_handle = self.context.clock.call_later(TICK_SECONDS, fire)
 
     def _after(self) -> None:
-        """Send what the state machine decided."""
+        """Send what the state machine decided; plan again after the messages waiting now
+        (a burst of status updates is planned once)."""
+        if self.services.dirty and not self._wake_pending:
+            self._wake_pending = True
+            self.actor_ref.tell(_Wake())
         actions, self.services.actions = self.services.actions, []
         for action in actions:
             kind = action[0]
