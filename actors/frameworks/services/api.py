@@ -311,6 +311,8 @@ def build_app(handle: Any) -> Starlette:
         return await api.answer(fn)
 
     async def queue(request: Request) -> Response:
+        offers = "lastUnusedOffers" in ",".join(request.query_params.getlist("embed"))
+
         def fn(s: ServicesScheduler) -> Response:
             now = s.now()
             out = []
@@ -321,7 +323,10 @@ def build_app(handle: Any) -> Starlette:
 
                 count, _ = plan(app)
                 if count > 0:
-                    out.append(shapes.queue_json(app, count, now))
+                    entry = shapes.queue_json(app, count, now)
+                    if not offers:  # as Marathon: only when asked for
+                        del entry["lastUnusedOffers"]
+                    out.append(entry)
             return JSONResponse({"queue": out})
         return await api.answer(fn)
 

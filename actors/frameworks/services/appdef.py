@@ -85,8 +85,9 @@ def normalize(raw: Any, *, base: str = "/", app_id: str | None = None, previous:
         app_id = normalize_id(raw_id, base)
         if why := path_error(app_id):
             errors.add("/id", why)
-    if "ports" in given and "portDefinitions" in given and given["ports"] and given["portDefinitions"]:
-        errors.add("/", "give ports or portDefinitions, not both")
+    both = "ports" in given and "portDefinitions" in given and given["ports"] and given["portDefinitions"]
+    if both and given["ports"] != [d.get("port", 0) for d in given["portDefinitions"] if isinstance(d, dict)]:
+        errors.add("/", "give ports or portDefinitions, not both")  # (both, when they agree: a GET's output)
     for key, value in given.items():
         if key not in DEFAULTS:
             continue  # Marathon ignores fields it does not know
