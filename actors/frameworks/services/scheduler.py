@@ -59,12 +59,18 @@ class ServicesScheduler(Scheduler):
         if known:
             self.reconcile(known)  # what became of the tasks we knew
         self.reconcile()  # and every task the master has for us (adopted when ours)
-        self.services.suppressed = False
-        self.revive()
-        self._after()
+        self._resume()
 
     def reregistered(self, master_info: MasterInfo) -> None:
         self.reconcile()
+        self._resume()
+
+    def _resume(self) -> None:
+        """Connected (again): kills asked while disconnected were dropped, ask again."""
+        for app in list(self.services.apps.values()) + list(self.services.stopping.values()):
+            for task in app.tasks.values():
+                if task.killing:
+                    self.kill(task.id, task.agent_id, app.definition.get("taskKillGracePeriodSeconds"))
         self.services.suppressed = False
         self.revive()
         self._after()
