@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from actors.frameworks.services import groups as groups_module
-from actors.frameworks.services import shapes
+from actors.frameworks.services import shapes, streams
 from actors.frameworks.services.appdef import AppInvalid
 from actors.frameworks.services.errors import BadRequest, Conflict, NotFound
 from actors.frameworks.services.paths import normalize_id
@@ -103,9 +102,15 @@ def build_app(handle: Any) -> Starlette:
                     continue
                 if label and not _label_matches(d.get("labels") or {}, label):
                     continue
-                out.append(shapes.app_json(app, s.services._deployments_of(app.id), embed))
-            return JSONResponse({"apps": out})
-        return await api.answer(fn)
+                one = shapes.app_json(app, s.services._deployments_of(app.id), embed)
+                out.append((one, shapes.cache_key(app, one)))
+            return out
+        apps = await api.run(fn)
+        # encoded here, on the HTTP thread: the scheduler's thread only gathered the values
+        if all(key is not None for _, key in apps):
+            body = await run_in_threadpool(shapes.encode_apps, [a for a, _ in apps], [k for _, k in apps])
+            return Response(body, media_type="application/json")
+        return await run_in_threadpool(JSONResponse, {"apps": [a for a, _ in apps]})
 
     async def create_app(request: Request) -> Response:
         try:
@@ -339,50 +344,6 @@ def build_app(handle: Any) -> Starlette:
             return Response(status_code=204)
         return await api.answer(fn)
 
-    async def metrics(request: Request) -> Response:
-        def fn(s: ServicesScheduler) -> Response:
-            apps = s.services.apps.values()
-            gauges = {
-                "marathon.apps.active.gauge": {"value": len(s.services.apps)},
-                "marathon.deployments.active.gauge": {"value": len(s.services.deployments)},
-                "marathon.instances.running.gauge": {"value": sum(1 for a in apps for t in a.tasks.values() if t.running)},
-                "marathon.instances.staged.gauge": {"value": sum(1 for a in apps for t in a.tasks.values() if not t.running)},
-                "marathon.instances.launch-overdue.gauge": {"value": sum(1 for a in apps if a.waiting_since is not None)},
-                "marathon.http.event-streams.active.gauge": {"value": s.events.attached},
-            }
-            counters = {f"marathon.events.{k}.counter": {"count": v} for k, v in sorted(s.events.counts.items())}
-            return JSONResponse({"version": "4.0.0", "gauges": gauges, "counters": counters, "histograms": {},
-                                 "meters": {}, "timers": {}, "start": iso(s.started_at), "end": iso(time.time())})
-        return await api.answer(fn)
-
-    async def events(request: Request) -> Response:
-        types = set(request.query_params.getlist("event_type")) or None
-        bus = scheduler.events
-        sub = bus.subscribe(types)
-
-        async def stream():
-            try:
-                attached = {"eventType": "event_stream_attached", "remoteAddress": _client(request),
-                            "timestamp": iso(time.time())}
-                if types is None or "event_stream_attached" in types:
-                    yield _sse(attached)
-                import asyncio
-
-                while True:
-                    try:
-                        event = await asyncio.wait_for(sub.queue.get(), timeout=15.0)
-                    except asyncio.TimeoutError:
-                        yield b"\n"  # keeps proxies from closing an idle stream
-                        continue
-                    if sub.dropped:
-                        break
-                    yield _sse(event)
-            finally:
-                bus.unsubscribe(sub)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
-
     routes = [
         Route("/ping", ping, methods=["GET", "HEAD"]),
         Route("/v2/info", info),
@@ -404,18 +365,13 @@ def build_app(handle: Any) -> Starlette:
         Route("/v2/deployments/{deployment_id}", cancel_deployment, methods=["DELETE"]),
         Route("/v2/queue", queue, methods=["GET"]),
         Route("/v2/queue/{app_id:path}/delay", reset_delay, methods=["DELETE"]),
-        Route("/v2/events", events, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/v2/events", streams.events_endpoint(scheduler), methods=["GET"]),
+        Route("/metrics", streams.metrics_endpoint(api.answer), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
 
-def _sse(event: dict[str, Any]) -> bytes:
-    return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
+_client = streams.client_address
 
 
 def _label_matches(labels: dict[str, str], selector: str) -> bool:
