@@ -106,7 +106,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
                    role: str = "*", state_dir: str | None = None,
                    stop: threading.Event | None = None) -> int:
     """The whole life of a framework process (see the module docstring); the exit code."""
-    from actors.cli.common import fail, redact, signals_set
+    from actors.cli.common import fail, signals_set
 
     try:
         address = listen_address(http)
@@ -129,7 +129,6 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
             return fail(prog, str(err), 1)
         finally:
             server.stop()
-            _ = redact  # imported with fail, for the messages below
 
 
 def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: HttpServer, switch: SwitchApp,
