@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from actors.frameworks.hosting.auth import BasicAuth, parse_credentials
 from actors.frameworks.hosting.lock import framework_lock
 from actors.frameworks.hosting.store import StateStore, StoreError, open_store
 from actors.frameworks.hosting.switch import SwitchApp
@@ -103,7 +104,7 @@ def start_hosted(spec: Hosted, *, target: Any, store: StateStore, server: HttpSe
 
 
 def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, agents: int = 3,
-                   role: str = "*", state_dir: str | None = None,
+                   role: str = "*", state_dir: str | None = None, credentials: str | None = None,
                    stop: threading.Event | None = None) -> int:
     """The whole life of a framework process (see the module docstring); the exit code."""
     from actors.cli.common import fail, signals_set
@@ -114,11 +115,16 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
         return fail(prog, str(err), 2)
     if address is None:
         return fail(prog, "--http off: this framework is used through its HTTP API", 2)
+    try:
+        login = parse_credentials(credentials) if credentials else None
+    except ValueError as err:
+        return fail(prog, f"--http-credentials: {err}", 2)
     stop = stop or threading.Event()
     with signals_set(stop) as signals:
         switch = SwitchApp(_standby_app(None))
         try:
-            server = HttpServer(switch, *address, name=spec.name).start()
+            served = BasicAuth(switch, *login) if login else switch
+            server = HttpServer(served, *address, name=spec.name).start()
         except OSError as err:
             return fail(prog, str(err), 1)
         try:

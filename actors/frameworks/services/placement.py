@@ -108,8 +108,9 @@ class Placement:
             if tasks:
                 self.actions.append(("launch", offer, tasks))
             else:
-                self.actions.append(("decline", offer.offer_id,
-                                     DECLINE_SECONDS if self.plans else NOTHING_TO_DO_SECONDS))
+                # a short refusal while anything waits (for offers, or out its backoff)
+                waiting = self.plans or self._delayed()
+                self.actions.append(("decline", offer.offer_id, DECLINE_SECONDS if waiting else NOTHING_TO_DO_SECONDS))
         if not self.plans:
             self.wake()
 

@@ -238,3 +238,13 @@ def test_a_group_is_deployed_scaled_and_removed_in_one_deployment_each() -> None
     d = groups.delete_group(w.s, "/prod", force=False)
     assert d.affected_apps == ["/prod/db/pg", "/prod/web"] and not w.s.apps
     assert len(w.kills()) == 6
+
+
+def test_offers_during_a_backoff_are_refused_briefly_not_for_minutes() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "cpus": 0.1, "mem": 8, "backoffSeconds": 3})
+    [task] = w.launch(w.offer())
+    w.status(task.task_id, "TASK_FAILED")
+    w.s.on_offers([w.offer()])
+    [decline] = [a for a in w.s.actions if a[0] == "decline"]
+    assert decline[2] <= 5.0
