@@ -24,6 +24,7 @@ HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTP
 KILL_SELECTIONS = ("YOUNGEST_FIRST", "OLDEST_FIRST")
 MAX_INSTANCES = 100_000
 MAX_PORTS = 100
+MAX_CONSTRAINTS = 100  # each is checked against every offer
 
 # The fields a client may set, with Marathon's defaults (None: emitted only when set).
 DEFAULTS: dict[str, Any] = {
@@ -176,8 +177,8 @@ def _check(app: dict, errors: _Errors) -> None:
 
 def _check_constraints(app: dict, errors: _Errors) -> None:
     constraints = app["constraints"]
-    if not isinstance(constraints, list):
-        errors.add("/constraints", "must be a list of [field, operator, value]")
+    if not isinstance(constraints, list) or len(constraints) > MAX_CONSTRAINTS:
+        errors.add("/constraints", f"must be a list of at most {MAX_CONSTRAINTS} [field, operator, value]")
         return
     fixed = []
     for i, c in enumerate(constraints):
