@@ -1,0 +1,1 @@
+"""`mesobus jobs`: a Chronos-compatible framework for scheduled and dependent batch jobs."""
