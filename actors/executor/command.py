@@ -36,6 +36,7 @@ from actors.agent.sandbox import check_id, create_task_sandbox
 from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.base import Executor
 from actors.executor.environment import ExecutorEnv
+from actors.executor.health import HealthChecks, framework_message_sender
 from actors.executor.limits import Limits, detect_limits
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
 from actors.runtime import ActorContext, Transport, on
@@ -84,6 +85,7 @@ class CommandExecutor(Executor):
         self.shutting_down = False
         self._idle_generation = 0
         self._idle_timer = ""
+        self.health = HealthChecks(framework_message_sender(self))
         log.info("%s: task limits: %s", self.address, self.limits.describe())
 
     def on_start(self) -> None:
@@ -136,6 +138,7 @@ class CommandExecutor(Executor):
             return
         self.running[task.task_id] = RunningTask(task, process, sandbox)
         self.update(task.task_id, TaskState.TASK_RUNNING, message=f"pid {process.pid}")
+        self.health.start(task, sandbox, self._task_environment(task, sandbox))
 
     def kill_task(self, task_id: str) -> None:
         running = self.running.get(task_id)
@@ -175,6 +178,7 @@ class CommandExecutor(Executor):
     @on(TaskProcessExited)
     def _on_process_exited(self, msg: TaskProcessExited) -> None:
         running = self.running.pop(msg.task_id, None)
+        self.health.stop(msg.task_id)
         if running is None:
             return
         self.cancel(running.kill_timer)
@@ -231,6 +235,7 @@ class CommandExecutor(Executor):
     # --- helpers ------------------------------------------------------------------------
 
     def on_stop(self) -> None:
+        self.health.stop_all()
         for running in self.running.values():  # never leave tasks behind
             running.process.signal(signal.SIGKILL)
         super().on_stop()

@@ -1,0 +1,57 @@
+"""Deployments: the steps of a change, and when each is done.
+
+A change of one app is one deployment: a new app `StartApplication` then
+`ScaleApplication`; a change of `instances` alone `ScaleApplication`; any other change,
+or a restart, `RestartApplication`; a removal `StopApplication`. A step is done when its
+apps have exactly their instances, all of the current configuration and ready (running,
+and healthy when checked); a stop when no task is left.
+
+>>> steps_for(None, {"id": "/a"}, restart=False)
+[[{'action': 'StartApplication', 'app': '/a'}], [{'action': 'ScaleApplication', 'app': '/a'}]]
+>>> steps_for({"id": "/a", "cmd": "x", "instances": 1}, {"id": "/a", "cmd": "x", "instances": 3}, restart=False)
+[[{'action': 'ScaleApplication', 'app': '/a'}]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.frameworks.services.appdef import config_equal
+from actors.frameworks.services.model import AppRecord, Deployment
+
+
+def steps_for(before: dict | None, after: dict | None, *, restart: bool) -> list[list[dict[str, str]]]:
+    app_id = (after or before or {})["id"]
+    if after is None:
+        return [[{"action": "StopApplication", "app": app_id}]]
+    if before is None:
+        return [[{"action": "StartApplication", "app": app_id}], [{"action": "ScaleApplication", "app": app_id}]]
+    if restart or not config_equal(before, after):
+        return [[{"action": "RestartApplication", "app": app_id}]]
+    return [[{"action": "ScaleApplication", "app": app_id}]]
+
+
+def action_done(action: dict[str, str], app: AppRecord | None) -> bool:
+    if action["action"] == "StopApplication":
+        return app is None or not app.tasks
+    if app is None:
+        return action["action"] != "StartApplication" and False
+    if action["action"] == "StartApplication":
+        return True
+    live = app.live()
+    if len(live) != app.definition["instances"] or len(app.tasks) != len(live):
+        return False
+    return all(t.config_version == app.config_version and app.ready(t) for t in live)
+
+
+def plan_json(d: Deployment) -> dict[str, Any]:
+    """The `plan` of deployment events."""
+    return {
+        "id": d.id,
+        "version": d.version,
+        "original": {"id": "/", "apps": [a for a in d.originals.values() if a], "groups": [], "pods": [],
+                     "dependencies": [], "version": d.version},
+        "target": {"id": "/", "apps": [a for a in d.targets.values() if a], "groups": [], "pods": [],
+                   "dependencies": [], "version": d.version},
+        "steps": [{"actions": step} for step in d.steps],
+    }

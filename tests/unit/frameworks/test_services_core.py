@@ -1,0 +1,218 @@
+"""The services state machine on plain values and a virtual clock: offers become tasks,
+lost tasks are replaced after backoff, rolling restarts hold the health floor,
+constraints and the queue's reasons, state restored without killing anything."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from actors.frameworks.hosting import MemoryStore
+from actors.frameworks.services.appdef import AppInvalid
+from actors.frameworks.services.core import Services
+from actors.frameworks.services.errors import Conflict
+from actors.runtime import VirtualClock
+from messages import Offer, Resources, TaskState, TaskStatus
+
+AGENT = "cpus:4;mem:4096;disk:1000;ports:[31000-31009]"
+
+
+class World:
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.clock = VirtualClock(start=1_700_000_000.0)
+        self.store = store or MemoryStore()
+        self.ids = itertools.count(1)
+        self.events: list[dict] = []
+        self.s = Services(self.store, now=self.clock.now, new_id=lambda: f"id{next(self.ids)}", emit=self.events.append)
+        self.offers = itertools.count(1)
+
+    def offer(self, host: str = "h1", resources: str = AGENT, **attributes: str) -> Offer:
+        return Offer(f"o{next(self.offers)}", "fw", f"agent-{host}", host, Resources.parse(resources),
+                     attributes=attributes)
+
+    def launch(self, *offers: Offer) -> list:
+        """Offer these; returns the TaskInfos launched (and clears the actions)."""
+        self.s.on_offers(list(offers))
+        tasks = [t for a in self.s.actions if a[0] == "launch" for t in a[2]]
+        self.s.actions.clear()
+        return tasks
+
+    def status(self, task_id: str, state: str, message: str = "") -> None:
+        app = self.s.apps.get(self.s.task_app.get(task_id, ""))
+        agent = app.tasks[task_id].agent_id if app and task_id in app.tasks else ""
+        self.s.on_status(TaskStatus(task_id, TaskState(state), message, agent_id=agent, timestamp=self.clock.now()))
+
+    def run_all(self, tasks) -> None:
+        for t in tasks:
+            self.status(t.task_id, "TASK_RUNNING")
+
+    def kills(self) -> list[str]:
+        out = [a[1] for a in self.s.actions if a[0] == "kill"]
+        self.s.actions[:] = [a for a in self.s.actions if a[0] != "kill"]
+        return out
+
+
+def test_instances_are_launched_with_ports_and_marathon_environment() -> None:
+    w = World()
+    w.s.put_app({"id": "/team/web", "cmd": "serve", "instances": 2, "cpus": 0.5, "mem": 64,
+                 "portDefinitions": [{"port": 0}, {"port": 0}], "env": {"A": "1"}})
+    tasks = w.launch(w.offer())
+    assert len(tasks) == 2
+    env = tasks[0].command.environment
+    assert env["PORT0"] == "31000" and env["PORTS"] == "31000,31001" and env["HOST"] == "h1"
+    assert env["MARATHON_APP_ID"] == "/team/web" and env["A"] == "1"
+    assert tasks[0].task_id.startswith("team_web.")
+    assert w.s.apps["/team/web"].definition["ports"] == [10000, 10001]  # service ports assigned
+
+
+def test_a_deployment_ends_when_every_instance_runs() -> None:
+    w = World()
+    _, deployment, _ = w.s.put_app({"id": "/a", "cmd": "x", "instances": 2, "cpus": 0.1, "mem": 8})
+    w.run_all(w.launch(w.offer()))
+    assert deployment.id not in w.s.deployments
+    assert [e["eventType"] for e in w.events if e["eventType"].startswith("deployment")][-1] == "deployment_success"
+
+
+def test_a_failed_task_is_replaced_after_its_backoff() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 8, "backoffSeconds": 10,
+                 "backoffFactor": 2})
+    [task] = w.launch(w.offer())
+    w.status(task.task_id, "TASK_FAILED", "exit 1")
+    assert w.launch(w.offer()) == []  # within the backoff
+    assert w.s.apps["/a"].last_failure["message"] == "exit 1"
+    w.clock.advance(10.5)
+    [again] = w.launch(w.offer())
+    w.status(again.task_id, "TASK_FAILED")
+    w.clock.advance(10.5)
+    assert w.launch(w.offer()) == []  # doubled: 20 s now
+    w.clock.advance(10)
+    assert len(w.launch(w.offer())) == 1
+
+
+def test_scaling_down_kills_the_youngest_first() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 8})
+    [old] = w.launch(w.offer())
+    w.s.put_app({"id": "/a", "instances": 3}, app_id="/a", force=True)
+    w.clock.advance(1)
+    young = w.launch(w.offer())
+    w.run_all([old, *young])
+    w.s.put_app({"instances": 1}, app_id="/a")
+    assert sorted(w.kills()) == sorted(t.task_id for t in young)
+
+
+@pytest.mark.parametrize("floor,over", [(1.0, 0.0), (0.5, 0.0), (1.0, 1.0), (0.0, 0.0)])
+def test_a_rolling_restart_never_drops_below_the_health_floor(floor: float, over: float) -> None:
+    w = World()
+    n = 4
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": n, "cpus": 0.1, "mem": 8,
+                 "upgradeStrategy": {"minimumHealthCapacity": floor, "maximumOverCapacity": over}})
+    w.run_all(w.launch(w.offer()))
+    deployment = w.s.restart_app("/a")
+    app = w.s.apps["/a"]
+    lowest = n
+    for _ in range(20):
+        for task_id in w.kills():  # kills take effect (the floor is checked before they do)
+            w.status(task_id, "TASK_KILLED")
+        lowest = min(lowest, sum(1 for t in app.tasks.values() if t.running and not t.killing))
+        w.run_all(w.launch(w.offer()))
+        if deployment.id not in w.s.deployments:
+            break
+    assert deployment.id not in w.s.deployments
+    assert lowest >= int(n * floor + 0.999)
+    assert all(t.config_version == app.config_version for t in app.tasks.values()) and len(app.tasks) == n
+
+
+def test_constraints_spread_instances_and_the_queue_says_why_one_waits() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 3, "cpus": 0.1, "mem": 8,
+                 "constraints": [["hostname", "UNIQUE"], ["rack", "LIKE", "r[12]"]]})
+    launched = w.launch(w.offer("h1", rack="r1"), w.offer("h2", rack="r2"), w.offer("h3", rack="r3"))
+    assert sorted(t.agent_id for t in launched) == ["agent-h1", "agent-h2"]
+    app = w.s.apps["/a"]
+    reasons = [o["reason"] for o in app.unused_offers]
+    assert ["UnfulfilledConstraint(rack:LIKE:r[12])"] in reasons
+    w.launch(w.offer("h1", rack="r1"))
+    assert ["UnfulfilledConstraint(hostname:UNIQUE)"] in [o["reason"] for o in app.unused_offers]
+
+
+def test_an_offer_too_small_is_named_resource_by_resource() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "cpus": 8, "mem": 8, "requirePorts": True,
+                 "portDefinitions": [{"port": 80}]})
+    w.launch(w.offer())
+    assert w.s.apps["/a"].unused_offers[-1]["reason"] == ["InsufficientCpus", "InsufficientPorts"]
+
+
+def test_a_change_to_a_deploying_app_conflicts_unless_forced() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 2})
+    with pytest.raises(Conflict) as err:
+        w.s.put_app({"instances": 3}, app_id="/a")
+    assert err.value.deployments
+    _, deployment, _ = w.s.put_app({"instances": 3}, app_id="/a", force=True)
+    assert list(w.s.deployments) == [deployment.id]
+
+
+def test_invalid_apps_name_each_field() -> None:
+    w = World()
+    with pytest.raises(AppInvalid) as err:
+        w.s.put_app({"id": "/Bad", "cmd": "x", "mem": "lots", "constraints": [["hostname", "NEAR"]]})
+    paths = [d["path"] for d in err.value.details]
+    assert paths == ["/id", "/mem", "/constraints(0)"]
+
+
+def test_a_docker_app_fails_with_a_clear_message() -> None:
+    w = World()
+    w.s.put_app({"id": "/d", "container": {"type": "DOCKER", "docker": {"image": "nginx"}}, "cpus": 0.1, "mem": 8})
+    assert w.launch(w.offer()) == []
+    assert "DOCKER containers are not supported" in w.s.apps["/d"].last_failure["message"]
+
+
+def test_restored_state_keeps_running_tasks_and_adopts_unknown_ones() -> None:
+    first = World()
+    first.s.put_app({"id": "/a", "cmd": "x", "instances": 2, "cpus": 0.1, "mem": 8})
+    tasks = first.launch(first.offer())
+    first.run_all(tasks)
+    second = World(first.store)
+    second.s.restore(first.store.load())
+    assert sorted(second.s.apps["/a"].tasks) == sorted(t.task_id for t in tasks)
+    second.status(tasks[0].task_id, "TASK_RUNNING")
+    second.s.wake()
+    assert second.kills() == [] and second.launch(second.offer()) == []
+    # a task the store missed (its process died after launching) is adopted, not killed
+    second.s.put_app({"instances": 3}, app_id="/a", force=True)
+    second.s.on_status(TaskStatus("a.stray", TaskState.TASK_RUNNING, agent_id="agent-h9"))
+    assert "a.stray" in second.s.apps["/a"].tasks and second.kills() == []
+
+
+def test_cancelling_a_deployment_rolls_the_app_back() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 8})
+    w.run_all(w.launch(w.offer()))
+    _, deployment, _ = w.s.put_app({"instances": 5, "cpus": 100}, app_id="/a")
+    rollback = w.s.cancel_deployment(deployment.id, force=False)
+    assert rollback is not None and w.s.apps["/a"].definition["instances"] == 1
+    assert w.s.apps["/a"].definition["cpus"] == 0.1
+
+
+def test_an_unhealthy_task_is_killed_and_replaced_and_health_holds_the_floor() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 8,
+                 "healthChecks": [{"protocol": "TCP", "maxConsecutiveFailures": 2}]})
+    [task] = w.launch(w.offer())
+    assert b"healthChecks" in task.data
+    w.run_all([task])
+    assert w.s.deployments  # running but not yet healthy: the deployment waits
+    w.s.on_health({"taskId": task.task_id, "alive": True, "consecutiveFailures": 0})
+    assert not w.s.deployments
+    w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 1})
+    assert w.kills() == []
+    w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 2, "lastFailureCause": "refused"})
+    assert w.kills() == [task.task_id]
+    w.status(task.task_id, "TASK_KILLED")
+    assert len(w.launch(w.offer())) == 1
+    kinds = [e["eventType"] for e in w.events]
+    assert "health_status_changed_event" in kinds and "unhealthy_instance_kill_event" in kinds
