@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from actors.frameworks.jobs.graph import children_of, creates_cycle
-from actors.frameworks.jobs.model import JobInvalid, is_dependent, parse_job
+from actors.frameworks.jobs.model import JobInvalid, is_dependent, parse_job, to_json
 from actors.frameworks.jobs.schedule import Schedule, ScheduleError, parse_period
 from actors.frameworks.jobs.stats import Stats
 from actors.scheduler.tasks import build_task
@@ -152,6 +152,14 @@ class Jobs:
         """PUT /job/NAME: one run now (arguments replace the job's when given)."""
         self.get(name)
         self._enqueue(name, self.now(), arguments)
+
+    def mark_success(self, name: str) -> None:
+        """PUT /job/success/NAME: count the job as having succeeded now (no run) and start
+        the children waiting for it, as Chronos' markJobSuccessAndFireOffDependencies."""
+        stats = self.stats[self.get(name)["name"]]
+        stats.lastSuccess, stats.errorsSinceLastSuccess = iso(self.now()), 0
+        self._save_job(name)
+        self._parent_done(name)
 
     def kill_tasks(self, name: str) -> int:
         """Kill the job's running tasks and drop its queued runs."""
@@ -358,7 +366,7 @@ class Jobs:
             job["schedule"] = schedule_text(self.positions[name], job["schedule"])
         if not job.get("epsilon") and not is_dependent(job):
             job["epsilon"] = _duration_text(self.epsilon_of(name))
-        return {**job, **self.stats[name].chronos()}
+        return to_json(job, self.stats[name].chronos())
 
     def state_of(self, name: str) -> str:
         runs = [r for r in self.runs.values() if r["job"] == name]
