@@ -287,7 +287,8 @@ class Jobs:
         env = {v["name"]: v["value"] for v in job["environmentVariables"]}
         env.update(CHRONOS_JOB_NAME=job["name"], CHRONOS_JOB_OWNER=job["owner"],
                    CHRONOS_RESOURCE_MEM=str(job["mem"] or DEFAULT_MEM), CHRONOS_RESOURCE_CPU=str(job["cpus"] or DEFAULT_CPUS),
-                   CHRONOS_RESOURCE_DISK=str(job["disk"] or DEFAULT_DISK))
+                   CHRONOS_RESOURCE_DISK=str(job["disk"] or DEFAULT_DISK),
+                   MESOBUS_JOB_DUE=str(int(run["due"] * 1000)), MESOBUS_JOB_ATTEMPT=str(run["attempt"]))
         if job["shell"]:
             command = CommandInfo(value=job["command"], environment=env, user=job["runAsUser"])
         else:
