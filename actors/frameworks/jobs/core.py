@@ -12,13 +12,14 @@ neither loses nor repeats a run.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from actors.frameworks.jobs.graph import children_of, creates_cycle
+from actors.frameworks.jobs.graph import creates_cycle
 from actors.frameworks.jobs.model import JobInvalid, is_dependent, parse_job, to_json
 from actors.frameworks.jobs.schedule import Schedule, ScheduleError, parse_period
 from actors.frameworks.jobs.stats import Stats
@@ -59,6 +60,8 @@ class Jobs:
         self.parents_done: dict[str, list[str]] = {}  # child -> parents succeeded since its last run
         self.runs: dict[str, dict] = {}  # run id -> {job, attempt, due, not_before, arguments, task, agent, started}
         self.actions: list[tuple] = []
+        self._heap: list[tuple[float, str]] = []  # (due, name) of scheduled jobs; stale entries skipped
+        self._children: dict[str, list[str]] | None = None  # parent -> children, rebuilt after a change
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -82,6 +85,22 @@ class Jobs:
             except (JobInvalid, ScheduleError, KeyError, TypeError, ValueError) as err:
                 log.warning("jobs: stored %s unusable, dropped: %s", key, err)
         self.runs = {rid: run for rid, run in self.runs.items() if run.get("job") in self.jobs}
+        for name in self.positions:
+            self._push(name)
+
+    def _push(self, name: str) -> None:
+        due = self.positions[name].due()
+        if due is not None:
+            heapq.heappush(self._heap, (due.timestamp(), name))
+
+    def children(self, parent: str) -> list[str]:
+        if self._children is None:
+            index: dict[str, list[str]] = {}
+            for child, job in sorted(self.jobs.items()):
+                for p in job.get("parents", ()):
+                    index.setdefault(p, []).append(child)
+            self._children = index
+        return self._children.get(parent, [])
 
     def _save_job(self, name: str) -> None:
         position = self.positions.get(name)
@@ -122,18 +141,21 @@ class Jobs:
             except ScheduleError as err:
                 raise JobInvalid(str(err)) from None
             self.positions[name] = schedule
+        self._children = None
         if job.get("epsilon"):
             parse_period(job["epsilon"], "epsilon")
         self.jobs[name] = job
         self.stats.setdefault(name, Stats())
         self.parents_done[name] = [p for p in self.parents_done.get(name, []) if p in job.get("parents", ())]
         self._save_job(name)
+        if name in self.positions:
+            self._push(name)
         return job
 
     def delete(self, name: str) -> None:
         if name not in self.jobs:
             raise NotFound(name)
-        children = children_of(self.jobs, name)
+        children = self.children(name)
         if children:
             raise JobInvalid(f"{name!r} is a parent of {', '.join(children)}: delete or change those first")
         self.kill_tasks(name)
@@ -141,6 +163,7 @@ class Jobs:
             self._drop_run(run_id)
         for table in (self.jobs, self.stats, self.positions, self.parents_done):
             table.pop(name, None)
+        self._children = None
         self.store.delete(f"job/{name}")
 
     def get(self, name: str) -> dict:
@@ -196,11 +219,13 @@ class Jobs:
         now = self.now()
         moment = utc(now)
         upcoming: list[float] = []
-        for name, schedule in list(self.positions.items()):
-            due = schedule.due()
-            if due is None:
-                continue
-            if due <= moment and not self.jobs[name]["disabled"]:
+        while self._heap and self._heap[0][0] <= now:
+            when, name = heapq.heappop(self._heap)
+            schedule = self.positions.get(name)
+            due = schedule.due() if schedule is not None else None
+            if due is None or due.timestamp() != when:
+                continue  # stale: the job was changed or deleted
+            if not self.jobs[name]["disabled"]:
                 schedule, skipped = schedule.skip_missed(moment, self.epsilon_of(name))
                 if skipped:
                     self.stats[name].skipped += skipped
@@ -208,15 +233,16 @@ class Jobs:
                 due = schedule.due()
                 if due is not None and due <= moment:
                     schedule = schedule.after_run()
-                    self.positions[name] = schedule
-                    self._enqueue(name, due.timestamp(), None, save_job=False)
-                self.positions[name] = schedule
-                self._save_job(name)
-            elif due <= moment:  # disabled: its runs pass by without piling up
-                self.positions[name] = schedule.skip_missed(moment, timedelta(0))[0]
-                self._save_job(name)
-            if (nxt := self.positions[name].due()) is not None:
-                upcoming.append(nxt.timestamp())
+                    self._enqueue(name, due.timestamp(), None)
+            else:  # disabled: its runs pass by without piling up
+                schedule = schedule.skip_missed(moment, timedelta(0))[0]
+                if (due := schedule.due()) is not None and due <= moment:
+                    schedule = schedule.after_run()
+            self.positions[name] = schedule
+            self._save_job(name)  # the position moved on before the run is launched
+            self._push(name)
+        if self._heap:
+            upcoming.append(self._heap[0][0])
         for run_id, run in self.runs.items():
             limit = self.jobs[run["job"]]["maxCompletionTime"]
             if run.get("started") is not None and limit and not run.get("killed"):
@@ -235,8 +261,7 @@ class Jobs:
                 self.actions.append(("revive",))
         return min(upcoming) if upcoming else None
 
-    def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0,
-                 save_job: bool = True) -> str | None:
+    def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0) -> str | None:
         job = self.jobs[name]
         if not job["concurrent"] and any(r["job"] == name and not r.get("task") for r in self.runs.values()):
             self.stats[name].skipped += 1  # one run already waits: no pile-up
@@ -349,7 +374,7 @@ class Jobs:
             self._parent_done(name)
 
     def _parent_done(self, parent: str) -> None:
-        for child in children_of(self.jobs, parent):
+        for child in self.children(parent):
             done = self.parents_done.setdefault(child, [])
             if parent not in done:
                 done.append(parent)

@@ -253,3 +253,47 @@ def test_the_view_is_chronos_json_with_run_time_stats() -> None:
     [task] = w.launch()
     w.finish(task, seconds=4)
     assert w.j.stats["v"].histogram()["median"] == 4
+
+
+def test_a_daily_job_in_a_zone_keeps_its_wall_time_across_dst() -> None:
+    w = World()
+    w.clock.set(datetime(2024, 3, 29, 12, 0, tzinfo=timezone.utc).timestamp())
+    w.j.put(job("daily", schedule="R/2024-03-30T05:00:00/P1D", scheduleTimeZone="Europe/Berlin"))
+    starts = []
+    for _ in range(3):
+        w.clock.set(w.j.positions["daily"].due().timestamp())
+        [task] = w.launch()
+        starts.append(datetime.fromtimestamp(int(task.task_id.split(":")[1]) / 1000, timezone.utc))
+        w.finish(task)
+    # 05:00 in Berlin each day: 04:00 UTC before the change on the 31st, 03:00 UTC after
+    assert [s.hour for s in starts] == [4, 3, 3]
+    assert w.j.view("daily")["schedule"] == "R/2024-04-02T05:00:00.000/P1D"
+
+
+def test_without_epsilon_a_run_late_by_more_than_its_period_is_skipped() -> None:
+    w = World()
+    w.j.put(job("p", schedule="R/2024-06-01T12:00:00Z/PT1M"))
+    w.clock.advance(59)  # late, but within one period: it still runs
+    assert len(w.launch()) == 1
+    w2 = World()
+    w2.j.put(job("p", schedule="R/2024-06-01T12:00:00Z/PT1M"))
+    w2.clock.advance(61)  # the 12:00 run is more than a period late: skipped; 12:01 runs
+    [task] = w2.launch()
+    assert w2.j.stats["p"].skipped == 1 and task.task_id.startswith(f"ct:{int((START + 60) * 1000)}:")
+
+
+def test_a_cron_schedule_runs_on_the_minute() -> None:
+    w = World()
+    w.j.put(job("c", schedule="*/5 * * * *"))
+    assert w.launch() == []
+    w.clock.advance(300)
+    [task] = w.launch()
+    assert task.task_id.startswith(f"ct:{int((START + 300) * 1000)}:")
+
+
+def test_mark_success_starts_the_waiting_children() -> None:
+    w = World()
+    w.j.put(job("p", schedule="R0//PT1H"))
+    w.j.put(job("kid", parents=["p"]))
+    w.j.mark_success("p")
+    assert [t.name for t in w.launch()] == ["ChronosTask:kid"]
