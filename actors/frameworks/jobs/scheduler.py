@@ -22,7 +22,8 @@ from messages import MasterInfo, Offer, TaskStatus, message
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-REVIVE_EVERY = 1.0  # seconds: at most one revive this often
+REVIVE_EVERY = 0.1  # seconds: at most one revive this often (each makes the allocator offer again)
+REFUSE_SECONDS = 1.0  # what is left of an offer is declined for this long (a revive clears it)
 MAX_SLEEP = 5.0  # seconds: the longest between two looks at the jobs
 
 
@@ -112,7 +113,7 @@ class JobsScheduler(Scheduler):
         for action in actions:
             kind = action[0]
             if kind == "launch":
-                self.launch(action[1], action[2])
+                self.launch(action[1], action[2], REFUSE_SECONDS)
             elif not self.connected:
                 continue
             elif kind == "kill":
