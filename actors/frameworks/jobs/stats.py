@@ -53,7 +53,7 @@ class Stats:
     def last_result(self) -> str:
         if not self.lastSuccess and not self.lastError:
             return "fresh"
-        return "success" if self.lastSuccess >= self.lastError else "failure"
+        return "success" if self.lastSuccess > self.lastError else "failure"
 
     def chronos(self) -> dict:
         return {k: getattr(self, k) for k in ("successCount", "errorCount", "lastSuccess", "lastError",
