@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -22,6 +21,7 @@ from typing import Any, Callable
 from actors.frameworks.jobs.graph import creates_cycle
 from actors.frameworks.jobs.model import JobInvalid, is_dependent, parse_job, to_json
 from actors.frameworks.jobs.schedule import Schedule, ScheduleError, parse_period
+from actors.frameworks.jobs.shapes import as_timedelta, duration_text, fits, schedule_text
 from actors.frameworks.jobs.stats import Stats
 from actors.scheduler.tasks import build_task
 from messages import CommandInfo, Offer, Resources, TaskState, TaskStatus
@@ -205,7 +205,7 @@ class Jobs:
     def epsilon_of(self, name: str) -> timedelta:
         job, schedule = self.jobs[name], self.positions.get(name)
         if job.get("epsilon"):
-            return _as_timedelta(parse_period(job["epsilon"], "epsilon"), schedule)
+            return as_timedelta(parse_period(job["epsilon"], "epsilon"), schedule)
         if self.default_epsilon is not None:
             return timedelta(seconds=self.default_epsilon)
         if schedule is None:
@@ -294,7 +294,7 @@ class Jobs:
                 job = self.jobs[run["job"]]
                 need = Resources.parse(f"cpus:{job['cpus'] or DEFAULT_CPUS};mem:{job['mem'] or DEFAULT_MEM}"
                                        + (f";disk:{job['disk']}" if job["disk"] or DEFAULT_DISK else ""))
-                if not free.contains(need) or not _fits(job["constraints"], offer):
+                if not free.contains(need) or not fits(job["constraints"], offer):
                     continue
                 task = self._task(offer, run_id, run, job)
                 run.update(task=task.task_id, agent=offer.agent_id, started=None, launched=self.now())
@@ -391,7 +391,7 @@ class Jobs:
         if name in self.positions:
             job["schedule"] = schedule_text(self.positions[name], job["schedule"])
         if not job.get("epsilon") and not is_dependent(job):
-            job["epsilon"] = _duration_text(self.epsilon_of(name))
+            job["epsilon"] = duration_text(self.epsilon_of(name))
         return to_json(job, self.stats[name].chronos())
 
     def state_of(self, name: str) -> str:
@@ -404,40 +404,3 @@ class Jobs:
         schedule = self.positions.get(name)
         due = schedule.due() if schedule else None
         return iso(due.timestamp()) if due and not self.jobs[name]["disabled"] else ""
-
-
-def schedule_text(schedule: Schedule, original: str) -> str:
-    """The schedule written back as Chronos does: its start moved on to the next run,
-    written on the zone's wall clock when the job has a scheduleTimeZone."""
-    if schedule.cron is not None:
-        return original
-    if schedule.zone is None:
-        return schedule.text
-    count = "" if schedule.repeats is None else str(schedule.repeats)
-    local = schedule.start.astimezone(schedule.zone)
-    stamp = local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}"
-    return f"R{count}/{stamp}/{schedule.text.rsplit('/', 1)[-1]}"
-
-
-def _duration_text(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    return f"PT{seconds}S"
-
-
-def _as_timedelta(period: Any, schedule: Schedule | None) -> timedelta:
-    if isinstance(period, timedelta):
-        return period
-    base = schedule.start if schedule else datetime(2000, 1, 1, tzinfo=timezone.utc)
-    return (base + period) - base
-
-
-def _fits(constraints: list[list[str]], offer: Offer) -> bool:
-    for attribute, op, value in constraints:
-        have = offer.hostname if attribute == "hostname" else offer.attributes.get(attribute)
-        if op == "EQUALS" and have != value:
-            return False
-        if op == "LIKE" and (have is None or not re.fullmatch(value, have)):
-            return False
-        if op == "UNLIKE" and have is not None and re.fullmatch(value, have):
-            return False
-    return True
