@@ -91,8 +91,11 @@ def build_app(handle: Any) -> Starlette:
         name, command, anything = (q.get(k, "").lower() for k in ("name", "command", "any"))
 
         def matches(job: dict) -> bool:
-            ok = (not name or name in job["name"].lower()) and (not command or command in job["command"].lower())
-            return ok or bool(anything and (anything in job["name"].lower() or anything in job["command"].lower()))
+            # name and command must both match when given; `any` (name or command) is an
+            # alternative to them. Chronos lets every job through when only `any` is given.
+            fields = (not name or name in job["name"].lower()) and (not command or command in job["command"].lower())
+            alternative = bool(anything) and (anything in job["name"].lower() or anything in job["command"].lower())
+            return alternative if anything and not (name or command) else fields or alternative
 
         def found(s: JobsScheduler) -> Response:
             names = [n for n in sorted(s.jobs.jobs) if matches(s.jobs.jobs[n])]

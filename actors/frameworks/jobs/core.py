@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CPUS, DEFAULT_MEM, DEFAULT_DISK = 0.1, 128.0, 0.0
 RETRY_BACKOFF, RETRY_BACKOFF_MAX = 1.0, 60.0  # seconds: 1, 2, 4 ... 60
 MAX_JOBS = 100_000
+MAX_WAITING = 100  # queued runs of one concurrent job; more are skipped and counted
 _FAILED = {TaskState.TASK_FAILED, TaskState.TASK_KILLED, TaskState.TASK_ERROR, TaskState.TASK_LOST,
            TaskState.TASK_DROPPED, TaskState.TASK_GONE, TaskState.TASK_GONE_BY_OPERATOR, TaskState.TASK_UNKNOWN}
 
@@ -263,8 +264,9 @@ class Jobs:
 
     def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0) -> str | None:
         job = self.jobs[name]
-        if not job["concurrent"] and any(r["job"] == name and not r.get("task") for r in self.runs.values()):
-            self.stats[name].skipped += 1  # one run already waits: no pile-up
+        waiting = sum(1 for r in self.runs.values() if r["job"] == name and not r.get("task"))
+        if waiting >= (MAX_WAITING if job["concurrent"] else 1):
+            self.stats[name].skipped += 1  # enough runs wait already: no pile-up
             return None
         run_id = self.new_id()
         self.runs[run_id] = {"job": name, "attempt": attempt, "due": due, "not_before": due, "task": None,

@@ -6,44 +6,14 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from actors.frameworks.hosting import MemoryStore
 from actors.frameworks.jobs import JobsScheduler, call
-from actors.runtime import Actor, ActorContext, IdSource, on
+from actors.runtime import ActorContext, IdSource
 from messages import (
-    Accept, Decline, Envelope, FrameworkHeartbeat, FrameworkRegistered, FrameworkReregistered, KillTask, MasterHeartbeat,
-    MasterInfo, Offer, ReconcileTasks, RegisterFramework, ReregisterFramework, Resources, ResourceOffers, Revive,
-    StatusUpdate, StatusUpdateAcknowledgement, Suppress, TaskState, TaskStatus,
+    Accept, Envelope, Offer, ReconcileTasks, Resources, ResourceOffers, Revive, StatusUpdate, TaskState, TaskStatus,
 )
 
 _ids = itertools.count()
-
-
-class FakeMaster(Actor):
-    def __init__(self, transport, got: list) -> None:
-        super().__init__("master", transport)
-        self.got = got
-
-    @on(Accept, Decline, FrameworkHeartbeat, KillTask, ReconcileTasks, RegisterFramework, ReregisterFramework,
-        Revive, StatusUpdateAcknowledgement, Suppress)
-    def record(self, msg) -> None:
-        self.got.append(msg)
-        info = MasterInfo("m1", "localhost")
-        if isinstance(msg, RegisterFramework):
-            self.reply(FrameworkRegistered(msg.framework.framework_id, info))
-        elif isinstance(msg, ReregisterFramework):
-            self.reply(FrameworkReregistered(msg.framework.framework_id, info))
-        elif isinstance(msg, FrameworkHeartbeat):
-            self.reply(MasterHeartbeat("m1", True))
-
-
-@pytest.fixture
-def got(transport):
-    got: list = []
-    ref = FakeMaster.start(transport, got)
-    yield got
-    ref.stop()
 
 
 def tell(transport, target: str, body) -> None:
