@@ -63,6 +63,7 @@ class Jobs:
         self.actions: list[tuple] = []
         self._heap: list[tuple[float, str]] = []  # (due, name) of scheduled jobs; stale entries skipped
         self._children: dict[str, list[str]] | None = None  # parent -> children, rebuilt after a change
+        self._dirty: set[str] = set()  # jobs changed since the last flush
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -81,8 +82,8 @@ class Jobs:
                             schedule = replace(schedule, start=utc(position["start"]).astimezone(schedule.start.tzinfo),
                                                repeats=position.get("repeats"))
                         self.positions[name] = schedule
-                elif key.startswith("run/") and isinstance(value, dict):
-                    self.runs[key[4:]] = dict(value)
+                    for run_id, run in (value.get("runs") or {}).items():
+                        self.runs[run_id] = dict(run, job=name)
             except (JobInvalid, ScheduleError, KeyError, TypeError, ValueError) as err:
                 log.warning("jobs: stored %s unusable, dropped: %s", key, err)
         self.runs = {rid: run for rid, run in self.runs.items() if run.get("job") in self.jobs}
@@ -103,20 +104,39 @@ class Jobs:
             self._children = index
         return self._children.get(parent, [])
 
+    # One key per job holds its definition, counts, schedule position and runs; what a
+    # call changed is written once, when the call ends (flush), before any action is sent.
+
     def _save_job(self, name: str) -> None:
-        position = self.positions.get(name)
-        self.store.put(f"job/{name}", {
-            "job": self.jobs[name], "stats": self.stats[name].to_dict(),
-            "parentsDone": self.parents_done.get(name, []),
-            "position": None if position is None else {"start": position.start.timestamp(), "repeats": position.repeats},
-        })
+        self._dirty.add(name)
 
     def _save_run(self, run_id: str) -> None:
-        self.store.put(f"run/{run_id}", self.runs[run_id])
+        self._dirty.add(self.runs[run_id]["job"])
 
     def _drop_run(self, run_id: str) -> None:
-        self.runs.pop(run_id, None)
-        self.store.delete(f"run/{run_id}")
+        run = self.runs.pop(run_id, None)
+        if run is not None:
+            self._dirty.add(run["job"])
+
+    def flush(self) -> None:
+        """Write every job changed since the last flush (durable when this returns)."""
+        if not self._dirty:
+            return
+        runs: dict[str, dict] = {}
+        for run_id, run in self.runs.items():
+            if run["job"] in self._dirty:
+                runs.setdefault(run["job"], {})[run_id] = run
+        for name in sorted(self._dirty):
+            if name not in self.jobs:
+                continue
+            position = self.positions.get(name)
+            self.store.put(f"job/{name}", {
+                "job": self.jobs[name], "stats": self.stats[name].to_dict(),
+                "parentsDone": self.parents_done.get(name, []), "runs": runs.get(name, {}),
+                "position": None if position is None else {"start": position.start.timestamp(),
+                                                           "repeats": position.repeats},
+            })
+        self._dirty.clear()
 
     # --- definitions (the API) -------------------------------------------------------------
 
@@ -149,6 +169,7 @@ class Jobs:
         self.stats.setdefault(name, Stats())
         self.parents_done[name] = [p for p in self.parents_done.get(name, []) if p in job.get("parents", ())]
         self._save_job(name)
+        self.flush()
         if name in self.positions:
             self._push(name)
         return job
@@ -165,7 +186,9 @@ class Jobs:
         for table in (self.jobs, self.stats, self.positions, self.parents_done):
             table.pop(name, None)
         self._children = None
+        self._dirty.discard(name)
         self.store.delete(f"job/{name}")
+        self.flush()
 
     def get(self, name: str) -> dict:
         if name not in self.jobs:
@@ -176,6 +199,7 @@ class Jobs:
         """PUT /job/NAME: one run now (arguments replace the job's when given)."""
         self.get(name)
         self._enqueue(name, self.now(), arguments)
+        self.flush()
 
     def mark_success(self, name: str) -> None:
         """PUT /job/success/NAME: count the job as having succeeded now (no run) and start
@@ -184,6 +208,7 @@ class Jobs:
         stats.lastSuccess, stats.errorsSinceLastSuccess = iso(self.now()), 0
         self._save_job(name)
         self._parent_done(name)
+        self.flush()
 
     def kill_tasks(self, name: str) -> int:
         """Kill the job's running tasks and drop its queued runs."""
@@ -199,6 +224,7 @@ class Jobs:
                 count += 1
             else:
                 self._drop_run(run_id)
+        self.flush()
         return count
 
     # --- time ------------------------------------------------------------------------------
@@ -246,8 +272,8 @@ class Jobs:
             upcoming.append(self._heap[0][0])
         for run_id, run in self.runs.items():
             limit = self.jobs[run["job"]]["maxCompletionTime"]
-            if run.get("started") is not None and limit and not run.get("killed"):
-                deadline = run["started"] + limit
+            if run.get("task") and limit and not run.get("killed"):
+                deadline = (run.get("started") or run.get("launched") or now) + limit
                 if now >= deadline:
                     run["killed"] = True
                     run["overtime"] = True
@@ -260,6 +286,7 @@ class Jobs:
             elif not run.get("task") and run.get("waiting_since", now) < now - 30:
                 run["waiting_since"] = now  # no offer for a while: ask again
                 self.actions.append(("revive",))
+        self.flush()
         return min(upcoming) if upcoming else None
 
     def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0) -> str | None:
@@ -309,6 +336,7 @@ class Jobs:
             self.actions.append(("launch", offer, tasks))
         if not self.pending():
             self.actions.append(("suppress",))
+        self.flush()  # persisted before the launches are sent
 
     def _task(self, offer: Offer, run_id: str, run: dict, job: dict) -> Any:
         env = {v["name"]: v["value"] for v in job["environmentVariables"]}
@@ -342,12 +370,12 @@ class Jobs:
             return
         run = self.runs[run_id]
         if status.state is TaskState.TASK_RUNNING and run.get("started") is None:
-            run["started"] = self.now()
-            self._save_run(run_id)
+            run["started"] = self.now()  # not written: a restart measures from the launch
         elif status.state is TaskState.TASK_FINISHED:
             self._succeeded(run_id)
         elif status.state in _FAILED:
             self._failed(run_id, status)
+        self.flush()
 
     def _succeeded(self, run_id: str) -> None:
         run = self.runs[run_id]

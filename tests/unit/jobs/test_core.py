@@ -297,3 +297,13 @@ def test_mark_success_starts_the_waiting_children() -> None:
     w.j.put(job("kid", parents=["p"]))
     w.j.mark_success("p")
     assert [t.name for t in w.launch()] == ["ChronosTask:kid"]
+
+
+def test_a_run_costs_three_store_writes() -> None:
+    w = World()
+    w.j.put(job("w", schedule="R/2024-06-01T12:00:10Z/PT1M"))
+    before = w.store.writes
+    w.clock.advance(10)
+    [task] = w.launch()  # queued with its position moved on: 1; launched: 2
+    w.finish(task)  # running: not written; finished with its counts: 3
+    assert w.store.writes - before == 3
