@@ -13,8 +13,11 @@ cluster; run it on several hosts, one leads, the others redirect to it and take 
 from __future__ import annotations
 
 import argparse
+import os
 
 from actors.cli.common import add_broker, positive_int
+
+CREDENTIALS_ENV = "MESOBUS_HTTP_CREDENTIALS"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "leader lock, so two differently named instances are independent (default: services)")
     p.add_argument("--state-dir", default=None, metavar="DIR",
                    help="where the embedded mode keeps its state (default: ~/.local/state/mesobus)")
+    p.add_argument("--http-credentials", default=os.environ.get(CREDENTIALS_ENV) or None, metavar="USER:PASSWORD",
+                   help=f"require HTTP basic auth (default: ${CREDENTIALS_ENV}, else none; /ping stays open)")
     p.set_defaults(handler=run, _parser=p, embedded_logs=True)
 
 
@@ -46,4 +51,5 @@ def run(args: argparse.Namespace) -> int:
     if not args.role or any(c.isspace() or c == "/" for c in args.role):
         return fail("mesobus services", f"--role {args.role!r}: not a role name", 2)
     return host_framework(replace(SPEC, name=name), prog="mesobus services", broker=args.broker,
-                          http=args.http, agents=args.agents, role=args.role, state_dir=args.state_dir)
+                          http=args.http, agents=args.agents, role=args.role, state_dir=args.state_dir,
+                          credentials=args.http_credentials)

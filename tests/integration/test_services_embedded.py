@@ -80,7 +80,35 @@ def test_apps_are_kept_in_the_state_file_across_a_restart(tmp_path: Path) -> Non
         while app["tasksRunning"] != 1 and time.monotonic() < deadline:
             time.sleep(0.2)
             app = httpx.get(url + "/v2/apps/keep", timeout=30).json()["app"]
-        assert app["tasksRunning"] == 1  # relaunched: an embedded cluster's tasks end with its process
+        assert app["tasksRunning"] == 1, httpx.get(url + "/v2/apps/keep", timeout=30).json()  # relaunched: an embedded cluster's tasks end with its process
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def test_basic_auth_when_credentials_are_set(tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env_args = ("--http", f"127.0.0.1:{port}", "--agents", "1", "--state-dir", str(tmp_path),
+                "--http-credentials", "ops:s3cret")
+    proc = _services(*env_args)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1] if proc.poll() else ""
+            try:
+                if httpx.get(url + "/v2/info", auth=("ops", "s3cret"), timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        refused = httpx.get(url + "/v2/apps", timeout=10)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+        assert httpx.get(url + "/v2/apps", auth=("ops", "wrong"), timeout=10).status_code == 401
+        assert httpx.get(url + "/ping", timeout=10).text == "pong"
+        import marathon
+
+        assert marathon.MarathonClient(url, username="ops", password="s3cret").list_apps() == []
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)

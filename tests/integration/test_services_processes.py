@@ -113,7 +113,7 @@ def test_create_scale_and_constraints_with_a_waiting_apps_reason(services: Servi
     client.scale_app("/team/web", instances=4)  # a fourth cannot be placed: UNIQUE on three hosts
 
     def waiting() -> Any:
-        queue = services.get("/v2/queue")["queue"]
+        queue = services.get("/v2/queue?embed=lastUnusedOffers")["queue"]
         entry = next((q for q in queue if q["app"]["id"] == "/team/web"), None)
         return entry if entry and entry["lastUnusedOffers"] else None
     entry = wait_for("a queue entry with reasons", waiting, cluster=cluster)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from actors.frameworks.hosting.auth import BasicAuth, parse_credentials
 from actors.frameworks.hosting.lock import framework_lock
 from actors.frameworks.hosting.store import StateStore, StoreError, open_store
 from actors.frameworks.hosting.switch import SwitchApp
@@ -103,10 +104,10 @@ def start_hosted(spec: Hosted, *, target: Any, store: StateStore, server: HttpSe
 
 
 def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, agents: int = 3,
-                   role: str = "*", state_dir: str | None = None,
+                   role: str = "*", state_dir: str | None = None, credentials: str | None = None,
                    stop: threading.Event | None = None) -> int:
     """The whole life of a framework process (see the module docstring); the exit code."""
-    from actors.cli.common import fail, redact, signals_set
+    from actors.cli.common import fail, signals_set
 
     try:
         address = listen_address(http)
@@ -114,11 +115,16 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
         return fail(prog, str(err), 2)
     if address is None:
         return fail(prog, "--http off: this framework is used through its HTTP API", 2)
+    try:
+        login = parse_credentials(credentials) if credentials else None
+    except ValueError as err:
+        return fail(prog, f"--http-credentials: {err}", 2)
     stop = stop or threading.Event()
     with signals_set(stop) as signals:
         switch = SwitchApp(_standby_app(None))
         try:
-            server = HttpServer(switch, *address, name=spec.name).start()
+            served = BasicAuth(switch, *login) if login else switch
+            server = HttpServer(served, *address, name=spec.name).start()
         except OSError as err:
             return fail(prog, str(err), 1)
         try:
@@ -129,7 +135,6 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
             return fail(prog, str(err), 1)
         finally:
             server.stop()
-            _ = redact  # imported with fail, for the messages below
 
 
 def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: HttpServer, switch: SwitchApp,

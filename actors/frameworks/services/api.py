@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from actors.frameworks.services import shapes
+from actors.frameworks.services import groups as groups_module
+from actors.frameworks.services import shapes, streams
 from actors.frameworks.services.appdef import AppInvalid
 from actors.frameworks.services.errors import BadRequest, Conflict, NotFound
 from actors.frameworks.services.paths import normalize_id
@@ -102,9 +102,15 @@ def build_app(handle: Any) -> Starlette:
                     continue
                 if label and not _label_matches(d.get("labels") or {}, label):
                     continue
-                out.append(shapes.app_json(app, s.services._deployments_of(app.id), embed))
-            return JSONResponse({"apps": out})
-        return await api.answer(fn)
+                one = shapes.app_json(app, s.services._deployments_of(app.id), embed)
+                out.append((one, shapes.cache_key(app, one)))
+            return out
+        apps = await api.run(fn)
+        # encoded here, on the HTTP thread: the scheduler's thread only gathered the values
+        if all(key is not None for _, key in apps):
+            body = await run_in_threadpool(shapes.encode_apps, [a for a, _ in apps], [k for _, k in apps])
+            return Response(body, media_type="application/json")
+        return await run_in_threadpool(JSONResponse, {"apps": [a for a, _ in apps]})
 
     async def create_app(request: Request) -> Response:
         try:
@@ -266,6 +272,33 @@ def build_app(handle: Any) -> Starlette:
             return JSONResponse(shapes.group_json(group_id, inside, version))
         return await api.answer(fn)
 
+    async def change_group(request: Request) -> Response:
+        group_id = request.path_params.get("group_id")
+        group_id = normalize_id(group_id) if group_id else None
+        try:
+            body = await api.body(request)
+        except BadRequest as err:
+            return JSONResponse({"message": str(err)}, status_code=400)
+        force = _flag(request, "force")
+
+        def fn(s: ServicesScheduler) -> Response:
+            d = groups_module.put_group(s.services, body, group_id=group_id, force=force)
+            if d is None:
+                raise BadRequest("the group holds no app to deploy")
+            created = request.method == "POST"
+            return JSONResponse({"version": d.version, "deploymentId": d.id}, status_code=201 if created else 200,
+                                headers={"Location": f"/v2/groups{group_id or ''}"} if created else None)
+        return await api.answer(fn)
+
+    async def delete_group(request: Request) -> Response:
+        group_id = normalize_id(request.path_params.get("group_id", "/"))
+        force = _flag(request, "force")
+
+        def fn(s: ServicesScheduler) -> Response:
+            d = groups_module.delete_group(s.services, group_id, force=force)
+            return JSONResponse({"version": d.version, "deploymentId": d.id})
+        return await api.answer(fn)
+
     async def deployments(request: Request) -> Response:
         def fn(s: ServicesScheduler) -> Response:
             return JSONResponse([shapes.deployment_json(d) for d in s.services.deployments.values()])
@@ -283,6 +316,8 @@ def build_app(handle: Any) -> Starlette:
         return await api.answer(fn)
 
     async def queue(request: Request) -> Response:
+        offers = "lastUnusedOffers" in ",".join(request.query_params.getlist("embed"))
+
         def fn(s: ServicesScheduler) -> Response:
             now = s.now()
             out = []
@@ -293,7 +328,10 @@ def build_app(handle: Any) -> Starlette:
 
                 count, _ = plan(app)
                 if count > 0:
-                    out.append(shapes.queue_json(app, count, now))
+                    entry = shapes.queue_json(app, count, now)
+                    if not offers:  # as Marathon: only when asked for
+                        del entry["lastUnusedOffers"]
+                    out.append(entry)
             return JSONResponse({"queue": out})
         return await api.answer(fn)
 
@@ -305,50 +343,6 @@ def build_app(handle: Any) -> Starlette:
             s.services.reset_delay(app_id)
             return Response(status_code=204)
         return await api.answer(fn)
-
-    async def metrics(request: Request) -> Response:
-        def fn(s: ServicesScheduler) -> Response:
-            apps = s.services.apps.values()
-            gauges = {
-                "marathon.apps.active.gauge": {"value": len(s.services.apps)},
-                "marathon.deployments.active.gauge": {"value": len(s.services.deployments)},
-                "marathon.instances.running.gauge": {"value": sum(1 for a in apps for t in a.tasks.values() if t.running)},
-                "marathon.instances.staged.gauge": {"value": sum(1 for a in apps for t in a.tasks.values() if not t.running)},
-                "marathon.instances.launch-overdue.gauge": {"value": sum(1 for a in apps if a.waiting_since is not None)},
-                "marathon.http.event-streams.active.gauge": {"value": s.events.attached},
-            }
-            counters = {f"marathon.events.{k}.counter": {"count": v} for k, v in sorted(s.events.counts.items())}
-            return JSONResponse({"version": "4.0.0", "gauges": gauges, "counters": counters, "histograms": {},
-                                 "meters": {}, "timers": {}, "start": iso(s.started_at), "end": iso(time.time())})
-        return await api.answer(fn)
-
-    async def events(request: Request) -> Response:
-        types = set(request.query_params.getlist("event_type")) or None
-        bus = scheduler.events
-        sub = bus.subscribe(types)
-
-        async def stream():
-            try:
-                attached = {"eventType": "event_stream_attached", "remoteAddress": _client(request),
-                            "timestamp": iso(time.time())}
-                if types is None or "event_stream_attached" in types:
-                    yield _sse(attached)
-                import asyncio
-
-                while True:
-                    try:
-                        event = await asyncio.wait_for(sub.queue.get(), timeout=15.0)
-                    except asyncio.TimeoutError:
-                        yield b"\n"  # keeps proxies from closing an idle stream
-                        continue
-                    if sub.dropped:
-                        break
-                    yield _sse(event)
-            finally:
-                bus.unsubscribe(sub)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
 
     routes = [
         Route("/ping", ping, methods=["GET", "HEAD"]),
@@ -364,22 +358,20 @@ def build_app(handle: Any) -> Starlette:
         Route("/v2/tasks/delete", delete_tasks, methods=["POST"]),
         Route("/v2/groups", groups, methods=["GET"]),
         Route("/v2/groups/{group_id:path}", groups, methods=["GET"]),
+        Route("/v2/groups", change_group, methods=["POST", "PUT"]),
+        Route("/v2/groups/{group_id:path}", change_group, methods=["POST", "PUT"]),
+        Route("/v2/groups/{group_id:path}", delete_group, methods=["DELETE"]),
         Route("/v2/deployments", deployments, methods=["GET"]),
         Route("/v2/deployments/{deployment_id}", cancel_deployment, methods=["DELETE"]),
         Route("/v2/queue", queue, methods=["GET"]),
         Route("/v2/queue/{app_id:path}/delay", reset_delay, methods=["DELETE"]),
-        Route("/v2/events", events, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/v2/events", streams.events_endpoint(scheduler), methods=["GET"]),
+        Route("/metrics", streams.metrics_endpoint(api.answer), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
 
-def _sse(event: dict[str, Any]) -> bytes:
-    return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
+_client = streams.client_address
 
 
 def _label_matches(labels: dict[str, str], selector: str) -> bool:

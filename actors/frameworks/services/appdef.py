@@ -24,6 +24,7 @@ HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTP
 KILL_SELECTIONS = ("YOUNGEST_FIRST", "OLDEST_FIRST")
 MAX_INSTANCES = 100_000
 MAX_PORTS = 100
+MAX_CONSTRAINTS = 100  # each is checked against every offer
 
 # The fields a client may set, with Marathon's defaults (None: emitted only when set).
 DEFAULTS: dict[str, Any] = {
@@ -85,8 +86,9 @@ def normalize(raw: Any, *, base: str = "/", app_id: str | None = None, previous:
         app_id = normalize_id(raw_id, base)
         if why := path_error(app_id):
             errors.add("/id", why)
-    if "ports" in given and "portDefinitions" in given and given["ports"] and given["portDefinitions"]:
-        errors.add("/", "give ports or portDefinitions, not both")
+    both = "ports" in given and "portDefinitions" in given and given["ports"] and given["portDefinitions"]
+    if both and given["ports"] != [d.get("port", 0) for d in given["portDefinitions"] if isinstance(d, dict)]:
+        errors.add("/", "give ports or portDefinitions, not both")  # (both, when they agree: a GET's output)
     for key, value in given.items():
         if key not in DEFAULTS:
             continue  # Marathon ignores fields it does not know
@@ -175,8 +177,8 @@ def _check(app: dict, errors: _Errors) -> None:
 
 def _check_constraints(app: dict, errors: _Errors) -> None:
     constraints = app["constraints"]
-    if not isinstance(constraints, list):
-        errors.add("/constraints", "must be a list of [field, operator, value]")
+    if not isinstance(constraints, list) or len(constraints) > MAX_CONSTRAINTS:
+        errors.add("/constraints", f"must be a list of at most {MAX_CONSTRAINTS} [field, operator, value]")
         return
     fixed = []
     for i, c in enumerate(constraints):

@@ -85,18 +85,12 @@ class Services(Placement):
         if previous is not None and isinstance(raw, dict) and set(raw) - {"id"} == {"version"}:
             raw = self.version(existing.id, str(raw["version"]))  # a rollback to that version
         definition = normalize(raw, app_id=app_id, previous=previous)
-        self._assign_service_ports(definition, previous)
         self._check_unlocked(definition["id"], force)
         if definition["id"] in self.stopping:
             raise Conflict(f"App '{definition['id']}' is being removed", self._deployments_of(definition["id"]))
-        version = self._new_version()
         restart = False
-        if previous is not None and deploying.config_equal(previous, definition):
-            info = dict(previous["versionInfo"], lastScalingAt=version)
-        else:
-            info = {"lastScalingAt": version, "lastConfigChangeAt": version}
-        definition["version"] = version
-        definition["versionInfo"] = info
+        info = self._stamp(definition, previous)
+        version = definition["version"]
         if previous is not None and previous == {**definition, "version": previous["version"],
                                                  "versionInfo": previous["versionInfo"]}:
             return existing, None, False  # nothing changed: Marathon answers with no deployment
@@ -110,19 +104,26 @@ class Services(Placement):
         return record, deployment, previous is None
 
     def delete_app(self, app_id: str, force: bool = False) -> Deployment:
-        record = self.app(app_id)
+        self.app(app_id)
         self._check_unlocked(app_id, force)
-        del self.apps[app_id]
-        self.stopping[app_id] = record
-        self.store.delete(f"app:{app_id}")
-        for version in record.versions:
-            self.store.delete(f"ver:{app_id}@{version}")
-        self.version_store.pop(app_id, None)
-        deployment = self._deploy({app_id: None}, {app_id: record.definition}, restart=False)
-        for task in list(record.tasks.values()):
-            self.kill_task(record, task)
-        self._finish_stopping(app_id)
-        self.emit({"eventType": "app_terminated_event", "appId": app_id, "timestamp": iso(self.now())})
+        return self.remove_apps([app_id])
+
+    def remove_apps(self, app_ids: list[str]) -> Deployment:
+        """Remove these apps (checked already) in one deployment; their tasks are killed."""
+        records = [self.apps.pop(app_id) for app_id in app_ids]
+        for record in records:
+            self.stopping[record.id] = record
+            self.store.delete(f"app:{record.id}")
+            for version in record.versions:
+                self.store.delete(f"ver:{record.id}@{version}")
+            self.version_store.pop(record.id, None)
+        deployment = self._deploy({r.id: None for r in records}, {r.id: r.definition for r in records},
+                                  restart=False)
+        for record in records:
+            for task in list(record.tasks.values()):
+                self.kill_task(record, task)
+            self._finish_stopping(record.id)
+            self.emit({"eventType": "app_terminated_event", "appId": record.id, "timestamp": iso(self.now())})
         return deployment
 
     def restart_app(self, app_id: str, force: bool = False) -> Deployment:
@@ -246,6 +247,18 @@ class Services(Placement):
                 d["port"] = candidate
             used.add(d["port"])
         definition["ports"] = [d["port"] for d in definition["portDefinitions"]]
+
+    def _stamp(self, definition: dict, previous: dict | None) -> dict:
+        """Give a new definition its version and versionInfo (a scale keeps lastConfigChangeAt)."""
+        self._assign_service_ports(definition, previous)
+        version = self._new_version()
+        if previous is not None and deploying.config_equal(previous, definition):
+            info = dict(previous["versionInfo"], lastScalingAt=version)
+        else:
+            info = {"lastScalingAt": version, "lastConfigChangeAt": version}
+        definition["version"] = version
+        definition["versionInfo"] = info
+        return info
 
     def _new_version(self) -> str:
         now = max(self.now(), self._last_version + 0.001)

@@ -41,7 +41,8 @@ def action_done(action: dict[str, str], app: AppRecord | None) -> bool:
     live = app.live()
     if len(live) != app.definition["instances"] or len(app.tasks) != len(live):
         return False
-    return all(t.config_version == app.config_version and app.ready(t) for t in live)
+    version = app.config_version
+    return all(t.config_version == version and app.ready(t) for t in live)
 
 
 def plan_json(d: Deployment) -> dict[str, Any]:

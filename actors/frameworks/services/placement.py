@@ -38,6 +38,7 @@ class Placement:
         self.pending_tasks: dict[str, TaskRecord] = {}  # stored tasks of apps not (yet) known
         self.actions: list[tuple] = []
         self.suppressed = False
+        self.dirty = False  # something changed that wake() should look at
         self.plans: dict[str, int] = {}  # app id -> instances to launch, as of the last wake()
 
     # --- what to do now -------------------------------------------------------------------
@@ -45,6 +46,7 @@ class Placement:
     def wake(self) -> None:
         """Plan every app: kill what should go, count what should start, ask for offers."""
         self.plans = {}
+        self.dirty = False
         now = self.now()
         for app in self.apps.values():
             launches, kills = rollout.plan(app)
@@ -90,7 +92,8 @@ class Placement:
                 while self.plans.get(app_id, 0) > 0:
                     view = Offer(offer.offer_id, offer.framework_id, offer.agent_id, offer.hostname, remaining,
                                  offer.role, offer.attributes)
-                    placed = [(t.host, self.agent_attributes.get(t.agent_id, {})) for t in app.live()]
+                    placed = [(t.host, self.agent_attributes.get(t.agent_id, {})) for t in app.live()
+                              ] if app.definition["constraints"] else []
                     fit = match(app.definition, view, placed)
                     if not isinstance(fit, Fit):
                         self._unused(app, offer, fit)
@@ -105,8 +108,9 @@ class Placement:
             if tasks:
                 self.actions.append(("launch", offer, tasks))
             else:
-                self.actions.append(("decline", offer.offer_id,
-                                     DECLINE_SECONDS if self.plans else NOTHING_TO_DO_SECONDS))
+                # a short refusal while anything waits (for offers, or out its backoff)
+                waiting = self.plans or self._delayed()
+                self.actions.append(("decline", offer.offer_id, DECLINE_SECONDS if waiting else NOTHING_TO_DO_SECONDS))
         if not self.plans:
             self.wake()
 
@@ -178,7 +182,7 @@ class Placement:
             if task.state != state:
                 task.state = state
                 self._changed(app, task, status.message)
-        self.wake()
+        self.dirty = True  # planned once per burst of updates (the scheduler calls wake())
 
     def _unknown(self, status: TaskStatus) -> None:
         """A task we do not know (e.g. launched by a process that died before storing it):

@@ -30,8 +30,9 @@ def plan(app: AppRecord) -> tuple[int, list[str]]:
     d = app.definition
     n = d["instances"]
     live = app.live()
-    current = [t for t in live if t.config_version == app.config_version]
-    old = [t for t in live if t.config_version != app.config_version]
+    version = app.config_version
+    current = [t for t in live if t.config_version == version]
+    old = [t for t in live if t.config_version != version]
     if not old:
         if len(current) > n:
             return 0, [t.id for t in _kill_order(current, d["killSelection"])[: len(current) - n]]

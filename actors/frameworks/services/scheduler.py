@@ -35,6 +35,10 @@ class _Tick:
     pass
 
 
+class _Wake:
+    pass
+
+
 class ServicesScheduler(Scheduler):
     def __init__(self, store: StateStore | None = None, state: dict | None = None, leader_url: str = "",
                  events: EventBus | None = None) -> None:
@@ -46,6 +50,7 @@ class ServicesScheduler(Scheduler):
         self.services.restore(state if state is not None else self.store.load())
         self.started_at = self.now()
         self._tick_handle: Any = None
+        self._wake_pending = False
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -54,12 +59,18 @@ class ServicesScheduler(Scheduler):
         if known:
             self.reconcile(known)  # what became of the tasks we knew
         self.reconcile()  # and every task the master has for us (adopted when ours)
-        self.services.suppressed = False
-        self.revive()
-        self._after()
+        self._resume()
 
     def reregistered(self, master_info: MasterInfo) -> None:
         self.reconcile()
+        self._resume()
+
+    def _resume(self) -> None:
+        """Connected (again): kills asked while disconnected were dropped, ask again."""
+        for app in list(self.services.apps.values()) + list(self.services.stopping.values()):
+            for task in app.tasks.values():
+                if task.killing:
+                    self.kill(task.id, task.agent_id, app.definition.get("taskKillGracePeriodSeconds"))
         self.services.suppressed = False
         self.revive()
         self._after()
@@ -103,6 +114,11 @@ class ServicesScheduler(Scheduler):
                 return message.fn(self)
             finally:
                 self._after()
+        if isinstance(message, _Wake):
+            self._wake_pending = False
+            self.services.wake()
+            self._after()
+            return None
         if isinstance(message, _Tick):
             try:
                 self.services.wake()
@@ -126,7 +142,11 @@ class ServicesScheduler(Scheduler):
         self._tick_handle = self.context.clock.call_later(TICK_SECONDS, fire)
 
     def _after(self) -> None:
-        """Send what the state machine decided."""
+        """Send what the state machine decided; plan again after the messages waiting now
+        (a burst of status updates is planned once)."""
+        if self.services.dirty and not self._wake_pending:
+            self._wake_pending = True
+            self.actor_ref.tell(_Wake())
         actions, self.services.actions = self.services.actions, []
         for action in actions:
             kind = action[0]

@@ -42,6 +42,8 @@ class World:
         app = self.s.apps.get(self.s.task_app.get(task_id, ""))
         agent = app.tasks[task_id].agent_id if app and task_id in app.tasks else ""
         self.s.on_status(TaskStatus(task_id, TaskState(state), message, agent_id=agent, timestamp=self.clock.now()))
+        if self.s.dirty:  # as the scheduler does after a burst of updates
+            self.s.wake()
 
     def run_all(self, tasks) -> None:
         for t in tasks:
@@ -184,7 +186,7 @@ def test_restored_state_keeps_running_tasks_and_adopts_unknown_ones() -> None:
     assert second.kills() == [] and second.launch(second.offer()) == []
     # a task the store missed (its process died after launching) is adopted, not killed
     second.s.put_app({"instances": 3}, app_id="/a", force=True)
-    second.s.on_status(TaskStatus("a.stray", TaskState.TASK_RUNNING, agent_id="agent-h9"))
+    second.status("a.stray", "TASK_RUNNING")
     assert "a.stray" in second.s.apps["/a"].tasks and second.kills() == []
 
 
@@ -216,3 +218,33 @@ def test_an_unhealthy_task_is_killed_and_replaced_and_health_holds_the_floor() -
     assert len(w.launch(w.offer())) == 1
     kinds = [e["eventType"] for e in w.events]
     assert "health_status_changed_event" in kinds and "unhealthy_instance_kill_event" in kinds
+
+
+def test_a_group_is_deployed_scaled_and_removed_in_one_deployment_each() -> None:
+    from actors.frameworks.services import groups
+
+    w = World()
+    d = groups.put_group(w.s, {"id": "/prod", "apps": [{"id": "web", "cmd": "x", "instances": 2, "cpus": 0.1,
+                                                           "mem": 8}],
+                               "groups": [{"id": "db", "apps": [{"id": "pg", "cmd": "y", "cpus": 0.1, "mem": 8}]}]},
+                         group_id=None, force=False)
+    assert d.affected_apps == ["/prod/db/pg", "/prod/web"]
+    w.run_all(w.launch(w.offer()))
+    assert not w.s.deployments
+    d = groups.put_group(w.s, {"scaleBy": 2}, group_id="/prod", force=False)
+    assert w.s.apps["/prod/web"].definition["instances"] == 4 and w.s.apps["/prod/db/pg"].definition["instances"] == 2
+    w.run_all(w.launch(w.offer()))
+    assert not w.s.deployments
+    d = groups.delete_group(w.s, "/prod", force=False)
+    assert d.affected_apps == ["/prod/db/pg", "/prod/web"] and not w.s.apps
+    assert len(w.kills()) == 6
+
+
+def test_offers_during_a_backoff_are_refused_briefly_not_for_minutes() -> None:
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "cpus": 0.1, "mem": 8, "backoffSeconds": 3})
+    [task] = w.launch(w.offer())
+    w.status(task.task_id, "TASK_FAILED")
+    w.s.on_offers([w.offer()])
+    [decline] = [a for a in w.s.actions if a[0] == "decline"]
+    assert decline[2] <= 5.0
