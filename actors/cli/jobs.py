@@ -13,8 +13,11 @@ tasks kept, no run lost or repeated). See docs/jobs.md.
 from __future__ import annotations
 
 import argparse
+import os
 
 from actors.cli.common import add_broker, positive_int
+
+CREDENTIALS_ENV = "MESOBUS_HTTP_CREDENTIALS"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(an ISO 8601 duration such as PT1M; default: the job's period)")
     p.add_argument("--state-dir", default=None, metavar="DIR",
                    help="where the embedded mode keeps its state (default: ~/.local/state/mesobus)")
+    p.add_argument("--http-credentials", default=os.environ.get(CREDENTIALS_ENV) or None, metavar="USER:PASSWORD",
+                   help=f"require HTTP basic auth (default: ${CREDENTIALS_ENV}, else none)")
     p.set_defaults(handler=run, _parser=p, embedded_logs=True)
 
 
@@ -61,4 +66,4 @@ def run(args: argparse.Namespace) -> int:
         epsilon = ((base + period) - base).total_seconds()
     spec = replace(SPEC, name=name, scheduler_kwargs={**SPEC.scheduler_kwargs, "epsilon": epsilon})
     return host_framework(spec, prog=prog, broker=args.broker, http=args.http, agents=args.agents,
-                          role=args.role, state_dir=args.state_dir)
+                          role=args.role, state_dir=args.state_dir, credentials=args.http_credentials)

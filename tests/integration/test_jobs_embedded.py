@@ -114,3 +114,28 @@ def test_chronos_client_drives_jobs_and_they_survive_a_restart(tmp_path: Path) -
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
+
+
+def test_http_credentials_are_required_when_set(tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _jobs("--http", f"127.0.0.1:{port}", "--agents", "1", "--state-dir", str(tmp_path),
+                 "--http-credentials", "ops:secret")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1] if proc.poll() else ""
+            try:
+                if httpx.get(url + "/v1/scheduler/jobs", auth=("ops", "secret"), timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert httpx.get(url + "/v1/scheduler/jobs", timeout=10).status_code == 401
+        assert httpx.get(url + "/v1/scheduler/jobs", auth=("ops", "wrong"), timeout=10).status_code == 401
+        client = chronos.connect(f"127.0.0.1:{port}", username="ops", password="secret")
+        client.add(_job("guarded", schedule="R//PT1H"))
+        assert [j["name"] for j in client.list()] == ["guarded"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
