@@ -1,0 +1,81 @@
+"""The jobs scheduler actor on a memory transport and a virtual clock, against a fake
+master: it wakes by itself (self.delay) when a run is due, launches on offers, and a
+restarted scheduler on the same store reconciles its launched run instead of repeating it."""
+
+from __future__ import annotations
+
+import itertools
+
+from actors.frameworks.hosting import MemoryStore
+from actors.frameworks.jobs import JobsScheduler, call
+from actors.runtime import ActorContext, IdSource
+from messages import (
+    Accept, Envelope, Offer, ReconcileTasks, Resources, ResourceOffers, Revive, StatusUpdate, TaskState, TaskStatus,
+)
+
+_ids = itertools.count()
+
+
+def tell(transport, target: str, body) -> None:
+    transport.publish(Envelope(id=f"t-{next(_ids)}", sender="master", target=target, body=body))
+    transport.settle()
+
+
+def launched(got: list) -> list:
+    return [t for a in got if isinstance(a, Accept) for op in a.operations for t in op.tasks]
+
+
+def offer(sched, n: int) -> ResourceOffers:
+    return ResourceOffers((Offer(f"o{n}", sched.framework_id, "a1", "h1", Resources.parse("cpus:2;mem:1024")),))
+
+
+def start(transport, clock, store, **options):
+    handle = JobsScheduler.run(transport, context=ActorContext(clock=clock, ids=IdSource("fw"), seed=1),
+                               user="tester", store=store, **options)
+    transport.settle()
+    return handle
+
+
+def test_due_runs_wake_the_scheduler_and_start_on_the_virtual_clock(transport, clock, got) -> None:
+    handle = start(transport, clock, MemoryStore())
+    sched = handle.scheduler
+    start_at = clock.now()
+    call(handle, lambda s: s.jobs.put({"name": "tick", "command": "true", "schedule": "R//PT2S"}))
+    transport.settle()
+    tell(transport, sched.address, offer(sched, 1))
+    [first] = launched(got)
+    assert first.task_id.startswith(f"ct:{int(start_at * 1000)}:0:tick:")
+    status = TaskStatus(first.task_id, TaskState.TASK_FINISHED, agent_id="a1")
+    tell(transport, sched.address, StatusUpdate(sched.framework_id, "", "a1", status, clock.now(), "u1"))
+    got.clear()
+    clock.advance(2.0)  # the timer set by the scheduler itself fires
+    transport.settle()
+    assert any(isinstance(m, Revive) for m in got)  # it asks for offers for the due run
+    tell(transport, sched.address, offer(sched, 2))
+    [second] = launched(got)
+    assert second.task_id.startswith(f"ct:{int((start_at + 2) * 1000)}:0:tick:")
+    assert call(handle, lambda s: s.jobs.stats["tick"].successCount) == 1
+    handle.ref.stop()
+
+
+def test_a_restarted_scheduler_reconciles_its_run_and_does_not_repeat_it(transport, clock, got) -> None:
+    store = MemoryStore()
+    handle = start(transport, clock, store)
+    sched = handle.scheduler
+    call(handle, lambda s: s.jobs.put({"name": "once", "command": "true", "schedule": "R1//PT1H"}))
+    transport.settle()
+    tell(transport, sched.address, offer(sched, 1))
+    [task] = launched(got)
+    framework_id = handle.framework_id
+    handle.ref.stop()  # dies without a word
+    transport.settle()
+    got.clear()
+    again = start(transport, clock, store, framework_id=framework_id, state=store.load())
+    asked = [ref.task_id for m in got if isinstance(m, ReconcileTasks) for ref in m.tasks]
+    assert task.task_id in asked
+    tell(transport, again.scheduler.address, offer(again.scheduler, 2))
+    assert launched(got) == []  # the run is not repeated
+    status = TaskStatus(task.task_id, TaskState.TASK_FINISHED, agent_id="a1")
+    tell(transport, again.scheduler.address, StatusUpdate(framework_id, "", "a1", status, clock.now(), "u2"))
+    assert call(again, lambda s: s.jobs.stats["once"].successCount) == 1
+    again.ref.stop()
