@@ -24,6 +24,7 @@ class Incarnation:
 
     started: Envelope  # its ActorStarted record
     handled: list[tuple[str, float]] = field(default_factory=list)  # (message id, time)
+    users: dict[str, str] = field(default_factory=dict)  # message id -> its verified publisher
 
     @property
     def info(self) -> ActorStarted:
@@ -66,6 +67,7 @@ class JournalIndex:
             incarnation = self._by_prefix.get(record.id.rsplit(".j", 1)[0])
             if incarnation is not None:
                 incarnation.handled.extend(zip(body.ids, body.times))
+                incarnation.users.update(zip(body.ids, body.users))
 
     def ancestors(self, message_id: str) -> list[Envelope]:
         """The causal chain above a message, oldest first (the message not included)."""

@@ -26,9 +26,11 @@ from typing import Any, Callable, ClassVar, TypeVar
 import pykka
 
 from actors.runtime.clock import TimerHandle
+from actors.runtime.deaths import actor_deaths
 from actors.runtime.context import ActorContext
-from actors.runtime.transport import Delivery, Transport
-from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, MessageError, decode
+from actors.runtime.bounded import MAX_REASON, bounded, describe
+from actors.runtime.transport import Delivery, Transport, TransportError
+from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, decode
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,18 @@ class _Wake:
 
 
 _WAKE = _Wake()
+
+
+class _TimerDue:
+    """In the delivery queue: a timer of this actor that is due (see `Actor.delay`)."""
+
+    __slots__ = ("envelope",)
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+
+TIMER_RETRY_SECONDS = 1.0  # a timer whose handler met an outage runs again this much later
 
 
 class Actor(pykka.ThreadingActor):
@@ -106,6 +120,8 @@ class Actor(pykka.ThreadingActor):
         self._handling_at: float | None = None  # time is frozen while a handler runs
         self._handled_ids: list[str] = []
         self._handled_times: list[float] = []
+        self._handled_users: list[str] = []  # the verified publisher of each handled input
+        self._last_error: BaseException | None = None  # what the last handler raised
         self._journal_seq = 0
         self._flush_timer: TimerHandle | None = None
         # Deliveries reach the actor's thread through this deque rather than one pykka
@@ -168,20 +184,34 @@ class Actor(pykka.ThreadingActor):
         return self.transport.ask(self.make_envelope(target, body), timeout)
 
     def delay(self, seconds: float, body: Any) -> str:
-        """Send `body` to this actor after `seconds`; returns a timer id for `cancel`."""
+        """Deliver `body` to this actor after `seconds`; returns a timer id for `cancel`.
+
+        A timer never goes through the broker: when it is due, the clock hands its
+        envelope straight to this actor's own delivery queue, and the runtime journals
+        it as an input (`transport.record`) when it is handled, so replay gets it like
+        any message. An outage cannot delay or drop it; a handler that fails on it
+        because the transport is down is run again later (see `_handle_timer`)."""
         envelope = self.make_envelope(self.address, body)
-
-        def fire() -> None:
-            if self._timers.pop(envelope.id, None) is not None:
-                self.transport.publish(envelope)
-
-        self._timers[envelope.id] = self.context.clock.call_later(seconds, fire)
+        self._arm(envelope, seconds)
         return envelope.id
 
     def cancel(self, timer_id: str) -> None:
+        """Forget a timer: it is not handled, even if it is already due."""
         handle = self._timers.pop(timer_id, None)
         if handle is not None:
             handle.cancel()
+
+    def _arm(self, envelope: Envelope, seconds: float) -> None:
+        def due() -> None:  # on the clock's thread: never blocks, never touches the broker
+            if envelope.id not in self._timers or self.actor_stopped.is_set():
+                return
+            self.transport.timer_pending()  # the memory transport's settle() waits for it
+            self._deliveries.append(_TimerDue(envelope))
+            if not self._deliveries_signalled:
+                self._deliveries_signalled = True
+                self.actor_inbox.put(_WAKE)
+
+        self._timers[envelope.id] = self.context.clock.call_later(seconds, due)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -193,8 +223,14 @@ class Actor(pykka.ThreadingActor):
         try:
             ref.ask(_STARTED)
         except pykka.ActorDeadError:
-            pass  # on_start failed and pykka stopped it (and logged why); the caller sees a dead ref
+            # on_start failed and pykka stopped it (and logged why); the caller sees a dead ref
+            actor_deaths.report(f"a {cls.__name__}", "it failed to start (the log says why)")
         return ref
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """pykka stopped this actor: an exception escaped `on_receive` (the runtime
+        catches those of messages and handlers, so this is a bug). Say so to the process."""
+        actor_deaths.report(self.address, exception_value or "unknown error")
 
     def on_start(self) -> None:
         if self.journal_kind:
@@ -216,6 +252,9 @@ class Actor(pykka.ThreadingActor):
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        for item in list(self._deliveries):  # due timers never handled now: let settle() go
+            if item.__class__ is _TimerDue:
+                self.transport.timer_done()
 
     def _on_delivery(self, delivery: Delivery) -> None:
         # Called on a transport thread: hand over to the actor's own thread. Only the
@@ -250,7 +289,11 @@ class Actor(pykka.ThreadingActor):
                 until = monotonic() + BATCH_SECONDS
                 while left:
                     left -= 1
-                    self.receive(pending.popleft())
+                    item = pending.popleft()
+                    if item.__class__ is _TimerDue:
+                        self._handle_timer(item.envelope)
+                    else:
+                        self.receive(item)
                     if len(self._handled_ids) >= self.journal_flush_every:
                         self._flush_handled()
                     if monotonic() >= until:
@@ -313,28 +356,37 @@ class Actor(pykka.ThreadingActor):
         if not self._handled_ids:
             return
         ids, times = tuple(self._handled_ids), tuple(self._handled_times)
+        users = tuple(self._handled_users)
         self._handled_ids.clear()
         self._handled_times.clear()
-        self.record(InputsHandled(self.address, ids, times))
+        self._handled_users.clear()
+        self.record(InputsHandled(self.address, ids, times, users))
 
     # --- dispatch -----------------------------------------------------------------------
 
     def receive(self, delivery: Delivery) -> None:
-        """Decode, dispatch and settle one delivery; never raises."""
+        """Decode, dispatch and settle one delivery; never raises. Whatever goes wrong
+        while decoding (any exception, not only MessageError: bytes are hostile) or in
+        the handler dead-letters the message with the reason; the actor goes on. (If the
+        handler failed because its output could not be sent in an outage, dead-lettering
+        meets the same outage: the broker transport then leaves the message unsettled and
+        it comes back after the reconnect.)"""
         try:
             envelope = decode(delivery.body)
-        except MessageError as err:
-            self._reject(delivery, f"undecodable: {err}", "undecodable")
+        except Exception as err:  # noqa: BLE001  no input may stop an actor
+            self._reject(delivery, f"undecodable: {describe(err)}", "undecodable")
             return
+        self._last_error = None
         reason = self.dispatch(envelope, delivery.user_id)
         if reason is None:
             self.transport.ack(delivery)
         else:
-            self._reject(delivery, reason, "failed" if reason.startswith("handler") else "unhandled")
+            self._reject(delivery, reason, "failed" if self._last_error is not None else "unhandled")
 
     def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         """Run the handler for one envelope published by `user_id` (the verified
-        principal); returns None, or why it could not be handled."""
+        principal); returns None, or why it could not be handled (the exception, if the
+        handler raised one, is kept in `_last_error`)."""
         self.counters["received"] += 1
         if envelope.sender == self.leader_address and envelope.epoch != self.leader_epoch:
             if envelope.epoch < self.leader_epoch:  # a deposed leader, still talking: not ours
@@ -352,11 +404,14 @@ class Actor(pykka.ThreadingActor):
         if self.journal_kind:
             self._handled_ids.append(envelope.id)
             self._handled_times.append(at)
+            self._handled_users.append(user_id)
         try:
             getattr(self, name)(envelope.body)
-        except Exception as err:
-            log.exception("%s: handler %s failed on %s", self.address, name, envelope.id)
-            return f"handler {name} failed on {envelope.type}: {type(err).__name__}: {err}"
+        except Exception as err:  # noqa: BLE001  a handler's bug must not stop the actor
+            self._last_error = err
+            log.error("%s: handler %s failed on %s (%s) from %s", self.address, name, bounded(envelope.id),
+                      envelope.type, bounded(envelope.sender), exc_info=_short_trace(err))
+            return f"handler {name} failed on {envelope.type}: {describe(err)}"
         finally:
             self.envelope = None
             self.sender_user = ""
@@ -364,8 +419,51 @@ class Actor(pykka.ThreadingActor):
         self.counters["handled"] += 1
         return None
 
+    def _handle_timer(self, envelope: Envelope) -> None:
+        """Handle a due timer, unless it was cancelled meanwhile. It is journaled as an
+        input first (the journal then holds it as a message to this actor). If its handler
+        fails because the transport is unavailable (an outage: TransportError), the timer
+        is run again TIMER_RETRY_SECONDS later, so that a chain of timers that re-arm
+        themselves (ticks, heartbeats, retries) survives any outage."""
+        try:
+            if self._timers.pop(envelope.id, None) is None:
+                return  # cancelled after it was due
+            self.counters["timers"] += 1
+            self.transport.record(envelope)
+            failure = self._run_timer(envelope)
+        finally:
+            self.transport.timer_done()
+        if failure is None:
+            return
+        if _transient(failure):
+            self.counters["timer_retries"] += 1
+            log.warning("%s: timer %s (%s) met an outage; running it again in %gs: %s", self.address,
+                        envelope.id, envelope.type, TIMER_RETRY_SECONDS, bounded(str(failure)))
+            self._arm(envelope, TIMER_RETRY_SECONDS)
+        else:
+            self.counters["failed"] += 1
+
+    def _run_timer(self, envelope: Envelope) -> BaseException | None:
+        self._last_error = None
+        reason = self.dispatch(envelope, self.transport.user)
+        if reason is None:
+            return None
+        return self._last_error or RuntimeError(reason)
+
     def _reject(self, delivery: Delivery, reason: str, counter: str) -> None:
-        log.warning("%s: dead-lettering a message: %s", self.address, reason)
+        reason = bounded(reason, MAX_REASON)
+        log.warning("%s: dead-lettering a message: %s", self.address, bounded(reason))
         self.counters[counter] += 1
         self.counters["dead_lettered"] += 1
         self.transport.dead_letter(delivery, reason)
+
+
+def _transient(err: BaseException) -> bool:
+    """An outage (the transport could not send now), as opposed to a message that can
+    never be sent (a refusal is also a ValueError: too big, an address no broker takes)."""
+    return isinstance(err, TransportError) and not isinstance(err, ValueError)
+
+
+def _short_trace(err: BaseException) -> Any:
+    """The traceback for the log, except for a RecursionError's (a thousand frames)."""
+    return None if isinstance(err, RecursionError) else err

@@ -115,6 +115,14 @@ class Transport(ABC):
         """Write a journal record (target `journal`): kept by the journal, never
         delivered to a mailbox. Transports without a journal drop it."""
 
+    def timer_pending(self) -> None:
+        """An actor's timer is due and waits in its actor (it never goes through the
+        transport). The in-memory transport counts it as in flight, so that `settle()`
+        also waits for timers; others ignore it. Paired with one `timer_done()`."""
+
+    def timer_done(self) -> None:
+        """The timer announced by `timer_pending()` was handled (or dropped)."""
+
     def batch(self) -> ContextManager[None]:
         """`with transport.batch():` publishes from this thread may be held back and sent
         together when the block ends (the actor runtime wraps each burst of deliveries in
