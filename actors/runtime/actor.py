@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import traceback
 from collections import Counter, deque
 from concurrent.futures import Future
 from time import monotonic
@@ -409,8 +410,8 @@ class Actor(pykka.ThreadingActor):
             getattr(self, name)(envelope.body)
         except Exception as err:  # noqa: BLE001  a handler's bug must not stop the actor
             self._last_error = err
-            log.error("%s: handler %s failed on %s (%s) from %s", self.address, name, bounded(envelope.id),
-                      envelope.type, bounded(envelope.sender), exc_info=_short_trace(err))
+            log.error("%s: handler %s failed on %s (%s) from %s: %s\n%s", self.address, name, bounded(envelope.id),
+                      envelope.type, bounded(envelope.sender), describe(err), _short_trace(err))
             return f"handler {name} failed on {envelope.type}: {describe(err)}"
         finally:
             self.envelope = None
@@ -464,6 +465,7 @@ def _transient(err: BaseException) -> bool:
     return isinstance(err, TransportError) and not isinstance(err, ValueError)
 
 
-def _short_trace(err: BaseException) -> Any:
-    """The traceback for the log, except for a RecursionError's (a thousand frames)."""
-    return None if isinstance(err, RecursionError) else err
+def _short_trace(err: BaseException, frames: int = 20) -> str:
+    """The last frames of a handler's traceback, for the log: code locations only (the
+    exception's message, which may quote hostile input, is logged bounded beside it)."""
+    return "".join(traceback.format_tb(err.__traceback__, limit=-frames)).rstrip()
