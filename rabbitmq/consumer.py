@@ -218,7 +218,7 @@ class Consumers:
         def on_message(delivery_tag: int, redelivered: bool, body: bytes) -> None:
             if sub.state == "closing":
                 return  # requeued when the channel closes
-            arrived.append(_new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered)))
+            arrived.append(_new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered, "")))
             if len(arrived) == 1:
                 at_turn_end(hand_over)
 

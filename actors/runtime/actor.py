@@ -28,8 +28,9 @@ import pykka
 
 from actors.runtime.clock import TimerHandle
 from actors.runtime.deaths import actor_deaths
+from actors.runtime.outbox import Outbox, transient
 from actors.runtime.context import ActorContext
-from actors.runtime.bounded import MAX_REASON, bounded, describe
+from actors.runtime.bounded import MAX_LOGGED, MAX_REASON, bounded, describe
 from actors.runtime.transport import Delivery, Transport, TransportError
 from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, decode
 
@@ -53,6 +54,8 @@ BATCH_SECONDS = 0.005  # the longest a handler's output waits for the rest of a 
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
 _FLUSH = object()  # told by the journal timer: write the handled-order entries now
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
+_RESEND = object()  # told by a timer: send what waits in the outbox
+OUTBOX_RETRY_SECONDS = 1.0
 
 
 class _Wake:
@@ -130,6 +133,8 @@ class Actor(pykka.ThreadingActor):
         # for a whole burst (_deliveries_signalled says one is on its way).
         self._deliveries: deque[Delivery] = deque()
         self._deliveries_signalled = False
+        self._out = Outbox(self)  # the handlers' output, waiting out an outage if need be
+        self._resend_scheduled = False
 
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue:
@@ -170,15 +175,24 @@ class Actor(pykka.ThreadingActor):
     def send(self, target: str, body: Any) -> Envelope:
         """Send a message; returns its envelope."""
         envelope = self.make_envelope(target, body)
-        self.transport.publish(envelope)
+        self._publish(envelope)
         return envelope
 
     def reply(self, body: Any) -> Envelope:
         """Answer the message being handled (to its sender, with its id as correlation)."""
         assert self.envelope is not None, "reply() outside a handler"
         envelope = self.make_envelope(self.envelope.sender, body, correlation_id=self.envelope.id)
-        self.transport.publish(envelope)
+        self._publish(envelope)
         return envelope
+
+    def _publish(self, envelope: Envelope) -> None:
+        """Through the outbox: output the transport cannot take now (an outage) waits
+        there, in order, and is sent again every OUTBOX_RETRY_SECONDS."""
+        out = self._out
+        out.publish(envelope)
+        if out.waiting and not self._resend_scheduled:
+            self._resend_scheduled = True
+            self.context.clock.call_later(OUTBOX_RETRY_SECONDS, lambda: self._tell_quietly(_RESEND))
 
     def ask(self, target: str, body: Any, timeout: float = 10.0) -> "Future[Envelope]":
         """Send and get a Future for the reply's envelope; fails with TimeoutError."""
@@ -270,6 +284,13 @@ class Actor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if message is _DRAIN:
             self._drain_pending()
+        elif message is _RESEND:
+            self._resend_scheduled = False
+            with self.transport.batch():
+                sent = self._out.flush()
+            if not sent:
+                self._resend_scheduled = True
+                self.context.clock.call_later(OUTBOX_RETRY_SECONDS, lambda: self._tell_quietly(_RESEND))
         elif message is _FLUSH:
             self._flush_timer = None
             self._flush_handled()
@@ -380,7 +401,7 @@ class Actor(pykka.ThreadingActor):
         self._last_error = None
         reason = self.dispatch(envelope, delivery.user_id)
         if reason is None:
-            self.transport.ack(delivery)
+            self._out.ack(delivery)
         else:
             self._reject(delivery, reason, "failed" if self._last_error is not None else "unhandled")
 
@@ -410,8 +431,13 @@ class Actor(pykka.ThreadingActor):
             getattr(self, name)(envelope.body)
         except Exception as err:  # noqa: BLE001  a handler's bug must not stop the actor
             self._last_error = err
-            log.error("%s: handler %s failed on %s (%s) from %s: %s\n%s", self.address, name, bounded(envelope.id),
-                      envelope.type, bounded(envelope.sender), describe(err), _short_trace(err))
+            if _transient(err):  # an outage, not a bug: one line (what happens next is logged by the caller)
+                log.warning("%s: handler %s could not send while handling %s (%s): %s", self.address, name,
+                            bounded(envelope.id), envelope.type, describe(err, MAX_LOGGED))
+            else:
+                log.error("%s: handler %s failed on %s (%s) from %s: %s\n%s", self.address, name,
+                          bounded(envelope.id), envelope.type, bounded(envelope.sender), describe(err),
+                          _short_trace(err))
             return f"handler {name} failed on {envelope.type}: {describe(err)}"
         finally:
             self.envelope = None
@@ -433,13 +459,13 @@ class Actor(pykka.ThreadingActor):
             self.transport.record(envelope)
             failure = self._run_timer(envelope)
         finally:
-            self.transport.timer_done()
+            self._out.timer_done()
         if failure is None:
             return
         if _transient(failure):
             self.counters["timer_retries"] += 1
-            log.warning("%s: timer %s (%s) met an outage; running it again in %gs: %s", self.address,
-                        envelope.id, envelope.type, TIMER_RETRY_SECONDS, bounded(str(failure)))
+            log.info("%s: timer %s (%s) met an outage; running it again in %gs", self.address,
+                     envelope.id, envelope.type, TIMER_RETRY_SECONDS)
             self._arm(envelope, TIMER_RETRY_SECONDS)
         else:
             self.counters["failed"] += 1
@@ -456,13 +482,10 @@ class Actor(pykka.ThreadingActor):
         log.warning("%s: dead-lettering a message: %s", self.address, bounded(reason))
         self.counters[counter] += 1
         self.counters["dead_lettered"] += 1
-        self.transport.dead_letter(delivery, reason)
+        self._out.dead_letter(delivery, reason)
 
 
-def _transient(err: BaseException) -> bool:
-    """An outage (the transport could not send now), as opposed to a message that can
-    never be sent (a refusal is also a ValueError: too big, an address no broker takes)."""
-    return isinstance(err, TransportError) and not isinstance(err, ValueError)
+_transient = transient
 
 
 def _short_trace(err: BaseException, frames: int = 20) -> str:
