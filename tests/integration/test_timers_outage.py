@@ -47,7 +47,7 @@ class Holder(Scheduler):
             tasks = []
             while self.to_launch and len(tasks) < 2:
                 self.to_launch -= 1
-                tasks.append(self.task(offer, "sleep 300", cpus=0.1, mem=16))
+                tasks.append(self.task(offer, "sleep 600", cpus=0.1, mem=16))
             if tasks:
                 self.launch(offer, tasks)
             else:
@@ -66,6 +66,7 @@ class Holder(Scheduler):
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
+    print(f"{time.strftime('%X')} waiting for {what}", flush=True)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -73,12 +74,16 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def journal_since(url: str, since: float) -> Counter:
-    """(type, sender, target) of every message journaled since `since` (sent after it)."""
+def journal_between(url: str, since: float, until: float) -> Counter:
+    """(type, sender, target) of every message journaled that was sent between `since`
+    and `until` (the cluster never falls quiet: read until past `until`)."""
     seen: Counter = Counter()
     start = datetime.fromtimestamp(since - 1, timezone.utc)
-    for env in read_stream(url, start=start, idle=1.0):
-        if env.sent_at >= since:
+    deadline = time.monotonic() + 60
+    for env in read_stream(url, start=start, follow=True, idle=0.5):
+        if env.sent_at > until + 2 or time.monotonic() > deadline:
+            break
+        if since <= env.sent_at <= until:
             seen[(env.type, env.sender, env.target)] += 1
     return seen
 
@@ -120,7 +125,7 @@ def test_a_broker_outage_of_twice_send_timeout_stops_no_timer(private_broker: Br
         wait_until(lambda: sched.master_heartbeats >= heartbeats + 3, 60, "master heartbeats again")
         wait_until(lambda: sched.connected, 60, "the scheduler to be registered")
 
-        seen = journal_since(private_broker.url, back_at)
+        seen = journal_between(private_broker.url, back_at, time.time())
         for agent_id in agents:
             assert seen[("PingAgent", "master", f"agent.{agent_id}")] >= 2, f"no pings to {agent_id}: {seen}"
             assert seen[("PongAgent", f"agent.{agent_id}", "master")] >= 2, f"no pongs from {agent_id}: {seen}"
@@ -131,7 +136,9 @@ def test_a_broker_outage_of_twice_send_timeout_stops_no_timer(private_broker: Br
         state = cluster.state()
         assert [f["id"] for f in state["frameworks"]] == [framework_id]
         running = [t for t in state["tasks"] if t["state"] == "TASK_RUNNING"]
-        assert len(running) == TASKS and {t["agent_id"] for t in running} <= set(agents)
+        tasks = [(t["id"], t["state"], t["message"]) for t in state["tasks"] + state["completed_tasks"]]
+        assert len(running) == TASKS, (tasks, sched.ended)
+        assert {t["agent_id"] for t in running} <= set(agents)
         assert sched.running == {t["id"] for t in running} and sched.ended == {}
         assert handle.framework_id == framework_id
     finally:
