@@ -95,6 +95,7 @@ class _ParseCache:
 
 
 _cache = _ParseCache(max_bytes=4 * 1024 * 1024, max_text=1024)
+_cached = _cache._items
 
 
 class Resources:
@@ -114,7 +115,8 @@ class Resources:
         """Parse `name(role):value;...`; scalars `4` or `0.5`, ranges `[a-b,c-d]`, sets `{x,y}`."""
         if not isinstance(text, str):
             raise ResourceError(f"resources must be text, not {type(text).__name__}")
-        return _cache.parse(text)
+        found = _cached.get(text)  # the hot path: one dict lookup
+        return found if found is not None else _cache.parse(text)
 
     @classmethod
     def scalars(cls, role: str = UNRESERVED, **amounts: float) -> "Resources":

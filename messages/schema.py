@@ -83,8 +83,9 @@ def _codec(cls: type) -> tuple[Encoder, Decoder]:
         ]
         if tp is str:  # text on the fast path: bounded in bytes (ids more tightly)
             limit = _text_limit(f.name)
-            dec_lines.append(
-                f"elif len(v{i}) > {limit // 4} and not fits(v{i}, {limit}): "
+            dec_lines.append(  # inline, no call unless long or non-ASCII (the hot path)
+                f"elif len(v{i}) > {limit // 4} and (len(v{i}) > {limit} or not v{i}.isascii()"
+                f" and not fits(v{i}, {limit})): "
                 f"raise MessageError('over {limit} bytes', message=name, field={where})"
             )
     env.update({"str": str, "int": int, "bool": bool, "bytes": bytes, "float": float})
