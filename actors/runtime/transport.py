@@ -37,8 +37,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, NamedTuple, Sequence
 
+from actors.runtime.bounded import describe
 from actors.runtime.clock import Clock, TimerHandle
-from messages import Envelope, MessageError, decode
+from messages import Envelope, decode
 
 DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
 GROUP_PREFIX = "group."
@@ -176,8 +177,8 @@ class ReplyRouter:
     def _on_delivery(self, delivery: Delivery) -> None:
         try:
             envelope = decode(delivery.body)
-        except MessageError as err:
-            self.transport.dead_letter(delivery, f"undecodable reply: {err}")
+        except Exception as err:  # noqa: BLE001  a hostile reply must not break the router
+            self.transport.dead_letter(delivery, f"undecodable reply: {describe(err)}")
             return
         with self._lock:
             future, timer = self._pending.pop(envelope.correlation_id, (None, None))
