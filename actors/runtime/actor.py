@@ -26,13 +26,14 @@ from typing import Any, Callable, ClassVar, TypeVar
 
 import pykka
 
+from actors.runtime.bounded import MAX_LOGGED, MAX_REASON, bounded, describe
 from actors.runtime.clock import TimerHandle
+from actors.runtime.context import ActorContext
 from actors.runtime.deaths import actor_deaths
 from actors.runtime.outbox import Outbox, transient
-from actors.runtime.context import ActorContext
-from actors.runtime.bounded import MAX_LOGGED, MAX_REASON, bounded, describe
-from actors.runtime.transport import Delivery, Transport, TransportError
-from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, decode
+from actors.runtime.timers import TimerDue, Timers
+from actors.runtime.transport import Delivery, Transport
+from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, MessageError, decode
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +73,7 @@ class _Wake:
 _WAKE = _Wake()
 
 
-class _TimerDue:
-    """In the delivery queue: a timer of this actor that is due (see `Actor.delay`)."""
-
-    __slots__ = ("envelope",)
-
-    def __init__(self, envelope: Envelope) -> None:
-        self.envelope = envelope
-
-
-TIMER_RETRY_SECONDS = 1.0  # a timer whose handler met an outage runs again this much later
-
-
-class Actor(pykka.ThreadingActor):
+class Actor(Timers, pykka.ThreadingActor):
     """Base of every mesobus actor. Subclasses install handlers with `@on`."""
 
     handlers: dict[type, str] = {}
@@ -198,36 +187,6 @@ class Actor(pykka.ThreadingActor):
         """Send and get a Future for the reply's envelope; fails with TimeoutError."""
         return self.transport.ask(self.make_envelope(target, body), timeout)
 
-    def delay(self, seconds: float, body: Any) -> str:
-        """Deliver `body` to this actor after `seconds`; returns a timer id for `cancel`.
-
-        A timer never goes through the broker: when it is due, the clock hands its
-        envelope straight to this actor's own delivery queue, and the runtime journals
-        it as an input (`transport.record`) when it is handled, so replay gets it like
-        any message. An outage cannot delay or drop it; a handler that fails on it
-        because the transport is down is run again later (see `_handle_timer`)."""
-        envelope = self.make_envelope(self.address, body)
-        self._arm(envelope, seconds)
-        return envelope.id
-
-    def cancel(self, timer_id: str) -> None:
-        """Forget a timer: it is not handled, even if it is already due."""
-        handle = self._timers.pop(timer_id, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _arm(self, envelope: Envelope, seconds: float) -> None:
-        def due() -> None:  # on the clock's thread: never blocks, never touches the broker
-            if envelope.id not in self._timers or self.actor_stopped.is_set():
-                return
-            self.transport.timer_pending()  # the memory transport's settle() waits for it
-            self._deliveries.append(_TimerDue(envelope))
-            if not self._deliveries_signalled:
-                self._deliveries_signalled = True
-                self.actor_inbox.put(_WAKE)
-
-        self._timers[envelope.id] = self.context.clock.call_later(seconds, due)
-
     # --- lifecycle ----------------------------------------------------------------------
 
     @classmethod
@@ -268,7 +227,7 @@ class Actor(pykka.ThreadingActor):
             handle.cancel()
         self._timers.clear()
         for item in list(self._deliveries):  # due timers never handled now: let settle() go
-            if item.__class__ is _TimerDue:
+            if item.__class__ is TimerDue:
                 self.transport.timer_done()
 
     def _on_delivery(self, delivery: Delivery) -> None:
@@ -276,7 +235,10 @@ class Actor(pykka.ThreadingActor):
         # first delivery of a burst wakes it (see _drain_pending for the other side).
         if self.actor_stopped.is_set():
             raise pykka.ActorDeadError(f"{self} is stopped")
-        self._deliveries.append(delivery)
+        self._enqueue(delivery)
+
+    def _enqueue(self, item: "Delivery | TimerDue") -> None:
+        self._deliveries.append(item)
         if not self._deliveries_signalled:
             self._deliveries_signalled = True
             self.actor_inbox.put(_WAKE)
@@ -312,7 +274,7 @@ class Actor(pykka.ThreadingActor):
                 while left:
                     left -= 1
                     item = pending.popleft()
-                    if item.__class__ is _TimerDue:
+                    if item.__class__ is TimerDue:
                         self._handle_timer(item.envelope)
                     else:
                         self.receive(item)
@@ -395,7 +357,10 @@ class Actor(pykka.ThreadingActor):
         it comes back after the reconnect.)"""
         try:
             envelope = decode(delivery.body)
-        except Exception as err:  # noqa: BLE001  no input may stop an actor
+        except MessageError as err:  # what decoding says about bad data: its own words
+            self._reject(delivery, f"undecodable: {bounded(str(err), MAX_REASON)}", "undecodable")
+            return
+        except Exception as err:  # noqa: BLE001  anything else: no input may stop an actor
             self._reject(delivery, f"undecodable: {describe(err)}", "undecodable")
             return
         self._last_error = None
@@ -431,7 +396,7 @@ class Actor(pykka.ThreadingActor):
             getattr(self, name)(envelope.body)
         except Exception as err:  # noqa: BLE001  a handler's bug must not stop the actor
             self._last_error = err
-            if _transient(err):  # an outage, not a bug: one line (what happens next is logged by the caller)
+            if transient(err):  # an outage, not a bug: one line (what happens next is logged by the caller)
                 log.warning("%s: handler %s could not send while handling %s (%s): %s", self.address, name,
                             bounded(envelope.id), envelope.type, describe(err, MAX_LOGGED))
             else:
@@ -446,46 +411,12 @@ class Actor(pykka.ThreadingActor):
         self.counters["handled"] += 1
         return None
 
-    def _handle_timer(self, envelope: Envelope) -> None:
-        """Handle a due timer, unless it was cancelled meanwhile. It is journaled as an
-        input first (the journal then holds it as a message to this actor). If its handler
-        fails because the transport is unavailable (an outage: TransportError), the timer
-        is run again TIMER_RETRY_SECONDS later, so that a chain of timers that re-arm
-        themselves (ticks, heartbeats, retries) survives any outage."""
-        try:
-            if self._timers.pop(envelope.id, None) is None:
-                return  # cancelled after it was due
-            self.counters["timers"] += 1
-            self.transport.record(envelope)
-            failure = self._run_timer(envelope)
-        finally:
-            self._out.timer_done()
-        if failure is None:
-            return
-        if _transient(failure):
-            self.counters["timer_retries"] += 1
-            log.info("%s: timer %s (%s) met an outage; running it again in %gs", self.address,
-                     envelope.id, envelope.type, TIMER_RETRY_SECONDS)
-            self._arm(envelope, TIMER_RETRY_SECONDS)
-        else:
-            self.counters["failed"] += 1
-
-    def _run_timer(self, envelope: Envelope) -> BaseException | None:
-        self._last_error = None
-        reason = self.dispatch(envelope, self.transport.user)
-        if reason is None:
-            return None
-        return self._last_error or RuntimeError(reason)
-
     def _reject(self, delivery: Delivery, reason: str, counter: str) -> None:
         reason = bounded(reason, MAX_REASON)
         log.warning("%s: dead-lettering a message: %s", self.address, bounded(reason))
         self.counters[counter] += 1
         self.counters["dead_lettered"] += 1
         self._out.dead_letter(delivery, reason)
-
-
-_transient = transient
 
 
 def _short_trace(err: BaseException, frames: int = 20) -> str:

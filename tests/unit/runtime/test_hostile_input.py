@@ -86,7 +86,7 @@ def test_a_hostile_message_is_dead_lettered_with_a_short_reason_and_the_actor_go
     transport.publish_raw("target", HOSTILE[what])
     transport.settle()
     (dead,) = transport.dead_letters
-    assert dead.reason.startswith("undecodable: MessageError") and len(dead.reason) <= MAX_REASON
+    assert dead.reason.startswith("undecodable: ") and len(dead.reason) <= MAX_REASON
     assert all(len(r.getMessage()) < 5_000 for r in caplog.records), "an unbounded log line"
     still_alive(transport, target)
 
