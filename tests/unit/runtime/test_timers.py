@@ -9,7 +9,7 @@ import pytest
 from actors.journal import FileJournal, JournalIndex, read_journal_file, replay
 from actors.runtime import Actor, MemoryTransport, TransportError, VirtualClock, on
 from actors.runtime.actor import OUTBOX_RETRY_SECONDS
-from messages import Envelope, PingAgent, PongAgent, UnregisterAgent, decode
+from messages import Envelope, PingAgent, PongAgent, UnregisterAgent, decode, encode
 
 
 class BrokerDown(MemoryTransport):
@@ -140,3 +140,20 @@ def test_timers_and_the_senders_principals_are_journaled_and_replay_the_same(tmp
     result = replay(index, "ticker", factory=Ticker.from_journal)
     assert result.matched, result.divergence.report()
     assert result.inputs == 8 and result.actor.users == users  # same principals, same order
+
+
+def test_a_reply_that_meets_an_outage_waits_and_its_input_is_acked_only_after_it(down_transport) -> None:
+    clock = down_transport.clock
+    ref = Ticker.start("ticker", down_transport)
+    down_transport.subscribe("client", lambda d: (down_transport.got.append(decode(d.body).body), down_transport.ack(d)))
+    down_transport.down = True
+    MemoryTransport.publish_raw(down_transport, "ticker", encode(
+        Envelope(id="q1", sender="client", target="ticker", body=PingAgent())))
+    assert ref.proxy().users.get() == ["ticker-user"]  # handled while nothing can be sent
+    assert down_transport.pending("ticker") == 1  # ... but not acked: its reply waits
+    down_transport.down = False
+    clock.advance(OUTBOX_RETRY_SECONDS)
+    down_transport.settle()
+    assert down_transport.pending("ticker") == 0
+    assert PongAgent("asked by ticker-user") in down_transport.got
+    ref.stop()
