@@ -149,3 +149,4 @@ def test_a_broker_outage_of_twice_send_timeout_stops_no_timer(private_broker: Br
             except Exception:  # noqa: BLE001  the cluster stops anyway
                 pass
         cluster.stop()
+        transport.close(timeout=5)  # given to the cluster: not closed by it
