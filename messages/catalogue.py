@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from messages.errors import MessageError
+from messages.errors import MessageError, shown
 
 T = TypeVar("T", bound=type)
 
@@ -33,7 +33,7 @@ def lookup(name: str) -> type:
     try:
         return CATALOGUE[name]
     except (KeyError, TypeError):
-        raise MessageError(f"unknown message type {name!r}", field="type") from None
+        raise MessageError(f"unknown message type {shown(name)}", field="type") from None
 
 
 def wire_name(msg: object) -> str:

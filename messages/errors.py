@@ -1,6 +1,35 @@
-"""The two error types of the catalogue: one for wire data, one for resource text."""
+"""The two error types of the catalogue: one for wire data, one for resource text.
+
+Both quote hostile input; `shown` keeps any quote short (and never recurses deeply), so
+an error message stays one readable line whatever the input was."""
 
 from __future__ import annotations
+
+import reprlib
+
+MAX_SHOWN = 120  # characters of a quoted value in an error message
+
+_repr = reprlib.Repr()
+_repr.maxstring = MAX_SHOWN
+_repr.maxother = MAX_SHOWN
+_repr.maxlevel = 2
+
+
+def shown(value: object) -> str:
+    """A short repr of a value from outside, for an error message.
+
+    >>> shown("x" * 500)[:10], len(shown("x" * 500)) <= MAX_SHOWN + 2
+    ("'xxxxxxxxx", True)
+    >>> deep = []
+    >>> for _ in range(5000): deep = [deep]
+    >>> shown(deep)
+    '[[[...]]]'
+    """
+    return _repr.repr(value)
+
+
+def _cut(text: str, limit: int = 2 * MAX_SHOWN) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + f"…({len(text)} chars)"
 
 
 class MessageError(ValueError):
@@ -11,9 +40,9 @@ class MessageError(ValueError):
     """
 
     def __init__(self, reason: str, *, message: str = "", field: str = "") -> None:
-        self.reason = reason
-        self.message = message
-        self.field = field
+        self.reason = reason = _cut(reason)
+        self.message = message = _cut(message)
+        self.field = field = _cut(field)
         where = ".".join(part for part in (message, field) if part)
         super().__init__(f"{where}: {reason}" if where else reason)
 

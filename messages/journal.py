@@ -24,13 +24,17 @@ class ActorStarted:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-# actor -> journal: the order in which it handled its inputs, and each handling's time.
+# actor -> journal: the order in which it handled its inputs, each handling's time, and
+# the principal that published each (as the transport verified it: `Delivery.user_id`;
+# for a timer, the actor's own), so that replay dispatches with the same `sender_user`.
+# Inputs include the actor's timers, journaled as messages to itself when handled.
 @message
 @dataclass(frozen=True)
 class InputsHandled:
     address: str
     ids: tuple[str, ...]
     times: tuple[float, ...]
+    users: tuple[str, ...] = ()  # empty in records written before users were kept
 
 
 # One framework passed over on some agents in an allocation run, and why (grouped by
@@ -60,3 +64,4 @@ class AllocationExplained:
 @dataclass(frozen=True)
 class PublishedBatch:
     messages: tuple[bytes, ...]
+    user: str = ""  # the principal that published them (the broker connection's user)

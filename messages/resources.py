@@ -14,10 +14,11 @@ are frozensets of strings. Every value is keyed by (name, role); role "*" is unr
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 from typing import Iterable, Iterator, Mapping, Union
 
-from messages.errors import ResourceError
+from messages.errors import ResourceError, shown
+from messages.limits import MAX_RESOURCE_DIGITS, MAX_RESOURCE_TEXT_BYTES, utf8_fits
 
 UNRESERVED = "*"
 SCALE = 1000  # fixed point: thousandths
@@ -27,24 +28,74 @@ Value = Union[int, Ranges, frozenset]  # int = scalar in thousandths
 Key = tuple[str, str]  # (name, role)
 
 _ITEM = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(?:\(\s*([^()\s]+)\s*\))?\s*:\s*(.+?)\s*$")
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_NUMBER = re.compile(r"^[0-9]{1,%d}(\.[0-9]+)?$" % MAX_RESOURCE_DIGITS)  # ASCII digits only
+_LONG_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_DIGITS = re.compile(r"^\s*[0-9]{1,%d}\s*$" % MAX_RESOURCE_DIGITS)
 _ORDER = {"cpus": 0, "gpus": 1, "mem": 2, "disk": 3, "ports": 4}
+# The kinds of the names Mesos knows; a value of another kind is a mistake.
+_KNOWN_KINDS = {"cpus": "scalar", "gpus": "scalar", "mem": "scalar", "disk": "scalar", "ports": "ranges"}
+_EXAMPLES = {"scalar": "e.g. cpus:2 or mem:512.5", "ranges": "e.g. ports:[31000-32000]", "set": "e.g. zones:{a,b}"}
 
 
-@lru_cache(maxsize=4096)  # values are immutable, and the same few texts recur in every message
 def _parse(text: str) -> "Resources":
+    """Parse a resource text, strictly: every `;`-separated part names one resource,
+    each (name, role) at most once, and the known names have their kind (`cpus` is a
+    scalar, `ports` ranges). Sizes are bounded before any work (messages/limits.py)."""
+    if not utf8_fits(text, MAX_RESOURCE_TEXT_BYTES):
+        raise ResourceError(f"resource text is over {MAX_RESOURCE_TEXT_BYTES} bytes")
     items: dict[Key, Value] = {}
-    for part in text.split(";"):
+    if not text.strip():
+        return Resources()
+    for n, part in enumerate(text.split(";"), start=1):
         if not part.strip():
-            continue
+            raise ResourceError(f"empty resource (part {n} of {shown(text)}): remove the extra ';'")
         match = _ITEM.match(part)
         if not match:
-            raise ResourceError(f"bad resource {part.strip()!r}: expected name(role):value")
+            raise ResourceError(f"bad resource {shown(part.strip())}: expected name(role):value")
         key = (match.group(1), match.group(2) or UNRESERVED)
-        value = _parse_value(key[0], match.group(3))
-        mine = items.get(key)
-        items[key] = value if mine is None else _add(key, mine, value)
+        if key in items:
+            label = key[0] if key[1] == UNRESERVED else f"{key[0]}({key[1]})"
+            raise ResourceError(f"{label} is given twice in {shown(text)}: give it once")
+        items[key] = _parse_value(key[0], match.group(3))
     return Resources(items)
+
+
+class _ParseCache:
+    """Parsed resource texts, bounded in bytes: the same few short texts recur in every
+    message; a long one (a hostile 5 MB text, or a rare big agent) is parsed each time
+    rather than kept. When full, the oldest entries go first."""
+
+    def __init__(self, max_bytes: int, max_text: int) -> None:
+        self.max_bytes, self.max_text = max_bytes, max_text
+        self.bytes = 0
+        self._items: dict[str, Resources] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, text: str) -> "Resources":
+        found = self._items.get(text)
+        if found is not None:
+            return found
+        parsed = _parse(text)
+        cost = len(text) * 4 + 200  # the text and about what its parsed form holds
+        if len(text) <= self.max_text:
+            with self._lock:
+                while self._items and self.bytes + cost > self.max_bytes:
+                    oldest = next(iter(self._items))
+                    del self._items[oldest]
+                    self.bytes -= len(oldest) * 4 + 200
+                if text not in self._items:
+                    self._items[text] = parsed
+                    self.bytes += cost
+        return parsed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+
+_cache = _ParseCache(max_bytes=4 * 1024 * 1024, max_text=1024)
+_cached = _cache._items
 
 
 class Resources:
@@ -64,7 +115,8 @@ class Resources:
         """Parse `name(role):value;...`; scalars `4` or `0.5`, ranges `[a-b,c-d]`, sets `{x,y}`."""
         if not isinstance(text, str):
             raise ResourceError(f"resources must be text, not {type(text).__name__}")
-        return _parse(text)
+        found = _cached.get(text)  # the hot path: one dict lookup
+        return found if found is not None else _cache.parse(text)
 
     @classmethod
     def scalars(cls, role: str = UNRESERVED, **amounts: float) -> "Resources":
@@ -219,35 +271,43 @@ def _to_fixed(name: str, amount: float) -> int:
 
 
 def _parse_value(name: str, raw: str) -> Value:
-    if raw.startswith("["):
+    kind = "ranges" if raw.startswith("[") else "set" if raw.startswith("{") else "scalar"
+    expected = _KNOWN_KINDS.get(name)
+    if expected is not None and kind != expected:
+        raise ResourceError(f"{name} is {expected}, not {kind}: {shown(raw)} ({_EXAMPLES[expected]})")
+    if kind == "ranges":
         return _parse_ranges(name, raw)
-    if raw.startswith("{"):
+    if kind == "set":
         if not raw.endswith("}"):
-            raise ResourceError(f"bad set for {name}: {raw!r} (expected {{a,b}})")
+            raise ResourceError(f"bad set for {name}: {shown(raw)} (expected {{a,b}})")
         members = frozenset(m.strip() for m in raw[1:-1].split(",") if m.strip())
         return members
     if not _NUMBER.match(raw):
-        raise ResourceError(f"bad scalar for {name}: {raw!r} (expected a non-negative number)")
+        if _LONG_NUMBER.match(raw):
+            raise ResourceError(f"bad scalar for {name}: {shown(raw)} (at most {MAX_RESOURCE_DIGITS} digits)")
+        raise ResourceError(f"bad scalar for {name}: {shown(raw)} (expected a non-negative number)")
     whole, _, frac = raw.partition(".")
     if len(frac.rstrip("0")) > 3:
-        raise ResourceError(f"bad scalar for {name}: {raw!r} (at most three decimals)")
-    return int(whole) * SCALE + int((frac + "000")[:3])
+        raise ResourceError(f"bad scalar for {name}: {shown(raw)} (at most three decimals)")
+    return int(whole) * SCALE + int((frac.rstrip("0") + "000")[:3])
 
 
 def _parse_ranges(name: str, raw: str) -> Ranges:
     if not raw.endswith("]"):
-        raise ResourceError(f"bad ranges for {name}: {raw!r} (expected [a-b,c-d])")
+        raise ResourceError(f"bad ranges for {name}: {shown(raw)} (expected [a-b,c-d])")
     pairs: list[tuple[int, int]] = []
     for piece in raw[1:-1].split(","):
         piece = piece.strip()
         if not piece:
             continue
         lo, sep, hi = piece.partition("-")
-        if not (lo.strip().isdigit() and (not sep or hi.strip().isdigit())):
-            raise ResourceError(f"bad range {piece!r} for {name}")
+        if not (_DIGITS.match(lo) and (not sep or _DIGITS.match(hi))):
+            raise ResourceError(
+                f"bad range {shown(piece)} for {name} (expected a-b, numbers of at most {MAX_RESOURCE_DIGITS} digits)"
+            )
         begin, end = int(lo), int(hi) if sep else int(lo)
         if begin > end:
-            raise ResourceError(f"bad range {piece!r} for {name}: begin after end")
+            raise ResourceError(f"bad range {shown(piece)} for {name}: begin after end")
         pairs.append((begin, end))
     return _merge(pairs)
 

@@ -21,7 +21,8 @@ import types
 import typing
 from typing import Any, Callable
 
-from messages.errors import MessageError, ResourceError
+from messages.errors import MessageError, ResourceError, shown
+from messages.limits import MAX_DEPTH, MAX_ID_BYTES, MAX_TEXT_BYTES, depth_within, utf8_fits
 from messages.resources import Resources
 
 Encoder = Callable[[Any], Any]
@@ -55,7 +56,9 @@ def _codec(cls: type) -> tuple[Encoder, Decoder]:
         return codec
     hints = typing.get_type_hints(cls)
     fields = [f for f in dataclasses.fields(cls) if f.init]
-    env: dict[str, Any] = {"cls": cls, "MessageError": MessageError, "MISSING": _MISSING, "name": cls.__name__}
+    env: dict[str, Any] = {
+        "cls": cls, "MessageError": MessageError, "MISSING": _MISSING, "name": cls.__name__, "fits": utf8_fits,
+    }
     enc_parts, dec_lines = [], []
     for i, f in enumerate(fields):
         tp = hints[f.name]
@@ -78,6 +81,13 @@ def _codec(cls: type) -> tuple[Encoder, Decoder]:
             f"if v{i} is MISSING: {absent}",
             f"elif {check}: v{i} = dec{i}(v{i}, {where})",
         ]
+        if tp is str:  # text on the fast path: bounded in bytes (ids more tightly)
+            limit = _text_limit(f.name)
+            dec_lines.append(  # inline, no call unless long or non-ASCII (the hot path)
+                f"elif len(v{i}) > {limit // 4} and (len(v{i}) > {limit} or not v{i}.isascii()"
+                f" and not fits(v{i}, {limit})): "
+                f"raise MessageError('over {limit} bytes', message=name, field={where})"
+            )
     env.update({"str": str, "int": int, "bool": bool, "bytes": bytes, "float": float})
     args = ", ".join(f"v{i}" for i in range(len(fields)))
     source = "\n".join(
@@ -106,12 +116,20 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _text_limit(field_name: str) -> int:
+    """Ids (`*_id` fields) become addresses and file names: MAX_ID_BYTES; other text
+    MAX_TEXT_BYTES."""
+    return MAX_ID_BYTES if field_name.endswith("_id") else MAX_TEXT_BYTES
+
+
 def _check(kind: type | tuple, label: str) -> Decoder:
     def decode(value: Any, path: str) -> Any:
         if isinstance(value, bool) and kind is not bool:
             raise MessageError(f"expected {label}, got bool", field=path)
         if not isinstance(value, kind):
             raise MessageError(f"expected {label}, got {type(value).__name__}", field=path)
+        if kind is str and not utf8_fits(value, MAX_TEXT_BYTES):
+            raise MessageError(f"over {MAX_TEXT_BYTES} bytes", field=path)
         return value
 
     return decode
@@ -123,11 +141,18 @@ def _decode_float(value: Any, path: str) -> float:
     return float(value)
 
 
+def _decode_any(value: Any, path: str) -> Any:
+    """Free-form data (journal configs): any plain value, nested at most MAX_DEPTH deep."""
+    if not depth_within(value, MAX_DEPTH):
+        raise MessageError(f"nested more than {MAX_DEPTH} deep", field=path)
+    return value
+
+
 def _decode_resources(value: Any, path: str) -> Resources:
     if not isinstance(value, str):
         raise MessageError(f"expected resource text, got {type(value).__name__}", field=path)
     try:
-        return Resources.parse(value)
+        return Resources.parse(value)  # bounded in size and digits before parsing
     except ResourceError as err:
         raise MessageError(str(err), field=path) from None
 
@@ -139,7 +164,7 @@ _SIMPLE: dict[Any, tuple[Encoder, Decoder]] = {
     bytes: (_identity, _check(bytes, "bytes")),
     float: (_identity, _decode_float),
     Resources: (str, _decode_resources),
-    Any: (_identity, lambda value, path: value),
+    Any: (_identity, _decode_any),
 }
 
 
@@ -206,7 +231,7 @@ def _enum(tp: type[enum.Enum]) -> tuple[Encoder, Decoder]:
         try:
             return by_value[value]
         except (KeyError, TypeError):
-            raise MessageError(f"unknown {tp.__name__} {value!r}", field=path) from None
+            raise MessageError(f"unknown {tp.__name__} {shown(value)}", field=path) from None
 
     return (lambda v: v.value), decode
 

@@ -26,8 +26,10 @@ class JournalCopies:
         clock: Clock,
         max_messages: int = 256,
         max_seconds: float = 0.2,
+        user: str = "",
     ) -> None:
         self._record = record
+        self.user = user  # the connection's user, who published the copies (replay's sender_user)
         self._clock = clock
         self._max_messages = max_messages
         self._max_seconds = max_seconds
@@ -58,7 +60,7 @@ class JournalCopies:
                     id=f"{self._prefix}-{next(self._ids)}",
                     sender="transport",
                     target=JOURNAL,
-                    body=PublishedBatch(tuple(batch)),
+                    body=PublishedBatch(tuple(batch), user=self.user),
                     sent_at=self._clock.now(),
                 )
             )

@@ -77,7 +77,7 @@ class AmqpTransport(Transport):
         self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
-        self._copies = JournalCopies(self._send_journal_batch, self.clock)
+        self._copies = JournalCopies(self._send_journal_batch, self.clock, user=self.config.username)
         self._io.start()
 
     # --- the Transport interface ------------------------------------------------------

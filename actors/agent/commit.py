@@ -77,6 +77,7 @@ class OutputGate(Transport):
         self.holding = False
         self._out: list[Envelope] = []
         self._acks: list[Delivery] = []
+        self._timers_done = 0  # handled timers, settled with the acks
 
     @property
     def held(self) -> int:
@@ -109,6 +110,9 @@ class OutputGate(Transport):
         self._acks = []
         for delivery in acks:
             self.inner.ack(delivery)
+        timers, self._timers_done = self._timers_done, 0
+        for _ in range(timers):
+            self.inner.timer_done()
         self.holding = False
 
     # --- the rest goes straight through -------------------------------------------------
@@ -126,6 +130,19 @@ class OutputGate(Transport):
 
     def record(self, envelope: Envelope) -> None:
         self.inner.record(envelope)
+
+    @property
+    def user(self) -> str:  # type: ignore[override]
+        return self.inner.user
+
+    def timer_pending(self) -> None:
+        self.inner.timer_pending()
+
+    def timer_done(self) -> None:  # settled like an ack: after the handler's output
+        if self.holding:
+            self._timers_done += 1
+        else:
+            self.inner.timer_done()
 
     def batch(self) -> ContextManager[None]:
         batch = getattr(self.inner, "batch", None)  # (transports that cannot batch lack it)

@@ -29,6 +29,7 @@ class Incarnation:
     record_numbers: list[int] = field(default_factory=list)
     # len(handled) at each of its records, to find where a gap in them falls
     handled_before: dict[int, int] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # message id -> its verified publisher
 
     @property
     def info(self) -> ActorStarted:
@@ -91,6 +92,7 @@ class JournalIndex:
             incarnation.handled_before[int(number)] = len(incarnation.handled)
         if isinstance(body, InputsHandled):
             incarnation.handled.extend(zip(body.ids, body.times))
+            incarnation.users.update(zip(body.ids, body.users))
 
     def ancestors(self, message_id: str) -> list[Envelope]:
         """The causal chain above a message, oldest first (the message not included)."""

@@ -4,7 +4,8 @@ The actor is rebuilt from its ActorStarted record (config, id prefix, random see
 transport that only records, and fed its recorded inputs in the recorded handling order,
 each at its recorded time. After each input, what it sent is compared with what it sent
 in the recorded run; the first difference is reported. Messages an actor sends to itself
-(timers) are not compared as outputs: they are replayed as the inputs they became.
+(timers) are not compared as outputs: they are replayed as the inputs they became. Each
+input is dispatched with the principal that published it in the recorded run.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def replay(
             result.incomplete = f"input #{result.inputs + 1} ({msg_id}) is not in the journal"
             break
         clock.set(at)
-        failure = actor.dispatch(envelope)
+        failure = actor.dispatch(envelope, run.users.get(msg_id, ""))
         result.inputs += 1
         actual = _to_others(transport.take(), address)
         result.outputs += len(actual)

@@ -3,6 +3,7 @@
 from actors.runtime.actor import Actor, on
 from actors.runtime.clock import Clock, RealClock, TimerHandle, VirtualClock
 from actors.runtime.context import ActorContext, IdSource
+from actors.runtime.deaths import ActorDeaths, actor_deaths
 from actors.runtime.memory import MemoryTransport
 from actors.runtime.transport import (
     DEAD_LETTERS,
@@ -17,6 +18,7 @@ from actors.runtime.transport import (
 __all__ = [
     "Actor",
     "ActorContext",
+    "ActorDeaths",
     "Clock",
     "DEAD_LETTERS",
     "DeadLetter",
@@ -29,6 +31,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "VirtualClock",
+    "actor_deaths",
     "group_address",
     "on",
 ]

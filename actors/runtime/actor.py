@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import traceback
 from collections import Counter, deque
 from concurrent.futures import Future
 from time import monotonic
@@ -25,8 +26,12 @@ from typing import Any, Callable, ClassVar, TypeVar
 
 import pykka
 
+from actors.runtime.bounded import MAX_LOGGED, MAX_REASON, bounded, describe
 from actors.runtime.clock import TimerHandle
 from actors.runtime.context import ActorContext
+from actors.runtime.deaths import actor_deaths
+from actors.runtime.outbox import Outbox, transient
+from actors.runtime.timers import TimerDue, Timers
 from actors.runtime.transport import Delivery, Transport
 from messages import JOURNAL, ActorStarted, Envelope, InputsHandled, MessageError, decode
 
@@ -50,6 +55,8 @@ BATCH_SECONDS = 0.005  # the longest a handler's output waits for the rest of a 
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
 _FLUSH = object()  # told by the journal timer: write the handled-order entries now
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
+_RESEND = object()  # told by a timer: send what waits in the outbox
+OUTBOX_RETRY_SECONDS = 1.0
 
 
 class _Wake:
@@ -66,7 +73,7 @@ class _Wake:
 _WAKE = _Wake()
 
 
-class Actor(pykka.ThreadingActor):
+class Actor(Timers, pykka.ThreadingActor):
     """Base of every mesobus actor. Subclasses install handlers with `@on`."""
 
     handlers: dict[type, str] = {}
@@ -107,6 +114,8 @@ class Actor(pykka.ThreadingActor):
         self._handling_at: float | None = None  # time is frozen while a handler runs
         self._handled_ids: list[str] = []
         self._handled_times: list[float] = []
+        self._handled_users: list[str] = []  # the verified publisher of each handled input
+        self._last_error: BaseException | None = None  # what the last handler raised
         self._journal_seq = 0
         self._flush_timer: TimerHandle | None = None
         # Deliveries reach the actor's thread through this deque rather than one pykka
@@ -114,6 +123,8 @@ class Actor(pykka.ThreadingActor):
         # for a whole burst (_deliveries_signalled says one is on its way).
         self._deliveries: deque[Delivery] = deque()
         self._deliveries_signalled = False
+        self._out = Outbox(self)  # the handlers' output, waiting out an outage if need be
+        self._resend_scheduled = False
 
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue:
@@ -154,35 +165,28 @@ class Actor(pykka.ThreadingActor):
     def send(self, target: str, body: Any) -> Envelope:
         """Send a message; returns its envelope."""
         envelope = self.make_envelope(target, body)
-        self.transport.publish(envelope)
+        self._publish(envelope)
         return envelope
 
     def reply(self, body: Any) -> Envelope:
         """Answer the message being handled (to its sender, with its id as correlation)."""
         assert self.envelope is not None, "reply() outside a handler"
         envelope = self.make_envelope(self.envelope.sender, body, correlation_id=self.envelope.id)
-        self.transport.publish(envelope)
+        self._publish(envelope)
         return envelope
+
+    def _publish(self, envelope: Envelope) -> None:
+        """Through the outbox: output the transport cannot take now (an outage) waits
+        there, in order, and is sent again every OUTBOX_RETRY_SECONDS."""
+        out = self._out
+        out.publish(envelope)
+        if out.waiting and not self._resend_scheduled:
+            self._resend_scheduled = True
+            self.context.clock.call_later(OUTBOX_RETRY_SECONDS, lambda: self._tell_quietly(_RESEND))
 
     def ask(self, target: str, body: Any, timeout: float = 10.0) -> "Future[Envelope]":
         """Send and get a Future for the reply's envelope; fails with TimeoutError."""
         return self.transport.ask(self.make_envelope(target, body), timeout)
-
-    def delay(self, seconds: float, body: Any) -> str:
-        """Send `body` to this actor after `seconds`; returns a timer id for `cancel`."""
-        envelope = self.make_envelope(self.address, body)
-
-        def fire() -> None:
-            if self._timers.pop(envelope.id, None) is not None:
-                self.transport.publish(envelope)
-
-        self._timers[envelope.id] = self.context.clock.call_later(seconds, fire)
-        return envelope.id
-
-    def cancel(self, timer_id: str) -> None:
-        handle = self._timers.pop(timer_id, None)
-        if handle is not None:
-            handle.cancel()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -194,8 +198,14 @@ class Actor(pykka.ThreadingActor):
         try:
             ref.ask(_STARTED)
         except pykka.ActorDeadError:
-            pass  # on_start failed and pykka stopped it (and logged why); the caller sees a dead ref
+            # on_start failed and pykka stopped it (and logged why); the caller sees a dead ref
+            actor_deaths.report(f"a {cls.__name__}", "it failed to start (the log says why)")
         return ref
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """pykka stopped this actor: an exception escaped `on_receive` (the runtime
+        catches those of messages and handlers, so this is a bug). Say so to the process."""
+        actor_deaths.report(self.address, exception_value or "unknown error")
 
     def on_start(self) -> None:
         if self.journal_kind:
@@ -220,13 +230,19 @@ class Actor(pykka.ThreadingActor):
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        for item in list(self._deliveries):  # due timers never handled now: let settle() go
+            if item.__class__ is TimerDue:
+                self.transport.timer_done()
 
     def _on_delivery(self, delivery: Delivery) -> None:
         # Called on a transport thread: hand over to the actor's own thread. Only the
         # first delivery of a burst wakes it (see _drain_pending for the other side).
         if self.actor_stopped.is_set():
             raise pykka.ActorDeadError(f"{self} is stopped")
-        self._deliveries.append(delivery)
+        self._enqueue(delivery)
+
+    def _enqueue(self, item: "Delivery | TimerDue") -> None:
+        self._deliveries.append(item)
         if not self._deliveries_signalled:
             self._deliveries_signalled = True
             self.actor_inbox.put(_WAKE)
@@ -234,6 +250,13 @@ class Actor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if message is _DRAIN:
             self._drain_pending()
+        elif message is _RESEND:
+            self._resend_scheduled = False
+            with self.transport.batch():
+                sent = self._out.flush()
+            if not sent:
+                self._resend_scheduled = True
+                self.context.clock.call_later(OUTBOX_RETRY_SECONDS, lambda: self._tell_quietly(_RESEND))
         elif message is _FLUSH:
             self._flush_timer = None
             self._flush_handled()
@@ -254,7 +277,11 @@ class Actor(pykka.ThreadingActor):
                 until = monotonic() + BATCH_SECONDS
                 while left:
                     left -= 1
-                    self.receive(pending.popleft())
+                    item = pending.popleft()
+                    if item.__class__ is TimerDue:
+                        self._handle_timer(item.envelope)
+                    else:
+                        self.receive(item)
                     if len(self._handled_ids) >= self.journal_flush_every:
                         self._flush_handled()
                     if monotonic() >= until:
@@ -317,28 +344,40 @@ class Actor(pykka.ThreadingActor):
         if not self._handled_ids:
             return
         ids, times = tuple(self._handled_ids), tuple(self._handled_times)
+        users = tuple(self._handled_users)
         self._handled_ids.clear()
         self._handled_times.clear()
-        self.record(InputsHandled(self.address, ids, times))
+        self._handled_users.clear()
+        self.record(InputsHandled(self.address, ids, times, users))
 
     # --- dispatch -----------------------------------------------------------------------
 
     def receive(self, delivery: Delivery) -> None:
-        """Decode, dispatch and settle one delivery; never raises."""
+        """Decode, dispatch and settle one delivery; never raises. Whatever goes wrong
+        while decoding (any exception, not only MessageError: bytes are hostile) or in
+        the handler dead-letters the message with the reason; the actor goes on. (If the
+        handler failed because its output could not be sent in an outage, dead-lettering
+        meets the same outage: the broker transport then leaves the message unsettled and
+        it comes back after the reconnect.)"""
         try:
             envelope = decode(delivery.body)
-        except MessageError as err:
-            self._reject(delivery, f"undecodable: {err}", "undecodable")
+        except MessageError as err:  # what decoding says about bad data: its own words
+            self._reject(delivery, f"undecodable: {bounded(str(err), MAX_REASON)}", "undecodable")
             return
+        except Exception as err:  # noqa: BLE001  anything else: no input may stop an actor
+            self._reject(delivery, f"undecodable: {describe(err)}", "undecodable")
+            return
+        self._last_error = None
         reason = self.dispatch(envelope, delivery.user_id)
         if reason is None:
-            self.transport.ack(delivery)
+            self._out.ack(delivery)
         else:
-            self._reject(delivery, reason, "failed" if reason.startswith("handler") else "unhandled")
+            self._reject(delivery, reason, "failed" if self._last_error is not None else "unhandled")
 
     def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
         """Run the handler for one envelope published by `user_id` (the verified
-        principal); returns None, or why it could not be handled."""
+        principal); returns None, or why it could not be handled (the exception, if the
+        handler raised one, is kept in `_last_error`)."""
         self.counters["received"] += 1
         if envelope.sender == self.leader_address and envelope.epoch != self.leader_epoch:
             if envelope.epoch < self.leader_epoch:  # a deposed leader, still talking: not ours
@@ -356,11 +395,19 @@ class Actor(pykka.ThreadingActor):
         if self.journal_kind:
             self._handled_ids.append(envelope.id)
             self._handled_times.append(at)
+            self._handled_users.append(user_id)
         try:
             getattr(self, name)(envelope.body)
-        except Exception as err:
-            log.exception("%s: handler %s failed on %s", self.address, name, envelope.id)
-            return f"handler {name} failed on {envelope.type}: {type(err).__name__}: {err}"
+        except Exception as err:  # noqa: BLE001  a handler's bug must not stop the actor
+            self._last_error = err
+            if transient(err):  # an outage, not a bug: one line (what happens next is logged by the caller)
+                log.warning("%s: handler %s could not send while handling %s (%s): %s", self.address, name,
+                            bounded(envelope.id), envelope.type, describe(err, MAX_LOGGED))
+            else:
+                log.error("%s: handler %s failed on %s (%s) from %s: %s\n%s", self.address, name,
+                          bounded(envelope.id), envelope.type, bounded(envelope.sender), describe(err),
+                          _short_trace(err))
+            return f"handler {name} failed on {envelope.type}: {describe(err)}"
         finally:
             self.envelope = None
             self.sender_user = ""
@@ -369,7 +416,14 @@ class Actor(pykka.ThreadingActor):
         return None
 
     def _reject(self, delivery: Delivery, reason: str, counter: str) -> None:
-        log.warning("%s: dead-lettering a message: %s", self.address, reason)
+        reason = bounded(reason, MAX_REASON)
+        log.warning("%s: dead-lettering a message: %s", self.address, bounded(reason))
         self.counters[counter] += 1
         self.counters["dead_lettered"] += 1
-        self.transport.dead_letter(delivery, reason)
+        self._out.dead_letter(delivery, reason)
+
+
+def _short_trace(err: BaseException, frames: int = 20) -> str:
+    """The last frames of a handler's traceback, for the log: code locations only (the
+    exception's message, which may quote hostile input, is logged bounded beside it)."""
+    return "".join(traceback.format_tb(err.__traceback__, limit=-frames)).rstrip()

@@ -123,10 +123,21 @@ class MemoryTransport(Transport):
     def close(self) -> None:
         self.clock.close()
 
+    def timer_pending(self) -> None:
+        with self._lock:
+            self._inflight += 1
+
+    def timer_done(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.notify_all()
+
     # --- for tests ----------------------------------------------------------------------
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every published message has been handled (acked or dead-lettered)."""
+        """Wait until every published message has been handled (acked or dead-lettered),
+        and every due timer of an actor (see `Transport.timer_pending`)."""
         with self._idle:
             if not self._idle.wait_for(lambda: self._inflight == 0, timeout):
                 waiting = {a: len(b.queue) + len(b.unacked) for a, b in self._mailboxes.items()}

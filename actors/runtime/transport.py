@@ -37,8 +37,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, NamedTuple, Sequence
 
+from actors.runtime.bounded import describe
 from actors.runtime.clock import Clock, TimerHandle
-from messages import Envelope, MessageError, decode
+from messages import Envelope, decode
 
 DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
 GROUP_PREFIX = "group."
@@ -117,6 +118,14 @@ class Transport(ABC):
         """Write a journal record (target `journal`): kept by the journal, never
         delivered to a mailbox. Transports without a journal drop it."""
 
+    def timer_pending(self) -> None:
+        """An actor's timer is due and waits in its actor (it never goes through the
+        transport). The in-memory transport counts it as in flight, so that `settle()`
+        also waits for timers; others ignore it. Paired with one `timer_done()`."""
+
+    def timer_done(self) -> None:
+        """The timer announced by `timer_pending()` was handled (or dropped)."""
+
     def batch(self) -> ContextManager[None]:
         """`with transport.batch():` publishes from this thread may be held back and sent
         together when the block ends (the actor runtime wraps each burst of deliveries in
@@ -170,8 +179,8 @@ class ReplyRouter:
     def _on_delivery(self, delivery: Delivery) -> None:
         try:
             envelope = decode(delivery.body)
-        except MessageError as err:
-            self.transport.dead_letter(delivery, f"undecodable reply: {err}")
+        except Exception as err:  # noqa: BLE001  a hostile reply must not break the router
+            self.transport.dead_letter(delivery, f"undecodable reply: {describe(err)}")
             return
         with self._lock:
             future, timer = self._pending.pop(envelope.correlation_id, (None, None))

@@ -58,6 +58,9 @@ def register() -> None:
     # Plain numbers first: the builds() below resolve their fields through these.
     st.register_type_strategy(int, st.integers(-(2**63), 2**63 - 1))
     st.register_type_strategy(float, st.floats(allow_nan=False, allow_infinity=False))
+    # Any text within the id bound (messages/limits.py: 120 bytes; 30 characters are at
+    # most 120 bytes of UTF-8), so every field, ids included, can take any of it.
+    st.register_type_strategy(str, st.text(max_size=30))
     st.register_type_strategy(Resources, resources())
     st.register_type_strategy(CommandInfo, commands)
     st.register_type_strategy(ExecutorInfo, executors)
@@ -76,12 +79,12 @@ def register() -> None:
 def envelopes(body_type: type):
     return st.builds(
         Envelope,
-        id=st.text(min_size=1),
-        sender=st.text(min_size=1),
-        target=st.text(min_size=1),
+        id=st.text(min_size=1, max_size=60),
+        sender=st.text(min_size=1, max_size=60),
+        target=st.text(min_size=1, max_size=60),
         body=st.from_type(body_type),
-        correlation_id=st.text(),
-        causation_id=st.text(),
+        correlation_id=st.text(max_size=60),
+        causation_id=st.text(max_size=60),
         epoch=st.integers(0, 2**31),
         sent_at=st.floats(0, 4e9),
         version=st.just(1),

@@ -77,13 +77,44 @@ def test_zero_amounts_are_empty() -> None:
         ("ports:[5-1]", "5-1"),
         ("ports:[a-b]", "a-b"),
         ("cpus:0.0001", "three decimals"),
-        ("cpus:1;cpus:[1-2]", "cpus is both"),
         ("disks:{a", "disks"),
+        # strict: known kinds, no empty parts, no repeats (each with one line)
+        ("ports:31000", "ports is ranges, not scalar"),
+        ("cpus:[1-2]", "cpus is scalar, not ranges"),
+        ("mem:{a,b}", "mem is scalar, not set"),
+        (";;;", "empty resource"),
+        ("cpus:1;;mem:2", "part 2"),
+        ("cpus:1;", "remove the extra ';'"),
+        ("cpus:2;cpus:3", "cpus is given twice"),
+        ("cpus(web):2;mem:1;cpus(web):3", r"cpus\(web\) is given twice"),
+        # bounded: numbers by digits, texts by bytes (never a ValueError from int())
+        ("cpus:" + "9" * 5000, "at most 18 digits"),
+        ("ports:[1-" + "9" * 5000 + "]", "at most 18 digits"),
+        ("cpus:\u0663", "cpus"),  # a non-ASCII digit
+        ("x:{" + "a," * 40000 + "}", "over 65536 bytes"),
     ],
 )
 def test_bad_text_names_the_bad_part(text: str, names: str) -> None:
-    with pytest.raises(ResourceError, match=names.replace("[", r"\[")):
+    with pytest.raises(ResourceError, match=names.replace("[", r"\[")) as caught:
         Resources.parse(text)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400  # one short line
+
+
+def test_the_empty_text_is_no_resources() -> None:
+    assert Resources.parse("").is_empty() and Resources.parse("  ").is_empty()
+
+
+def test_the_parse_cache_is_bounded_in_bytes_and_skips_long_texts() -> None:
+    from messages.resources import _cache
+
+    _cache.clear()
+    for i in range(20):  # 20 distinct valid ~60 KB texts (each parsed fine)
+        big = ";".join(f"r{i}x{j}:1" for j in range(6000))
+        assert Resources.parse(big).scalar(f"r{i}x0") == 1.0
+    assert _cache.bytes == 0  # long texts are not kept
+    for i in range(100_000):
+        Resources.parse(f"cpus:{i % 5000};mem:{i}")
+    assert 0 < _cache.bytes <= _cache.max_bytes
 
 
 @given(resources(), resources())
