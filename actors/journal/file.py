@@ -131,12 +131,16 @@ def read_journal_file(
             raise JournalFileError(f"journal file {path} is empty: it holds no records")
         unpacker = msgpack.Unpacker(f, raw=False, max_buffer_size=MAX_RECORD)
         records = 0
+        end = 0  # where the last complete record ends
         while True:
             while True:
                 at = unpacker.tell()
                 try:
                     raw = next(unpacker)
                 except StopIteration:
+                    # tell() now counts the bytes of a cut-short record too: the complete
+                    # ones end where this attempt began.
+                    end = at
                     break
                 except (ValueError, msgpack.UnpackException) as err:  # msgpack's errors, and bad UTF-8
                     raise JournalFileError(_damage(path, at, records, _msgpack_problem(err))) from None
@@ -154,7 +158,6 @@ def read_journal_file(
                 break
             time.sleep(poll)
         size = os.fstat(f.fileno()).st_size
-        end = unpacker.tell()
         if end < size:
             if not records:
                 raise JournalFileError(f"journal file {path} is not a mesobus journal: "
