@@ -226,6 +226,43 @@ def wait_for_signal(stop: threading.Event | None = None, tick: Callable[[], None
     return got[0] if got else "stop"
 
 
+def signal_exit_code(name: str) -> int:
+    """The exit code after a stop by signal `name`: 128 + its number (130 for SIGINT,
+    143 for SIGTERM), as a shell reports a process killed by it; 0 for any other stop.
+
+    >>> signal_exit_code("SIGTERM"), signal_exit_code("SIGINT"), signal_exit_code("stop")
+    (143, 130, 0)
+    """
+    try:
+        return 128 + int(signal.Signals[name])
+    except KeyError:
+        return 0
+
+
+@contextmanager
+def stop_on_actor_death(stop: threading.Event) -> Iterator[None]:
+    """Inside the block an actor that stops without being asked to (actors.runtime's
+    `actor_deaths`) sets `stop`: a daemon must not run on with a dead actor."""
+    from actors.runtime import actor_deaths
+
+    def died(_address: str, _error: str) -> None:
+        stop.set()
+
+    actor_deaths.subscribe(died)
+    try:
+        yield
+    finally:
+        actor_deaths.unsubscribe(died)
+
+
+def actor_death_line() -> str:
+    """'actor X stopped: why' for the first actor that died in this process, else ""."""
+    from actors.runtime import actor_deaths
+
+    first = actor_deaths.first
+    return f"actor {first[0]} stopped: {first[1]}" if first else ""
+
+
 def broker_error_line(error: BaseException) -> str:
     """The one line for a broker error: a refusal says so (retrying will not help)."""
     text = str(error)

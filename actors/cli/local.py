@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 
 from actors.cli.http_option import OperatorHttp, add_http_flag
-from actors.cli.common import add_broker, fail, positive_int, redact, resources_text, wait_for_signal
+from actors.cli.common import (
+    actor_death_line, add_broker, fail, positive_int, redact, resources_text, signal_exit_code, stop_on_actor_death,
+    wait_for_signal,
+)
 from actors.journal.setup import add_journal_flags, setting_from
 from actors.cli.common import Refused, journal_problem, sole_leader_lock  # noqa: I001  (checks before starting)
 
@@ -76,7 +80,10 @@ def _run_cluster(args: argparse.Namespace) -> int:
         )
         if cluster.journal is not None:
             print(f"mesobus local: journal: {cluster.journal.description}", file=sys.stderr)
-        how = wait_for_signal()
-        print(f"mesobus local: {how}: stopping", file=sys.stderr)
+        stop = threading.Event()
+        with stop_on_actor_death(stop):
+            how = wait_for_signal(stop)
+        died = actor_death_line()
+        print(f"mesobus local: {f'error: {died}' if died else how}: stopping", file=sys.stderr)
         http.stop()
-    return 0
+    return 1 if died else signal_exit_code(how)

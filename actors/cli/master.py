@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from actors.cli.common import (
     add_broker, broker_error_line, fail, journal_problem, need_broker, positive_float, positive_int, redact,
-    refused_access, signals_set,
+    actor_death_line, refused_access, signal_exit_code, signals_set, stop_on_actor_death,
 )
 from actors.cli.http_option import OperatorHttp, add_http_flag
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             if refused:
                 return fail("mesobus master", broker_error_line(Exception(refused[0])), 1)
             print("mesobus master: stopped while standing by", file=sys.stderr)
-            return 0
+            return signal_exit_code(signals[0]) if signals else 0
         try:
             return _lead(args, config, stop, signals, lock, holder, http)
         finally:
@@ -127,11 +127,15 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)
-        while not stop.wait(0.5):  # a timeout, so that signal handlers run promptly
-            if lock is not None and lock.lost.is_set():
-                break
+        with stop_on_actor_death(stop):
+            while not stop.wait(0.5) and not actor_death_line():  # a timeout: signal handlers run promptly
+                if lock is not None and lock.lost.is_set():
+                    break
+        died = actor_death_line()
         lost = lock is not None and lock.lost.is_set() and not signals
-        if lost:
+        if died:  # its supervisor (systemd, compose) restarts it
+            print(f"mesobus master: error: {died}: stopping", file=sys.stderr)
+        elif lost:
             print("mesobus master: lost the leader lock (its broker connection closed): "
                   "stopping, another master may lead now", file=sys.stderr)
         else:
@@ -142,7 +146,9 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         transport.close()
         if journal is not None:
             journal.close()
-    return 1 if lost else 0
+    if died or lost:
+        return 1
+    return signal_exit_code(signals[0]) if signals else 0
 
 
 @contextmanager

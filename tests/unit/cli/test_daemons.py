@@ -76,7 +76,7 @@ def soon(action) -> None:
 def test_master_leads_and_stops_on_a_signal(memory_broker, lock, capsys) -> None:
     made, _ = memory_broker
     soon(lambda: os.kill(os.getpid(), signal.SIGTERM))
-    assert main(["master", "--no-journal", "--broker", "amqp://h", "--ping-interval", "2", "--offer-timeout", "30"]) == 0
+    assert main(["master", "--no-journal", "--broker", "amqp://h", "--ping-interval", "2", "--offer-timeout", "30"]) == 143  # 128 + SIGTERM, as for every command
     err = capsys.readouterr().err
     # The epoch comes from the registry: the position of this leader's Elected record + 1.
     assert "leading on amqp://h (epoch 1)" in err and "SIGTERM: stopping" in err
@@ -93,7 +93,7 @@ def test_a_standby_master_says_why_and_connects_nothing_until_it_leads(memory_br
     made, _ = memory_broker
     lock[0] = FakeLock(leads=False)
     soon(lambda: os.kill(os.getpid(), signal.SIGINT))
-    assert main(["master", "--no-journal", "--broker", "amqp://h"]) == 0
+    assert main(["master", "--no-journal", "--broker", "amqp://h"]) == 130  # 128 + SIGINT
     err = capsys.readouterr().err
     assert "standing by: another master leads" in err and "stopped while standing by" in err
     assert made == [] and lock[0].closed
@@ -122,10 +122,22 @@ def test_agent_starts_with_its_resources_and_stops_on_a_signal(memory_broker, ca
 
 def test_broker_password_is_not_printed(memory_broker, lock, capsys) -> None:
     soon(lambda: os.kill(os.getpid(), signal.SIGTERM))
-    assert main(["master", "--no-journal", "--broker", "amqp://user:secret@h:5672/%2F"]) == 0
+    assert main(["master", "--no-journal", "--broker", "amqp://user:secret@h:5672/%2F"]) == 143
     err = capsys.readouterr().err
     assert "secret" not in err and "user:***@h:5672" in err
 
 
 def test_redact_leaves_urls_without_password_alone() -> None:
     assert common.redact("amqp://h:5672/%2F") == "amqp://h:5672/%2F"
+
+
+def test_a_master_whose_actor_dies_exits_1_naming_it(memory_broker, lock, capsys) -> None:
+    from actors.runtime import actor_deaths
+
+    actor_deaths.reset()
+    soon(lambda: actor_deaths.report("allocator", "RuntimeError: boom"))
+    try:
+        assert main(["master", "--no-journal", "--broker", "amqp://h"]) == 1
+    finally:
+        actor_deaths.reset()
+    assert "error: actor allocator stopped: RuntimeError: boom: stopping" in capsys.readouterr().err
