@@ -15,7 +15,7 @@ Keyword arguments override the URL (`AmqpTransport(url, prefetch=...)` uses this
 
 Query options (all optional): heartbeat, blocked_connection_timeout, connection_timeout,
 prefetch, queue_type, send_timeout, max_inflight, ack_batch, ack_interval,
-reconnect_max_delay, name; TLS (amqps:// only): cafile, certfile, keyfile, server_name,
+reconnect_max_delay, name, max_message_bytes, fast; TLS (amqps:// only): cafile, certfile, keyfile, server_name,
 verify. Unknown options are errors, so a typo never silently becomes a default.
 """
 
@@ -57,6 +57,8 @@ class BrokerConfig:
     ack_interval: float = 0.005  # seconds before settlements from other threads are picked up
     reconnect_max_delay: float = 5.0  # cap of the jittered exponential backoff
     name: str = "mesobus"  # shown as the connection name in the management UI
+    max_message_bytes: int = 128 * 2**20  # RabbitMQ's default max_message_size: bigger is refused
+    fast: bool = True  # False: pika's public API only (no PublishFrames, DeliveryReader, send_output)
 
     @property
     def url(self) -> str:
@@ -135,6 +137,8 @@ _OPTIONS: dict[str, Callable[[str, Any], Any]] = {
     "reconnect_max_delay": _seconds(0, 3600, open_low=True),
     "name": _text,
     "server_name": _text,
+    "max_message_bytes": _int(1, 512 * 2**20),  # RabbitMQ's hard limit is 512 MiB
+    "fast": _flag,
 }
 _TLS_OPTIONS: dict[str, Callable[[str, Any], Any]] = {
     "cafile": _text,

@@ -24,11 +24,12 @@ import threading
 from typing import Any, Callable
 
 import pika
+import pika.exceptions
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from rabbitmq.config import BrokerConfig
 from rabbitmq.inbound import DeliveryReader
-from rabbitmq.ioloop import Loop, send_output
+from rabbitmq.ioloop import Loop, PlainLoop, send_output
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,27 @@ def describe(error: BaseException | str | None) -> str:
         return error
     text = str(error) or repr(error)
     return f"{type(error).__name__}: {text}"
+
+
+_REFUSALS = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.ProbableAccessDeniedError,
+             pika.exceptions.AuthenticationError)
+_REFUSAL_CODES = (403, 530)  # ACCESS_REFUSED; NOT_ALLOWED (no access to the vhost, or no such vhost)
+
+
+def refusal(config: BrokerConfig, error: BaseException | None) -> str | None:
+    """A one-line AccessRefused message if `error` means the broker refused this user
+    (wrong password, no vhost access, no permission), None for anything else (an outage)."""
+    code = getattr(error, "reply_code", None)
+    if not isinstance(error, _REFUSALS) and code not in _REFUSAL_CODES:
+        return None
+    detail = error.args[0] if isinstance(error, _REFUSALS) and error.args else error
+    text = describe(detail) if isinstance(detail, BaseException) else str(detail)
+    text = text.replace("ConnectionClosedByBroker: ", "").replace("ChannelClosedByBroker: ", "")
+    text = text.replace(" For details see the broker logfile.", "")
+    return (
+        f"the broker at {config.host}:{config.port} refused user {config.username!r} "
+        f"on vhost {config.vhost!r}: {text}"
+    )
 
 
 def connection_parameters(config: BrokerConfig) -> pika.ConnectionParameters:
@@ -99,17 +121,24 @@ class IoThread:
         *,
         on_open: Callable[[Any], None],
         on_lost: Callable[[str], None],
+        on_refused: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.config = config
         self.connected = False
+        self.refused: str | None = None  # set once the broker refused this user: no retries
         self.last_error = "not connected yet"
         self.connections = 0  # how many times a connection opened
         self.ran_here = self.ran_elsewhere = 0  # run_here() outcomes
         self._on_open = on_open
         self._on_lost = on_lost
+        self._on_refused = on_refused
         self._params = connection_parameters(config)
-        self._ioloop = Loop()
-        self._ioloop.before_wait = self._flush_output
+        self._ioloop: Loop | PlainLoop
+        if config.fast:
+            self._ioloop = Loop()
+            self._ioloop.before_wait = self._flush_output
+        else:  # pika's public API only: no I/O lock, no frames written or read by mesobus
+            self._ioloop = PlainLoop(config.ack_interval)
         self._before_send: list[Callable[[], None]] = []
         self._connection: Any = None
         self.reader: DeliveryReader | None = None  # the current connection's (I/O thread)
@@ -215,6 +244,18 @@ class IoThread:
                 self._loop_closed = True
             self._ioloop.close()
 
+    def refuse(self, message: str) -> None:
+        """The broker refused this user (I/O thread): no more attempts; publish() and
+        subscribe() raise AccessRefused with `message` from now on."""
+        if self.refused is None:
+            self.refused = message
+            log.error("mesobus: %s", message)
+            self._closing.set()
+            self._on_refused(message)
+        connection = self._connection
+        if connection is not None and connection.is_open:
+            connection.close(200, "mesobus: access refused")
+
     def _log_retry(self, state: RetryCallState) -> None:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
@@ -236,11 +277,14 @@ class IoThread:
             self.connections += 1
             if self.connections > 1:
                 log.warning("mesobus: reconnected to %s", self.config.url)
-            self.reader = DeliveryReader(connection)
+            self.reader = DeliveryReader(connection) if self.config.fast else None
             self._on_open(connection)
 
         def on_open_error(_connection: Any, error: BaseException) -> None:
             self.last_error = describe(error)
+            message = refusal(self.config, error)
+            if message is not None:
+                self.refuse(message)
             self._ioloop.stop()
 
         def on_close(_connection: Any, reason: BaseException) -> None:

@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from concurrent.futures import Future
 from typing import Any, Sequence
 
 from actors.runtime.clock import Clock, RealClock
-from actors.runtime.transport import Delivery, OnDelivery, Transport, TransportError, is_group
+from actors.runtime.transport import AccessRefused, Delivery, OnDelivery, Transport, TransportError, is_group
 from messages import Envelope, encode
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig, parse_url, with_options
 from rabbitmq.connection import IoThread
 from rabbitmq.consumer import Consumers
 from rabbitmq.journal_copies import JournalCopies
-from rabbitmq.publisher import Publisher
+from rabbitmq.publisher import Publisher, Unpublishable
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class AmqpTransport(Transport):
         self._stats: Counter[str] = Counter()
         self._closed = False
         self._batching = _Depth()  # per thread: how deep in batch() it is
-        self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
+        self.user = self.config.username  # stamped on every publish (user_id), verified by the broker
+        self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost, on_refused=self._on_refused)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
         self._copies = JournalCopies(self._send_journal_batch, self.clock)
@@ -84,22 +86,34 @@ class AmqpTransport(Transport):
         """Declare and bind `address`'s queue (also to its `groups`' routing keys) and
         consume it; returns once consuming, so that what is published afterwards finds the
         queue. Raises TransportError if that takes longer than send_timeout or the
-        declaration fails (e.g. other arguments)."""
+        declaration fails (e.g. other arguments); AccessRefused if the broker refuses the
+        user. Until the first connection ever opens (a process starting while the broker
+        is down), it waits for the broker however long, logging each retry."""
         self._check_open()
+        self._check_refused()
         spec = topology.mailbox(address, durable=durable, queue_type=self.config.queue_type, groups=groups)
         sub = self._consumers.add(address, on_delivery, spec)
         if self._io.in_io_thread():
             return  # cannot wait on ourselves; consuming starts shortly
         timeout = self.config.send_timeout
-        if not sub.ready.wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not sub.ready.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+            if not self._io.connections and not self._io.refused and not self._closed:
+                deadline = time.monotonic() + timeout  # starting: the broker is not there yet
+            if time.monotonic() < deadline:
+                continue
             self._consumers.forget(sub)
             raise TransportError(
                 f"cannot subscribe {address}: not consuming after {timeout:g}s "
                 f"(broker {self.config.url}, last error: {self._io.last_error})"
             )
+        if self._io.refused:
+            self._consumers.forget(sub)
+            raise AccessRefused(self._io.refused)
         if sub.error and not sub.started_once:
             self._consumers.forget(sub)
-            raise TransportError(f"cannot subscribe {address} (queue {spec.queue}): {sub.error}")
+            error = AccessRefused if sub.refused else TransportError
+            raise error(f"cannot subscribe {address} (queue {spec.queue}): {sub.error}")
 
     def unsubscribe(self, address: str) -> None:
         """Stop consuming; unsettled deliveries go back to the queue (the broker requeues
@@ -143,10 +157,13 @@ class AmqpTransport(Transport):
         # Never waits out an outage: the batch timer runs on the clock's thread, which
         # every timer of this process (ask timeouts, actors' delays) shares. A batch only
         # copies what was published, and publishing does wait, so the outbox stays bounded.
-        self._publisher.publish(
-            topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
-            defer=self._batching.depth > 0, wait=False,
-        )
+        try:
+            self._publisher.publish(
+                topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
+                defer=self._batching.depth > 0, wait=False,
+            )
+        except Unpublishable as err:  # a batch of huge messages: the journal loses it, says so
+            log.error("mesobus: a journal batch was not sent: %s", err)
 
     def publish_raw(self, address: str, body: bytes) -> None:
         """Put bytes into a mailbox as they are (tests inject malformed messages)."""
@@ -224,6 +241,14 @@ class AmqpTransport(Transport):
     def _on_lost(self, reason: str) -> None:
         self._publisher.detach()
         self._consumers.detach()
+
+    def _on_refused(self, message: str) -> None:
+        self._publisher.refuse(message)
+        self._consumers.refuse(message)
+
+    def _check_refused(self) -> None:
+        if self._io.refused:
+            raise AccessRefused(self._io.refused)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -6,6 +6,7 @@ from actors.runtime.context import ActorContext, IdSource
 from actors.runtime.memory import MemoryTransport
 from actors.runtime.transport import (
     DEAD_LETTERS,
+    AccessRefused,
     DeadLetter,
     Delivery,
     ReplyRouter,
@@ -15,6 +16,7 @@ from actors.runtime.transport import (
 )
 
 __all__ = [
+    "AccessRefused",
     "Actor",
     "ActorContext",
     "Clock",
