@@ -33,14 +33,8 @@ from rabbitmq.ioloop import Loop, PlainLoop, send_output
 
 log = logging.getLogger(__name__)
 
-# pika logs each failed connection attempt at ERROR: half a dozen lines and a traceback,
-# every retry of an outage. mesobus reports outages itself, one line per retry.
-for _name in ("pika.adapters.utils.connection_workflow", "pika.adapters.utils.io_services_utils",
-              "pika.adapters.blocking_connection", "pika.adapters.base_connection"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
-# pika warns of every channel the broker closes, expected ones too (a passive declare of a
-# queue that is not there); mesobus logs the closes that matter, with what it does next.
-logging.getLogger("pika.channel").setLevel(logging.ERROR)
+# pika's own log levels are set by the command line (actors.connect.set_library_log_levels),
+# not here: importing a module changes no logging.
 
 
 class _NotConnected(Exception):
