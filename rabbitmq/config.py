@@ -21,6 +21,7 @@ verify. Unknown options are errors, so a typo never silently becomes a default.
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -29,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from actors.runtime.transport import TransportError
 
 QUEUE_TYPES = ("classic", "quorum")
+FAST_ENV = "MESOBUS_TRANSPORT_FAST"
 
 
 class ConfigError(TransportError, ValueError):
@@ -58,7 +60,9 @@ class BrokerConfig:
     reconnect_max_delay: float = 5.0  # cap of the jittered exponential backoff
     name: str = "mesobus"  # shown as the connection name in the management UI
     max_message_bytes: int = 128 * 2**20  # RabbitMQ's default max_message_size: bigger is refused
-    fast: bool = True  # False: pika's public API only (no PublishFrames, DeliveryReader, send_output)
+    # False: pika's public API only (no PublishFrames, DeliveryReader, send_output); the
+    # URL's `fast` wins over the environment's MESOBUS_TRANSPORT_FAST (CI runs both ways).
+    fast: bool = field(default_factory=lambda: _flag(FAST_ENV, os.environ.get(FAST_ENV, "1")))
 
     @property
     def url(self) -> str:
