@@ -40,6 +40,7 @@ from rabbitmq import topology
 from rabbitmq.config import BrokerConfig
 from rabbitmq.connection import IoThread, describe, guarded, refusal
 from rabbitmq.frames import SHORT_STRING_MAX, PublishFrames
+from rabbitmq.topology import JOURNAL, JOURNAL_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Publisher:
         self.seq = 0  # the last sequence number handed out (written under _cond)
         self.watermark = 0  # every seq <= watermark is confirmed (written by the I/O thread)
         self.on_advance: Callable[[int], None] = lambda watermark: None  # I/O thread hook
+        self.on_no_journal: Callable[[], None] = lambda: None  # a journal batch came back (I/O thread)
         self._outbox: deque[Outgoing] = deque()
         self._scheduled = False
         self._ready = False  # the channel is open, in confirm mode, topology declared
@@ -322,9 +324,9 @@ class Publisher:
     def _send(self, channel: Any, msg: Outgoing, *, recarried: bool = False) -> None:
         if msg.headers is None:
             channel.basic_publish(msg.exchange, msg.routing_key, msg.body, self._persistent, True)
-        else:
+        else:  # dead letters, broadcasts: not mandatory; journal batches: mandatory (see _on_return)
             props = pika.BasicProperties(delivery_mode=2, headers=msg.headers, user_id=self._config.username)
-            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props, False)
+            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props, JOURNAL_HEADER in msg.headers)
         tag = self._next_tag
         self._next_tag = tag + 1
         if recarried:
@@ -406,7 +408,16 @@ class Publisher:
             self.on_advance(low)
 
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        """An unroutable message came back: dead-letter it, keeping its sequence number."""
+        """An unroutable message came back: dead-letter it, keeping its sequence number.
+        A journal batch coming back means no journal stream is bound: journal copies stop."""
+        if method.routing_key == JOURNAL and properties is not None and JOURNAL_HEADER in (properties.headers or {}):
+            for tag, msg in self._unconfirmed:  # not to be sent again after a reconnect
+                if msg.routing_key == JOURNAL and tag not in self._returned and msg.body == body:
+                    self._returned.add(tag)
+                    break
+            self._stats["journal_returned"] += 1
+            self.on_no_journal()
+            return
         self._stats["unroutable"] += 1
         log.warning(
             "mesobus: no mailbox for %r (%s); dead-lettering the message",

@@ -34,6 +34,8 @@ PREFIX = "mesobus."
 REASON_HEADER = "x-mesobus-reason"
 ADDRESS_HEADER = "x-mesobus-address"
 UNROUTABLE = "unroutable"  # the reason given to messages no queue was bound for
+JOURNAL = "journal"  # the routing key only the journal stream is bound to (messages.JOURNAL)
+JOURNAL_HEADER = "x-mesobus-journal"  # marks journal batches (sent mandatory: a return means no stream)
 
 _MAX_ADDRESS = 255 - len(PREFIX)  # queue names are at most 255 bytes
 

@@ -36,7 +36,8 @@ from rabbitmq.publisher import Publisher, Unpublishable
 log = logging.getLogger(__name__)
 
 _MAX_REASON = 4000  # characters of a dead letter's reason kept in its header
-_JOURNAL_HEADERS = {"x-mesobus-journal": 1}  # with headers, the publisher sends non-mandatory
+_JOURNAL_HEADERS = {topology.JOURNAL_HEADER: 1}  # sent mandatory: a return means no journal stream
+_JOURNAL_RECHECK = 30.0  # seconds without journal copies after a batch came back unroutable
 _GROUP_HEADERS = {"x-mesobus-group": 1}  # likewise
 _UNSUBSCRIBE_WAIT = 10.0  # seconds unsubscribe() waits for the channel to close
 
@@ -76,6 +77,9 @@ class AmqpTransport(Transport):
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
         self._copies = JournalCopies(self._send_journal_batch, self.clock)
+        self._publisher.on_no_journal = lambda: self._copies.pause(_JOURNAL_RECHECK)
+        if not self.config.journal:
+            self._copies.stop()
         self._io.start()
 
     # --- the Transport interface ------------------------------------------------------
@@ -151,7 +155,18 @@ class AmqpTransport(Transport):
         """A journal record: batched with the copies of what this transport publishes
         and sent to the key `journal`, which only the journal stream is bound for (not
         mandatory: dropped when the journal is off)."""
-        self._copies.add(encode(envelope))
+        if self._copies.on:  # off: not even encoded
+            self._copies.add(encode(envelope))
+
+    @property
+    def journaling(self) -> bool:
+        """Whether journal copies and records are gathered now (False after
+        stop_journal(), `?journal=0`, or while no journal stream is bound)."""
+        return self._copies.on
+
+    def stop_journal(self) -> None:
+        """No journal for this process (`--no-journal`): nothing gathered, encoded or sent."""
+        self._copies.stop()
 
     def _send_journal_batch(self, envelope: Envelope) -> None:
         # Never waits out an outage: the batch timer runs on the clock's thread, which
@@ -215,6 +230,7 @@ class AmqpTransport(Transport):
         self._io.call_soon(self._consumers.flush_acks)
         self._publisher.close()
         self._io.close()
+        self._copies.close()
         if self._own_clock:
             self.clock.close()
 
