@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ import pika
 import pika.exceptions
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
+from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq.config import BrokerConfig
 from rabbitmq.inbound import DeliveryReader
 from rabbitmq.ioloop import Loop, PlainLoop, send_output
@@ -69,6 +71,26 @@ def refusal(config: BrokerConfig, error: BaseException | None) -> str | None:
     return (
         f"the broker at {config.host}:{config.port} refused user {config.username!r} "
         f"on vhost {config.vhost!r}: {text}"
+    )
+
+
+class CertificateRejected(TransportError):
+    """The broker's TLS certificate failed verification (wrong CA, wrong host name,
+    expired): not an outage, so never retried."""
+
+
+_VERIFY_FAILED = re.compile(r"certificate verify failed: ([^(']+)")
+
+
+def certificate_rejection(config: BrokerConfig, error: BaseException | None) -> str | None:
+    """A one-line message if `error` is a failed TLS verification of the broker, else None."""
+    found = _VERIFY_FAILED.search(describe(error) if error is not None else "")
+    if config.tls is None or found is None:
+        return None
+    return (
+        f"TLS: the certificate of the broker at {config.host}:{config.port} failed verification: "
+        f"{found.group(1).strip()} (server name {config.server_name or config.host!r}; trust its CA with "
+        f"?cafile=PATH)"
     )
 
 
@@ -115,11 +137,11 @@ class IoThread:
         *,
         on_open: Callable[[Any], None],
         on_lost: Callable[[str], None],
-        on_refused: Callable[[str], None] = lambda message: None,
+        on_refused: Callable[[TransportError], None] = lambda error: None,
     ) -> None:
         self.config = config
         self.connected = False
-        self.refused: str | None = None  # set once the broker refused this user: no retries
+        self.refused: TransportError | None = None  # the broker refused us (user, certificate): no retries
         self.last_error = "not connected yet"
         self.connections = 0  # how many times a connection opened
         self.ran_here = self.ran_elsewhere = 0  # run_here() outcomes
@@ -238,14 +260,14 @@ class IoThread:
                 self._loop_closed = True
             self._ioloop.close()
 
-    def refuse(self, message: str) -> None:
-        """The broker refused this user (I/O thread): no more attempts; publish() and
-        subscribe() raise AccessRefused with `message` from now on."""
+    def refuse(self, error: TransportError) -> None:
+        """The broker refused us (I/O thread): no more attempts; publish() and subscribe()
+        raise `error` (AccessRefused, CertificateRejected) from now on."""
         if self.refused is None:
-            self.refused = message
-            log.error("mesobus: %s", message)
+            self.refused = error
+            log.error("mesobus: %s", error)
             self._closing.set()
-            self._on_refused(message)
+            self._on_refused(error)
         connection = self._connection
         if connection is not None and connection.is_open:
             connection.close(200, "mesobus: access refused")
@@ -278,7 +300,10 @@ class IoThread:
             self.last_error = describe(error)
             message = refusal(self.config, error)
             if message is not None:
-                self.refuse(message)
+                self.refuse(AccessRefused(message))
+            message = certificate_rejection(self.config, error)
+            if message is not None:
+                self.refuse(CertificateRejected(message))
             self._ioloop.stop()
 
         def on_close(_connection: Any, reason: BaseException) -> None:

@@ -127,12 +127,12 @@ class Consumers:
             self._armed = True
             self._io.call_soon(self._arm_drain)
 
-    def refuse(self, message: str) -> None:
-        """The broker refused the user: every subscribe() waiting gives up at once."""
+    def refuse(self, error: Exception) -> None:
+        """The broker refused us: every subscribe() waiting gives up at once."""
         with self._lock:
             subs = list(self._subs.values())
         for sub in subs:
-            sub.error, sub.refused = message, True
+            sub.error, sub.refused = str(error), True
             sub.ready.set()
 
     # --- the I/O thread: subscriptions --------------------------------------------------

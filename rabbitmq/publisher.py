@@ -93,7 +93,7 @@ class Publisher:
         self._scheduled = False
         self._ready = False  # the channel is open, in confirm mode, topology declared
         self._closed = False
-        self._refused: str | None = None  # the broker refused the user: AccessRefused from now on
+        self._refused: TransportError | None = None  # the broker refused us: raised from now on
         self._waiters = 0
         # --- the I/O thread only ---
         self._channel: Any = None
@@ -177,10 +177,10 @@ class Publisher:
             self._closed = True
             self._cond.notify_all()
 
-    def refuse(self, message: str) -> None:
-        """The broker refused this user: whoever waits (and publishes later) gets AccessRefused."""
+    def refuse(self, error: TransportError) -> None:
+        """The broker refused us: whoever waits (and publishes later) gets `error`."""
         with self._cond:
-            self._refused = message
+            self._refused = error
             self._cond.notify_all()
 
     def _wait_for_room(self) -> None:
@@ -203,7 +203,7 @@ class Publisher:
         finally:
             self._waiters -= 1
         if self._refused is not None:
-            raise AccessRefused(self._refused)
+            raise type(self._refused)(str(self._refused))
         if self._closed:
             raise TransportError("the transport is closed")
         if not self._ready:
@@ -278,7 +278,7 @@ class Publisher:
         message = refusal(self._config, reason)
         if message is not None:  # no permission (e.g. to declare the exchange): not an outage
             self._channel = None
-            self._io.refuse(message)
+            self._io.refuse(AccessRefused(message))
             return
         # A channel error (say, someone deleted the exchange): start over on a new connection.
         log.error("mesobus: the publishing channel closed: %s; reconnecting", describe(reason))

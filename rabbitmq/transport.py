@@ -113,7 +113,7 @@ class AmqpTransport(Transport):
             )
         if self._io.refused:
             self._consumers.forget(sub)
-            raise AccessRefused(self._io.refused)
+            self._check_refused()
         if sub.error and not sub.started_once:
             self._consumers.forget(sub)
             error = AccessRefused if sub.refused else TransportError
@@ -258,13 +258,14 @@ class AmqpTransport(Transport):
         self._publisher.detach()
         self._consumers.detach()
 
-    def _on_refused(self, message: str) -> None:
-        self._publisher.refuse(message)
-        self._consumers.refuse(message)
+    def _on_refused(self, error: TransportError) -> None:
+        self._publisher.refuse(error)
+        self._consumers.refuse(error)
 
     def _check_refused(self) -> None:
-        if self._io.refused:
-            raise AccessRefused(self._io.refused)
+        refused = self._io.refused
+        if refused is not None:
+            raise type(refused)(str(refused))
 
     def _check_open(self) -> None:
         if self._closed:
