@@ -171,9 +171,9 @@ def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
         if not _warned_old_dead_queue:
             _warned_old_dead_queue = True
             logging.getLogger(__name__).warning(
-                "mesobus: %s exists without the %d-byte bound (%s); it is used as it is: delete it "
-                "when empty, or bound it with a policy (max-length-bytes, overflow drop-head)",
-                DEAD_QUEUE, DEAD_MAX_BYTES, reason,
+                "mesobus: %s was made without a size bound; used as it is (delete it when empty, "
+                "or bound it with a policy: max-length-bytes %d, overflow drop-head)",
+                DEAD_QUEUE, DEAD_MAX_BYTES,
             )
         go_on()
 
