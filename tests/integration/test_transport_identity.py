@@ -157,3 +157,11 @@ def test_no_permission_on_a_queue_is_access_refused_for_that_subscribe(vhost_use
         connection = pika.BlockingConnection(pika.URLParameters(with_vhost))
         connection.channel().queue_delete(queue_name("mine"))
         connection.close()
+
+
+def test_the_journal_tools_connections_say_access_refused_too(vhost_users) -> None:
+    from rabbitmq.journal import read_stream
+
+    vhost, users = vhost_users
+    with pytest.raises(AccessRefused, match=f"{users['names']['bob']}.*{vhost}"):
+        next(read_stream(users["bob"].replace("pw-", "wrong-", 1)))
