@@ -10,7 +10,7 @@ subclass, for a bad URL or option). See docs/transport.md.
 from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq.config import BrokerConfig, ConfigError, parse_url
 from rabbitmq.connection import CertificateRejected
-from rabbitmq.publisher import Unpublishable
+from rabbitmq.frames import Unpublishable
 from rabbitmq.transport import AmqpTransport
 
 __all__ = [

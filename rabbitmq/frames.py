@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import struct
 
+from actors.runtime.transport import TransportError
+
 _FRAME_METHOD, _FRAME_HEADER, _FRAME_BODY = 1, 2, 3
 _FRAME_END = b"\xce"
 _FRAME_OVERHEAD = 8  # type (1), channel (2), size (4) before the payload; 0xCE after
@@ -84,3 +86,22 @@ class PublishFrames:
             self._method_frames.clear()  # many short-lived addresses (reply mailboxes): start over
         self._method_frames[(exchange, routing_key)] = frame
         return frame
+
+
+class Unpublishable(TransportError, ValueError):
+    """A message no AMQP frame can carry, refused by `publish()` (nothing was sent)."""
+
+
+def check_publishable(exchange: str, routing_key: str, body: bytes, max_body: int) -> None:
+    """Raise Unpublishable if the broker could never take this message."""
+    for what, text in (("exchange", exchange), ("routing key", routing_key)):
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > SHORT_STRING_MAX:
+            raise Unpublishable(
+                f"cannot publish to {text[:60]!r}...: the {what} is {size} bytes, AMQP allows {SHORT_STRING_MAX}"
+            )
+    if len(body) > max_body:
+        raise Unpublishable(
+            f"cannot publish to {routing_key[:60]!r}: the message is {len(body)} bytes, "
+            f"more than max_message_bytes ({max_body})"
+        )

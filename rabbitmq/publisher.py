@@ -39,32 +39,13 @@ from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig
 from rabbitmq.connection import IoThread, describe, guarded, refusal
-from rabbitmq.frames import SHORT_STRING_MAX, PublishFrames
+from rabbitmq.frames import PublishFrames, check_publishable
 from rabbitmq.topology import JOURNAL, JOURNAL_HEADER
 
 log = logging.getLogger(__name__)
 
 _new_outgoing = tuple.__new__  # skips the NamedTuple's Python-level __new__ (hot path)
 _DEFER_LIMIT = 1000  # deferred messages in the outbox beyond which the I/O thread is woken
-
-
-class Unpublishable(TransportError, ValueError):
-    """A message no AMQP frame can carry, refused by `publish()` (nothing was sent)."""
-
-
-def check_publishable(exchange: str, routing_key: str, body: bytes, max_body: int) -> None:
-    """Raise Unpublishable if the broker could never take this message."""
-    for what, text in (("exchange", exchange), ("routing key", routing_key)):
-        size = len(text.encode("utf-8", "surrogatepass"))
-        if size > SHORT_STRING_MAX:
-            raise Unpublishable(
-                f"cannot publish to {text[:60]!r}...: the {what} is {size} bytes, AMQP allows {SHORT_STRING_MAX}"
-            )
-    if len(body) > max_body:
-        raise Unpublishable(
-            f"cannot publish to {routing_key[:60]!r}: the message is {len(body)} bytes, "
-            f"more than max_message_bytes ({max_body})"
-        )
 
 
 class Outgoing(NamedTuple):

@@ -30,8 +30,9 @@ from rabbitmq import topology
 from rabbitmq.config import BrokerConfig, parse_url, with_options
 from rabbitmq.connection import IoThread
 from rabbitmq.consumer import Consumers
+from rabbitmq.frames import Unpublishable
 from rabbitmq.journal_copies import JournalCopies
-from rabbitmq.publisher import Publisher, Unpublishable
+from rabbitmq.publisher import Publisher
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ import pytest
 
 from actors.runtime import Delivery
 from rabbitmq.config import parse_url
+from rabbitmq.frames import Unpublishable
 from rabbitmq.consumer import Consumers, Subscription
-from rabbitmq.publisher import Publisher, Unpublishable
+from rabbitmq.publisher import Publisher
 from rabbitmq.topology import DLX, REASON_HEADER, UNROUTABLE, mailbox
 
 

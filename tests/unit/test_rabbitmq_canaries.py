@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 
-import pika
 import pykka
 import pytest
 from pika import connection as pika_connection
@@ -32,7 +31,6 @@ def present(owner: object, name: str, what: str) -> None:
 def test_epoll_poller_creates_its_poller_in_create_poller() -> None:
     present(select_connection, "EPollPoller", "pika.adapters.select_connection.EPollPoller")
     present(select_connection.EPollPoller, "_create_poller", "EPollPoller._create_poller")
-    source = inspect.getsource(select_connection.EPollPoller)
     assert "epoll" in inspect.getsource(select_connection.EPollPoller._create_poller), (
         "EPollPoller._create_poller no longer makes the epoll object"
     )
