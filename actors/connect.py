@@ -65,6 +65,26 @@ def registry_log(url: str, transport: Transport) -> "RegistryLog":
     return StreamRegistryLog(parse_url(url), transport)
 
 
+# pika logs each failed connection attempt at ERROR: half a dozen lines and a traceback,
+# every retry of an outage; mesobus reports outages itself, one line per retry. And it
+# warns of every channel the broker closes, expected ones too (a passive declare of a
+# queue that is not there); mesobus logs the closes that matter, with what it does next.
+_PIKA_LEVELS = {
+    "pika.adapters.utils.connection_workflow": logging.CRITICAL,
+    "pika.adapters.utils.io_services_utils": logging.CRITICAL,
+    "pika.adapters.blocking_connection": logging.CRITICAL,
+    "pika.adapters.base_connection": logging.CRITICAL,
+    "pika.channel": logging.ERROR,
+}
+
+
+def set_library_log_levels(verbosity: int = 0) -> None:
+    """Called by the command line once it sets up logging: pika's loggers say only what
+    mesobus does not say better itself; with -vv (debug) pika says everything."""
+    for name, level in _PIKA_LEVELS.items():
+        logging.getLogger(name).setLevel(logging.NOTSET if verbosity >= 2 else level)
+
+
 def _scheme(url: str) -> str:
     return url.partition("://")[0].lower() if "://" in url else ""
 

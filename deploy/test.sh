@@ -27,4 +27,12 @@ for arg in "$@"; do case "$arg" in -*) ;; *) paths=1 ;; esac; done
 if [ "$paths" -eq 0 ]; then
   set -- "$@" tests messages actors rabbitmq
 fi
+if [ "$paths" -eq 0 ]; then
+  # A full run: then the transport's tests once more on pika's public API only, so that the
+  # path without pika's internals stays tested too (rabbitmq/config.py: fast).
+  "$venv/bin/python" -m pytest -p no:cacheprovider --ignore-glob='*/__main__.py' --ignore="$venv" "$@"
+  echo "mesobus: the transport tests again with MESOBUS_TRANSPORT_FAST=0 (pika's public API only)" >&2
+  MESOBUS_TRANSPORT_FAST=0 exec "$venv/bin/python" -m pytest -p no:cacheprovider -q \
+    tests/unit/test_rabbitmq_*.py tests/integration/test_transport_*.py
+fi
 exec "$venv/bin/python" -m pytest -p no:cacheprovider --ignore-glob='*/__main__.py' --ignore="$venv" "$@"

@@ -7,8 +7,13 @@ pika stays inside this package; callers see `TransportError` (and `ConfigError`,
 subclass, for a bad URL or option). See docs/transport.md.
 """
 
-from actors.runtime.transport import TransportError
+from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq.config import BrokerConfig, ConfigError, parse_url
+from rabbitmq.connection import CertificateRejected
+from rabbitmq.frames import Unpublishable
 from rabbitmq.transport import AmqpTransport
 
-__all__ = ["AmqpTransport", "BrokerConfig", "ConfigError", "TransportError", "parse_url"]
+__all__ = [
+    "AccessRefused", "AmqpTransport", "BrokerConfig", "CertificateRejected", "ConfigError", "TransportError",
+    "Unpublishable", "parse_url",
+]

@@ -15,12 +15,13 @@ Keyword arguments override the URL (`AmqpTransport(url, prefetch=...)` uses this
 
 Query options (all optional): heartbeat, blocked_connection_timeout, connection_timeout,
 prefetch, queue_type, send_timeout, max_inflight, ack_batch, ack_interval,
-reconnect_max_delay, name; TLS (amqps:// only): cafile, certfile, keyfile, server_name,
+reconnect_max_delay, name, max_message_bytes, fast, journal; TLS (amqps:// only): cafile, certfile, keyfile, server_name,
 verify. Unknown options are errors, so a typo never silently becomes a default.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -29,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from actors.runtime.transport import TransportError
 
 QUEUE_TYPES = ("classic", "quorum")
+FAST_ENV = "MESOBUS_TRANSPORT_FAST"
 
 
 class ConfigError(TransportError, ValueError):
@@ -57,6 +59,11 @@ class BrokerConfig:
     ack_interval: float = 0.005  # seconds before settlements from other threads are picked up
     reconnect_max_delay: float = 5.0  # cap of the jittered exponential backoff
     name: str = "mesobus"  # shown as the connection name in the management UI
+    journal: bool = True  # False: this process sends no journal copies or records at all
+    max_message_bytes: int = 128 * 2**20  # RabbitMQ's default max_message_size: bigger is refused
+    # False: pika's public API only (no PublishFrames, DeliveryReader, send_output); the
+    # URL's `fast` wins over the environment's MESOBUS_TRANSPORT_FAST (CI runs both ways).
+    fast: bool = field(default_factory=lambda: _flag(FAST_ENV, os.environ.get(FAST_ENV, "1")))
 
     @property
     def url(self) -> str:
@@ -135,6 +142,9 @@ _OPTIONS: dict[str, Callable[[str, Any], Any]] = {
     "reconnect_max_delay": _seconds(0, 3600, open_low=True),
     "name": _text,
     "server_name": _text,
+    "max_message_bytes": _int(1, 512 * 2**20),  # RabbitMQ's hard limit is 512 MiB
+    "fast": _flag,
+    "journal": _flag,
 }
 _TLS_OPTIONS: dict[str, Callable[[str, Any], Any]] = {
     "cafile": _text,

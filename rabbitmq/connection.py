@@ -20,26 +20,23 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from typing import Any, Callable
 
 import pika
+import pika.exceptions
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
+from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq.config import BrokerConfig
 from rabbitmq.inbound import DeliveryReader
-from rabbitmq.ioloop import Loop, send_output
+from rabbitmq.ioloop import Loop, PlainLoop, send_output
 
 log = logging.getLogger(__name__)
 
-# pika logs each failed connection attempt at ERROR: half a dozen lines and a traceback,
-# every retry of an outage. mesobus reports outages itself, one line per retry.
-for _name in ("pika.adapters.utils.connection_workflow", "pika.adapters.utils.io_services_utils",
-              "pika.adapters.blocking_connection", "pika.adapters.base_connection"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
-# pika warns of every channel the broker closes, expected ones too (a passive declare of a
-# queue that is not there); mesobus logs the closes that matter, with what it does next.
-logging.getLogger("pika.channel").setLevel(logging.ERROR)
+# pika's own log levels are set by the command line (actors.connect.set_library_log_levels),
+# not here: importing a module changes no logging.
 
 
 class _NotConnected(Exception):
@@ -54,6 +51,47 @@ def describe(error: BaseException | str | None) -> str:
         return error
     text = str(error) or repr(error)
     return f"{type(error).__name__}: {text}"
+
+
+_REFUSALS = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.ProbableAccessDeniedError,
+             pika.exceptions.AuthenticationError)
+_REFUSAL_CODES = (403, 530)  # ACCESS_REFUSED; NOT_ALLOWED (no access to the vhost, or no such vhost)
+
+
+def refusal(config: BrokerConfig, error: BaseException | None) -> str | None:
+    """A one-line AccessRefused message if `error` means the broker refused this user
+    (wrong password, no vhost access, no permission), None for anything else (an outage)."""
+    code = getattr(error, "reply_code", None)
+    if not isinstance(error, _REFUSALS) and code not in _REFUSAL_CODES:
+        return None
+    detail = error.args[0] if isinstance(error, _REFUSALS) and error.args else error
+    text = describe(detail) if isinstance(detail, BaseException) else str(detail)
+    text = text.replace("ConnectionClosedByBroker: ", "").replace("ChannelClosedByBroker: ", "")
+    text = text.replace(" For details see the broker logfile.", "")
+    return (
+        f"the broker at {config.host}:{config.port} refused user {config.username!r} "
+        f"on vhost {config.vhost!r}: {text}"
+    )
+
+
+class CertificateRejected(TransportError):
+    """The broker's TLS certificate failed verification (wrong CA, wrong host name,
+    expired): not an outage, so never retried."""
+
+
+_VERIFY_FAILED = re.compile(r"certificate verify failed: ([^(']+)")
+
+
+def certificate_rejection(config: BrokerConfig, error: BaseException | None) -> str | None:
+    """A one-line message if `error` is a failed TLS verification of the broker, else None."""
+    found = _VERIFY_FAILED.search(describe(error) if error is not None else "")
+    if config.tls is None or found is None:
+        return None
+    return (
+        f"TLS: the certificate of the broker at {config.host}:{config.port} failed verification: "
+        f"{found.group(1).strip()} (server name {config.server_name or config.host!r}; trust its CA with "
+        f"?cafile=PATH)"
+    )
 
 
 def connection_parameters(config: BrokerConfig) -> pika.ConnectionParameters:
@@ -99,17 +137,24 @@ class IoThread:
         *,
         on_open: Callable[[Any], None],
         on_lost: Callable[[str], None],
+        on_refused: Callable[[TransportError], None] = lambda error: None,
     ) -> None:
         self.config = config
         self.connected = False
+        self.refused: TransportError | None = None  # the broker refused us (user, certificate): no retries
         self.last_error = "not connected yet"
         self.connections = 0  # how many times a connection opened
         self.ran_here = self.ran_elsewhere = 0  # run_here() outcomes
         self._on_open = on_open
         self._on_lost = on_lost
+        self._on_refused = on_refused
         self._params = connection_parameters(config)
-        self._ioloop = Loop()
-        self._ioloop.before_wait = self._flush_output
+        self._ioloop: Loop | PlainLoop
+        if config.fast:
+            self._ioloop = Loop()
+            self._ioloop.before_wait = self._flush_output
+        else:  # pika's public API only: no I/O lock, no frames written or read by mesobus
+            self._ioloop = PlainLoop(config.ack_interval)
         self._before_send: list[Callable[[], None]] = []
         self._connection: Any = None
         self.reader: DeliveryReader | None = None  # the current connection's (I/O thread)
@@ -215,6 +260,18 @@ class IoThread:
                 self._loop_closed = True
             self._ioloop.close()
 
+    def refuse(self, error: TransportError) -> None:
+        """The broker refused us (I/O thread): no more attempts; publish() and subscribe()
+        raise `error` (AccessRefused, CertificateRejected) from now on."""
+        if self.refused is None:
+            self.refused = error
+            log.error("mesobus: %s", error)
+            self._closing.set()
+            self._on_refused(error)
+        connection = self._connection
+        if connection is not None and connection.is_open:
+            connection.close(200, "mesobus: access refused")
+
     def _log_retry(self, state: RetryCallState) -> None:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
@@ -236,11 +293,17 @@ class IoThread:
             self.connections += 1
             if self.connections > 1:
                 log.warning("mesobus: reconnected to %s", self.config.url)
-            self.reader = DeliveryReader(connection)
+            self.reader = DeliveryReader(connection) if self.config.fast else None
             self._on_open(connection)
 
         def on_open_error(_connection: Any, error: BaseException) -> None:
             self.last_error = describe(error)
+            message = refusal(self.config, error)
+            if message is not None:
+                self.refuse(AccessRefused(message))
+            message = certificate_rejection(self.config, error)
+            if message is not None:
+                self.refuse(CertificateRejected(message))
             self._ioloop.stop()
 
         def on_close(_connection: Any, reason: BaseException) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from actors.runtime.transport import Delivery, OnDelivery
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig
-from rabbitmq.connection import IoThread, describe, guarded
+from rabbitmq.connection import IoThread, describe, guarded, refusal
 from rabbitmq.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Subscription:
         self.ready = threading.Event()  # consuming (or failed: see error)
         self.closed = threading.Event()  # unsubscribed and its channel closed
         self.error = ""
+        self.refused = False  # the error is the broker refusing the user (AccessRefused)
         self.started_once = False
         self.state = "idle"  # idle | opening | consuming | closing
         self.generation = 0
@@ -131,6 +132,14 @@ class Consumers:
             self._armed = True
             self._io.call_soon(self._arm_drain)
 
+    def refuse(self, error: Exception) -> None:
+        """The broker refused us: every subscribe() waiting gives up at once."""
+        with self._lock:
+            subs = list(self._subs.values())
+        for sub in subs:
+            sub.error, sub.refused = str(error), True
+            sub.ready.set()
+
     # --- the I/O thread: subscriptions --------------------------------------------------
 
     def attach(self, connection: Any) -> None:
@@ -190,7 +199,9 @@ class Consumers:
                 reader.consume(channel, on_message)
             channel.basic_consume(  # pika's callback: only ever used without the reader
                 sub.spec.queue,
-                lambda _ch, method, _props, body: on_message(method.delivery_tag, method.redelivered, body),
+                lambda _ch, method, props, body: on_message(
+                    method.delivery_tag, method.redelivered, body, props.user_id or "",
+                ),
                 exclusive=sub.exclusive,
                 callback=guarded(lambda _frame: self._consuming(sub, generation)),
             )
@@ -221,10 +232,12 @@ class Consumers:
         address, on_delivery, at_turn_end = sub.address, sub.on_delivery, self._io.at_turn_end
         arrived: list[Delivery] = []
 
-        def on_message(delivery_tag: int, redelivered: bool, body: bytes) -> None:
+        def on_message(delivery_tag: int, redelivered: bool, body: bytes, user_id: str) -> None:
             if sub.state == "closing":
                 return  # requeued when the channel closes
-            arrived.append(_new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered, "")))
+            arrived.append(
+                _new_delivery(Delivery, (address, body, (sub, generation, delivery_tag), redelivered, user_id))
+            )
             if len(arrived) == 1:
                 at_turn_end(hand_over)
 
@@ -255,8 +268,9 @@ class Consumers:
         connection = self._connection
         if connection is None or not connection.is_open or self._io.closing:
             return  # the connection is going: detach() / attach() take care of it
-        sub.error = describe(why)
-        if not sub.started_once:  # a declaration failed (e.g. 406): tell subscribe()
+        refused = refusal(self._config, why)
+        sub.error, sub.refused = refused or describe(why), refused is not None
+        if not sub.started_once:  # a declaration failed (e.g. 406, or 403: no permission)
             log.error("mesobus: cannot consume %s: %s", sub.address, sub.error)
             sub.ready.set()
             return

@@ -15,7 +15,7 @@ fit in it raises pika's InvalidFrameError, as pika's own decoding would: the I/O
 drops the connection and makes a new one.
 
     reader = DeliveryReader(connection)          # once the connection is open
-    reader.consume(channel, on_message)          # on_message(delivery_tag, redelivered, body)
+    reader.consume(channel, on_message)          # on_message(delivery_tag, redelivered, body, user_id)
     reader.confirms(channel, on_confirm)         # on_confirm(delivery_tag, multiple, nacked)
     reader.forget(channel)                       # the channel closed
 
@@ -33,7 +33,7 @@ from typing import Any, Callable
 from pika import frame
 from pika.exceptions import InvalidFrameError
 
-OnMessage = Callable[[int, bool, bytes], None]  # delivery tag, redelivered, body
+OnMessage = Callable[[int, bool, bytes, str], None]  # delivery tag, redelivered, body, user id
 OnConfirm = Callable[[int, bool, bool], None]  # delivery tag, multiple, nacked
 
 _FRAME_METHOD, _FRAME_HEADER, _FRAME_BODY = 1, 2, 3
@@ -43,18 +43,55 @@ _BASIC_ACK = b"\x00\x3c\x00\x50"  # method 80
 _BASIC_NACK = b"\x00\x3c\x00\x78"  # method 120
 _frame_head = struct.Struct(">BHI").unpack_from  # type, channel, payload size
 _long_long = struct.Struct(">Q").unpack_from
+_long = struct.Struct(">I").unpack_from
+_PLAIN_FLAGS = b"\x10\x10"  # delivery-mode and user-id: what every mesobus publish carries
+# Basic properties before user-id, by flag bit: how to step over each (AMQP 0-9-1 order).
+_SHORT, _TABLE, _OCTET, _STAMP = "s", "t", "o", "8"
+_BEFORE_USER_ID = (
+    (15, _SHORT), (14, _SHORT), (13, _TABLE), (12, _OCTET), (11, _OCTET), (10, _SHORT),
+    (9, _SHORT), (8, _SHORT), (7, _SHORT), (6, _STAMP), (5, _SHORT),
+)
+_USER_ID_BIT = 4
+
+
+def user_id_of(data: bytes, start: int, stop: int) -> str:
+    """The user-id property of the content header payload data[start:stop] ("" if unset).
+    Raises InvalidFrameError if the properties overrun the frame."""
+    flags = (data[start + 12] << 8) | data[start + 13]
+    if not flags & (1 << _USER_ID_BIT):
+        return ""
+    pos = start + 14
+    for bit, kind in _BEFORE_USER_ID:
+        if not flags & (1 << bit):
+            continue
+        if pos >= stop:
+            break
+        if kind is _SHORT:
+            pos += 1 + data[pos]
+        elif kind is _TABLE:
+            pos += 4 + (_long(data, pos)[0] if pos + 4 <= stop else stop)
+        elif kind is _OCTET:
+            pos += 1
+        else:
+            pos += 8
+    if pos >= stop or pos + 1 + data[pos] > stop:
+        raise InvalidFrameError("content header: the properties overrun the frame")
+    return data[pos + 1:pos + 1 + data[pos]].decode("utf-8", "replace")
 
 
 class _Assembly:
     """One registered channel's delivery in progress."""
 
-    __slots__ = ("channel", "on_message", "delivery_tag", "redelivered", "expecting", "size", "chunks", "received")
+    __slots__ = (
+        "channel", "on_message", "delivery_tag", "redelivered", "user_id", "expecting", "size", "chunks", "received",
+    )
 
     def __init__(self, channel: Any, on_message: OnMessage) -> None:
         self.channel = channel
         self.on_message = on_message
         self.delivery_tag = 0
         self.redelivered = False
+        self.user_id = ""
         self.expecting = _FRAME_METHOD  # then the header, then body frames
         self.size = 0
         self.chunks: list[bytes] = []
@@ -81,6 +118,10 @@ class _Assembly:
             if stop - start < 14:  # class, weight, body size, property flags
                 raise InvalidFrameError(f"content header on channel {self.channel.channel_number} is cut short")
             self.size = size = _long_long(data, start + 4)[0]  # after class and weight
+            if stop - start > 15 and data[start + 12:start + 14] == _PLAIN_FLAGS and start + 16 + data[start + 15] <= stop:
+                self.user_id = data[start + 16:start + 16 + data[start + 15]].decode("utf-8", "replace")
+            else:
+                self.user_id = user_id_of(data, start, stop)
             if size == 0:
                 self._complete(b"")
             else:
@@ -105,7 +146,7 @@ class _Assembly:
 
     def _complete(self, body: bytes) -> None:
         self.expecting = _FRAME_METHOD
-        self.on_message(self.delivery_tag, self.redelivered, body)
+        self.on_message(self.delivery_tag, self.redelivered, body, self.user_id)
 
 
 class _Confirms:

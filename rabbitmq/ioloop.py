@@ -22,7 +22,9 @@ Three changes, each saving work on every message:
 
 pika internals used (pika 1.x): `BaseConnection._transport`, and of
 `_AsyncPlaintextTransport` `_tx_buffers`, `_buffer_tx_data`, `_on_socket_writable`,
-`_nbio`, `_sock`, `_state`. Without them (another pika, TLS) pika's own write path is used.
+`_nbio`, `_sock`, `_state`; `EPollPoller._create_poller` and `IOLoop._get_poller`. Without
+them (another pika, TLS) pika's own write path is used; `?fast=0` uses `PlainLoop`, on
+pika's public API only. tests/unit/test_rabbitmq_canaries.py checks each of them.
 """
 
 from __future__ import annotations
@@ -115,6 +117,28 @@ class Loop(IOLoop):
             for fn in hooks:
                 run_hook(fn)
         run_hook(self.before_wait)
+
+
+class PlainLoop(IOLoop):
+    """`Loop`'s interface on pika's public IOLoop API only (`?fast=0`): no I/O lock (other
+    threads always hand work over), turn-end work as callbacks, `each_turn` hooks on a
+    timer every `tick` seconds, output sent by pika itself."""
+
+    def __init__(self, tick: float) -> None:
+        super().__init__()
+        self.lock: threading.Lock | None = None
+        self.each_turn: list[Callable[[], None]] = []
+        self.before_wait: Callable[[], None] = lambda: None
+        self._tick = max(tick, 0.001)
+        self.call_later(self._tick, self._run_each_turn)
+
+    def at_turn_end(self, fn: Callable[[], None]) -> None:
+        self.add_callback_threadsafe(lambda: run_hook(fn))
+
+    def _run_each_turn(self) -> None:
+        for fn in self.each_turn:
+            run_hook(fn)
+        self.call_later(self._tick, self._run_each_turn)
 
 
 def send_output(connection: Any, before_send: list[Callable[[], None]]) -> None:

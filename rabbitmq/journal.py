@@ -22,7 +22,8 @@ from actors.journal.errors import JournalStreamError
 from actors.journal.file import unbatch
 from messages import JOURNAL, Envelope, MessageError, decode_map
 from rabbitmq.config import BrokerConfig, parse_url
-from rabbitmq.connection import connection_parameters, describe
+from actors.runtime.transport import AccessRefused, TransportError
+from rabbitmq.connection import CertificateRejected, certificate_rejection, connection_parameters, describe, refusal
 from rabbitmq.topology import EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,20 @@ def stream_arguments(max_age: str, max_bytes: int) -> dict:
 
 
 def _connect(config: BrokerConfig | str) -> pika.BlockingConnection:
+    """A blocking connection; a refused user or certificate raises AccessRefused or
+    CertificateRejected, an unreachable broker TransportError (one line each)."""
     if isinstance(config, str):
         config = parse_url(config)
-    return pika.BlockingConnection(connection_parameters(config))
+    try:
+        return pika.BlockingConnection(connection_parameters(config))
+    except pika.exceptions.AMQPError as err:
+        refused = refusal(config, err)
+        if refused is not None:
+            raise AccessRefused(refused) from None
+        rejected = certificate_rejection(config, err)
+        if rejected is not None:
+            raise CertificateRejected(rejected) from None
+        raise TransportError(f"cannot reach {config.url}: {describe(err)}") from None
 
 
 def enable_stream(config: BrokerConfig | str, *, max_age: str = "7D", max_bytes: int = 5 * 2**30) -> None:

@@ -10,6 +10,15 @@ when `ack()` was called (see consumer.py), so a crash right after the ack cannot
 the handler sent. Nacked messages are sent again; unconfirmed ones are sent again after a
 reconnect, in their original order (at-least-once: duplicates are possible, losses not).
 
+Refusing at the door: a message that no frame can carry (an exchange or routing key over
+AMQP's 255-byte short string, a body over the broker's `max_message_bytes`) raises
+`Unpublishable` from `publish()`, to the caller; it never reaches the outbox, where it
+would be kept for resending forever and wedge the publisher.
+
+Identity: every publish carries the `user_id` property, the connection's user, which
+RabbitMQ verifies (a publish with another user id closes the channel), so a receiver
+knows who sent it (`Delivery.user_id`).
+
 Mandatory publishing: a message no queue is bound for comes back (basic.return); it goes
 on to the dead letters with reason "unroutable", keeping its sequence number, so whatever
 waits for it waits for the dead letter to be confirmed.
@@ -26,15 +35,15 @@ from typing import Any, Callable, NamedTuple
 import pika
 from pika.spec import Basic
 
-from actors.runtime.transport import TransportError
+from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig
-from rabbitmq.connection import IoThread, describe, guarded
-from rabbitmq.frames import PublishFrames
+from rabbitmq.connection import IoThread, describe, guarded, refusal
+from rabbitmq.frames import PublishFrames, check_publishable
+from rabbitmq.topology import JOURNAL, JOURNAL_HEADER
 
 log = logging.getLogger(__name__)
 
-_PERSISTENT = pika.BasicProperties(delivery_mode=2)
 _new_outgoing = tuple.__new__  # skips the NamedTuple's Python-level __new__ (hot path)
 _DEFER_LIMIT = 1000  # deferred messages in the outbox beyond which the I/O thread is woken
 
@@ -54,15 +63,18 @@ class Publisher:
         self._io = io
         self._config = config
         self._stats = stats
+        self._persistent = pika.BasicProperties(delivery_mode=2, user_id=config.username)
         self._lock = threading.Lock()  # `with self._lock` where no wait/notify: C-level, cheaper
         self._cond = threading.Condition(self._lock)
         self.seq = 0  # the last sequence number handed out (written under _cond)
         self.watermark = 0  # every seq <= watermark is confirmed (written by the I/O thread)
         self.on_advance: Callable[[int], None] = lambda watermark: None  # I/O thread hook
+        self.on_no_journal: Callable[[], None] = lambda: None  # a journal batch came back (I/O thread)
         self._outbox: deque[Outgoing] = deque()
         self._scheduled = False
         self._ready = False  # the channel is open, in confirm mode, topology declared
         self._closed = False
+        self._refused: TransportError | None = None  # the broker refused us: raised from now on
         self._waiters = 0
         # --- the I/O thread only ---
         self._channel: Any = None
@@ -88,7 +100,10 @@ class Publisher:
         `defer=True` (not on the I/O thread): the caller promises to call `send_now()`
         soon, so the I/O thread is not woken now (a batch, an ask about to wait).
         `wait=False`: queue it at once even then (sent after the reconnect), for a
-        caller that must not block and whose messages are bounded otherwise."""
+        caller that must not block and whose messages are bounded otherwise.
+        Raises Unpublishable (a TransportError) for a message no frame can carry."""
+        if len(routing_key) > 63 or len(body) > 65536 or len(exchange) > 63:  # short ones fit
+            check_publishable(exchange, routing_key, body, self._config.max_message_bytes)
         on_io = self._io.in_io_thread()
         with self._lock:
             if wait and not on_io and (not self._ready or self.seq - self.watermark >= self._config.max_inflight):
@@ -143,6 +158,12 @@ class Publisher:
             self._closed = True
             self._cond.notify_all()
 
+    def refuse(self, error: TransportError) -> None:
+        """The broker refused us: whoever waits (and publishes later) gets `error`."""
+        with self._cond:
+            self._refused = error
+            self._cond.notify_all()
+
     def _wait_for_room(self) -> None:
         if self._outbox and not self._scheduled:  # deferred messages count: send them
             self._scheduled = True
@@ -151,15 +172,19 @@ class Publisher:
         deadline = time.monotonic() + timeout
         self._waiters += 1
         try:
-            while not self._closed:
+            while not self._closed and self._refused is None:
                 if self._ready and self.seq - self.watermark < self._config.max_inflight:
                     return
+                if not self._io.connections:  # starting: wait for the broker, however long
+                    deadline = time.monotonic() + timeout
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self._cond.wait(left)
+                self._cond.wait(min(left, 1.0))
         finally:
             self._waiters -= 1
+        if self._refused is not None:
+            raise type(self._refused)(str(self._refused))
         if self._closed:
             raise TransportError("the transport is closed")
         if not self._ready:
@@ -207,7 +232,11 @@ class Publisher:
 
     def _on_confirm_mode(self, channel: Any, ready: Callable[[], None]) -> None:
         self._channel = channel
-        self._frames = PublishFrames(channel.channel_number, channel.connection.params.frame_max)
+        self._frames = None  # ?fast=0: pika's basic_publish for every message
+        if self._config.fast:
+            self._frames = PublishFrames(
+                channel.channel_number, channel.connection.params.frame_max, user_id=self._config.username,
+            )
         if self._io.reader is not None:  # reads this channel's confirms from now on
             self._io.reader.confirms(channel, guarded(self._confirmed))
         self._next_tag = 1
@@ -227,6 +256,11 @@ class Publisher:
         connection = channel.connection
         if channel is not self._channel or self._io.closing or not connection.is_open:
             return  # the connection is going: detach() follows
+        message = refusal(self._config, reason)
+        if message is not None:  # no permission (e.g. to declare the exchange): not an outage
+            self._channel = None
+            self._io.refuse(AccessRefused(message))
+            return
         # A channel error (say, someone deleted the exchange): start over on a new connection.
         log.error("mesobus: the publishing channel closed: %s; reconnecting", describe(reason))
         self._channel = None
@@ -245,10 +279,10 @@ class Publisher:
         track, tag = self._unconfirmed.append, self._next_tag
         sent = 0
         try:
-            if frames is None or not channel.is_open:  # pika's basic_publish would raise too
+            if not channel.is_open:  # pika's basic_publish would raise too
                 raise TransportError(f"the publishing channel is not open ({channel})")
             for msg in batch:
-                if msg.headers is None:
+                if msg.headers is None and frames is not None:
                     connection._output_marshaled_frames((frames(msg.exchange, msg.routing_key, msg.body),))
                     track((tag, msg))
                     tag += 1
@@ -270,10 +304,10 @@ class Publisher:
 
     def _send(self, channel: Any, msg: Outgoing, *, recarried: bool = False) -> None:
         if msg.headers is None:
-            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, _PERSISTENT, True)
-        else:
-            props = pika.BasicProperties(delivery_mode=2, headers=msg.headers)
-            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props, False)
+            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, self._persistent, True)
+        else:  # dead letters, broadcasts: not mandatory; journal batches: mandatory (see _on_return)
+            props = pika.BasicProperties(delivery_mode=2, headers=msg.headers, user_id=self._config.username)
+            channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props, JOURNAL_HEADER in msg.headers)
         tag = self._next_tag
         self._next_tag = tag + 1
         if recarried:
@@ -355,7 +389,16 @@ class Publisher:
             self.on_advance(low)
 
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        """An unroutable message came back: dead-letter it, keeping its sequence number."""
+        """An unroutable message came back: dead-letter it, keeping its sequence number.
+        A journal batch coming back means no journal stream is bound: journal copies stop."""
+        if method.routing_key == JOURNAL and properties is not None and JOURNAL_HEADER in (properties.headers or {}):
+            for tag, msg in self._unconfirmed:  # not to be sent again after a reconnect
+                if msg.routing_key == JOURNAL and tag not in self._returned and msg.body == body:
+                    self._returned.add(tag)
+                    break
+            self._stats["journal_returned"] += 1
+            self.on_no_journal()
+            return
         self._stats["unroutable"] += 1
         log.warning(
             "mesobus: no mailbox for %r (%s); dead-lettering the message",

@@ -21,6 +21,7 @@ Layout (design.md §2; deploy/rabbitmq/definitions.json declares the same for op
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -33,6 +34,8 @@ PREFIX = "mesobus."
 REASON_HEADER = "x-mesobus-reason"
 ADDRESS_HEADER = "x-mesobus-address"
 UNROUTABLE = "unroutable"  # the reason given to messages no queue was bound for
+JOURNAL = "journal"  # the routing key only the journal stream is bound to (messages.JOURNAL)
+JOURNAL_HEADER = "x-mesobus-journal"  # marks journal batches (sent mandatory: a return means no stream)
 
 _MAX_ADDRESS = 255 - len(PREFIX)  # queue names are at most 255 bytes
 
@@ -79,9 +82,15 @@ def queue_arguments(queue_type: str, *, durable: bool = True) -> dict[str, Any]:
     }
 
 
+DEAD_MAX_BYTES = 256 * 2**20  # mesobus.dead keeps at most this much ...
+DEAD_OVERFLOW = "drop-head"  # ... dropping its oldest letters: a flood never blocks or nacks
+
+
 def dead_queue_arguments() -> dict[str, Any]:
-    """The shared dead-letter queue is always classic: every process declares it alike."""
-    return {"x-queue-type": "classic"}
+    """The shared dead-letter queue: always classic, bounded in bytes, the oldest letters
+    dropped first (with `reject-publish` a full queue would nack every new dead letter,
+    which the publisher sends again: a loop). Every process declares it alike."""
+    return {"x-queue-type": "classic", "x-max-length-bytes": DEAD_MAX_BYTES, "x-overflow": DEAD_OVERFLOW}
 
 
 def mailbox(
@@ -129,13 +138,52 @@ def declare_topology(channel: Any, done: Callable[[], None]) -> None:
                 EXCHANGE, "topic", durable=True, callback=lambda _f: next_()
             ),
             lambda next_: channel.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: next_()),
-            lambda next_: channel.queue_declare(
-                DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(), callback=lambda _f: next_()
-            ),
+            lambda next_: _declare_dead_queue(channel.connection, next_),
             lambda next_: channel.queue_bind(DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: next_()),
         ],
         done,
     )
+
+
+_warned_old_dead_queue = False
+
+
+def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
+    """Declare `mesobus.dead` on a channel of its own: a queue made by an older version
+    (without the byte bound) makes the declaration fail with 406, which closes only that
+    channel; the queue is then used as it is, and the operator told how to bound it."""
+    finished = False
+
+    def go_on() -> None:
+        nonlocal finished
+        if not finished:
+            finished = True
+            next_()
+
+    def declared(channel: Any) -> None:
+        go_on()
+        channel.close()
+
+    def closed(_channel: Any, reason: Any) -> None:
+        global _warned_old_dead_queue
+        if finished or getattr(reason, "reply_code", 0) != 406 or not connection.is_open:
+            return  # closed by us, or the connection is going (its loss is handled elsewhere)
+        if not _warned_old_dead_queue:
+            _warned_old_dead_queue = True
+            logging.getLogger(__name__).warning(
+                "mesobus: %s was made without a size bound; used as it is (delete it when empty, "
+                "or bound it with a policy: max-length-bytes %d, overflow drop-head)",
+                DEAD_QUEUE, DEAD_MAX_BYTES,
+            )
+        go_on()
+
+    def opened(channel: Any) -> None:
+        channel.add_on_close_callback(closed)
+        channel.queue_declare(
+            DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(), callback=lambda _f: declared(channel)
+        )
+
+    connection.channel(on_open_callback=opened)
 
 
 def declare_mailbox(channel: Any, address: str, spec: MailboxSpec, done: Callable[[], None]) -> None:

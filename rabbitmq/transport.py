@@ -18,24 +18,27 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from concurrent.futures import Future
 from typing import Any, Sequence
 
 from actors.runtime.clock import Clock, RealClock
-from actors.runtime.transport import Delivery, OnDelivery, Transport, TransportError, is_group
+from actors.runtime.transport import AccessRefused, Delivery, OnDelivery, Transport, TransportError, is_group
 from messages import Envelope, encode
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig, parse_url, with_options
 from rabbitmq.connection import IoThread
 from rabbitmq.consumer import Consumers
+from rabbitmq.frames import Unpublishable
 from rabbitmq.journal_copies import JournalCopies
 from rabbitmq.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
 _MAX_REASON = 4000  # characters of a dead letter's reason kept in its header
-_JOURNAL_HEADERS = {"x-mesobus-journal": 1}  # with headers, the publisher sends non-mandatory
+_JOURNAL_HEADERS = {topology.JOURNAL_HEADER: 1}  # sent mandatory: a return means no journal stream
+_JOURNAL_RECHECK = 30.0  # seconds without journal copies after a batch came back unroutable
 _GROUP_HEADERS = {"x-mesobus-group": 1}  # likewise
 _UNSUBSCRIBE_WAIT = 10.0  # seconds unsubscribe() waits for the channel to close
 
@@ -71,13 +74,17 @@ class AmqpTransport(Transport):
         self._stats: Counter[str] = Counter()
         self._closed = False
         self._batching = _Depth()  # per thread: how deep in batch() it is
+        self.user = self.config.username  # stamped on every publish (user_id), verified by the broker
         # Leadership (rabbitmq/leader.py LeaderFence): when set, consuming starts on a
         # connection only once the fence holds the leader lock on that same connection.
         self._fence = fence
-        self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost)
+        self._io = IoThread(self.config, on_open=self._on_open, on_lost=self._on_lost, on_refused=self._on_refused)
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
-        self._copies = JournalCopies(self._send_journal_batch, self.clock, user=self.config.username)
+        self._copies = JournalCopies(self._send_journal_batch, self.clock, user=self.user)
+        self._publisher.on_no_journal = lambda: self._copies.pause(_JOURNAL_RECHECK)
+        if not self.config.journal:
+            self._copies.stop()
         self._io.start()
 
     # --- the Transport interface ------------------------------------------------------
@@ -89,23 +96,36 @@ class AmqpTransport(Transport):
         """Declare and bind `address`'s queue (also to its `groups`' routing keys) and
         consume it; returns once consuming, so that what is published afterwards finds the
         queue. Raises TransportError if that takes longer than send_timeout or the
-        declaration fails (e.g. other arguments). `exclusive`: an exclusive consumer (the
-        broker refuses every other consumer of the queue while it lives)."""
+        declaration fails (e.g. other arguments); AccessRefused if the broker refuses the
+        user. Until the first connection ever opens (a process starting while the broker
+        is down), it waits for the broker however long, logging each retry. `exclusive`:
+        an exclusive consumer (the broker refuses every other consumer of the queue while
+        it lives)."""
         self._check_open()
+        self._check_refused()
         spec = topology.mailbox(address, durable=durable, queue_type=self.config.queue_type, groups=groups)
         sub = self._consumers.add(address, on_delivery, spec, exclusive=exclusive)
         if self._io.in_io_thread():
             return  # cannot wait on ourselves; consuming starts shortly
         timeout = self.config.send_timeout
-        if not sub.ready.wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not sub.ready.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+            if not self._io.connections and not self._io.refused and not self._closed:
+                deadline = time.monotonic() + timeout  # starting: the broker is not there yet
+            if time.monotonic() < deadline:
+                continue
             self._consumers.forget(sub)
             raise TransportError(
                 f"cannot subscribe {address}: not consuming after {timeout:g}s "
                 f"(broker {self.config.url}, last error: {self._io.last_error})"
             )
+        if self._io.refused:
+            self._consumers.forget(sub)
+            self._check_refused()
         if sub.error and not sub.started_once:
             self._consumers.forget(sub)
-            raise TransportError(f"cannot subscribe {address} (queue {spec.queue}): {sub.error}")
+            error = AccessRefused if sub.refused else TransportError
+            raise error(f"cannot subscribe {address} (queue {spec.queue}): {sub.error}")
 
     def unsubscribe(self, address: str) -> None:
         """Stop consuming; unsettled deliveries go back to the queue (the broker requeues
@@ -143,16 +163,30 @@ class AmqpTransport(Transport):
         """A journal record: batched with the copies of what this transport publishes
         and sent to the key `journal`, which only the journal stream is bound for (not
         mandatory: dropped when the journal is off)."""
-        self._copies.add(encode(envelope))
+        if self._copies.on:  # off: not even encoded
+            self._copies.add(encode(envelope))
+
+    @property
+    def journaling(self) -> bool:
+        """Whether journal copies and records are gathered now (False after
+        stop_journal(), `?journal=0`, or while no journal stream is bound)."""
+        return self._copies.on
+
+    def stop_journal(self) -> None:
+        """No journal for this process (`--no-journal`): nothing gathered, encoded or sent."""
+        self._copies.stop()
 
     def _send_journal_batch(self, envelope: Envelope) -> None:
         # Never waits out an outage: the batch timer runs on the clock's thread, which
         # every timer of this process (ask timeouts, actors' delays) shares. A batch only
         # copies what was published, and publishing does wait, so the outbox stays bounded.
-        self._publisher.publish(
-            topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
-            defer=self._batching.depth > 0, wait=False,
-        )
+        try:
+            self._publisher.publish(
+                topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
+                defer=self._batching.depth > 0, wait=False,
+            )
+        except Unpublishable as err:  # a batch of huge messages: the journal loses it, says so
+            log.error("mesobus: a journal batch was not sent: %s", err)
 
     def publish_raw(self, address: str, body: bytes) -> None:
         """Put bytes into a mailbox as they are (tests inject malformed messages)."""
@@ -204,6 +238,7 @@ class AmqpTransport(Transport):
         self._io.call_soon(self._consumers.flush_acks)
         self._publisher.close()
         self._io.close()
+        self._copies.close()
         if self._own_clock:
             self.clock.close()
 
@@ -243,6 +278,15 @@ class AmqpTransport(Transport):
         self._consumers.detach()
         if self._fence is not None:
             self._fence.connection_lost(reason)
+
+    def _on_refused(self, error: TransportError) -> None:
+        self._publisher.refuse(error)
+        self._consumers.refuse(error)
+
+    def _check_refused(self) -> None:
+        refused = self._io.refused
+        if refused is not None:
+            raise type(refused)(str(refused))
 
     def _check_open(self) -> None:
         if self._closed:

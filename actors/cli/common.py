@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+from actors.connect import set_library_log_levels
 from messages import Resources, ResourceError
 
 BROKER_ENV = "MESOBUS_BROKER"
@@ -125,6 +126,7 @@ def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
     else:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    set_library_log_levels(verbosity)
 
 
 def quiet_broker_errors(verbosity: int, *, embedded: bool = False) -> None:

@@ -17,7 +17,7 @@ import sys
 from importlib import import_module
 from typing import Mapping
 
-from actors.connect import connect_transport, poster
+from actors.connect import connect_transport, poster, set_library_log_levels
 from actors.executor.base import Executor
 from actors.executor.environment import ExecutorEnv, ExecutorEnvError
 from actors.runtime import IdSource, MemoryTransport
@@ -39,6 +39,7 @@ def run_executor(cls: type[Executor], environ: Mapping[str, str] | None = None) 
         return 2
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        set_library_log_levels()
     ref = cls.start(env, transport)
     post = poster(transport, env.address, IdSource().new_id)
 

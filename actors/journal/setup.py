@@ -97,6 +97,7 @@ def start_journal(setting: JournalSetting, transport: Transport | None) -> Journ
             from rabbitmq.journal import disable_stream
 
             disable_stream(broker)
+            transport.stop_journal()  # type: ignore[union-attr]  # nothing gathered or encoded
         return None
     if broker is None:
         if not isinstance(transport, MemoryTransport):

@@ -7,6 +7,7 @@ from actors.runtime.deaths import ActorDeaths, actor_deaths
 from actors.runtime.memory import MemoryTransport
 from actors.runtime.transport import (
     DEAD_LETTERS,
+    AccessRefused,
     DeadLetter,
     Delivery,
     ReplyRouter,
@@ -16,6 +17,7 @@ from actors.runtime.transport import (
 )
 
 __all__ = [
+    "AccessRefused",
     "Actor",
     "ActorContext",
     "ActorDeaths",

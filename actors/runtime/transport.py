@@ -58,6 +58,12 @@ class TransportError(RuntimeError):
     """The transport could not do what was asked (broker unreachable past the deadline)."""
 
 
+class AccessRefused(TransportError):
+    """The broker refused this principal (wrong password, no access to the vhost, no
+    permission for a queue or exchange): not an outage, so never retried. The message
+    names the user and the vhost."""
+
+
 class Delivery(NamedTuple):
     """One message taken from a mailbox, not yet settled. Immutable; a NamedTuple (like
     Envelope) because one is built for every message received."""

@@ -13,6 +13,11 @@ Latency: ping-pong, one message in flight. Raw: pika SelectConnection on both si
 client publishing from its I/O loop. Ask: `transport.ask(...).result()` against an Actor
 that replies. Reported as p50/p99 in microseconds.
 
+TLS: the same throughput comparison over amqps:// on a private broker node with a TLS
+listener (certificates made on the spot, peer verification on; tests/support/broker_node.py),
+raw pika and the mailbox both over TLS, printed beside the plaintext ratio (--skip-tls
+leaves it out).
+
 Prints human lines, then one JSON object on the last line (raw_rate, mailbox_rate, ratio,
 raw_rtt_p50_us, ask_rtt_p50_us, ...). Not a test: no assertions, exit status 0.
 """
@@ -101,6 +106,24 @@ def latency(kind: str, args: argparse.Namespace, address: str) -> dict[str, Any]
     }
 
 
+def tls_throughput(args: argparse.Namespace, run: str) -> dict[str, Any]:
+    """Raw pika vs the mailbox, both over amqps:// to a private node (alternating)."""
+    from tests.support.broker_node import broker_node
+
+    with broker_node(tls=True) as node:
+        tls_args = argparse.Namespace(**{**vars(args), "url": node.tls_url})
+        raws, boxes = [], []
+        for _ in range(args.repeat):
+            raws.append(throughput("raw", tls_args, f"{run}.tlsraw"))
+            boxes.append(throughput("mailbox", tls_args, f"{run}.tlsmailbox"))
+    raw, box = median_run(raws), median_run(boxes)
+    ratio = box["rate"] / raw["rate"]
+    print(f"  amqps:// (private node, TLS, peer verified): raw pika {raw['rate']:9.0f} msg/s median of {rates(raws)}")
+    print(f"  amqps://                                    mailbox  {box['rate']:9.0f} msg/s median of {rates(boxes)}")
+    print(f"  amqps:// ratio mailbox/raw = {ratio:.2f}  (goal >= 0.85)")
+    return {"tls_raw_rate": round(raw["rate"]), "tls_mailbox_rate": round(box["rate"]), "tls_ratio": round(ratio, 3)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("MESOBUS_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F"))
@@ -110,6 +133,7 @@ def main() -> int:
     parser.add_argument("--prefetch", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3, help="throughput and latency runs per side (median)")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-tls", action="store_true", help="no amqps:// comparison")
     args = parser.parse_args()
 
     run = f"bench-{os.getpid()}-{os.urandom(2).hex()}"
@@ -145,6 +169,8 @@ def main() -> int:
                 ask_rtt_p50_us=round(ask_rtt["p50"]), ask_rtt_p99_us=round(ask_rtt["p99"]),
                 rtt_ratio=round(rtt_ratio, 3),
             )
+        if not args.skip_tls:
+            summary.update(tls_throughput(args, run))
     finally:
         roles.delete_queues(args.url, addresses)
     print(json.dumps(summary))

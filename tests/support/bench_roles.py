@@ -26,7 +26,8 @@ import pika  # noqa: E402
 from actors.runtime import Actor, on  # noqa: E402
 from messages import Envelope, encode  # noqa: E402
 from rabbitmq import AmqpTransport  # noqa: E402
-from rabbitmq import topology  # noqa: E402
+from rabbitmq import parse_url, topology  # noqa: E402
+from rabbitmq.connection import connection_parameters  # noqa: E402
 from tests.support.probe import TransportProbe  # noqa: E402
 
 PERSISTENT = pika.BasicProperties(delivery_mode=2)
@@ -43,6 +44,12 @@ def cpu() -> float:
     return round(usage.ru_utime + usage.ru_stime, 2)
 
 
+def _parameters(url: str) -> pika.ConnectionParameters:
+    """Raw pika's connection to `url`: the same parameters (TLS context included) as the
+    transport's, so that amqps:// compares like with like."""
+    return connection_parameters(parse_url(url))
+
+
 def sample_body(address: str, seq: int = 0) -> bytes:
     """The bytes the transport sends for one probe (raw roles send the same size)."""
     return encode(Envelope(id=f"bench-{seq}", sender="bench.publisher", target=address, body=TransportProbe(seq=seq)))
@@ -50,7 +57,7 @@ def sample_body(address: str, seq: int = 0) -> bytes:
 
 def declare(url: str, address: str, queue_type: str, *, durable: bool = True) -> str:
     spec = topology.mailbox(address, durable=durable, queue_type=queue_type)
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection = pika.BlockingConnection(_parameters(url))
     channel = connection.channel()
     channel.exchange_declare(topology.EXCHANGE, "topic", durable=True)
     channel.queue_declare(spec.queue, durable=True, arguments=spec.arguments)
@@ -60,7 +67,7 @@ def declare(url: str, address: str, queue_type: str, *, durable: bool = True) ->
 
 
 def delete_queues(url: str, addresses: list[str]) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection = pika.BlockingConnection(_parameters(url))
     channel = connection.channel()
     for address in addresses:
         channel.queue_delete(topology.queue_name(address))
@@ -75,7 +82,7 @@ def run_select(url: str, on_channel: Callable[[Any, Any], None]) -> None:
         connection.channel(on_open_callback=lambda channel: on_channel(connection, channel))
 
     connection = pika.SelectConnection(
-        pika.URLParameters(url),
+        _parameters(url),
         on_open_callback=opened,
         on_open_error_callback=lambda _c, err: sys.exit(f"cannot connect: {err}"),
         on_close_callback=lambda c, _reason: c.ioloop.stop(),

@@ -59,15 +59,41 @@ def _free_port() -> int:
     raise RuntimeError("no free port found")
 
 
-class BrokerNode:
-    """One private broker node; `start()`, `stop()`, `restart()`, `kill()`, `destroy()`."""
+def make_certificates(directory: Path) -> dict[str, Path]:
+    """A test CA and a server certificate it signed for localhost and 127.0.0.1 (openssl),
+    plus a second CA that signed nothing here (a client trusting it must refuse the server)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {name: directory / f"{name}.pem" for name in ("ca", "ca_key", "server", "server_key", "other_ca", "other_key")}
 
-    def __init__(self, base: Path | None = None) -> None:
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    for ca, key, name in (("ca", "ca_key", "mesobus test CA"), ("other_ca", "other_key", "some other CA")):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                "-keyout", str(paths[key]), "-out", str(paths[ca]))
+    request, extensions = directory / "server.csr", directory / "server.ext"
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", str(paths["server_key"]), "-out", str(request))
+    extensions.write_text("subjectAltName = DNS:localhost, IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
+    openssl("x509", "-req", "-in", str(request), "-CA", str(paths["ca"]), "-CAkey", str(paths["ca_key"]),
+            "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(paths["server"]))
+    for path in paths.values():
+        path.chmod(0o644)  # the node runs as the current user; keys stay in its private directory
+    return paths
+
+
+class BrokerNode:
+    """One private broker node; `start()`, `stop()`, `restart()`, `kill()`, `destroy()`.
+    `tls=True` adds a TLS listener (certificates made by `make_certificates`): `tls_url`."""
+
+    def __init__(self, base: Path | None = None, *, tls: bool = False) -> None:
         self.base = Path(base or tempfile.mkdtemp(prefix="mesobus-broker-"))
         suffix = os.urandom(4).hex()
         self.name = f"mesobus-test-{suffix}@localhost"
         self.port = _free_port()
         self.dist_port = _free_port()
+        self.tls_port = _free_port() if tls else None
+        self.certificates: dict[str, Path] = make_certificates(self.base / "tls") if tls else {}
         self.process: subprocess.Popen | None = None
         self._write_files()
 
@@ -75,10 +101,29 @@ class BrokerNode:
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
 
+    @property
+    def tls_url(self) -> str:
+        """amqps:// to the TLS listener, trusting the test CA (peer verification on)."""
+        assert self.tls_port is not None, "started without tls=True"
+        return f"amqps://guest:guest@127.0.0.1:{self.tls_port}/%2F?cafile={self.certificates['ca']}"
+
+    def _tls_config(self) -> str:
+        if self.tls_port is None:
+            return ""
+        certs = self.certificates
+        return (
+            f"listeners.ssl.default = 127.0.0.1:{self.tls_port}\n"
+            f"ssl_options.cacertfile = {certs['ca']}\n"
+            f"ssl_options.certfile = {certs['server']}\n"
+            f"ssl_options.keyfile = {certs['server_key']}\n"
+            "ssl_options.verify = verify_none\n"
+            "ssl_options.fail_if_no_peer_cert = false\n"
+        )
+
     def _write_files(self) -> None:
         (self.base / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
-            "log.console = false\nlog.file.level = warning\n"
+            "log.console = false\nlog.file.level = warning\n" + self._tls_config()
         )
         (self.base / "enabled_plugins").write_text("[].\n")
         (self.base / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq/rabbitmq-env.conf
@@ -174,8 +219,8 @@ class BrokerNode:
 
 
 @contextmanager
-def broker_node() -> Iterator[BrokerNode]:
-    node = BrokerNode()
+def broker_node(*, tls: bool = False) -> Iterator[BrokerNode]:
+    node = BrokerNode(tls=tls)
     try:
         node.start()
         yield node

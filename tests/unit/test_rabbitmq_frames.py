@@ -13,10 +13,10 @@ from rabbitmq.frames import PublishFrames
 FRAME_MAX = 4096  # small, so that bodies split into several frames
 
 
-def pika_bytes(channel: int, exchange: str, routing_key: str, body: bytes) -> bytes:
+def pika_bytes(channel: int, exchange: str, routing_key: str, body: bytes, user_id: str | None = None) -> bytes:
     """What pika.Connection._send_message marshals for the same publish."""
     method = spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=True)
-    properties = pika.BasicProperties(delivery_mode=2)
+    properties = pika.BasicProperties(delivery_mode=2, user_id=user_id)
     pieces = [frame.Method(channel, method).marshal(), frame.Header(channel, len(body), properties).marshal()]
     body_max = FRAME_MAX - spec.FRAME_HEADER_SIZE - spec.FRAME_END_SIZE
     pieces += [frame.Body(channel, body[i:i + body_max]).marshal() for i in range(0, len(body), body_max)]
@@ -31,6 +31,16 @@ def pika_bytes(channel: int, exchange: str, routing_key: str, body: bytes) -> by
 )
 def test_publish_frames_match_pika_byte_for_byte(channel: int, exchange: str, routing_key: str, body: bytes) -> None:
     assert PublishFrames(channel, FRAME_MAX)(exchange, routing_key, body) == pika_bytes(channel, exchange, routing_key, body)
+
+
+@given(
+    channel=st.integers(1, 65535),
+    user_id=st.text(min_size=1, max_size=60),
+    body=st.binary(max_size=2 * FRAME_MAX),
+)
+def test_publish_frames_with_a_user_id_match_pika_byte_for_byte(channel: int, user_id: str, body: bytes) -> None:
+    built = PublishFrames(channel, FRAME_MAX, user_id=user_id)("mesobus", "agent.a1", body)
+    assert built == pika_bytes(channel, "mesobus", "agent.a1", body, user_id)
 
 
 def test_a_body_of_exactly_one_frame_is_not_followed_by_an_empty_frame() -> None:

@@ -51,7 +51,7 @@ def reader_on(connection: FakeConnection, *numbers: int) -> tuple[DeliveryReader
     reader = DeliveryReader(connection)
     got: list[tuple[int, int, bool, bytes]] = []
     for number in numbers:
-        reader.consume(connection.channel(number), lambda tag, again, body, n=number: got.append((n, tag, again, body)))
+        reader.consume(connection.channel(number), lambda tag, again, body, _user, n=number: got.append((n, tag, again, body)))
     return reader, got
 
 
@@ -135,7 +135,7 @@ def test_bytes_pika_had_buffered_before_the_reader_are_kept() -> None:
     connection.channel(2)
     reader = DeliveryReader(connection)
     got: list[bytes] = []
-    reader.consume(connection._channels[2], lambda _tag, _again, body: got.append(body))
+    reader.consume(connection._channels[2], lambda _tag, _again, body, _user: got.append(body))
     reader.data_received(data[5:])
     assert got == [b"abc"]
 
@@ -192,3 +192,27 @@ def test_a_confirm_too_short_for_its_fields_fails_as_invalid() -> None:
     reader.confirms(connection.channel(1), lambda *_: pytest.fail("a cut confirm was taken"))
     with pytest.raises(exceptions.InvalidFrameError, match="cut short"):
         reader.data_received(cut(confirm(1, 7), 8))
+
+
+@given(
+    user_id=st.one_of(st.none(), st.text(max_size=40)),
+    headers=st.one_of(st.none(), st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3)),
+    extra=st.booleans(),
+)
+def test_each_delivery_carries_the_user_id_property_whatever_comes_before_it(
+    user_id: str | None, headers: dict | None, extra: bool,
+) -> None:
+    connection = FakeConnection()
+    reader = DeliveryReader(connection)
+    got: list[str] = []
+    reader.consume(connection.channel(3), lambda _tag, _again, _body, user: got.append(user))
+    properties = pika.BasicProperties(
+        delivery_mode=2, user_id=user_id, headers=headers,
+        content_type="application/msgpack" if extra else None, timestamp=12345 if extra else None,
+        correlation_id="c1" if extra else None, priority=3 if extra else None, type="t" if extra else None,
+    )
+    method = spec.Basic.Deliver("ctag", 1, False, "mesobus", "a")
+    reader.data_received(
+        frame.Method(3, method).marshal() + frame.Header(3, 2, properties).marshal() + frame.Body(3, b"hi").marshal()
+    )
+    assert got == [user_id or ""]
