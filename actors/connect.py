@@ -75,6 +75,10 @@ _PIKA_LEVELS = {
     "pika.adapters.blocking_connection": logging.CRITICAL,
     "pika.adapters.base_connection": logging.CRITICAL,
     "pika.channel": logging.ERROR,
+    # A failed login or a host that does not resolve: logged at ERROR before pika raises;
+    # mesobus (the journal readers too) says it in one line.
+    "pika.connection": logging.CRITICAL,
+    "pika.adapters.utils.selector_ioloop_adapter": logging.CRITICAL,
 }
 
 

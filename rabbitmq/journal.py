@@ -27,10 +27,6 @@ from rabbitmq.connection import CertificateRejected, certificate_rejection, conn
 from rabbitmq.topology import EXCHANGE
 
 log = logging.getLogger(__name__)
-# pika logs a failed login or a host that does not resolve at ERROR before raising; the
-# readers here say it themselves, in one line.
-for _name in ("pika.connection", "pika.adapters.utils.selector_ioloop_adapter"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 STREAM = "mesobus.journal"
 FILE_FEED = "mesobus.journal-file"  # feeds `--journal PATH` on a broker
