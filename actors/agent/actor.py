@@ -34,6 +34,8 @@ from actors.connect import poster
 from actors.executor.environment import ExecutorEnv
 from actors.groups import agents_group
 from actors.runtime import Actor, ActorContext, Transport, on
+from actors.security import SenderChecks, own_principal
+from actors.security.senders import from_leader_or_self
 from messages import (
     AgentInfo,
     AgentPingTimeout,
@@ -59,7 +61,7 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
+class Agent(SenderChecks, TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
     """Start it with `start_agent(transport, config)`, which recovers its checkpoint.
 
     Replayable from the journal (`replay.py`): handlers take time, ids and randomness only
@@ -115,6 +117,9 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         self._update_timers: dict[StreamKey, str] = {}
         # The link to the master.
         self.leader_address = config.master  # messages of a deposed master are ignored
+        # Only the master's principal speaks as the master; everything else (executors,
+        # timers, posts from watcher threads) comes from this agent's own principal.
+        self.master_principal = config.master_principal or own_principal(transport)
         self.groups = (agents_group(config.master),)  # a new master's call to re-register
         self.registered = False  # registered now (pings arrive)
         self.ever_registered = self.recovered_at_start.registered  # re-register, not register
@@ -288,6 +293,9 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         if self.registered and msg.generation == self._ping_generation:
             self.leader_epoch = 0  # no master at all: whichever answers next leads, whatever its epoch
             self._lost_master(f"no ping from the master for {self.ping_interval * self.max_missed_pings:g}s")
+
+    def sender_problem(self, envelope: Envelope, user: str) -> str | None:
+        return from_leader_or_self(self, envelope, user, master_principal=self.master_principal)
 
     # --- the end ----------------------------------------------------------------------
 

@@ -51,6 +51,9 @@ class AgentConfig:
     hostname: str = field(default_factory=socket.gethostname)
     port: int = 0
     master: str = "master"  # the master's address
+    # The broker user the master publishes as: only it may speak as `master` (RunTask,
+    # KillTask, pings, epochs). "": the same user as this agent's own connection.
+    master_principal: str = ""
     broker_url: str = "memory://"  # given to executor processes as MESOBUS_BROKER
     executor_mode: str = "auto"  # auto: in-process on memory://, processes otherwise
     limits: str = "auto"  # task cpus/mem enforcement: auto (cgroups v2, else rlimits), cgroups, rlimits, none

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the agent id, tasks and status updates under WORK_DIR/meta, so a restarted agent"
                         " recovers its executors and loses no update (default: on); --no-checkpoint keeps"
                         " nothing on disk (simulations, benchmarks)")
+    p.add_argument("--master-principal", default="", metavar="USER",
+                   help="the broker user the master publishes as: only its messages are taken as the"
+                        " master's (default: this agent's own broker user, as in a one-user setup)")
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -36,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from actors.agent.config import ConfigError
     from actors.connect import connect_transport
 
-    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint}
+    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint,
+                "master_principal": args.master_principal}
     if args.hostname:
         settings["hostname"] = args.hostname
     try:

@@ -34,6 +34,8 @@ from actors.master.state import metrics, state
 from actors.master.tasks import Tasks
 from actors.master.updates import Updates
 from actors.runtime import Actor, ActorContext, Transport, on
+from actors.security import SenderChecks
+from actors.security.master_checks import MasterTrust
 from messages import (
     Accept,
     Decline,
@@ -74,7 +76,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class Master(Actor):
+class Master(SenderChecks, Actor):
     """The Mesos-style master at `config.address` ("master")."""
 
     journal_kind = "master"
@@ -99,6 +101,7 @@ class Master(Actor):
         self.updates = Updates(self)
         self.launcher = Launcher(self)
         self.readmit = Readmission(self)
+        self.trust = MasterTrust(self)  # who may speak for which framework or agent
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
@@ -127,9 +130,18 @@ class Master(Actor):
     def metrics_snapshot(self) -> dict[str, float]:
         return metrics(self)
 
-    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
+    def dispatch(self, envelope: Envelope, user_id: str | None = None) -> str | None:
+        """`user_id`: the verified publisher; None when handed over in-process (replay)."""
         self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
-        return super().dispatch(envelope, user_id)
+        reason = super().dispatch(envelope, user_id)
+        if reason is None:
+            self.trust.bind_after(envelope, self.trust.principal if user_id is None else user_id)
+        elif reason.startswith("refused"):
+            self.metrics["master/messages_refused"] += 1
+        return reason
+
+    def sender_problem(self, envelope: Envelope, user: str) -> str | None:
+        return self.trust.problem(envelope, user)
 
     # --- frameworks ---------------------------------------------------------------------
 

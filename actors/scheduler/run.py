@@ -122,6 +122,7 @@ def start_scheduler(
     context: ActorContext | None,
     master: str | None,
     init_kwargs: dict[str, Any],
+    master_principal: str = "",
 ) -> SchedulerHandle:
     if not roles:
         raise ValueError("a framework needs at least one role")
@@ -146,7 +147,9 @@ def start_scheduler(
             name=name or cls.__name__,
             framework_id=known or context.ids.new_id(),
             roles=tuple(roles),
-            principal=principal,
+            # The framework's principal is its connection's user (the master checks it);
+            # declaring it lets a new master bind the id before the scheduler re-registers.
+            principal=principal or transport.user,
             failover_timeout=float(failover_timeout),
             checkpoint=checkpoint,
             capabilities=tuple(capabilities),
@@ -161,6 +164,7 @@ def start_scheduler(
             implicit_acknowledgements=implicit_acknowledgements,
             heartbeat_interval=heartbeat_interval,
             master=master or cluster_master or MASTER,
+            master_principal=master_principal,
         )
         set_pending(config)
         try:
