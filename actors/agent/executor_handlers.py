@@ -65,6 +65,7 @@ class ExecutorHandlers:
                 kill_grace_period=self.config.kill_grace_period,
                 recovery_timeout=self.config.executor_recovery_timeout,
                 limits=self.config.limits,
+                root_tasks=self.config.root_tasks,
             )
             executor.handle = self.launcher.launch(ExecutorSpec(env, info.command, run_id), self.exit_reporter(executor))
             executor.pid = executor.handle.pid

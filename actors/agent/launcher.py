@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping
 
 import actors
 from actors.agent.state import COMMAND_EXECUTOR_ID
-from actors.executor.environment import ExecutorEnv
+from actors.executor.environment import ExecutorEnv, write_broker_file
 from actors.executor.processes import ProcessRunner, command_argv, describe_exit
 from actors.runtime import Transport
 from messages import CommandInfo
@@ -236,10 +236,17 @@ class InProcessLauncher(Launcher):
 
 def executor_environment(spec: ExecutorSpec) -> dict[str, str]:
     """The environment of an executor process: the agent's (minus MESOBUS_*), the
-    executor command's own variables, MESOBUS_* and a PYTHONPATH that finds `actors`."""
+    executor command's own variables, MESOBUS_* and a PYTHONPATH that finds `actors`.
+
+    The broker URL (with its password) is not among them: it goes into a file in the
+    executor's sandbox readable by its owner alone, which the executor removes once read
+    (MESOBUS_BROKER_FILE), so no task can find it in /proc/<executor>/environ."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESOBUS_")}
     env.update(spec.command.environment)
     env.update(spec.env.to_environ())
+    secret = spec.env.sandbox / ".mesobus-broker"
+    write_broker_file(secret, env.pop("MESOBUS_BROKER"))
+    env["MESOBUS_BROKER_FILE"] = str(secret)
     paths = [str(PROJECT_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env

@@ -1,4 +1,5 @@
-"""Enforcing a command task's cpus and mem: cgroups v2 where possible, rlimits otherwise.
+"""Enforcing a command task's cpus and mem: cgroups v2 where possible, else cgroups v1
+(`cgroups_v1.py`), rlimits only as the last fallback.
 
 >>> limits = detect_limits("rlimits")
 >>> limits.name
@@ -29,6 +30,8 @@ import os
 import re
 from pathlib import Path
 from typing import Protocol
+
+from actors.executor.cgroups_v1 import CgroupV1Limits, cgroup_v1_problem
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +139,11 @@ class CgroupV2Limits(NoLimits):
             pass  # still has processes (they are being killed) or already gone
 
 
-def detect_limits(mode: str = "auto", root: Path = CGROUP_ROOT, mounts: Path = Path("/proc/mounts")) -> Limits:
-    """The enforcement to use: `auto` picks cgroups v2 when usable, else rlimits."""
+def detect_limits(
+    mode: str = "auto", root: Path = CGROUP_ROOT, mounts: Path = Path("/proc/mounts"), *, scope: str = "",
+) -> Limits:
+    """The enforcement to use: `auto` picks cgroups v2 when usable, else cgroups v1, else
+    rlimits. `scope` keeps the cgroups of one executor apart from another's (same task ids)."""
     if mode == "none":
         return NoLimits()
     if mode == "rlimits":
@@ -150,9 +156,17 @@ def detect_limits(mode: str = "auto", root: Path = CGROUP_ROOT, mounts: Path = P
             return cgroups
         except OSError as err:
             why = f"cannot set up {cgroups.parent}: {err}"
+    why_v1 = cgroup_v1_problem(root, mounts)
+    if why_v1 is None:
+        v1 = CgroupV1Limits(root, scope=scope)
+        try:
+            v1.setup()
+            return v1  # type: ignore[return-value]
+        except OSError as err:
+            why_v1 = f"cannot set up {root}/*/{v1.parent}: {err}"
     if mode == "cgroups":
-        raise RuntimeError(f"MESOBUS_LIMITS=cgroups but cgroups v2 cannot be used: {why}")
-    log.info("cgroups v2 not used (%s)", why)
+        raise RuntimeError(f"MESOBUS_LIMITS=cgroups but no cgroups can be used: v2: {why}; v1: {why_v1}")
+    log.info("cgroups not used (v2: %s; v1: %s)", why, why_v1)
     return RlimitLimits()
 
 
