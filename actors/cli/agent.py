@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--master-principal", default="", metavar="USER",
                    help="the broker user the master publishes as: only its messages are taken as the"
                         " master's (default: this agent's own broker user, as in a one-user setup)")
+    p.add_argument("--root-tasks", action=argparse.BooleanOptionalAction, default=True,
+                   help="whether tasks whose user is root may run (default: yes, as Mesos; --no-root-tasks"
+                        " refuses them: tasks then run only as their framework's or command's non-root user)")
+    p.add_argument("--executor-recovery-timeout", type=float, default=None, metavar="SECONDS",
+                   help="an executor that hears nothing from this agent this long kills its tasks and exits"
+                        " (default 120; 0: never)")
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -40,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from actors.connect import connect_transport
 
     settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint,
-                "master_principal": args.master_principal}
+                "master_principal": args.master_principal, "root_tasks": args.root_tasks}
+    if args.executor_recovery_timeout is not None:
+        settings["executor_recovery_timeout"] = args.executor_recovery_timeout
     if args.hostname:
         settings["hostname"] = args.hostname
     try:
@@ -57,12 +65,23 @@ def run(args: argparse.Namespace) -> int:
             " Ctrl-C to stop",
             file=sys.stderr,
         )
+        print(f"mesobus agent: task limits: {_limits(config.limits)}", file=sys.stderr)
         how = wait_for_signal()
         print(f"mesobus agent: {how}: stopping", file=sys.stderr)
         ref.stop()
     finally:
         transport.close()
     return 0
+
+
+def _limits(mode: str) -> str:
+    """What enforces tasks' cpus and mem here (the executors detect the same)."""
+    from actors.executor.limits import detect_limits
+
+    try:
+        return detect_limits(mode).describe()
+    except (RuntimeError, OSError) as err:
+        return f"unusable: {err}"
 
 
 def _attributes(text: str) -> str:
