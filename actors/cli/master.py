@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offer-timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="rescind offers outstanding this long (default: never)")
     p.add_argument("--hostname", default="", help="the hostname the master reports")
+    p.add_argument("--acls", default=None, metavar="FILE",
+                   help="a JSON file of ACLs as Mesos' --acls (docs/security.md); without it every"
+                        " principal may do everything, and the master says so at start")
     add_journal_flags(p, stream=True)
     p.set_defaults(handler=run, _parser=p)
 
@@ -55,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
+    from actors.master.acls import ACLError, ACLs, load_acls
+
+    try:
+        acls = load_acls(args.acls) if args.acls else ACLs.permissive_default()
+    except ACLError as err:
+        return fail("mesobus master", f"--acls: {err}", 2)
+    args.loaded_acls = acls
     stop = threading.Event()
     with signals_set(stop) as signals:
         holder = f"master on {args.hostname or socket.gethostname()} (pid {os.getpid()})"
@@ -88,7 +98,8 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
     journal = None
     try:
         journal = start_journal(setting_from(args), transport)
-        master_ref, allocator_ref = start_master(transport, config)
+        master_ref, allocator_ref = start_master(transport, config, acls=args.loaded_acls)
+        print(f"mesobus master: ACLs: {args.loaded_acls.describe()}", file=sys.stderr)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
 from actors.groups import agents_group, frameworks_group
+from actors.master.acls import ACLs
 from actors.master.agents import Agents
 from actors.master.common import framework_address
 from actors.master.config import MasterConfig
@@ -82,7 +83,8 @@ class Master(SenderChecks, Actor):
     journal_kind = "master"
 
     def __init__(
-        self, transport: Transport, config: MasterConfig | None = None, context: ActorContext | None = None
+        self, transport: Transport, config: MasterConfig | None = None, context: ActorContext | None = None,
+        *, acls: ACLs | None = None,
     ) -> None:
         self.config = config or MasterConfig()
         super().__init__(self.config.address, transport, context)
@@ -101,7 +103,7 @@ class Master(SenderChecks, Actor):
         self.updates = Updates(self)
         self.launcher = Launcher(self)
         self.readmit = Readmission(self)
-        self.trust = MasterTrust(self)  # who may speak for which framework or agent
+        self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 

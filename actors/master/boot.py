@@ -7,7 +7,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pykka
+
+if TYPE_CHECKING:
+    from actors.master.acls import ACLs
 
 from actors.master.actor import Master
 from actors.master.config import MasterConfig
@@ -20,6 +25,7 @@ def start_master(
     context: ActorContext | None = None,
     *,
     seed: int | None = 0,
+    acls: "ACLs | None" = None,
 ) -> tuple[pykka.ActorRef, pykka.ActorRef]:
     """Start the allocator (address `config.allocator_address`) and then the master
     (`config.address`) on `transport`; returns (master_ref, allocator_ref).
@@ -39,7 +45,7 @@ def start_master(
         explain=config.explain_allocations,
     )
     try:
-        master = Master.start(transport, config, context)
+        master = Master.start(transport, config, context, acls=acls)
     except Exception:
         allocator.stop()
         raise

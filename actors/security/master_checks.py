@@ -11,14 +11,20 @@
 
 A binding is made once the registration was accepted (`bind_after`) and dropped when the
 master no longer knows the framework or agent.
+
+The ACLs (`actors/master/acls.py`) are checked here too, for the publisher's principal:
+`register_frameworks` (each role of a registration), `run_tasks` (the user each launched
+task would run as) and `reserve_resources` (the roles of a RESERVE/UNRESERVE).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from actors.master.acls import ACLs
 from actors.security.senders import claims, from_self, own_principal, shown
 from messages import (
+    OperationType,
     Accept,
     Decline,
     DeactivateFramework,
@@ -73,8 +79,9 @@ AGENT_IDS: dict[type, Callable[[object], str]] = {
 class MasterTrust:
     """The principals bound to framework and agent ids, and the checks against them."""
 
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: "Master", acls: ACLs | None = None) -> None:
         self.m = master
+        self.acls = acls or ACLs.permissive_default()
         self.frameworks: dict[str, str] = {}  # framework id -> principal
         self.agents: dict[str, str] = {}  # agent id -> principal
         self._prune_at = 1024  # forget bindings of ids gone, once there are this many
@@ -140,6 +147,26 @@ class MasterTrust:
             return f"framework {fid[:80]!r} has not registered with this master: {kind.__name__} refused"
         if bound and bound != user:
             return f"framework {fid[:80]!r} belongs to principal {shown(bound)}, not {shown(user)}"
+        if kind in FRAMEWORK_REGISTRATIONS:
+            for role in body.framework.roles:  # type: ignore[attr-defined]
+                if not self.acls.allows("register_frameworks", user, role):
+                    return f"principal {shown(user)} may not register a framework with role {role[:80]!r} (ACL register_frameworks)"
+        elif kind is Accept and record is not None:
+            return self._accept_problem(body, record.info.user, user)  # type: ignore[arg-type]
+        return None
+
+    def _accept_problem(self, accept: Accept, framework_user: str, principal: str) -> str | None:
+        for operation in accept.operations:
+            if operation.type == OperationType.LAUNCH:
+                for task in operation.tasks:
+                    task_user = _task_user(task, framework_user)
+                    if not self.acls.allows("run_tasks", principal, task_user):
+                        return (f"principal {shown(principal)} may not run tasks as user {task_user[:64]!r} "
+                                f"(ACL run_tasks): task {task.task_id[:80]!r}")
+            else:
+                for role in sorted(operation.resources.roles()):
+                    if not self.acls.allows("reserve_resources", principal, role):
+                        return f"principal {shown(principal)} may not reserve for role {role[:80]!r} (ACL reserve_resources)"
         return None
 
     # --- agents -----------------------------------------------------------------------
@@ -158,3 +185,11 @@ class MasterTrust:
             if task is not None and task.agent_id != aid:
                 return f"task {task.task_id[:80]!r} runs on agent {task.agent_id!r}, not {aid[:80]!r}"
         return None
+
+
+def _task_user(task, framework_user: str) -> str:
+    """The user a task would run as: its command's, its executor's, else its framework's."""
+    for command in (task.command, task.executor.command if task.executor is not None else None):
+        if command is not None and command.user:
+            return command.user
+    return framework_user
