@@ -35,6 +35,7 @@ from actors.executor.environment import ExecutorEnv
 from actors.groups import agents_group
 from actors.runtime import Actor, ActorContext, Transport, on
 from actors.security import SenderChecks, own_principal
+from actors.security.addresses import principal_id
 from actors.security.senders import from_leader_or_self
 from messages import (
     AgentInfo,
@@ -373,7 +374,8 @@ def start_agent(
             f"--agent-id {config.agent_id}: the work dir {config.work_dir} belongs to agent "
             f"{recovered.agent_id} (use another work dir, or remove {config.meta_dir})"
         )
-    agent_id = recovered.agent_id or config.agent_id or str(uuidlib.uuid4())
+    # A new id starts with the principal, so that broker permissions can name its queues.
+    agent_id = recovered.agent_id or config.agent_id or principal_id(own_principal(transport), str(uuidlib.uuid4()))
     problem = check_id("--agent-id", agent_id)
     if problem or "." in agent_id:
         raise ConfigError(problem or f"--agent-id {agent_id!r} must not contain '.' (it is part of an address)")

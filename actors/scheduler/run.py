@@ -18,6 +18,7 @@ import pykka
 from actors.runtime import ActorContext, Transport
 from actors.scheduler.config import MASTER, DriverConfig, set_pending
 from actors.scheduler.idfile import IdFile
+from actors.security.addresses import principal_id
 from messages import FrameworkInfo
 
 if TYPE_CHECKING:
@@ -145,7 +146,8 @@ def start_scheduler(
         info = FrameworkInfo(
             user=user or _current_user(),
             name=name or cls.__name__,
-            framework_id=known or context.ids.new_id(),
+            # A new id starts with the principal: broker permissions can then name its queues.
+            framework_id=known or principal_id(transport.user, context.ids.new_id()),
             roles=tuple(roles),
             # The framework's principal is its connection's user (the master checks it);
             # declaring it lets a new master bind the id before the scheduler re-registers.
