@@ -205,3 +205,36 @@ def test_an_executors_environment_holds_no_broker_password(broker_url, box):
         assert exits == []  # it got the URL from the file and runs
     finally:
         os.kill(handle.pid, 9)
+
+
+@root_only
+def test_a_frameworks_own_executor_runs_as_the_frameworks_user(box, two_users):
+    alice, _ = two_users
+    sandbox = box / "run2"
+    sandbox.mkdir()
+    for name in ("stdout", "stderr"):
+        (sandbox / name).touch()
+    spec = ExecutorSpec(
+        ExecutorEnv(broker="amqp://u:pw@127.0.0.1:1/", agent_id="a1", framework_id="f1", executor_id="mine",
+                    sandbox=sandbox),
+        CommandInfo("id -u; id -G; cat $MESOBUS_BROKER_FILE"), "run2", framework_user=alice,
+    )
+    exits = []
+    ProcessLauncher().launch(spec, lambda code, how: exits.append(code))
+    deadline = time.monotonic() + 20
+    while not exits and time.monotonic() < deadline:
+        time.sleep(0.05)
+    entry = pwd.getpwnam(alice)
+    uid, groups, url = (sandbox / "stdout").read_text().splitlines()[:3]
+    assert exits == [0] and int(uid) == entry.pw_uid and 0 not in map(int, groups.split())
+    assert url == "amqp://u:pw@127.0.0.1:1/"  # its broker file is its own to read
+    assert stat.S_IMODE(sandbox.stat().st_mode) == 0o700 and sandbox.stat().st_uid == entry.pw_uid
+
+
+def test_an_executor_for_an_unknown_user_is_not_started(box):
+    from actors.agent.launcher import LaunchError
+
+    spec = ExecutorSpec(ExecutorEnv(broker="amqp://x/", agent_id="a1", framework_id="f1", executor_id="mine",
+                                    sandbox=box), CommandInfo("true"), "r", framework_user="no-such-user-anywhere")
+    with pytest.raises(LaunchError, match="user 'no-such-user-anywhere' does not exist on this host"):
+        ProcessLauncher().launch(spec, lambda code, how: None)
