@@ -6,6 +6,7 @@ Resources not named in --resources are detected from the host (cpus, mem, disk, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from actors.cli.common import add_broker, fail, need_broker, redact, resources_text, wait_for_signal
@@ -27,9 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the agent id, tasks and status updates under WORK_DIR/meta, so a restarted agent"
                         " recovers its executors and loses no update (default: on); --no-checkpoint keeps"
                         " nothing on disk (simulations, benchmarks)")
-    p.add_argument("--master-principal", default="", metavar="USER",
+    p.add_argument("--master-principal", default=os.environ.get("MESOBUS_MASTER_PRINCIPAL", ""), metavar="USER",
                    help="the broker user the master publishes as: only its messages are taken as the"
-                        " master's (default: this agent's own broker user, as in a one-user setup)")
+                        " master's (default: $MESOBUS_MASTER_PRINCIPAL, else this agent's own broker user,"
+                        " as in a one-user setup)")
     p.add_argument("--root-tasks", action=argparse.BooleanOptionalAction, default=True,
                    help="whether tasks whose user is root may run (default: yes, as Mesos; --no-root-tasks"
                         " refuses them: tasks then run only as their framework's or command's non-root user)")

@@ -166,7 +166,8 @@ def start_scheduler(
             implicit_acknowledgements=implicit_acknowledgements,
             heartbeat_interval=heartbeat_interval,
             master=master or cluster_master or MASTER,
-            master_principal=master_principal,
+            # Tools built on the API (`mesobus run`) learn it from the environment.
+            master_principal=master_principal or os.environ.get("MESOBUS_MASTER_PRINCIPAL", ""),
         )
         set_pending(config)
         try:

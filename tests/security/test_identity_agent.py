@@ -121,3 +121,20 @@ def test_a_scheduler_ignores_offers_and_errors_not_from_the_master(transport):
     finally:
         handle.stop()
         master.stop()
+
+
+def test_a_scheduler_learns_the_masters_principal_from_the_environment(transport, monkeypatch):
+    from actors.scheduler import Scheduler
+    from messages import FrameworkError
+
+    monkeypatch.setenv("MESOBUS_MASTER_PRINCIPAL", "the-master")
+    master = Recorder.start("master", transport)
+    handle = Scheduler.run(transport, framework_id="f1")
+    try:
+        assert handle.scheduler.master_principal == "the-master"
+        say_as(transport, "mesobus", "framework.f1", FrameworkError("not from the master"))
+        assert handle.scheduler.error_message is None
+        assert "whose principal is 'the-master'" in refusals(transport)[-1]
+    finally:
+        handle.stop()
+        master.stop()
