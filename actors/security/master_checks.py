@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from actors.master.acls import ACLs
 from actors.security.senders import claims, from_self, own_principal, shown
 from messages import (
     OperationType,
@@ -51,6 +50,7 @@ from messages import (
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 if TYPE_CHECKING:
+    from actors.master.acls import ACLs
     from actors.master.actor import Master
 
 TIMERS = (AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer)
@@ -72,14 +72,19 @@ FRAMEWORK_IDS: dict[type, Callable[[object], str]] = {
 AGENT_IDS: dict[type, Callable[[object], str]] = {
     RegisterAgent: lambda m: m.agent.agent_id,
     ReregisterAgent: lambda m: m.agent.agent_id,
-    **{t: (lambda m: m.agent_id) for t in (UnregisterAgent, PongAgent, StatusUpdate, ExitedExecutor, ExecutorToFramework)},
+    **{
+        t: (lambda m: m.agent_id)
+        for t in (UnregisterAgent, PongAgent, StatusUpdate, ExitedExecutor, ExecutorToFramework)
+    },
 }
 
 
 class MasterTrust:
     """The principals bound to framework and agent ids, and the checks against them."""
 
-    def __init__(self, master: "Master", acls: ACLs | None = None) -> None:
+    def __init__(self, master: "Master", acls: "ACLs | None" = None) -> None:
+        from actors.master.acls import ACLs  # (actors.master imports this module)
+
         self.m = master
         self.acls = acls or ACLs.permissive_default()
         self.frameworks: dict[str, str] = {}  # framework id -> principal
@@ -150,7 +155,8 @@ class MasterTrust:
         if kind in FRAMEWORK_REGISTRATIONS:
             for role in body.framework.roles:  # type: ignore[attr-defined]
                 if not self.acls.allows("register_frameworks", user, role):
-                    return f"principal {shown(user)} may not register a framework with role {role[:80]!r} (ACL register_frameworks)"
+                    return (f"principal {shown(user)} may not register a framework with role "
+                            f"{role[:80]!r} (ACL register_frameworks)")
         elif kind is Accept and record is not None:
             return self._accept_problem(body, record.info.user, user)  # type: ignore[arg-type]
         return None
@@ -166,7 +172,8 @@ class MasterTrust:
             else:
                 for role in sorted(operation.resources.roles()):
                     if not self.acls.allows("reserve_resources", principal, role):
-                        return f"principal {shown(principal)} may not reserve for role {role[:80]!r} (ACL reserve_resources)"
+                        return (f"principal {shown(principal)} may not reserve for role {role[:80]!r} "
+                                "(ACL reserve_resources)")
         return None
 
     # --- agents -----------------------------------------------------------------------

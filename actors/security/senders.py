@@ -65,7 +65,8 @@ class SenderChecks:
     def refuse(self, envelope: Envelope, problem: str) -> str:
         counters: Any = self.counters  # type: ignore[attr-defined]
         counters["refused"] += 1
-        log.warning("%s: refusing %s %s: %s", self.address, envelope.type, envelope.id[:80], problem)  # type: ignore[attr-defined]
+        address: str = self.address  # type: ignore[attr-defined]
+        log.warning("%s: refusing %s %s: %s", address, envelope.type, envelope.id[:80], problem)
         return f"refused: {problem}"
 
 
