@@ -9,7 +9,8 @@
 
 - cgroups v2 (when /sys/fs/cgroup is a writable cgroup2 mount offering the memory and cpu
   controllers): each task gets its own cgroup under /sys/fs/cgroup/mesobus/ with
-  `memory.max` = mem (swap off) and `cpu.max` = cpus x 100 ms per 100 ms. A task the kernel
+  `memory.max` = mem (swap off), `cpu.max` = cpus x 100 ms per 100 ms and
+  `memory.oom.group` = 1 (an OOM kill ends the whole task); `cgroup.kill` ends stragglers. A task the kernel
   OOM-kills shows up in `memory.events` (oom_kill), so it is reported as
   REASON_CONTAINER_LIMITATION_MEMORY.
 - rlimits otherwise: RLIMIT_AS (`ulimit -v`) = mem caps the task's address space (virtual
@@ -120,6 +121,9 @@ class CgroupV2Limits(NoLimits):
         if cpus > 0:
             quota = max(int(cpus * CPU_PERIOD_US), 1000)
             (group / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
+        oom_group = group / "memory.oom.group"
+        if oom_group.exists():  # the OOM killer ends the whole task, not one of its processes
+            oom_group.write_text("1")
         # The wrapper moves itself into the cgroup, then execs the task (same pid).
         procs = str(group / "cgroup.procs").replace("'", "'\\''")
         return ["sh", "-c", f"echo $$ > '{procs}' && exec \"$@\"", "mesobus-task", *argv]
@@ -133,8 +137,13 @@ class CgroupV2Limits(NoLimits):
         return int(counts.get("oom_kill", "0") or 0) > 0
 
     def release(self, task_id: str) -> None:
+        group = self.cgroup(task_id)
         try:
-            self.cgroup(task_id).rmdir()
+            (group / "cgroup.kill").write_text("1")  # stragglers that left the task's session
+        except OSError:
+            pass  # an older kernel, or already gone
+        try:
+            group.rmdir()
         except OSError:
             pass  # still has processes (they are being killed) or already gone
 
