@@ -34,6 +34,7 @@ from pathlib import Path
 from actors.agent.sandbox import check_id, create_task_sandbox
 from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.base import Executor
+from actors.executor.become import become_argv
 from actors.executor.environment import ExecutorEnv
 from actors.executor.limits import Limits, detect_limits
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
@@ -113,8 +114,11 @@ class CommandExecutor(Executor):
             self.update(task.task_id, TaskState.TASK_ERROR, message=str(err), reason=StatusReason.REASON_TASK_INVALID)
             return
         self.update(task.task_id, TaskState.TASK_STARTING)
+        argv = command_argv(task.command)
+        if user.switches:  # joined to its limits as root first, then its own user
+            argv = become_argv(user.uid, user.gid, user.groups) + argv
         argv = self.limits.wrap(
-            command_argv(task.command),
+            argv,
             task.task_id,
             cpus=task.resources.scalar("cpus"),
             mem_mb=task.resources.scalar("mem"),
@@ -129,7 +133,6 @@ class CommandExecutor(Executor):
                 stdout=sandbox / "stdout",
                 stderr=sandbox / "stderr",
                 on_exit=lambda code: report(TaskProcessExited(task_id, code)),
-                user=user if user.switches else None,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as err:
             self.limits.release(task.task_id)

@@ -238,3 +238,24 @@ def test_an_executor_for_an_unknown_user_is_not_started(box):
                                     sandbox=box), CommandInfo("true"), "r", framework_user="no-such-user-anywhere")
     with pytest.raises(LaunchError, match="user 'no-such-user-anywhere' does not exist on this host"):
         ProcessLauncher().launch(spec, lambda code, how: None)
+
+
+@root_only
+def test_a_task_of_another_user_runs_inside_its_limits(real_transport, box, two_users):
+    alice, _ = two_users
+    try:
+        limits = detect_limits("cgroups", scope=f"sec-{uuid.uuid4().hex[:6]}")
+    except RuntimeError as err:
+        pytest.skip(f"no cgroups here: {err}")
+    agent, ref = start_executor(real_transport, box, limits)
+    agent_actor = agent._actor_weakref()
+    try:
+        say(real_transport, ADDRESS, run(command_task("t1", "id -u; cat /proc/self/cgroup", user=alice, mem=64)))
+        assert wait_until(lambda: TaskState.TASK_FINISHED in agent_actor.states("t1"), real_transport), \
+            (agent_actor.updates("t1"), (box / "tasks" / "t1" / "stderr").read_text())
+        out = (box / "tasks" / "t1" / "stdout").read_text().splitlines()
+        assert int(out[0]) == pwd.getpwnam(alice).pw_uid
+        assert any("mesobus/" in line and "task-t1" in line for line in out[1:])  # inside its cgroup
+    finally:
+        ref.stop()
+        agent.stop()
