@@ -35,6 +35,9 @@ from actors.connect import poster
 from actors.executor.environment import ExecutorEnv
 from actors.groups import agents_group
 from actors.runtime import Actor, ActorContext, Transport, on
+from actors.security import SenderChecks, own_principal
+from actors.security.addresses import principal_id
+from actors.security.senders import from_leader_or_self
 from messages.operator import ListSandbox, ReadSandboxFile
 from messages import (
     AgentInfo,
@@ -61,7 +64,7 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
+class Agent(SenderChecks, TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
     """Start it with `start_agent(transport, config)`, which recovers its checkpoint.
 
     Replayable from the journal (`replay.py`): handlers take time, ids and randomness only
@@ -118,6 +121,9 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
         self._update_timers: dict[StreamKey, str] = {}
         # The link to the master.
         self.leader_address = config.master  # messages of a deposed master are ignored
+        # Only the master's principal speaks as the master; everything else (executors,
+        # timers, posts from watcher threads) comes from this agent's own principal.
+        self.master_principal = config.master_principal or own_principal(transport)
         self.groups = (agents_group(config.master),)  # a new master's call to re-register
         self.registered = False  # registered now (pings arrive)
         self.ever_registered = self.recovered_at_start.registered  # re-register, not register
@@ -296,6 +302,9 @@ class Agent(TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupCommit, Actor):
     def _on_sandbox_files(self, msg: Any) -> None:
         self.reply(self.files.list(msg) if isinstance(msg, ListSandbox) else self.files.read(msg))
 
+    def sender_problem(self, envelope: Envelope, user: str) -> str | None:
+        return from_leader_or_self(self, envelope, user, master_principal=self.master_principal)
+
     # --- the end ----------------------------------------------------------------------
 
     @on(ShutdownAgent)
@@ -372,7 +381,8 @@ def start_agent(
             f"--agent-id {config.agent_id}: the work dir {config.work_dir} belongs to agent "
             f"{recovered.agent_id} (use another work dir, or remove {config.meta_dir})"
         )
-    agent_id = recovered.agent_id or config.agent_id or str(uuidlib.uuid4())
+    # A new id starts with the principal, so that broker permissions can name its queues.
+    agent_id = recovered.agent_id or config.agent_id or principal_id(own_principal(transport), str(uuidlib.uuid4()))
     problem = check_id("--agent-id", agent_id)
     if problem or "." in agent_id:
         raise ConfigError(problem or f"--agent-id {agent_id!r} must not contain '.' (it is part of an address)")

@@ -80,6 +80,11 @@ class OutputGate(Transport):
         self._timers_done = 0  # handled timers, settled with the acks
 
     @property
+    def user(self) -> str:  # type: ignore[override]
+        """The principal the agent publishes as: the broker transport's."""
+        return self.inner.user
+
+    @property
     def held(self) -> int:
         return len(self._out) + len(self._acks)
 

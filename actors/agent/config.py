@@ -51,6 +51,9 @@ class AgentConfig:
     hostname: str = field(default_factory=socket.gethostname)
     port: int = 0
     master: str = "master"  # the master's address
+    # The broker user the master publishes as: only it may speak as `master` (RunTask,
+    # KillTask, pings, epochs). "": the same user as this agent's own connection.
+    master_principal: str = ""
     broker_url: str = "memory://"  # given to executor processes as MESOBUS_BROKER
     executor_mode: str = "auto"  # auto: in-process on memory://, processes otherwise
     limits: str = "auto"  # task cpus/mem enforcement: auto (cgroups v2, else rlimits), cgroups, rlimits, none
@@ -70,7 +73,10 @@ class AgentConfig:
     executor_shutdown_grace: float = 10.0  # longer than a task's kill grace period
     command_executor_idle: float = 5.0  # shut an idle command executor down after this
     # Executors whose agent is silent this long end their tasks and exit (0: never).
-    executor_recovery_timeout: float = 900.0
+    # Mesos waits 15 min; a task whose agent is gone for good should not run on that long.
+    executor_recovery_timeout: float = 120.0
+    # Whether tasks may run as root (a framework or command whose user is root).
+    root_tasks: bool = True
     kill_grace_period: float = 3.0  # default for tasks that do not set their own
     completed_tasks_kept: int = 1000  # for state(); terminal, acknowledged tasks
 

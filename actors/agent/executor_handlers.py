@@ -65,8 +65,10 @@ class ExecutorHandlers:
                 kill_grace_period=self.config.kill_grace_period,
                 recovery_timeout=self.config.executor_recovery_timeout,
                 limits=self.config.limits,
+                root_tasks=self.config.root_tasks,
             )
-            executor.handle = self.launcher.launch(ExecutorSpec(env, info.command, run_id), self.exit_reporter(executor))
+            spec = ExecutorSpec(env, info.command, run_id, self.book.frameworks[framework_id].user)
+            executor.handle = self.launcher.launch(spec, self.exit_reporter(executor))
             executor.pid = executor.handle.pid
         except (LaunchError, OSError) as err:
             log.warning("%s: cannot launch executor %s of %s: %s", self.address, info.executor_id, framework_id, err)

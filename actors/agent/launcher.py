@@ -32,7 +32,8 @@ from typing import Any, Callable, Mapping
 
 import actors
 from actors.agent.state import COMMAND_EXECUTOR_ID
-from actors.executor.environment import ExecutorEnv
+from actors.executor.environment import ExecutorEnv, write_broker_file
+from actors.executor.task_user import TaskUserError, task_user
 from actors.executor.processes import ProcessRunner, command_argv, describe_exit
 from actors.runtime import Transport
 from messages import CommandInfo
@@ -55,6 +56,7 @@ class ExecutorSpec:
     env: ExecutorEnv
     command: CommandInfo
     run_id: str
+    framework_user: str = ""  # a custom executor runs as its command's user, else this one
 
     @property
     def is_command_executor(self) -> bool:
@@ -99,19 +101,32 @@ class ProcessLauncher(Launcher):
         self.poll_interval = poll_interval
 
     def launch(self, spec: ExecutorSpec, report_exit: ReportExit) -> Handle:
+        user = None
         if spec.is_command_executor:
+            # The command executor stays the agent's user: it switches each task to its own.
             argv = [sys.executable, "-m", "actors.executor"]
         else:
             argv = command_argv(spec.command)
+            try:  # a framework's own executor runs as the framework's user, as its tasks would
+                user = task_user(spec.command.user, spec.framework_user, allow_root=spec.env.root_tasks)
+            except TaskUserError as err:
+                raise LaunchError(f"cannot start executor {spec.env.executor_id}: {err}") from None
         sandbox = spec.env.sandbox
         try:
+            env = executor_environment(spec)
+            if user is not None and user.switches:
+                for path in (sandbox, sandbox / "stdout", sandbox / "stderr", Path(env["MESOBUS_BROKER_FILE"])):
+                    os.chown(path, user.uid, user.gid)
+                os.chmod(sandbox, 0o700)
+                env.update(HOME=user.home, USER=user.name, LOGNAME=user.name)
             process = ProcessRunner().start(  # in a new session: it survives the agent
                 argv,
                 cwd=sandbox,
-                env=executor_environment(spec),
+                env=env,
                 stdout=sandbox / "stdout",
                 stderr=sandbox / "stderr",
                 on_exit=lambda code: report_exit(code, describe_exit(code)),
+                user=user if user is not None and user.switches else None,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as err:
             raise LaunchError(f"cannot start executor {spec.env.executor_id}: {err}") from None
@@ -236,10 +251,17 @@ class InProcessLauncher(Launcher):
 
 def executor_environment(spec: ExecutorSpec) -> dict[str, str]:
     """The environment of an executor process: the agent's (minus MESOBUS_*), the
-    executor command's own variables, MESOBUS_* and a PYTHONPATH that finds `actors`."""
+    executor command's own variables, MESOBUS_* and a PYTHONPATH that finds `actors`.
+
+    The broker URL (with its password) is not among them: it goes into a file in the
+    executor's sandbox readable by its owner alone, which the executor removes once read
+    (MESOBUS_BROKER_FILE), so no task can find it in /proc/<executor>/environ."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESOBUS_")}
     env.update(spec.command.environment)
     env.update(spec.env.to_environ())
+    secret = spec.env.sandbox / ".mesobus-broker"
+    write_broker_file(secret, env.pop("MESOBUS_BROKER"))
+    env["MESOBUS_BROKER_FILE"] = str(secret)
     paths = [str(PROJECT_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env

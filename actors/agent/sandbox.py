@@ -70,6 +70,12 @@ class Sandboxes:
         path = self.executor_dir(framework_id, executor_id, run_id)
         _create(path)
         (path / "tasks").mkdir(exist_ok=True)
+        # Tasks of other users pass through (their sandboxes are below) but cannot list
+        # or read the executor's: its output and its broker file are its own.
+        for where in (path, path / "tasks"):
+            os.chmod(where, 0o711)
+        for name in ("stdout", "stderr"):
+            os.chmod(path / name, 0o600)
         latest = path.parent / "latest"
         tmp = path.parent / f".latest.{run_id}"
         try:

@@ -30,6 +30,8 @@ from typing import Iterable
 from actors.allocator.allocation import Allocation
 from actors.allocator.core import Allocator
 from actors.runtime import Actor, ActorContext, Transport, on
+from actors.security import SenderChecks, own_principal
+from actors.security.senders import claims
 from messages import (
     AllocationExplained,
     AgentAdded,
@@ -57,7 +59,7 @@ log = logging.getLogger(__name__)
 Held = dict[str, dict[str, Resources]]
 
 
-class AllocatorActor(Actor):
+class AllocatorActor(SenderChecks, Actor):
     """Runs batch allocations and sends their results to the master."""
 
     journal_kind = "allocator"
@@ -104,6 +106,11 @@ class AllocatorActor(Actor):
     def on_start(self) -> None:
         super().on_start()
         self._periodic = self.delay(self.allocation_interval, AllocationTick())
+
+    def sender_problem(self, envelope, user: str) -> str | None:
+        """The allocator hears only the master (and its own timer): both publish as the
+        master's principal, which is this process' own."""
+        return claims(envelope, envelope.sender[:80], own_principal(self.transport), user)
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 

@@ -6,13 +6,17 @@ Resources not named in --resources are detected from the host (cpus, mem, disk, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from actors.cli.agent_status import AgentStatusLines
-from actors.cli.common import add_broker, fail, need_broker, redact, resources_text, wait_for_signal
+from actors.cli.common import (
+    actor_death_line, add_broker, fail, need_broker, redact, resources_text, signal_exit_code, stop_on_actor_death,
+    wait_for_signal,
+)
 
 if TYPE_CHECKING:
     from actors.agent import AgentConfig
@@ -37,6 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the agent id, tasks and status updates under WORK_DIR/meta, so a restarted agent"
                         " recovers its executors and loses no update (default: on); --no-checkpoint keeps"
                         " nothing on disk (simulations, benchmarks)")
+    p.add_argument("--master-principal", default=os.environ.get("MESOBUS_MASTER_PRINCIPAL", ""), metavar="USER",
+                   help="the broker user the master publishes as: only its messages are taken as the"
+                        " master's (default: $MESOBUS_MASTER_PRINCIPAL, else this agent's own broker user,"
+                        " as in a one-user setup)")
+    p.add_argument("--root-tasks", action=argparse.BooleanOptionalAction, default=True,
+                   help="whether tasks whose user is root may run (default: yes, as Mesos; --no-root-tasks"
+                        " refuses them: tasks then run only as their framework's or command's non-root user)")
+    p.add_argument("--executor-recovery-timeout", type=float, default=None, metavar="SECONDS",
+                   help="an executor that hears nothing from this agent this long kills its tasks and exits"
+                        " (default 120; 0: never)")
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -46,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from actors.agent.config import ConfigError
     from actors.agent.workdir_lock import WorkDirBusy, WorkDirLock
 
-    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint}
+    settings = {"executor_mode": args.executor_mode, "broker_url": args.broker, "checkpoint": args.checkpoint,
+                "master_principal": args.master_principal, "root_tasks": args.root_tasks}
+    if args.executor_recovery_timeout is not None:
+        settings["executor_recovery_timeout"] = args.executor_recovery_timeout
     if args.hostname:
         settings["hostname"] = args.hostname
     try:
@@ -87,6 +104,7 @@ def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
         say = lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True)  # noqa: E731
         say(f"{config.hostname} offers {config.resources} on {redact(args.broker)};"
             f" registering with the master; Ctrl-C to stop")
+        say(f"task limits: {_limits(config.limits)}")
         lines = AgentStatusLines(say, master=config.master)
 
         stop = threading.Event()
@@ -104,14 +122,27 @@ def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
             except Exception:  # noqa: BLE001  a busy or stopping agent: look again next time
                 pass
 
-        how = wait_for_signal(stop, tick=tick)
-        if not ref.is_alive():
-            return fail(PROG, "the agent stopped (its error is logged above)", 1)
+        with stop_on_actor_death(stop):
+            how = wait_for_signal(stop, tick=tick)
+        died = actor_death_line()
+        if died or not ref.is_alive():
+            ref.stop()
+            return fail(PROG, died or "the agent stopped (its error is logged above)", 1)
         say(f"{how}: stopping")
         ref.stop()
     finally:
         transport.close()
-    return 0
+    return signal_exit_code(how)
+
+
+def _limits(mode: str) -> str:
+    """What enforces tasks' cpus and mem here (the executors detect the same)."""
+    from actors.executor.limits import detect_limits
+
+    try:
+        return detect_limits(mode).describe()
+    except (RuntimeError, OSError) as err:
+        return f"unusable: {err}"
 
 
 def _attributes(text: str) -> str:

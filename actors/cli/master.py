@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offer-timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="rescind offers outstanding this long (default: never)")
     p.add_argument("--hostname", default="", help="the hostname the master reports")
+    p.add_argument("--acls", default=None, metavar="FILE",
+                   help="a JSON file of ACLs as Mesos' --acls (docs/security.md); without it every"
+                        " principal may do everything, and the master says so at start")
     add_journal_flags(p, stream=True)
     add_http_flag(p)
     p.set_defaults(handler=run, _parser=p)
@@ -64,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
+    from actors.master.acls import ACLError, ACLs, load_acls
+
+    try:
+        acls = load_acls(args.acls) if args.acls else ACLs.permissive_default()
+    except ACLError as err:
+        return fail("mesobus master", f"--acls: {err}", 2)
+    args.loaded_acls = acls
     stop = threading.Event()
     try:  # serves as a standby too (redirecting to the leader) until this master leads
         http = OperatorHttp(args.http, args.broker, args.hostname).start()
@@ -122,7 +132,9 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
             lock.epoch = registry.epoch
         journal = start_journal(setting_from(args), transport)
         deposed = lock.lost.is_set if lock is not None else None
-        master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed)
+        master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed,
+                                                 acls=args.loaded_acls)
+        print(f"mesobus master: ACLs: {args.loaded_acls.describe()}", file=sys.stderr)
         http.lead(master_ref, transport, config.address, allocator_ref)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "

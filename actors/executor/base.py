@@ -45,6 +45,8 @@ from actors.connect import poster
 from actors.executor.environment import ExecutorEnv
 from actors.executor.wire import encode_update
 from actors.runtime import Actor, ActorContext, Transport, on
+from actors.security import SenderChecks, own_principal
+from actors.security.senders import claims
 from messages import (
     AgentInfo,
     AgentSilenceCheck,
@@ -80,7 +82,7 @@ REGISTER_BACKOFF_MAX = 10.0
 AGENT_CHECK_MAX = 60.0  # how often, at most, a silent agent is asked whether it is there
 
 
-class Executor(Actor):
+class Executor(SenderChecks, Actor):
     """Base of every executor; override the callbacks you need."""
 
     def __init__(self, env: ExecutorEnv, transport: Transport, context: ActorContext | None = None) -> None:
@@ -186,10 +188,18 @@ class Executor(Actor):
         self._check_agent_later()
         self._register(0)
 
-    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
+    def dispatch(self, envelope: Envelope, user_id: str | None = None) -> str | None:
+        if user_id is not None:
+            problem = self.sender_problem(envelope, user_id)
+            if problem is not None:
+                return self.refuse(envelope, problem)  # a forgery does not prove the agent alive
         if envelope.sender == self.env.agent_address:
             self.agent_heard_at = self.context.clock.now()
         return super().dispatch(envelope, user_id)
+
+    def sender_problem(self, envelope: Envelope, user: str) -> str | None:
+        # Its agent and its own timers publish as the principal it was started with.
+        return claims(envelope, envelope.sender[:80], own_principal(self.transport), user)
 
     def _register(self, attempt: int) -> None:
         self.send(self.env.agent_address, RegisterExecutor(self.framework_id, self.executor_id))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pwd
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -35,11 +34,13 @@ from pathlib import Path
 from actors.agent.sandbox import check_id, create_task_sandbox
 from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.base import Executor
+from actors.executor.become import become_argv
 from actors.executor.environment import ExecutorEnv
 from actors.executor.health import HealthChecks, framework_message_sender
 from actors.executor.limits import Limits, detect_limits
 from actors.executor.output_stream import OutputStreaming
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
+from actors.executor.task_user import TaskUser, TaskUserError, task_user
 from actors.runtime import ActorContext, Transport, on
 from messages import (
     AgentInfo,
@@ -81,7 +82,7 @@ class CommandExecutor(OutputStreaming, Executor):
     ) -> None:
         super().__init__(env, transport, context)
         self.runner = runner or ProcessRunner()
-        self.limits = limits or detect_limits(env.limits)
+        self.limits = limits or detect_limits(env.limits, scope=f"{env.agent_id}-{env.framework_id}")
         self.running: dict[str, RunningTask] = {}
         self.shutting_down = False
         self._idle_generation = 0
@@ -108,10 +109,19 @@ class CommandExecutor(OutputStreaming, Executor):
             self.update(task.task_id, TaskState.TASK_ERROR, message=problem, reason=StatusReason.REASON_TASK_INVALID)
             return
         assert task.command is not None
-        sandbox = create_task_sandbox(self.env.sandbox, task.task_id)
+        try:
+            user = self._task_user(task)
+            sandbox = create_task_sandbox(self.env.sandbox, task.task_id)
+            private_to(sandbox, user)
+        except (TaskUserError, OSError) as err:
+            self.update(task.task_id, TaskState.TASK_ERROR, message=str(err), reason=StatusReason.REASON_TASK_INVALID)
+            return
         self.update(task.task_id, TaskState.TASK_STARTING)
+        argv = command_argv(task.command)
+        if user.switches:  # joined to its limits as root first, then its own user
+            argv = become_argv(user.uid, user.gid, user.groups) + argv
         argv = self.limits.wrap(
-            command_argv(task.command),
+            argv,
             task.task_id,
             cpus=task.resources.scalar("cpus"),
             mem_mb=task.resources.scalar("mem"),
@@ -122,11 +132,10 @@ class CommandExecutor(OutputStreaming, Executor):
             process = self.runner.start(
                 argv,
                 cwd=sandbox,
-                env=self._task_environment(task, sandbox),
+                env=self._task_environment(task, sandbox, user),
                 stdout=sandbox / "stdout",
                 stderr=sandbox / "stderr",
                 on_exit=lambda code: report(TaskProcessExited(task_id, code)),
-                user=task.command.user or None,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as err:
             self.limits.release(task.task_id)
@@ -249,19 +258,19 @@ class CommandExecutor(OutputStreaming, Executor):
         problem = check_id("task id", task.task_id)
         if problem:
             return problem
-        user = task.command.user
-        if user:
-            try:
-                pwd.getpwnam(user)
-            except KeyError:
-                return f"user {user!r} does not exist on this host"
-            if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != user:
-                return f"cannot run as {user!r}: the agent does not run as root"
         return None
 
-    def _task_environment(self, task: TaskInfo, sandbox: Path) -> dict[str, str]:
+    def _task_user(self, task: TaskInfo) -> TaskUser:
+        """The user the task runs as: its command's, else its framework's (task_user.py)."""
+        assert task.command is not None
+        framework_user = self.framework_info.user if self.framework_info is not None else ""
+        return task_user(task.command.user, framework_user, allow_root=self.env.root_tasks)
+
+    def _task_environment(self, task: TaskInfo, sandbox: Path, user: TaskUser) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESOBUS_")}
         assert task.command is not None
+        if user.switches:
+            env.update(HOME=user.home, USER=user.name, LOGNAME=user.name)
         env.update(task.command.environment)
         env.update(
             MESOBUS_TASK_ID=task.task_id,
@@ -270,6 +279,17 @@ class CommandExecutor(OutputStreaming, Executor):
             MESOBUS_SANDBOX=str(sandbox),
         )
         return env
+
+
+def private_to(sandbox: Path, user: TaskUser) -> None:
+    """Hand a task's sandbox (and its stdout, stderr) to the task's user, readable by it
+    alone: another task, of another user, cannot look in."""
+    if user.switches:
+        for path in (sandbox, sandbox / "stdout", sandbox / "stderr"):
+            os.chown(path, user.uid, user.gid)
+    os.chmod(sandbox, 0o700)
+    for name in ("stdout", "stderr"):
+        os.chmod(sandbox / name, 0o600)
 
 
 OUTPUT_TAIL = 32 * 1024  # bytes of stdout and of stderr carried by a terminal status

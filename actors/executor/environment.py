@@ -15,6 +15,7 @@ actors.executor.environment.ExecutorEnvError: MESOBUS_BROKER is not set (executo
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -22,6 +23,7 @@ from typing import Mapping
 from actors.agent.state import executor_address
 
 LIMIT_MODES = ("auto", "cgroups", "rlimits", "none")
+DEFAULT_RECOVERY_TIMEOUT = 120.0  # Mesos: 15 min, far too long for tasks whose agent is gone
 
 
 class ExecutorEnvError(ValueError):
@@ -39,9 +41,10 @@ class ExecutorEnv:
     kill_grace_period: float = 3.0  # for tasks that do not set their own
     idle_timeout: float = 60.0  # exit when idle this long (a guard: the agent decides first)
     # No word from the agent this long (it does not answer PingAgent either): it is gone;
-    # end the tasks and exit (Mesos' MESOS_RECOVERY_TIMEOUT, 15 min). 0: never give up.
-    recovery_timeout: float = 900.0
+    # end the tasks and exit (Mesos' MESOS_RECOVERY_TIMEOUT; 2 min here, 15 in Mesos). 0: never give up.
+    recovery_timeout: float = DEFAULT_RECOVERY_TIMEOUT
     limits: str = "auto"  # how task resources are enforced
+    root_tasks: bool = True  # tasks may run as root (the agent's --root-tasks)
 
     @property
     def address(self) -> str:
@@ -63,6 +66,7 @@ class ExecutorEnv:
             "MESOBUS_EXECUTOR_IDLE_TIMEOUT": repr(float(self.idle_timeout)),
             "MESOBUS_RECOVERY_TIMEOUT": repr(float(self.recovery_timeout)),
             "MESOBUS_LIMITS": self.limits,
+            "MESOBUS_ROOT_TASKS": "1" if self.root_tasks else "0",
         }
 
     @classmethod
@@ -88,8 +92,9 @@ class ExecutorEnv:
         limits = environ.get("MESOBUS_LIMITS", "auto").strip() or "auto"
         if limits not in LIMIT_MODES:
             raise ExecutorEnvError(f"MESOBUS_LIMITS={limits!r} is not one of {', '.join(LIMIT_MODES)}")
+        secret = environ.get("MESOBUS_BROKER_FILE", "").strip()
         return cls(
-            broker=need("MESOBUS_BROKER"),
+            broker=read_broker_file(Path(secret)) if secret else need("MESOBUS_BROKER"),
             agent_id=need("MESOBUS_AGENT_ID"),
             framework_id=need("MESOBUS_FRAMEWORK_ID"),
             executor_id=need("MESOBUS_EXECUTOR_ID"),
@@ -97,6 +102,33 @@ class ExecutorEnv:
             checkpoint=environ.get("MESOBUS_CHECKPOINT", "0").strip() in ("1", "true", "yes"),
             kill_grace_period=number("MESOBUS_KILL_GRACE_PERIOD", 3.0),
             idle_timeout=number("MESOBUS_EXECUTOR_IDLE_TIMEOUT", 60.0),
-            recovery_timeout=number("MESOBUS_RECOVERY_TIMEOUT", 900.0),
+            recovery_timeout=number("MESOBUS_RECOVERY_TIMEOUT", DEFAULT_RECOVERY_TIMEOUT),
             limits=limits,
+            root_tasks=environ.get("MESOBUS_ROOT_TASKS", "1").strip() in ("1", "true", "yes"),
         )
+
+
+def write_broker_file(path: Path, url: str) -> None:
+    """Write the broker URL (it holds the password) for one executor: readable by the
+    owner only, so that it never sits in an environment another process can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, url.encode())
+    finally:
+        os.close(fd)
+
+
+def read_broker_file(path: Path) -> str:
+    """Read the broker URL the agent left, and remove the file (nothing else needs it)."""
+    try:
+        url = path.read_text().strip()
+    except OSError as err:
+        raise ExecutorEnvError(f"MESOBUS_BROKER_FILE: cannot read {path}: {err.strerror}") from None
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    if not url:
+        raise ExecutorEnvError(f"MESOBUS_BROKER_FILE: {path} is empty")
+    return url

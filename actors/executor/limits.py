@@ -1,4 +1,5 @@
-"""Enforcing a command task's cpus and mem: cgroups v2 where possible, rlimits otherwise.
+"""Enforcing a command task's cpus and mem: cgroups v2 where possible, else cgroups v1
+(`cgroups_v1.py`), rlimits only as the last fallback.
 
 >>> limits = detect_limits("rlimits")
 >>> limits.name
@@ -8,7 +9,8 @@
 
 - cgroups v2 (when /sys/fs/cgroup is a writable cgroup2 mount offering the memory and cpu
   controllers): each task gets its own cgroup under /sys/fs/cgroup/mesobus/ with
-  `memory.max` = mem (swap off) and `cpu.max` = cpus x 100 ms per 100 ms. A task the kernel
+  `memory.max` = mem (swap off), `cpu.max` = cpus x 100 ms per 100 ms and
+  `memory.oom.group` = 1 (an OOM kill ends the whole task); `cgroup.kill` ends stragglers. A task the kernel
   OOM-kills shows up in `memory.events` (oom_kill), so it is reported as
   REASON_CONTAINER_LIMITATION_MEMORY.
 - rlimits otherwise: RLIMIT_AS (`ulimit -v`) = mem caps the task's address space (virtual
@@ -29,6 +31,8 @@ import os
 import re
 from pathlib import Path
 from typing import Protocol
+
+from actors.executor.cgroups_v1 import CgroupV1Limits, cgroup_v1_problem
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,9 @@ class CgroupV2Limits(NoLimits):
         if cpus > 0:
             quota = max(int(cpus * CPU_PERIOD_US), 1000)
             (group / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
+        oom_group = group / "memory.oom.group"
+        if oom_group.exists():  # the OOM killer ends the whole task, not one of its processes
+            oom_group.write_text("1")
         # The wrapper moves itself into the cgroup, then execs the task (same pid).
         procs = str(group / "cgroup.procs").replace("'", "'\\''")
         return ["sh", "-c", f"echo $$ > '{procs}' && exec \"$@\"", "mesobus-task", *argv]
@@ -130,14 +137,22 @@ class CgroupV2Limits(NoLimits):
         return int(counts.get("oom_kill", "0") or 0) > 0
 
     def release(self, task_id: str) -> None:
+        group = self.cgroup(task_id)
         try:
-            self.cgroup(task_id).rmdir()
+            (group / "cgroup.kill").write_text("1")  # stragglers that left the task's session
+        except OSError:
+            pass  # an older kernel, or already gone
+        try:
+            group.rmdir()
         except OSError:
             pass  # still has processes (they are being killed) or already gone
 
 
-def detect_limits(mode: str = "auto", root: Path = CGROUP_ROOT, mounts: Path = Path("/proc/mounts")) -> Limits:
-    """The enforcement to use: `auto` picks cgroups v2 when usable, else rlimits."""
+def detect_limits(
+    mode: str = "auto", root: Path = CGROUP_ROOT, mounts: Path = Path("/proc/mounts"), *, scope: str = "",
+) -> Limits:
+    """The enforcement to use: `auto` picks cgroups v2 when usable, else cgroups v1, else
+    rlimits. `scope` keeps the cgroups of one executor apart from another's (same task ids)."""
     if mode == "none":
         return NoLimits()
     if mode == "rlimits":
@@ -150,9 +165,17 @@ def detect_limits(mode: str = "auto", root: Path = CGROUP_ROOT, mounts: Path = P
             return cgroups
         except OSError as err:
             why = f"cannot set up {cgroups.parent}: {err}"
+    why_v1 = cgroup_v1_problem(root, mounts)
+    if why_v1 is None:
+        v1 = CgroupV1Limits(root, scope=scope)
+        try:
+            v1.setup()
+            return v1  # type: ignore[return-value]
+        except OSError as err:
+            why_v1 = f"cannot set up {root}/*/{v1.parent}: {err}"
     if mode == "cgroups":
-        raise RuntimeError(f"MESOBUS_LIMITS=cgroups but cgroups v2 cannot be used: {why}")
-    log.info("cgroups v2 not used (%s)", why)
+        raise RuntimeError(f"MESOBUS_LIMITS=cgroups but no cgroups can be used: v2: {why}; v1: {why_v1}")
+    log.info("cgroups not used (v2: %s; v1: %s)", why, why_v1)
     return RlimitLimits()
 
 

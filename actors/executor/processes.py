@@ -23,9 +23,12 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from messages import CommandInfo
+
+if TYPE_CHECKING:
+    from actors.executor.task_user import TaskUser
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +79,12 @@ class ProcessRunner:
         stdout: Path,
         stderr: Path,
         on_exit: Callable[[int], None],
-        user: str | None = None,
+        user: "TaskUser | None" = None,
     ) -> TaskProcess:
-        """Start `argv`; `on_exit(returncode)` is called from a watcher thread when it ends
-        (negative: killed by that signal). Raises OSError when it cannot be started."""
+        """Start `argv` (as `user`, with its groups, when given); `on_exit(returncode)` is
+        called from a watcher thread when it ends (negative: killed by that signal).
+        Raises OSError when it cannot be started."""
+        switch = user.popen_args() if user is not None else {}
         with open(stdout, "ab") as out, open(stderr, "ab") as err:
             popen = subprocess.Popen(
                 argv,
@@ -90,7 +95,7 @@ class ProcessRunner:
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
-                user=user,
+                **switch,
             )
         process = TaskProcess(popen)
         threading.Thread(

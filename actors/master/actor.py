@@ -23,6 +23,7 @@ from typing import Callable
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
 from actors.groups import agents_group, frameworks_group
+from actors.master.acls import ACLs
 from actors.master.agents import Agents
 from actors.master.common import framework_address
 from actors.master.config import MasterConfig
@@ -39,6 +40,8 @@ from actors.master.tasks import Tasks
 from actors.master.updates import Updates
 from actors.registry import MemoryRegistryLog, Registry, RegistryState
 from actors.runtime import Actor, ActorContext, Transport, on
+from actors.security import SenderChecks
+from actors.security.master_checks import MasterTrust
 from messages import (
     Accept,
     Decline,
@@ -85,7 +88,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class Master(Actor):
+class Master(SenderChecks, Actor):
     """The Mesos-style master at `config.address` ("master")."""
 
     journal_kind = "master"
@@ -97,6 +100,8 @@ class Master(Actor):
         context: ActorContext | None = None,
         registry: Registry | None = None,
         deposed: Callable[[], bool] | None = None,
+        *,
+        acls: ACLs | None = None,
     ) -> None:
         self.config = config or MasterConfig()
         super().__init__(self.config.address, transport, context)
@@ -137,6 +142,7 @@ class Master(Actor):
         self.operator = OperatorCalls(self)
         self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
         self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views))
+        self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
@@ -184,13 +190,22 @@ class Master(Actor):
         """The HTTP API's picture of this master, rebuilt when due (actors/master/snapshot.py)."""
         return self.snapshots.refresh()
 
-    def dispatch(self, envelope: Envelope, user_id: str = "") -> str | None:
+    def dispatch(self, envelope: Envelope, user_id: str | None = None) -> str | None:
+        """`user_id`: the verified publisher; None when handed over in-process (replay)."""
         if self.deposed():  # it lost the leader lock: another master may lead already
             self.metrics["master/messages_after_deposed"] += 1
             return None  # its connection is gone: the broker gives the message to the new leader
         self.metrics[f"master/messages_{_snake(envelope.type)}"] += 1
         self.snapshots.changed()
-        return super().dispatch(envelope, user_id)
+        reason = super().dispatch(envelope, user_id)
+        if reason is None:
+            self.trust.bind_after(envelope, self.trust.principal if user_id is None else user_id)
+        elif reason.startswith("refused"):
+            self.metrics["master/messages_refused"] += 1
+        return reason
+
+    def sender_problem(self, envelope: Envelope, user: str) -> str | None:
+        return self.trust.problem(envelope, user)
 
     # --- frameworks ---------------------------------------------------------------------
 

@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pykka
+
+if TYPE_CHECKING:
+    from actors.master.acls import ACLs
 
 from actors.master.actor import Master
 from actors.master.config import MasterConfig
@@ -25,6 +28,7 @@ def start_master(
     seed: int | None = 0,
     registry: Registry | None = None,
     deposed: Callable[[], bool] | None = None,
+    acls: "ACLs | None" = None,
 ) -> tuple[pykka.ActorRef, pykka.ActorRef]:
     """Start the allocator (address `config.allocator_address`) and then the master
     (`config.address`) on `transport`; returns (master_ref, allocator_ref). The master
@@ -47,7 +51,7 @@ def start_master(
         epoch=config.epoch,
     )
     try:
-        master = Master.start(transport, config, context, registry, deposed)
+        master = Master.start(transport, config, context, registry, deposed, acls=acls)
     except Exception:
         allocator.stop()
         raise

@@ -36,10 +36,13 @@ from actors.scheduler.config import HEARTBEAT_INTERVAL, DriverConfig, take_pendi
 from actors.scheduler.run import SchedulerHandle, start_scheduler
 from actors.scheduler.session import Session, State
 from actors.scheduler.tasks import Command, build_task
+from actors.security import SenderChecks, own_principal
+from actors.security.senders import from_leader_or_self
 from messages import (
     Accept,
     Decline,
     DeactivateFramework,
+    Envelope,
     ExecutorToFramework,
     ExitedExecutor,
     Filters,
@@ -74,7 +77,7 @@ TaskLike = TaskRef | TaskStatus | tuple[str, str] | str
 _REMEMBERED_ACKS = 10_000  # uuids acknowledged lately: a redelivered update is re-acked only
 
 
-class Scheduler(Session, Actor):
+class Scheduler(SenderChecks, Session, Actor):
     """A framework's scheduler. Override the callbacks; call the actions."""
 
     def __init__(self) -> None:
@@ -82,6 +85,7 @@ class Scheduler(Session, Actor):
         super().__init__(f"framework.{config.framework.framework_id}", config.transport, config.context)
         self._driver = config
         self.leader_address = config.master  # messages of a deposed master are ignored
+        self.master_principal = config.master_principal or own_principal(config.transport)
         self.groups = (frameworks_group(config.master),)  # a new master's call to re-register
         config.scheduler = self
         self._started_event = threading.Event()  # set once subscribed and registering (run waits)
@@ -89,6 +93,10 @@ class Scheduler(Session, Actor):
         self.error_message: str | None = None  # set when the master refused the framework
         self._acked_uuids: OrderedDict[str, None] = OrderedDict()
         self._start_error: Exception | None = None
+
+    def sender_problem(self, envelope: Envelope, user: str) -> str | None:
+        """Only the master's principal speaks as the master; the rest is this process'."""
+        return from_leader_or_self(self, envelope, user, master_principal=self.master_principal)
 
     @property
     def framework_info(self) -> FrameworkInfo:
@@ -113,6 +121,7 @@ class Scheduler(Session, Actor):
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         context: ActorContext | None = None,
         master: str | None = None,
+        master_principal: str = "",
         **init_kwargs: Any,
     ) -> SchedulerHandle:
         """Start this scheduler against `target` (a broker URL, a LocalCluster or a
@@ -121,7 +130,8 @@ class Scheduler(Session, Actor):
         With `id_file=` (or `framework_id=`) a restarted process re-registers with the
         same framework id (failover): its tasks are kept if it comes back within
         `failover_timeout` seconds. `master` is the master's address (default "master",
-        or the LocalCluster's)."""
+        or the LocalCluster's); `master_principal` the broker user it publishes as
+        (default: this scheduler's own), the only one believed to speak as the master."""
         return start_scheduler(
             cls,
             target,
@@ -140,6 +150,7 @@ class Scheduler(Session, Actor):
             context=context,
             master=master,
             init_kwargs=init_kwargs,
+            master_principal=master_principal,
         )
 
     # --- callbacks: override these --------------------------------------------------------

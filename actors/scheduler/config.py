@@ -26,6 +26,9 @@ class DriverConfig:
     implicit_acknowledgements: bool = True
     heartbeat_interval: float = HEARTBEAT_INTERVAL
     master: str = MASTER
+    # The broker user the master publishes as; only it may speak as the master (offers,
+    # updates, errors, epochs). "": the same user as this scheduler's own connection.
+    master_principal: str = ""
     scheduler: Any = None  # the instance, once constructed (run() returns it in the handle)
 
 

@@ -18,6 +18,7 @@ import pykka
 from actors.runtime import ActorContext, Transport, TransportError
 from actors.scheduler.config import MASTER, DriverConfig, set_pending
 from actors.scheduler.idfile import IdFile
+from actors.security.addresses import principal_id
 from messages import FrameworkInfo
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def start_scheduler(
     context: ActorContext | None,
     master: str | None,
     init_kwargs: dict[str, Any],
+    master_principal: str = "",
 ) -> SchedulerHandle:
     if not roles:
         raise ValueError("a framework needs at least one role")
@@ -144,9 +146,12 @@ def start_scheduler(
         info = FrameworkInfo(
             user=user or _current_user(),
             name=name or cls.__name__,
-            framework_id=known or context.ids.new_id(),
+            # A new id starts with the principal: broker permissions can then name its queues.
+            framework_id=known or principal_id(transport.user, context.ids.new_id()),
             roles=tuple(roles),
-            principal=principal,
+            # The framework's principal is its connection's user (the master checks it);
+            # declaring it lets a new master bind the id before the scheduler re-registers.
+            principal=principal or transport.user,
             failover_timeout=float(failover_timeout),
             checkpoint=checkpoint,
             capabilities=tuple(capabilities),
@@ -161,6 +166,8 @@ def start_scheduler(
             implicit_acknowledgements=implicit_acknowledgements,
             heartbeat_interval=heartbeat_interval,
             master=master or cluster_master or MASTER,
+            # Tools built on the API (`mesobus run`) learn it from the environment.
+            master_principal=master_principal or os.environ.get("MESOBUS_MASTER_PRINCIPAL", ""),
         )
         set_pending(config)
         try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pwd
+
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +45,7 @@ class Setup:
     addresses: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.framework = FrameworkInfo(user="alice", name="fw", framework_id=f"{self.prefix}-f1")
+        self.framework = FrameworkInfo(user=pwd.getpwuid(os.geteuid()).pw_name, name="fw", framework_id=f"{self.prefix}-f1")
         self.master_ref = FakeMaster.start(self.transport, auto_ack=True, address=f"{self.prefix}.master")
         self.master = self.master_ref._actor_weakref()
         self.addresses.append(f"{self.prefix}.master")

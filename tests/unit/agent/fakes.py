@@ -3,6 +3,9 @@ to speak as the master or as an executor."""
 
 from __future__ import annotations
 
+import os
+import pwd
+
 import itertools
 import threading
 import time
@@ -35,7 +38,9 @@ from messages import (
 
 _ids = itertools.count(1)
 
-FRAMEWORK = FrameworkInfo(user="alice", name="test framework", framework_id="f1")
+# Tasks run as their framework's user, which must exist here: this process' own.
+TASK_USER = pwd.getpwuid(os.geteuid()).pw_name
+FRAMEWORK = FrameworkInfo(user=TASK_USER, name="test framework", framework_id="f1")
 CMD = "executor.a1.f1.mesobus-command"  # the command executor of framework f1 on agent a1
 
 

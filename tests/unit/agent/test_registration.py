@@ -204,7 +204,7 @@ def test_new_work_dir_gets_a_new_id_that_the_next_start_keeps(transport, tmp_pat
     c = Cluster(transport, tmp_path / "work", agent_id="")
     try:
         first = c.agent.agent_id
-        assert len(first) == 36 and first != "a1"  # a uuid
+        assert first.startswith("mesobus-") and len(first) == 8 + 36  # the principal, then a uuid
         c.restart()
         assert c.agent.agent_id == first
     finally:

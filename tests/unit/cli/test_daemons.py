@@ -116,7 +116,7 @@ def test_agent_starts_with_its_resources_and_stops_on_a_signal(memory_broker, ca
         "--attributes", "rack:r1", "--hostname", "node7", "--executor-mode", "noop",
     ])
     err = capsys.readouterr().err
-    assert code == 0 and seen == ["waited"]
+    assert code == 143 and seen == ["waited"]
     assert "node7 offers cpus:2;mem:512" in err
 
 

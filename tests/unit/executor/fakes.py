@@ -3,6 +3,9 @@ that starts nothing."""
 
 from __future__ import annotations
 
+import os
+import pwd
+
 import itertools
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +33,9 @@ from messages import (
 
 _ids = itertools.count(1)
 AGENT = "agent.a1"
-FRAMEWORK = FrameworkInfo(user="alice", name="fw", framework_id="f1")
+# Tasks run as their framework's user, which must exist here: this process' own.
+TASK_USER = pwd.getpwuid(os.geteuid()).pw_name
+FRAMEWORK = FrameworkInfo(user=TASK_USER, name="fw", framework_id="f1")
 AGENT_INFO = AgentInfo(hostname="host1", resources=Resources.parse("cpus:4;mem:4096"), agent_id="a1")
 
 

@@ -163,9 +163,9 @@ def test_any_message_from_the_agent_counts_as_word_from_it(executor, runner, clo
 
 def test_the_recovery_timeout_comes_from_the_environment(tmp_path):
     base = env(tmp_path).to_environ()
-    assert base["MESOBUS_RECOVERY_TIMEOUT"] == "900.0"
+    assert base["MESOBUS_RECOVERY_TIMEOUT"] == "120.0"  # far less than Mesos' 15 min
     assert ExecutorEnv.from_environ({**base, "MESOBUS_RECOVERY_TIMEOUT": "60"}).recovery_timeout == 60.0
     missing = {k: v for k, v in base.items() if k != "MESOBUS_RECOVERY_TIMEOUT"}
-    assert ExecutorEnv.from_environ(missing).recovery_timeout == 900.0
+    assert ExecutorEnv.from_environ(missing).recovery_timeout == 120.0
     with pytest.raises(ExecutorEnvError, match="MESOBUS_RECOVERY_TIMEOUT='soon' is not a number"):
         ExecutorEnv.from_environ({**base, "MESOBUS_RECOVERY_TIMEOUT": "soon"})

@@ -1,0 +1,202 @@
+"""The master's sender checks: which principal may send what (docs/security.md).
+
+- the master's own principal (its connection's user) speaks as `master` and `allocator`,
+  and only the master itself sends its timers;
+- a framework id is bound to the principal that registered it: only that principal may
+  re-register it or act for it (accept, decline, kill, acknowledge, ...); a FrameworkInfo
+  naming another `principal` than the publisher's is refused;
+- an agent id is bound to the principal that registered it: only that principal may
+  re-register, unregister, pong or send status updates as that agent, and an update about
+  a task must come from the agent the task is on.
+
+A binding is made once the registration was accepted (`bind_after`) and dropped when the
+master no longer knows the framework or agent.
+
+The ACLs (`actors/master/acls.py`) are checked here too, for the publisher's principal:
+`register_frameworks` (each role of a registration), `run_tasks` (the user each launched
+task would run as) and `reserve_resources` (the roles of a RESERVE/UNRESERVE).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from actors.security.senders import claims, from_self, own_principal, shown
+from messages import (
+    OperationType,
+    Accept,
+    Decline,
+    DeactivateFramework,
+    Envelope,
+    ExecutorToFramework,
+    ExitedExecutor,
+    FrameworkHeartbeat,
+    FrameworkToExecutor,
+    KillTask,
+    PongAgent,
+    ReconcileTasks,
+    RegisterAgent,
+    RegisterFramework,
+    ReregisterAgent,
+    ReregisterFramework,
+    ResourcesAllocated,
+    Revive,
+    StatusUpdate,
+    StatusUpdateAcknowledgement,
+    Suppress,
+    UnregisterAgent,
+    UnregisterFramework,
+)
+from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
+
+if TYPE_CHECKING:
+    from actors.master.acls import ACLs
+    from actors.master.actor import Master
+
+TIMERS = (AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer)
+FRAMEWORK_REGISTRATIONS = (RegisterFramework, ReregisterFramework)
+AGENT_REGISTRATIONS = (RegisterAgent, ReregisterAgent)
+# Messages a framework sends about itself: the framework id they name.
+FRAMEWORK_IDS: dict[type, Callable[[object], str]] = {
+    RegisterFramework: lambda m: m.framework.framework_id,
+    ReregisterFramework: lambda m: m.framework.framework_id,
+    **{
+        t: (lambda m: m.framework_id)
+        for t in (
+            FrameworkHeartbeat, UnregisterFramework, DeactivateFramework, Accept, Decline, Revive,
+            Suppress, KillTask, ReconcileTasks, StatusUpdateAcknowledgement, FrameworkToExecutor,
+        )
+    },
+}
+# Messages an agent sends about itself: the agent id they name.
+AGENT_IDS: dict[type, Callable[[object], str]] = {
+    RegisterAgent: lambda m: m.agent.agent_id,
+    ReregisterAgent: lambda m: m.agent.agent_id,
+    **{
+        t: (lambda m: m.agent_id)
+        for t in (UnregisterAgent, PongAgent, StatusUpdate, ExitedExecutor, ExecutorToFramework)
+    },
+}
+
+
+class MasterTrust:
+    """The principals bound to framework and agent ids, and the checks against them."""
+
+    def __init__(self, master: "Master", acls: "ACLs | None" = None) -> None:
+        from actors.master.acls import ACLs  # (actors.master imports this module)
+
+        self.m = master
+        self.acls = acls or ACLs.permissive_default()
+        self.frameworks: dict[str, str] = {}  # framework id -> principal
+        self.agents: dict[str, str] = {}  # agent id -> principal
+        self._prune_at = 1024  # forget bindings of ids gone, once there are this many
+
+    @property
+    def principal(self) -> str:
+        """The master's own principal (the master and allocator publish as it)."""
+        return own_principal(self.m.transport)
+
+    def problem(self, envelope: Envelope, user: str) -> str | None:
+        """Why `envelope`, published by `user`, must not be handled; or None."""
+        m, body = self.m, envelope.body
+        kind = type(body)
+        if kind in TIMERS:
+            return from_self(m, envelope, user)
+        if envelope.sender in (m.address, m.config.allocator_address):
+            return claims(envelope, envelope.sender, self.principal, user)
+        if kind is ResourcesAllocated:
+            return f"ResourcesAllocated is only taken from {m.config.allocator_address!r}, not {envelope.sender[:80]!r}"
+        get_framework = FRAMEWORK_IDS.get(kind)
+        if get_framework is not None:
+            return self._framework_problem(kind, body, get_framework(body), user)
+        get_agent = AGENT_IDS.get(kind)
+        if get_agent is not None:
+            return self._agent_problem(kind, body, get_agent(body), user)
+        return None
+
+    def bind_after(self, envelope: Envelope, user: str) -> None:
+        """After a registration was handled: bind the id it registered to its principal."""
+        body = envelope.body
+        if isinstance(body, FRAMEWORK_REGISTRATIONS):
+            fid = body.framework.framework_id
+            if self.m.frameworks.get(fid) is not None:
+                self.frameworks[fid] = user
+        elif isinstance(body, AGENT_REGISTRATIONS):
+            aid = body.agent.agent_id
+            if self.m.agents.get(aid) is not None:
+                self.agents[aid] = user
+        if len(self.frameworks) + len(self.agents) > self._prune_at:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Forget the bindings of ids the master no longer knows (removed long ago)."""
+        for fid in [f for f in self.frameworks if self.m.frameworks.get(f) is None]:
+            del self.frameworks[fid]
+        for aid in [a for a in self.agents if self.m.agents.get(a) is None]:
+            del self.agents[aid]
+        self._prune_at = max(1024, 2 * (len(self.frameworks) + len(self.agents)))
+
+    # --- frameworks -------------------------------------------------------------------
+
+    def _framework_problem(self, kind: type, body: object, fid: str, user: str) -> str | None:
+        record = self.m.frameworks.get(fid)
+        if record is None:
+            self.frameworks.pop(fid, None)
+        bound = self.frameworks.get(fid) or (record.info.principal if record is not None else "")
+        if kind in FRAMEWORK_REGISTRATIONS:
+            declared = body.framework.principal  # type: ignore[attr-defined]
+            if declared and declared != user:
+                return (f"the framework declares principal {shown(declared)} but was registered "
+                        f"by {shown(user)}")
+        elif record is not None and not bound:
+            return f"framework {fid[:80]!r} has not registered with this master: {kind.__name__} refused"
+        if bound and bound != user:
+            return f"framework {fid[:80]!r} belongs to principal {shown(bound)}, not {shown(user)}"
+        if kind in FRAMEWORK_REGISTRATIONS:
+            for role in body.framework.roles:  # type: ignore[attr-defined]
+                if not self.acls.allows("register_frameworks", user, role):
+                    return (f"principal {shown(user)} may not register a framework with role "
+                            f"{role[:80]!r} (ACL register_frameworks)")
+        elif kind is Accept and record is not None:
+            return self._accept_problem(body, record.info.user, user)  # type: ignore[arg-type]
+        return None
+
+    def _accept_problem(self, accept: Accept, framework_user: str, principal: str) -> str | None:
+        for operation in accept.operations:
+            if operation.type == OperationType.LAUNCH:
+                for task in operation.tasks:
+                    task_user = _task_user(task, framework_user)
+                    if not self.acls.allows("run_tasks", principal, task_user):
+                        return (f"principal {shown(principal)} may not run tasks as user {task_user[:64]!r} "
+                                f"(ACL run_tasks): task {task.task_id[:80]!r}")
+            else:
+                for role in sorted(operation.resources.roles()):
+                    if not self.acls.allows("reserve_resources", principal, role):
+                        return (f"principal {shown(principal)} may not reserve for role {role[:80]!r} "
+                                "(ACL reserve_resources)")
+        return None
+
+    # --- agents -----------------------------------------------------------------------
+
+    def _agent_problem(self, kind: type, body: object, aid: str, user: str) -> str | None:
+        record = self.m.agents.get(aid)
+        if record is None:
+            self.agents.pop(aid, None)
+        bound = self.agents.get(aid, "")
+        if kind not in AGENT_REGISTRATIONS and record is not None and not bound:
+            return f"agent {aid[:80]!r} has not registered with this master: {kind.__name__} refused"
+        if bound and bound != user:
+            return f"agent {aid[:80]!r} belongs to principal {shown(bound)}, not {shown(user)}"
+        if kind is StatusUpdate:
+            task = self.m.tasks.get(body.framework_id, body.status.task_id)  # type: ignore[attr-defined]
+            if task is not None and task.agent_id != aid:
+                return f"task {task.task_id[:80]!r} runs on agent {task.agent_id!r}, not {aid[:80]!r}"
+        return None
+
+
+def _task_user(task, framework_user: str) -> str:
+    """The user a task would run as: its command's, its executor's, else its framework's."""
+    for command in (task.command, task.executor.command if task.executor is not None else None):
+        if command is not None and command.user:
+            return command.user
+    return framework_user

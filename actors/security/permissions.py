@@ -1,0 +1,88 @@
+"""What each kind of principal may do on the broker: RabbitMQ's configure / write / read
+patterns on resource names, and topic patterns on the `mesobus` exchange's routing keys.
+
+Addresses carry principals (`addresses.py`): principal P's frameworks are
+`framework.P-*`, its agents `agent.P-*` and their executors `executor.P-*.*`.
+
+- a framework may declare and consume its own queues (and exclusive reply queues), bind
+  them only with its own addresses, and publish to the master and its own executors,
+  never to an agent, another framework or the allocator;
+- an agent (and its executors, which connect as it) the same for `agent.P-*` and
+  `executor.P-*`, publishing to the master, itself and its executors;
+- the master (with its allocator and operator tools) may do everything under mesobus.
+
+Every principal may declare the shared exchanges and the dead-letter queue (every process
+declares them) and publish journal copies (routing key `journal`).
+
+>>> g = framework_grant("alice")
+>>> bool(re.fullmatch(g.topic_write, "master")), bool(re.fullmatch(g.topic_write, "agent.alice-1"))
+(True, False)
+>>> bool(re.fullmatch(g.read, "mesobus.framework.alice-f1")), bool(re.fullmatch(g.read, "mesobus.master"))
+(True, False)
+>>> bool(re.fullmatch(g.topic_read, "#")), bool(re.fullmatch(g.topic_read, "framework.alice-f1"))
+(False, True)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from actors.security.addresses import PRINCIPAL
+
+EXCHANGE = "mesobus"
+_SHARED = r"mesobus|mesobus\.dlx|mesobus\.dead"  # declared (and the dead queue bound) by all
+_REPLY = r"reply\.[0-9a-f]+"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Patterns for `rabbitmqctl set_permissions` and `set_topic_permissions`."""
+
+    kind: str
+    configure: str
+    write: str
+    read: str
+    topic_write: str  # routing keys it may publish to on `mesobus`
+    topic_read: str  # routing keys it may bind its queues with on `mesobus`
+
+
+def check_principal(name: str) -> str:
+    if not PRINCIPAL.fullmatch(name or ""):
+        raise ValueError(
+            f"principal {name[:80]!r}: use 1 to 64 letters, digits or '_' (it starts the ids of its "
+            "agents and frameworks, ended by '-')"
+        )
+    return name
+
+
+def _grant(kind: str, own: list[str], publish: list[str], bind: list[str]) -> Grant:
+    queues = "|".join(rf"mesobus\.{address}" for address in own + [_REPLY])
+    return Grant(
+        kind=kind,
+        configure=rf"^({_SHARED}|{queues})$",
+        write=rf"^({_SHARED}|{queues})$",  # the exchanges to publish; own queues to bind
+        read=rf"^(mesobus|mesobus\.dlx|{queues})$",  # exchanges to bind from; own queues to consume
+        topic_write="^(" + "|".join(["master", "journal", _REPLY, *publish]) + ")$",
+        topic_read="^(" + "|".join([*bind, _REPLY]) + ")$",
+    )
+
+
+def framework_grant(principal: str) -> Grant:
+    p = check_principal(principal)
+    framework, executors = rf"framework\.{p}-[^.]+", rf"executor\.[^.]+\.{p}-[^.]+\..+"
+    return _grant("framework", [framework], [executors], [framework, r"group\.master\.frameworks"])
+
+
+def agent_grant(principal: str) -> Grant:
+    p = check_principal(principal)
+    agent, executors = rf"agent\.{p}-[^.]+", rf"executor\.{p}-[^.]+\..+"
+    return _grant("agent", [agent, executors], [agent, executors], [agent, executors, r"group\.master\.agents"])
+
+
+def master_grant(principal: str) -> Grant:
+    check_principal(principal)
+    return Grant("master", ".*", ".*", ".*", ".*", ".*")
+
+
+GRANTS = {"framework": framework_grant, "agent": agent_grant, "master": master_grant}
