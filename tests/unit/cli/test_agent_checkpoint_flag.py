@@ -45,17 +45,17 @@ def agent(tmp_path, *flags: str) -> int:
 
 
 def test_agent_checkpoints_by_default(started, tmp_path) -> None:
-    assert agent(tmp_path) == 0
+    assert agent(tmp_path) == 143  # stopped by (a stand-in for) SIGTERM
     assert [c.checkpoint for c in started] == [True]
 
 
 def test_no_checkpoint_turns_checkpointing_off(started, tmp_path) -> None:
-    assert agent(tmp_path, "--no-checkpoint") == 0
+    assert agent(tmp_path, "--no-checkpoint") == 143
     assert [c.checkpoint for c in started] == [False]
 
 
 def test_the_last_of_checkpoint_and_no_checkpoint_wins(started, tmp_path) -> None:
-    assert agent(tmp_path, "--no-checkpoint", "--checkpoint") == 0
+    assert agent(tmp_path, "--no-checkpoint", "--checkpoint") == 143
     assert [c.checkpoint for c in started] == [True]
 
 

@@ -48,7 +48,7 @@ def test_the_agent_holds_the_lock_while_it_runs_and_releases_it_after(tmp_path, 
         return "SIGTERM"
 
     monkeypatch.setattr("actors.cli.agent.wait_for_signal", while_running)
-    assert agent(tmp_path) == 0
+    assert agent(tmp_path) == 143
     assert seen and "in use by another agent" in seen[0]
     WorkDirLock(tmp_path).acquire().release()  # free again
 
@@ -66,7 +66,7 @@ def test_a_killed_holder_leaves_the_work_dir_free(tmp_path, capsys) -> None:
     finally:
         holder.kill()
         holder.wait(10)
-    assert agent(tmp_path) == 0
+    assert agent(tmp_path) == 143
 
 
 def test_a_work_dir_that_is_a_file_is_one_line(tmp_path, capsys) -> None:
