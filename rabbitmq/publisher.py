@@ -45,6 +45,7 @@ from rabbitmq.topology import JOURNAL, JOURNAL_HEADER
 log = logging.getLogger(__name__)
 
 _new_outgoing = tuple.__new__  # skips the NamedTuple's Python-level __new__ (hot path)
+UNROUTABLE_REPEAT_SECONDS = 60.0  # an unroutable address is named again at most this often
 _DEFER_LIMIT = 1000  # deferred messages in the outbox beyond which the I/O thread is woken
 
 
@@ -63,6 +64,7 @@ class Publisher:
         self._io = io
         self._config = config
         self._stats = stats
+        self._unroutable_said: dict[str, tuple[float, int]] = {}  # address -> (last said, since)
         self._persistent = pika.BasicProperties(delivery_mode=2, user_id=config.username)
         self._lock = threading.Lock()  # `with self._lock` where no wait/notify: C-level, cheaper
         self._cond = threading.Condition(self._lock)
@@ -388,6 +390,21 @@ class Publisher:
                     self._cond.notify_all()
             self.on_advance(low)
 
+    def _say_unroutable(self, address: str, why: str) -> None:
+        """One warning per address, then one a minute with the count meanwhile: a
+        framework publishing to a master that is not there must not flood its log."""
+        now = time.monotonic()
+        said = self._unroutable_said
+        last, since = said.get(address, (None, 0))
+        if last is not None and now - last < UNROUTABLE_REPEAT_SECONDS:
+            said[address] = (last, since + 1)
+            return
+        if len(said) >= 1000:  # addresses come from outside: keep the memory bounded
+            said.clear()
+        said[address] = (now, 0)
+        more = f" ({since} more in the last {UNROUTABLE_REPEAT_SECONDS:.0f}s)" if since else ""
+        log.warning("mesobus: no mailbox for %r (%s); dead-lettering the message%s", address[:255], why, more)
+
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         """An unroutable message came back: dead-letter it, keeping its sequence number.
         A journal batch coming back means no journal stream is bound: journal copies stop."""
@@ -400,10 +417,7 @@ class Publisher:
             self.on_no_journal()
             return
         self._stats["unroutable"] += 1
-        log.warning(
-            "mesobus: no mailbox for %r (%s); dead-lettering the message",
-            method.routing_key, method.reply_text,
-        )
+        self._say_unroutable(method.routing_key, method.reply_text)
         seq = 0
         for tag, msg in self._unconfirmed:  # the return comes just before that message's ack
             if msg.routing_key == method.routing_key and tag not in self._returned and msg.body == body:

@@ -240,3 +240,25 @@ def test_a_delivery_carries_its_user_id(consumers) -> None:
     on_message = consumer._on_message(sub, 1)
     on_message(1, False, b"body", "alice")
     assert got == [Delivery("agent.a1", b"body", (sub, 1, 1), False, "alice")]
+
+
+def test_an_unroutable_address_is_named_once_then_once_a_minute(caplog, monkeypatch):
+    import logging
+
+    from rabbitmq import publisher as publisher_module
+
+    class Clock:
+        now = 1000.0
+
+    monkeypatch.setattr(publisher_module.time, "monotonic", lambda: Clock.now)
+    said = publisher_module.Publisher._say_unroutable
+    holder = type("P", (), {"_unroutable_said": {}})()
+    with caplog.at_level(logging.WARNING, logger="rabbitmq.publisher"):
+        for _ in range(5):
+            said(holder, "master", "NO_ROUTE")
+        Clock.now += 61
+        said(holder, "master", "NO_ROUTE")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert lines[0] == "mesobus: no mailbox for 'master' (NO_ROUTE); dead-lettering the message"
+    assert lines[1].endswith("(4 more in the last 60s)")
