@@ -13,11 +13,13 @@ The actor, the transport and its publisher go on."""
 
 from __future__ import annotations
 
+import time
+
 import msgpack
 import pytest
 
 from actors.runtime import Actor, on
-from messages import Envelope, MessageError, PingAgent, PongAgent
+from messages import Envelope, MessageError, PingAgent, PongAgent, ShutdownAgent
 from rabbitmq import AmqpTransport, Unpublishable
 from rabbitmq.topology import DLX, REASON_HEADER
 from tests.support.amqp import get_matching, raw_channel
@@ -65,5 +67,26 @@ def test_a_reply_to_an_unpublishable_address_is_refused_and_nothing_wedges() -> 
             transport.flush(10)
             assert transport.stats()["unconfirmed"] == 0
             ref.stop()
+        finally:
+            transport.close()
+
+
+def test_a_journal_batch_the_codec_refuses_costs_the_journal_only() -> None:
+    """A batch of copies over MAX_MESSAGE_BYTES (256 messages of 70 kB) is refused by the
+    codec: the journal loses that batch and says so; the publish that filled it succeeds."""
+    with private_vhost("mesobus-unpublishable") as url:
+        transport = AmqpTransport(url, send_timeout=10)
+        try:
+            seen: list[str] = []
+            transport.subscribe("box", lambda d: (seen.append(d.body), transport.ack(d)))
+            for n in range(256):
+                body = ShutdownAgent(message="x" * 70_000)
+                transport.publish(Envelope(id=f"m{n}", sender="t", target="box", body=body))
+            transport.flush(30)
+            assert transport.stats()["unconfirmed"] == 0
+            deadline = time.monotonic() + 30
+            while len(seen) < 256 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(seen) == 256  # every message went out, the last one too
         finally:
             transport.close()
