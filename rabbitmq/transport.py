@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from actors.runtime.clock import Clock, RealClock
 from actors.runtime.transport import AccessRefused, Delivery, OnDelivery, Transport, TransportError, is_group
-from messages import Envelope, encode
+from messages import Envelope, MessageError, encode
 from rabbitmq import topology
 from rabbitmq.config import BrokerConfig, parse_url, with_options
 from rabbitmq.connection import IoThread
@@ -185,7 +185,10 @@ class AmqpTransport(Transport):
                 topology.EXCHANGE, envelope.target, encode(envelope), _JOURNAL_HEADERS,
                 defer=self._batching.depth > 0, wait=False,
             )
-        except Unpublishable as err:  # a batch of huge messages: the journal loses it, says so
+        except (MessageError, Unpublishable) as err:  # a batch of huge messages: the journal loses it, says so
+            # The codec refuses a record over MAX_MESSAGE_BYTES before the publisher could
+            # refuse it over max_message_bytes; either way this must not reach the publish
+            # that filled the batch (its own message was sent) nor the clock's thread.
             log.error("mesobus: a journal batch was not sent: %s", err)
 
     def publish_raw(self, address: str, body: bytes) -> None:
