@@ -176,7 +176,8 @@ def _read_to_end(config: BrokerConfig, start: object, idle: float, stall: float,
 
 
 class _Reader:
-    """One connection reading the stream; AMQP errors become JournalStreamError."""
+    """One connection reading the stream; a refusal of this user is AccessRefused (never
+    retried, not even by --follow), other AMQP errors become JournalStreamError."""
 
     def __init__(self, config: BrokerConfig, warn: Callable[[str], None]) -> None:
         self.config = config
@@ -189,6 +190,7 @@ class _Reader:
             try:
                 self._connection = pika.BlockingConnection(connection_parameters(self.config))
             except (pika.exceptions.AMQPError, OSError) as err:  # OSError: a host name that does not resolve
+                self._refused(err, _connect_problem(err, self.config.url))
                 raise JournalStreamError(_connect_problem(err, self.config.url)) from err
             self.was_open = True
         return self._connection
@@ -226,6 +228,7 @@ class _Reader:
             channel.close()
         except pika.exceptions.AMQPError as err:
             self.close()
+            self._refused(err, self._problem(err))
             raise JournalStreamError(self._problem(err)) from err
         return max(offsets) if offsets else None
 
@@ -254,9 +257,16 @@ class _Reader:
                 yield _offset_of(props), envelopes
         except pika.exceptions.AMQPError as err:
             self.close()
+            self._refused(err, self._problem(err))
             raise JournalStreamError(self._problem(err)) from err
         finally:
             self.close()
+
+    def _refused(self, err: BaseException, problem: str) -> None:
+        """Raise AccessRefused (its line names the user and the vhost) if the broker
+        refused this user: retrying will not help, unlike an outage."""
+        if refusal(self.config, err) is not None:
+            raise AccessRefused(problem) from err
 
     def _problem(self, err: pika.exceptions.AMQPError) -> str:
         url = self.config.url

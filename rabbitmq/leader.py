@@ -102,7 +102,8 @@ class LeaderLock:
     def acquire(self, stop: threading.Event, on_standby: Callable[[str], None] = lambda why: None) -> bool:
         """Block until this process leads (True: its actors go on `self.transport`) or
         `stop` is set (False). `on_standby(why)` is called when it has to wait, and again
-        whenever the kind of reason changes (no broker / another master leads)."""
+        whenever the kind of reason changes (no broker / another master leads). Raises
+        AccessRefused (or CertificateRejected) if the broker refuses this user."""
         from rabbitmq.transport import AmqpTransport
 
         if self.transport is None:
@@ -111,6 +112,9 @@ class LeaderLock:
         while not stop.is_set():
             if self.fence.held.wait(min(self.retry, 0.2)):
                 return not self.lost.is_set()
+            refused = self.transport.refused
+            if refused is not None:  # a wrong password is no outage: standing by would never end
+                raise type(refused)(str(refused))
             why = self._reason()
             if why and why.split(":")[0] != said.split(":")[0]:
                 on_standby(why)

@@ -252,6 +252,12 @@ class AmqpTransport(Transport):
         return self._io.connected
 
     @property
+    def refused(self) -> TransportError | None:
+        """AccessRefused (or CertificateRejected) once the broker refused this transport's
+        user: it never connects again."""
+        return self._io.refused
+
+    @property
     def last_error(self) -> str:
         """Why the last connection attempt failed or the last connection closed."""
         return self._io.last_error

@@ -131,9 +131,10 @@ def setup_logging(verbosity: int, *, embedded: bool = False) -> None:
 
 def quiet_broker_errors(verbosity: int, *, embedded: bool = False) -> None:
     """Below -vv a broker error is logged in one line, without its traceback, and pika's
-    line per refused login is left out (the command says it once, in its own words); in
-    run and demo (`embedded`) an actor that could not start for a broker error is not
-    reported by pykka too, since the command reports it."""
+    and the transport's line per refused login (and an actor's death for it) are left out
+    (the command says it once, in its own words); in run and demo (`embedded`) an actor
+    that could not start for a broker error is not reported by pykka too, since the
+    command reports it."""
     if embedded:  # run and demo show errors only, but an outage they wait out is said
         logging.getLogger("rabbitmq.connection").setLevel(logging.WARNING)
     if verbosity >= 2:
@@ -152,14 +153,14 @@ def _quiet_actor_failures(record: logging.LogRecord) -> bool:
 
     if isinstance(error, TransportError) and record.name == "pykka":
         return False
-    if record.name.startswith("rabbitmq.") and refused_access(record.getMessage()):
-        return False  # the refusal ends the command, whose own line says so
     return _no_traceback_for_broker_errors(record)
 
 
 def _no_traceback_for_broker_errors(record: logging.LogRecord) -> bool:
     from actors.runtime import TransportError
 
+    if record.name.startswith(("rabbitmq.", "actors.runtime.deaths")) and refused_access(record.getMessage()):
+        return False  # the refusal ends the command, whose own line says so
     error = record.exc_info[1] if record.exc_info else None
     if isinstance(error, TransportError):
         record.msg = f"{record.getMessage()} {error}"

@@ -22,6 +22,7 @@ from actors.cli.common import (
 )
 from actors.cli.http_option import OperatorHttp, add_http_flag
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
+from actors.runtime import TransportError
 
 if TYPE_CHECKING:
     from actors.master import MasterConfig
@@ -94,7 +95,12 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _standing_by(why)
 
-        if lock is not None and not lock.acquire(stop, on_standby=standing_by):
+        try:
+            leads = lock is None or lock.acquire(stop, on_standby=standing_by)
+        except TransportError as err:  # the broker refused this user: one line, exit 1
+            lock.close()
+            return fail("mesobus master", broker_error_line(err), 1)
+        if not leads:
             lock.close()
             if refused:
                 return fail("mesobus master", broker_error_line(Exception(refused[0])), 1)

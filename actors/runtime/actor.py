@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
+import threading
 import traceback
 from collections import Counter, deque
 from concurrent.futures import Future
@@ -57,6 +59,8 @@ _FLUSH = object()  # told by the journal timer: write the handled-order entries 
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
 _RESEND = object()  # told by a timer: send what waits in the outbox
 OUTBOX_RETRY_SECONDS = 1.0
+_start_failures: dict[str, BaseException] = {}  # actor urn -> why its on_start failed (until start() reads it)
+_start_failures_lock = threading.Lock()
 
 
 class _Wake:
@@ -199,8 +203,21 @@ class Actor(Timers, pykka.ThreadingActor):
             ref.ask(_STARTED)
         except pykka.ActorDeadError:
             # on_start failed and pykka stopped it (and logged why); the caller sees a dead ref
-            actor_deaths.report(f"a {cls.__name__}", "it failed to start (the log says why)")
+            with _start_failures_lock:
+                why = _start_failures.pop(ref.actor_urn, None)
+            actor_deaths.report(f"a {cls.__name__}", f"it failed to start: {describe(why)}" if why is not None
+                                else "it failed to start (the log says why)")
         return ref
+
+    def _actor_loop_setup(self) -> None:
+        # pykka's own, which also keeps the error for start(): the death is reported with
+        # its cause, so that a CLI can tell a broker's refusal (which it says itself).
+        try:
+            self.on_start()
+        except Exception as error:  # noqa: BLE001
+            with _start_failures_lock:
+                _start_failures[self.actor_urn] = error
+            self._handle_failure(*sys.exc_info())
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         """pykka stopped this actor: an exception escaped `on_receive` (the runtime

@@ -165,3 +165,19 @@ def test_the_journal_tools_connections_say_access_refused_too(vhost_users) -> No
     vhost, users = vhost_users
     with pytest.raises(AccessRefused, match=f"{users['names']['bob']}.*{vhost}"):
         next(read_stream(users["bob"].replace("pw-", "wrong-", 1)))
+
+
+def test_a_standby_masters_leader_lock_says_access_refused(vhost_users) -> None:
+    """A master that stands by for the lock does not wait forever on a wrong password."""
+    from rabbitmq.config import parse_url
+    from rabbitmq.leader import LeaderLock
+
+    vhost, users = vhost_users
+    lock = LeaderLock(parse_url(users["bob"].replace("pw-", "wrong-", 1)), holder="a master with a wrong password")
+    try:
+        started = time.monotonic()
+        with pytest.raises(AccessRefused, match=f"{users['names']['bob']}.*{vhost}"):
+            lock.acquire(threading.Event())
+        assert time.monotonic() - started < 30
+    finally:
+        lock.close()

@@ -162,6 +162,21 @@ def test_an_actor_that_dies_anyway_is_reported_to_the_process(transport) -> None
     actor_deaths.reset()
 
 
+def test_an_actor_that_cannot_start_is_reported_with_why(transport) -> None:
+    """The death names the cause (a CLI tells a broker's refusal from a bug by it)."""
+
+    class Refused(Actor):
+        def on_start(self) -> None:
+            super().on_start()
+            raise RuntimeError("refused user 'x'")
+
+    actor_deaths.reset()
+    ref = Refused.start("refused", transport)
+    assert not ref.is_alive()
+    assert actor_deaths.wait(5) == ("a Refused", "it failed to start: RuntimeError: refused user 'x'")
+    actor_deaths.reset()
+
+
 plain = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20)
     | st.binary(max_size=20),
