@@ -149,7 +149,7 @@ class CommandExecutor(OutputStreaming, Executor):
         self.running[task.task_id] = RunningTask(task, process, sandbox)
         self.stream_output(task, sandbox)  # when the framework asked for it (messages/output.py)
         self.update(task.task_id, TaskState.TASK_RUNNING, message=f"pid {process.pid}")
-        self.health.start(task, sandbox, self._task_environment(task, sandbox))
+        self.health.start(task, sandbox, self._task_environment(task, sandbox, user))
 
     def kill_task(self, task_id: str) -> None:
         running = self.running.get(task_id)

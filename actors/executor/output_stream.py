@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.runtime import on
+from actors.security import own_principal
 from messages import OUTPUT_CHUNK, OUTPUT_WINDOW, STREAM_LABEL, OutputPoll, TaskInfo, TaskOutput, TaskOutputAck
 from messages.output import OUTPUT_STREAMS
 
@@ -60,12 +61,21 @@ class OutputStreaming:
     read_output = staticmethod(read_output)
 
     def stream_output(self, task: TaskInfo, sandbox: Path) -> None:
-        if task.labels.get(STREAM_LABEL) != "1":
+        if task.labels.get(STREAM_LABEL) != "1" or not self._may_stream_to_framework():
             return
         now = self.now()
         streamed = _StreamedTask(task.task_id, {n: _Stream(sandbox / n, progress_at=now) for n in OUTPUT_STREAMS})
         self._streamed()[task.task_id] = streamed
         self._arm_output_poll()
+
+    def _may_stream_to_framework(self) -> bool:
+        """Only within one principal: an executor publishes as its agent's principal, which
+        the broker lets reach no framework and a framework does not believe (docs/security.md);
+        another principal's framework gets the output's tail in the terminal status instead."""
+        info = getattr(self, "framework_info", None)
+        framework = info.principal if info is not None else ""
+        mine = own_principal(self.transport)  # type: ignore[attr-defined]
+        return not framework or not mine or framework == mine
 
     def output_ended(self, task_id: str) -> None:
         streamed = self._streamed().get(task_id)

@@ -51,6 +51,7 @@ def test_task_goes_starting_running_finished(executor, agent, runner, transport,
     exited(transport, "t1", 0)
     assert agent.states("t1") == [S.TASK_STARTING, S.TASK_RUNNING, S.TASK_FINISHED]
     assert agent.updates("t1")[-1].status.exit_code == 0
+    assert transport.dead_letters == []  # the launch handler ran to its end (health checks armed)
 
 
 def test_task_environment_names_the_task_and_its_sandbox(executor, runner, transport, tmp_path):

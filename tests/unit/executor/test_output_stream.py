@@ -11,7 +11,9 @@ from actors.executor import CommandExecutor
 from actors.executor.limits import NoLimits
 from actors.executor.output_stream import RESEND_AFTER
 from actors.runtime import Actor
-from messages import OUTPUT_CHUNK, OUTPUT_WINDOW, STREAM_LABEL, TaskOutput, TaskOutputAck, TaskProcessExited, decode
+from messages import (
+    OUTPUT_CHUNK, OUTPUT_WINDOW, STREAM_LABEL, RunTask, TaskOutput, TaskOutputAck, TaskProcessExited, decode,
+)
 from tests.unit.executor.fakes import FakeRunner, env, registered, run, say, task
 
 ADDRESS = "executor.a1.f1.mesobus-command"
@@ -95,3 +97,30 @@ def test_a_silent_framework_gets_the_unacknowledged_output_again(executor, frame
     ack(transport, "stdout", 100)
     tick(transport, clock, RESEND_AFTER + 0.5)
     assert len(stdout_of(framework.chunks)) == 2  # acknowledged: nothing more to send
+
+
+def test_another_principals_framework_gets_the_tail_in_the_status_not_a_stream(transport, tmp_path, agent, framework,
+                                                                                clock):
+    # The executor publishes as its agent's principal ("mesobus"): the broker lets it reach
+    # no framework of another principal, so streaming there would only hold its outbox.
+    from dataclasses import replace
+
+    from messages import ExecutorRegistered, StatusUpdate, TaskState
+    from tests.unit.executor.fakes import FRAMEWORK
+
+    other = replace(FRAMEWORK, principal="alice")
+    ref = CommandExecutor.start(env(tmp_path, idle_timeout=30.0), transport, runner=FakeRunner(), limits=NoLimits())
+    try:
+        ref.proxy().address.get()
+        reg = registered()
+        say(transport, ADDRESS, ExecutorRegistered(reg.executor, other, reg.agent))
+        say(transport, ADDRESS, RunTask(other, task("t1", labels={STREAM_LABEL: "1"})))
+        (tmp_path / "tasks" / "t1" / "stdout").write_bytes(b"ran\n")
+        tick(transport, clock, 1.0)
+        say(transport, ADDRESS, TaskProcessExited("t1", 0), sender=ADDRESS)
+        tick(transport, clock, 1.0)
+        assert framework.chunks == []
+        (final,) = [u.status for u in agent.bodies(StatusUpdate) if u.status.state is TaskState.TASK_FINISHED]
+        assert b"ran\n" in final.data
+    finally:
+        ref.stop()
