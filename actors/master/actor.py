@@ -315,13 +315,9 @@ class Master(SenderChecks, Actor):
     def _to_framework(self, msg: ExecutorToFramework) -> None:
         self.updates.to_framework(msg)
 
-    @on(MarkAgentGone)
-    def _mark_agent_gone(self, msg: MarkAgentGone) -> None:
-        self.agents.mark_gone(msg.agent_id)
-
     # --- operators: weights and quota (kept in the registry), teardown, maintenance ------
 
-    @on(WeightsUpdated, QuotaUpdated, TeardownFramework, AgentMaintenance)
+    @on(WeightsUpdated, QuotaUpdated, TeardownFramework, AgentMaintenance, MarkAgentGone)
     def _operator_call(self, msg) -> None:
         self.operator.handle(msg)
 

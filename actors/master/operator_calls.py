@@ -16,6 +16,7 @@ from messages import (
     AllocationEntry,
     FrameworkError,
     KillTask,
+    MarkAgentGone,
     OffersRevived,
     QuotaUpdated,
     Resources,
@@ -69,6 +70,8 @@ class OperatorCalls:
             m.send(m.config.allocator_address, QuotaUpdated(msg.role, msg.limit))
         elif isinstance(msg, AgentMaintenance):
             return self._maintain(msg)
+        elif isinstance(msg, MarkAgentGone):  # known or not (yet): never admitted from now on
+            m.agents.mark_gone(msg.agent_id)
         elif isinstance(msg, TeardownFramework):
             if m.frameworks.get(msg.framework_id) is None:
                 return f"no framework {msg.framework_id!r}"

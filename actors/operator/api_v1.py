@@ -107,6 +107,10 @@ def _teardown(source: MasterSource, call: dict) -> None:
     writes.teardown(source, _id(_field(call, "teardown"), "framework_id"))
 
 
+def _mark_agent_gone(source: MasterSource, call: dict) -> None:
+    writes.mark_gone(source, _id(_field(call, "mark_agent_gone"), "agent_id"))
+
+
 def _agent_call(active: bool, drain: bool = False) -> Callable[[MasterSource, dict], None]:
     def call(source: MasterSource, call: dict) -> None:
         body = _field(call, call["type"].lower())
@@ -122,9 +126,10 @@ WRITES: dict[str, Callable[[MasterSource, dict], None]] = {
     "UPDATE_WEIGHTS": _update_weights,
     "UPDATE_QUOTA": _update_quota,
     "TEARDOWN": _teardown,
+    "MARK_AGENT_GONE": _mark_agent_gone,
 }
 
-NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "MARK_AGENT_GONE", "START_MAINTENANCE",
+NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "START_MAINTENANCE",
                    "STOP_MAINTENANCE", "UPDATE_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE",
                    "SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
                    "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS"}

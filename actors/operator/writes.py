@@ -21,7 +21,7 @@ from typing import Any
 
 from actors.master.common import id_problem
 from actors.operator.source import MasterSource
-from messages import Envelope, QuotaUpdated, Resources, WeightsUpdated
+from messages import Envelope, MarkAgentGone, QuotaUpdated, Resources, WeightsUpdated
 from messages.operator import AgentMaintenance, OperatorAnswer, TeardownFramework
 
 ANSWER_TIMEOUT = 10.0
@@ -133,3 +133,12 @@ def maintain(source: MasterSource, agent_id: Any, *, active: bool, drain: bool =
     if problem is not None:
         raise CallError(problem)
     carry_out(source, AgentMaintenance(agent_id, active, drain))
+
+
+def mark_gone(source: MasterSource, agent_id: Any) -> None:
+    """MARK_AGENT_GONE: written to the registry; its tasks become TASK_GONE_BY_OPERATOR and
+    the agent is never admitted again."""
+    problem = id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
+    if problem is not None:
+        raise CallError(problem)
+    carry_out(source, MarkAgentGone(agent_id))

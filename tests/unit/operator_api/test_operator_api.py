@@ -124,7 +124,8 @@ def test_bad_calls_are_400_with_a_reason(client):
     unknown = _call(client, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": "nope"}}})
     assert unknown.status_code == 400 and "no framework" in unknown.text
     assert _call(client, {"type": "DRAIN_AGENT", "drain_agent": {}}).status_code == 400
-    assert _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": "a"}}}).status_code == 501
+    reserve = {"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": "a"}, "resources": []}}
+    assert _call(client, reserve).status_code == 501
 
 
 def test_quota_limits_what_the_role_is_offered_and_weights_are_kept(client, cluster):
@@ -325,5 +326,23 @@ def test_deactivated_agents_are_not_offered_and_drain_kills_their_tasks(client, 
         task = client.get("/master/tasks").json()["tasks"][0]
         assert _call(client, {"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": task["slave_id"]}}}).status_code == 200
         wait_for(lambda: any(s.state.value == "TASK_KILLED" for s in runner.scheduler.statuses), message="killed")
+    finally:
+        runner.stop()
+
+
+def test_an_agent_marked_gone_loses_its_tasks_and_leaves_the_cluster(client, cluster):
+    # Last in this module: the agent it marks is gone for good.
+    runner = _running_task(client, cluster)
+    try:
+        task = client.get("/master/tasks").json()["tasks"][0]
+        agent = task["slave_id"]
+        bad = _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {}}})
+        assert bad.status_code == 400
+        gone = _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent}}})
+        assert gone.status_code == 200
+        wait_for(lambda: any(s.state.value == "TASK_GONE_BY_OPERATOR" for s in runner.scheduler.statuses),
+                 message="TASK_GONE_BY_OPERATOR")
+        wait_for(lambda: agent not in [s["id"] for s in client.get("/master/slaves").json()["slaves"]],
+                 message="the agent no longer listed")
     finally:
         runner.stop()
