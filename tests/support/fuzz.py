@@ -10,12 +10,14 @@ epochs, long addresses).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,6 +27,8 @@ import msgpack
 import pika
 
 from tests.support.cluster_framework import ROOT, ProcessCluster
+
+QUEUE_PREFIX = "mesobus."  # a mailbox's queue is the prefix and its address
 
 Maker = Callable[[random.Random, str], bytes]  # (rng, target address) -> body
 
@@ -84,14 +88,18 @@ def big_text(rng: random.Random, target: str) -> bytes:
     return _envelope(target, "RegisterAgent", {"agent": agent, "version": ""}, sender="agent." + "y" * 300)
 
 
-def forged(rng: random.Random, target: str) -> bytes:
-    """Well-formed, but published with no verified user: refused by the sender checks."""
+def forged(rng: random.Random, target: str, agent_id: str = "fz") -> bytes:
+    """Well-formed, but published with no verified user: refused by the sender checks.
+
+    Each names someone who exists: an UnregisterAgent for an agent id nobody registered is
+    a harmless no-op the master handles (as Mesos ignores it), not a forgery, so it names
+    the running agent (`agent_id`), whose id is bound to the agent's principal."""
     long_id = "é" * 200
     choices = [
         ("PingAgent", {"connected": True}, "master", 2**62),
         ("ResourcesAllocated", {"allocations": [], "run": 0}, "allocator", 0),
         ("PongAgent", {"agent_id": long_id}, "agent." + long_id, 0),
-        ("UnregisterAgent", {"agent_id": "fz"}, "agent.fz", 0),
+        ("UnregisterAgent", {"agent_id": agent_id}, "agent." + agent_id, 0),
         ("AgentPingTimer", {"agent_id": "fz", "generation": 1}, "master", 0),
     ]
     name, body, sender, epoch = rng.choice(choices)
@@ -105,12 +113,15 @@ MAKERS: list[tuple[Maker, int]] = [  # (maker, weight)
 
 
 def messages(count: int, targets: list[str], seed: int = 1):
-    """(target, body) pairs: `count` bad messages spread over the makers and targets."""
+    """(target, body, maker name) triples: `count` bad messages spread over the makers and targets."""
     rng = random.Random(seed)
     makers, weights = zip(*MAKERS)
+    agent_id = next((t.removeprefix("agent.") for t in targets if t.startswith("agent.")), "fz")
     for n in range(count):
         target = targets[n % len(targets)]
-        yield target, rng.choices(makers, weights)[0](rng, target)
+        maker = rng.choices(makers, weights)[0]
+        body = forged(rng, target, agent_id) if maker is forged else maker(rng, target)
+        yield target, body, maker.__name__
 
 
 @dataclass
@@ -120,6 +131,8 @@ class FuzzResult:
     without_reason: int = 0
     seconds_to_send: float = 0.0
     seconds_to_settle: float = 0.0
+    not_dead_lettered: dict[str, int] = field(default_factory=dict)  # maker name -> messages never dead-lettered
+    left_in_mailboxes: int | None = None  # ready + unacked in the targets' mailboxes when counting
     rss_mb: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (before, after)
     alive: dict[str, bool] = field(default_factory=dict)
     run_true_exit: int | None = None
@@ -146,9 +159,25 @@ def _agent_address(url: str, timeout: float = 30.0) -> str:
     raise AssertionError("the agent's mailbox never appeared")
 
 
-def run_fuzz(url: str, work: Path, count: int, *, settle_timeout: float = 120.0, seed: int = 1) -> FuzzResult:
+def _mailbox_depth(url: str, queues: list[str]) -> int | None:
+    """Messages ready or unacked in `queues` (None if rabbitmqctl did not answer)."""
+    vhost = unquote(urlparse(url).path[1:]) or "/"
+    try:
+        out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+                             capture_output=True, text=True, timeout=60).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    depths = dict(line.split("\t")[:2] for line in out.splitlines() if line.count("\t") >= 1)
+    if not all(q in depths and depths[q].isdigit() for q in queues):
+        return None
+    return sum(int(depths[q]) for q in queues)
+
+
+def run_fuzz(url: str, work: Path, count: int, *, settle_timeout: float = 120.0, max_settle: float = 900.0,
+             seed: int = 1) -> FuzzResult:
     """Start a master and an agent on `url` (a private vhost), send `count` bad messages
-    to them, and report what happened."""
+    to them, wait until their mailboxes drain (or nothing moves for `settle_timeout`
+    seconds), and report what happened."""
     result = FuzzResult()
     cluster = ProcessCluster(url, work)
     try:
@@ -165,26 +194,47 @@ def run_fuzz(url: str, work: Path, count: int, *, settle_timeout: float = 120.0,
         for key in targets:
             channel.queue_bind(watch, "mesobus.dlx", key)
         started = time.monotonic()
-        for target, body in messages(count, targets, seed):
+        pending: Counter[tuple[str, bytes]] = Counter()  # (target, digest) of what is not dead-lettered yet
+        maker_of: dict[tuple[str, bytes], str] = {}
+        for target, body, maker in messages(count, targets, seed):
+            key = (target, hashlib.blake2b(body, digest_size=16).digest())
+            pending[key] += 1
+            maker_of[key] = maker
             channel.basic_publish("mesobus", target, body)
             result.sent += 1
             if result.sent % 1000 == 0:
                 connection.process_data_events(0)
         result.seconds_to_send = time.monotonic() - started
-        deadline = time.monotonic() + settle_timeout
-        while time.monotonic() < deadline:
+        # Wait for the mailboxes to drain, not for a fixed time: on a loaded machine the
+        # actors may still be working through the backlog. Give up only when nothing moves
+        # for `settle_timeout` seconds (a wedged actor) or after `max_settle` in all.
+        queues = [f"{QUEUE_PREFIX}{key}" for key in targets]
+        give_up = time.monotonic() + max_settle
+        last_progress, last_seen = time.monotonic(), None
+        while time.monotonic() < give_up:
             count_now = channel.queue_declare(watch, passive=True).method.message_count
-            if count_now >= result.sent:
+            result.left_in_mailboxes = _mailbox_depth(url, queues)
+            if count_now >= result.sent or result.left_in_mailboxes == 0:
                 break
-            connection.sleep(0.25)
+            if (count_now, result.left_in_mailboxes) != last_seen:
+                last_seen, last_progress = (count_now, result.left_in_mailboxes), time.monotonic()
+            elif time.monotonic() - last_progress > settle_timeout:
+                break
+            connection.sleep(1.0)
         result.seconds_to_settle = time.monotonic() - started
         while True:
-            method, props, _ = channel.basic_get(watch, auto_ack=True)
+            method, props, body = channel.basic_get(watch, auto_ack=True)
             if method is None:
                 break
             result.dead_lettered += 1
+            key = (method.routing_key, hashlib.blake2b(body, digest_size=16).digest())
+            if pending[key] > 0:
+                pending[key] -= 1
             if not (props.headers or {}).get("x-mesobus-reason"):
                 result.without_reason += 1
+        for key, left in pending.items():
+            if left:
+                result.not_dead_lettered[maker_of[key]] = result.not_dead_lettered.get(maker_of[key], 0) + left
         connection.close()
         result.alive = {"master": master.alive(), "agent": agent.alive()}
         after = {"master": rss_mb(master.pid) if master.alive() else 0.0,
