@@ -71,7 +71,7 @@ class Publisher:
         self.seq = 0  # the last sequence number handed out (written under _cond)
         self.watermark = 0  # every seq <= watermark is confirmed (written by the I/O thread)
         self.on_advance: Callable[[int], None] = lambda watermark: None  # I/O thread hook
-        self.on_no_journal: Callable[[], None] = lambda: None  # a journal batch came back (I/O thread)
+        self.on_no_journal: Callable[[bytes], None] = lambda body: None  # a journal batch came back (I/O thread)
         self._outbox: deque[Outgoing] = deque()
         self._scheduled = False
         self._ready = False  # the channel is open, in confirm mode, topology declared
@@ -407,14 +407,15 @@ class Publisher:
 
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         """An unroutable message came back: dead-letter it, keeping its sequence number.
-        A journal batch coming back means no journal stream is bound: journal copies stop."""
+        A journal batch coming back goes to `on_no_journal` (rabbitmq/journal_check.py):
+        sent again if the stream is only not up yet, else journal copies pause."""
         if method.routing_key == JOURNAL and properties is not None and JOURNAL_HEADER in (properties.headers or {}):
-            for tag, msg in self._unconfirmed:  # not to be sent again after a reconnect
+            for tag, msg in self._unconfirmed:  # not to be sent again after a reconnect (the check does)
                 if msg.routing_key == JOURNAL and tag not in self._returned and msg.body == body:
                     self._returned.add(tag)
                     break
             self._stats["journal_returned"] += 1
-            self.on_no_journal()
+            self.on_no_journal(body)
             return
         self._stats["unroutable"] += 1
         self._say_unroutable(method.routing_key, method.reply_text)

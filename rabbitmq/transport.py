@@ -31,6 +31,7 @@ from rabbitmq.config import BrokerConfig, parse_url, with_options
 from rabbitmq.connection import IoThread
 from rabbitmq.consumer import Consumers
 from rabbitmq.frames import Unpublishable
+from rabbitmq.journal_check import JournalCheck
 from rabbitmq.journal_copies import JournalCopies
 from rabbitmq.publisher import Publisher
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 _MAX_REASON = 4000  # characters of a dead letter's reason kept in its header
 _JOURNAL_HEADERS = {topology.JOURNAL_HEADER: 1}  # sent mandatory: a return means no journal stream
-_JOURNAL_RECHECK = 30.0  # seconds without journal copies after a batch came back unroutable
+_JOURNAL_RECHECK = 30.0  # seconds without journal copies once the broker says there is no stream
 _GROUP_HEADERS = {"x-mesobus-group": 1}  # likewise
 _UNSUBSCRIBE_WAIT = 10.0  # seconds unsubscribe() waits for the channel to close
 
@@ -82,7 +83,10 @@ class AmqpTransport(Transport):
         self._publisher = Publisher(self._io, self.config, self._stats)
         self._consumers = Consumers(self._io, self.config, self._publisher, self._stats)
         self._copies = JournalCopies(self._send_journal_batch, self.clock, user=self.user)
-        self._publisher.on_no_journal = lambda: self._copies.pause(_JOURNAL_RECHECK)
+        self._journal_check = JournalCheck(
+            self._resend_journal_batch, lambda: self._copies.pause(_JOURNAL_RECHECK), self.clock.call_later,
+        )
+        self._publisher.on_no_journal = self._journal_check.returned
         if not self.config.journal:
             self._copies.stop()
         self._io.start()
@@ -191,6 +195,15 @@ class AmqpTransport(Transport):
             # that filled the batch (its own message was sent) nor the clock's thread.
             log.error("mesobus: a journal batch was not sent: %s", err)
 
+    def _resend_journal_batch(self, body: bytes) -> None:
+        """A returned batch sent again (rabbitmq/journal_check.py: the stream was not up)."""
+        if self._closed or not self._copies.on:
+            return
+        try:
+            self._publisher.publish(topology.EXCHANGE, topology.JOURNAL, body, _JOURNAL_HEADERS, wait=False)
+        except TransportError as err:
+            log.error("mesobus: a journal batch was not sent again: %s", err)
+
     def publish_raw(self, address: str, body: bytes) -> None:
         """Put bytes into a mailbox as they are (tests inject malformed messages)."""
         self._publisher.publish(topology.EXCHANGE, address, body)
@@ -273,6 +286,7 @@ class AmqpTransport(Transport):
     # --- I/O thread hooks -----------------------------------------------------------------
 
     def _on_open(self, connection: Any) -> None:
+        self._journal_check.connection = connection  # asks it about returned journal batches
         # Queues are bound to the `mesobus` exchange: declare it before the subscriptions.
         def consume() -> None:
             self._consumers.attach(connection)
@@ -283,6 +297,7 @@ class AmqpTransport(Transport):
             self._publisher.attach(connection, ready=consume)
 
     def _on_lost(self, reason: str) -> None:
+        self._journal_check.connection = None
         self._publisher.detach()
         self._consumers.detach()
         if self._fence is not None:
