@@ -20,6 +20,7 @@ if missing:
 PY
 
 bash deploy/broker/ensure-local-broker.sh
+bash deploy/ensure-browser.sh
 
 # Without a path among the arguments, run everything: the tests and the doctests.
 paths=0
