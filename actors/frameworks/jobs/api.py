@@ -5,7 +5,6 @@ runs its work on the scheduler's thread (`call`). Errors are Chronos' `{"message
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 from starlette.applications import Starlette
@@ -20,14 +19,11 @@ from actors.frameworks.jobs.model import JobInvalid, is_dependent
 from actors.frameworks.jobs.page import render_page
 from actors.frameworks.jobs.scheduler import JobsScheduler, call
 from actors.frameworks.jobs.stats import PERCENTILES
+from actors.http.body import BadRequest, json_body
 
 MAX_BODY = 1 * 2**20
 MAX_ARGUMENTS = 256
 NO_CONTENT = 204
-
-
-class BadRequest(ValueError):
-    pass
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -50,13 +46,7 @@ def build_app(handle: Any) -> Starlette:
             return _error(f"job {err.args[0]!r} not found", 404)
 
     async def body(request: Request) -> Any:
-        data = await request.body()
-        if len(data) > MAX_BODY:
-            raise BadRequest(f"request body larger than {MAX_BODY} bytes")
-        try:
-            return json.loads(data or b"null")
-        except ValueError as err:
-            raise BadRequest(f"invalid JSON: {err}") from None
+        return await json_body(request, MAX_BODY)
 
     def put_job(dependent: bool) -> Callable:
         async def endpoint(request: Request) -> Response:

@@ -5,7 +5,6 @@ shapes of shapes.py. See docs/services.md for the table and the differences.
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Any, Callable
 
@@ -22,6 +21,7 @@ from actors.frameworks.services.errors import BadRequest, Conflict, NotFound
 from actors.frameworks.services.paths import normalize_id
 from actors.frameworks.services.scheduler import ServicesScheduler, call
 from actors.frameworks.services.timefmt import iso
+from actors.http.body import json_body
 
 MAX_BODY = 1 * 2**20
 VERSION = "1.4.0"
@@ -52,13 +52,7 @@ class _Api:
             return JSONResponse({"message": str(err)}, status_code=400)
 
     async def body(self, request: Request) -> Any:
-        data = await request.body()
-        if len(data) > MAX_BODY:
-            raise BadRequest(f"request body larger than {MAX_BODY} bytes")
-        try:
-            return json.loads(data or b"null")
-        except ValueError as err:
-            raise BadRequest(f"Invalid JSON: {err}") from None
+        return await json_body(request, MAX_BODY)
 
 
 def build_app(handle: Any) -> Starlette:
