@@ -17,9 +17,9 @@ class BadRequest(ValueError):
     """400: a request that cannot be taken (each API words its own error body)."""
 
 
-async def json_body(request: Request, limit: int) -> Any:
-    """The body parsed as JSON (empty: None). Raises BadRequest for one over `limit`
-    bytes (the Content-Length is trusted only to refuse early) or one that is not JSON."""
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The body, read only while it stays within `limit` bytes (the Content-Length is
+    trusted only to refuse early). Raises BadRequest for a larger one."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BadRequest(f"request body larger than {limit} bytes")
@@ -28,7 +28,14 @@ async def json_body(request: Request, limit: int) -> Any:
         data += chunk
         if len(data) > limit:
             raise BadRequest(f"request body larger than {limit} bytes")
+    return bytes(data)
+
+
+async def json_body(request: Request, limit: int) -> Any:
+    """The body parsed as JSON (empty: None). Raises BadRequest for one over `limit`
+    bytes or one that is not JSON."""
+    data = await bounded_body(request, limit)
     try:
-        return json.loads(bytes(data) or b"null")
+        return json.loads(data or b"null")
     except ValueError as err:
         raise BadRequest(f"invalid JSON: {err}") from None

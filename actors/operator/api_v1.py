@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from actors.http.body import BadRequest, bounded_body
 from actors.master.snapshot import Snapshot
 from actors.operator import shapes_v1, writes
 from actors.operator.master_v0 import VERSION, roles_json
@@ -140,8 +141,9 @@ async def call(request: Request) -> Response:
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if content_type not in ("application/json", ""):
         return error(415, f"Content-Type {content_type!r}: mesobus speaks application/json (not protobuf)")
-    body = await request.body()
-    if len(body) > MAX_BODY:
+    try:
+        body = await bounded_body(request, MAX_BODY)
+    except BadRequest:
         return error(413, f"the call is larger than {MAX_BODY} bytes")
     try:
         parsed = json.loads(body or b"null")

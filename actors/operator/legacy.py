@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from actors.operator import writes
 from actors.operator.respond import error, json_response, redirect_to_leader, snapshot_or_redirect
+from actors.http.body import BadRequest, bounded_body
 from actors.operator.writes import CallError, Unavailable
 from messages import Resources
 
@@ -24,10 +25,10 @@ MAX_BODY = 1 << 20
 
 
 async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise CallError(f"the request is larger than {MAX_BODY} bytes")
-    return body
+    try:
+        return await bounded_body(request, MAX_BODY)
+    except BadRequest as err:
+        raise CallError(str(err)) from None
 
 
 async def _write(request: Request, action) -> Response:
