@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 
 from actors.cli.agent_status import AgentStatusLines
 from actors.cli.common import (
-    actor_death_line, add_broker, fail, need_broker, redact, resources_text, signal_exit_code, stop_on_actor_death,
+    actor_death_line, add_broker, broker_error_line, fail, need_broker, redact, resources_text, signal_exit_code, stop_on_actor_death,
     wait_for_signal,
 )
 
 if TYPE_CHECKING:
     from actors.agent import AgentConfig
+    from actors.runtime import Transport
 
 PROG = "mesobus agent"
 LOOK_EVERY = 2.0  # seconds between looks at the agent's state (a snapshot of all its tasks)
+FIRST_CONNECTION_WAIT = 5.0  # seconds the agent waits to hear whether the broker takes its user
 
 EXECUTOR_MODES = ("process", "noop", "auto", "in-process")
 
@@ -101,6 +103,10 @@ def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
             return fail(PROG, str(err), 1)
         except OSError as err:
             return fail(PROG, f"--work-dir {args.work_dir}: {err.strerror or err}", 1)
+        refusal = _first_connection(transport)
+        if refusal is not None:  # a wrong password or no access to the vhost: one line
+            ref.stop()
+            return fail(PROG, broker_error_line(refusal), 1)
         say = lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True)  # noqa: E731
         say(f"{config.hostname} offers {config.resources} on {redact(args.broker)};"
             f" registering with the master; Ctrl-C to stop")
@@ -133,6 +139,15 @@ def _serve(args: argparse.Namespace, config: "AgentConfig") -> int:
     finally:
         transport.close()
     return signal_exit_code(how)
+
+
+def _first_connection(transport: "Transport", wait: float = FIRST_CONNECTION_WAIT) -> Exception | None:
+    """The broker's refusal of this agent's user, if it refuses within `wait` seconds:
+    said instead of the status lines (an outage is waited out, and said, as before)."""
+    deadline = time.monotonic() + wait
+    while not transport.connected and transport.refused is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return transport.refused
 
 
 def _limits(mode: str) -> str:

@@ -162,6 +162,8 @@ def _no_traceback_for_broker_errors(record: logging.LogRecord) -> bool:
     if record.name.startswith(("rabbitmq.", "actors.runtime.deaths")) and refused_access(record.getMessage()):
         return False  # the refusal ends the command, whose own line says so
     error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, TransportError) and record.name == "pykka" and refused_access(str(error)):
+        return False  # an actor that could not start for it: the same refusal, said once
     if isinstance(error, TransportError):
         record.msg = f"{record.getMessage()} {error}"
         record.args = None

@@ -132,6 +132,16 @@ class Transport(ABC):
     def timer_done(self) -> None:
         """The timer announced by `timer_pending()` was handled (or dropped)."""
 
+    @property
+    def connected(self) -> bool:
+        """Whether the transport holds a connection now (an in-process one always does)."""
+        return True
+
+    @property
+    def refused(self) -> "TransportError | None":
+        """The broker's refusal of this transport's user, once it refused it (never, in process)."""
+        return None
+
     def batch(self) -> ContextManager[None]:
         """`with transport.batch():` publishes from this thread may be held back and sent
         together when the block ends (the actor runtime wraps each burst of deliveries in

@@ -101,3 +101,12 @@ def test_run_names_the_agent_its_task_is_stuck_staging_on(broker_url: str, tmp_p
                 agent.popen.send_signal(signal.SIGCONT)
         finally:
             c.stop()
+
+
+def test_an_agent_with_a_wrong_password_is_one_line_and_exit_1(cluster, tmp_path: Path) -> None:
+    result = mesobus("agent", "--broker", wrong_password(cluster.url), "--work-dir", str(tmp_path / "agent"),
+                     timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("mesobus agent: error: the broker refused access") and \
+        result.stderr.count("\n") == 1, result.stderr
+    assert "not-the-password" not in result.stderr
