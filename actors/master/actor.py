@@ -27,6 +27,7 @@ from actors.master.acls import ACLs
 from actors.master.agents import Agents
 from actors.master.common import framework_address
 from actors.master.config import MasterConfig
+from actors.master.feed import TaskFeed
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
 from actors.master.offers import OfferBook
@@ -125,7 +126,7 @@ class Master(SenderChecks, Actor):
         # The components get the effects and shared records they need (ports.py), not
         # the actor, and are wired to the components they work with.
         ports = Ports(self, self.config, self.metrics, self.registry, self.master_info)
-        self.tasks = Tasks(self.config.max_completed_tasks)
+        self.tasks = Tasks(self.config.max_completed_tasks, feed=TaskFeed())
         self.frameworks = Frameworks(ports)
         self.agents = Agents(ports)
         self.offers = OfferBook(ports)
@@ -141,7 +142,8 @@ class Master(SenderChecks, Actor):
         self.readmit.connect(frameworks=frameworks, tasks=tasks, agents=agents, updates=updates, offers=offers)
         self.operator = OperatorCalls(self)
         self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
-        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views))
+        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views),
+                                           feed=self.tasks.feed)
         self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----

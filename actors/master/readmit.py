@@ -174,8 +174,7 @@ class Readmission(Component):
             if live.agent_id != record.id:
                 self.tasks.move(live, record.id)
             if live.state != task.state:
-                live.state = task.state  # e.g. TASK_UNREACHABLE -> TASK_RUNNING
-                live.updated_at = self.io.now()
+                self.tasks.restate(live, task.state, self.io.now())  # e.g. TASK_UNREACHABLE -> TASK_RUNNING
             if live.kill_requested:  # asked while the agent was away (or the kill was lost)
                 self.io.send(agent_address(record.id), KillTask(fid, task.task_id, record.id))
             return

@@ -32,6 +32,7 @@ from messages import Resources, TaskState, TaskStatus
 
 if TYPE_CHECKING:
     from actors.master.actor import Master
+    from actors.master.feed import TaskFeed
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class Snapshot:
     weights: dict[str, float] = field(default_factory=dict)
     quota: dict[str, Resources] = field(default_factory=dict)
     built_in: float = 0.0  # seconds the master's thread spent building it
+    feed_seq: int = 0  # the last task change (feed.py) this picture shows
 
     def all_tasks(self) -> tuple[TaskView, ...]:
         return self.tasks + self.completed_tasks
@@ -208,8 +210,10 @@ class SnapshotPublisher:
     without one (the actor not started yet, or a unit test), `latest()` builds in place.
     """
 
-    def __init__(self, build: Callable[[int], Snapshot], interval: float = 1.0, budget: float = 0.02) -> None:
+    def __init__(self, build: Callable[[int], Snapshot], interval: float = 1.0, budget: float = 0.02,
+                 feed: "TaskFeed | None" = None) -> None:
         self.build = build
+        self.feed = feed  # every task change between pictures, for SUBSCRIBE streams
         self.interval = interval
         # The share of the process' time that building and rendering pictures may take: a
         # picture that cost 40 ms (built here, rendered by readers, see `charge`) is not
@@ -300,7 +304,7 @@ def build_snapshot(m: "Master", version: int, cache: dict | None = None) -> Snap
         if hit is not None and hit[0] == stamp:
             views[t.key] = hit
             return hit[1]
-        view = _task(t)
+        view = task_view(t)
         views[t.key] = (stamp, view)
         return view
 
@@ -340,10 +344,12 @@ def build_snapshot(m: "Master", version: int, cache: dict | None = None) -> Snap
         finished_counts=dict(m.tasks.finished_counts),
         weights=dict(m.operator.weights),
         quota=dict(m.operator.quotas),
+        feed_seq=m.tasks.feed.seq if m.tasks.feed is not None else 0,
     )
 
 
-def _task(t) -> TaskView:
+def task_view(t) -> TaskView:
+    """A task record as readers on other threads may hold it (immutable)."""
     return TaskView(t.framework_id, t.task_id, t.name, t.agent_id, t.executor_id, t.resources, t.role, t.state,
                     tuple(t.statuses), t.created_at, t.updated_at, tuple(t.labels.items()))
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from messages import Resources, Task, TaskState, TaskStatus
+
+if TYPE_CHECKING:
+    from actors.master.feed import TaskFeed
 
 Key = tuple[str, str]  # (framework_id, task_id)
 
@@ -77,10 +80,12 @@ class TaskRecord:
 
 
 class Tasks:
-    """Live tasks indexed three ways, plus the last `max_completed` finished ones."""
+    """Live tasks indexed three ways, plus the last `max_completed` finished ones.
+    Every change goes through the methods below and is noted in `feed` (feed.py)."""
 
-    def __init__(self, max_completed: int = 10000) -> None:
+    def __init__(self, max_completed: int = 10000, feed: "TaskFeed | None" = None) -> None:
         self.max_completed = max_completed
+        self.feed = feed
         self._live: dict[Key, TaskRecord] = {}
         self._by_agent: dict[str, dict[Key, None]] = {}
         self._by_framework: dict[str, dict[Key, None]] = {}
@@ -98,6 +103,7 @@ class Tasks:
         self._live[key] = record
         self._by_agent.setdefault(record.agent_id, {})[key] = None
         self._by_framework.setdefault(record.framework_id, {})[key] = None
+        self._note("added", record)
         return record
 
     def update(self, record: TaskRecord, status: TaskStatus, state: TaskState, now: float) -> None:
@@ -106,6 +112,14 @@ class Tasks:
         record.state = state
         record.updated_at = now
         _remember(record, status)
+        self._note("updated", record)
+
+    def restate(self, record: TaskRecord, state: TaskState, now: float) -> None:
+        """An agent re-registered with the task in another state than the master's
+        (e.g. TASK_UNREACHABLE -> TASK_RUNNING): its word, without a status update."""
+        record.state = state
+        record.updated_at = now
+        self._note("updated", record)
 
     def finish(
         self, record: TaskRecord, state: TaskState, now: float, status: TaskStatus | None = None
@@ -124,6 +138,7 @@ class Tasks:
         while len(self._completed) > self.max_completed:
             self._completed.popitem(last=False)
         self.finished_counts[state.value] += 1
+        self._note("updated", record)
 
     def move(self, record: TaskRecord, agent_id: str) -> None:
         """An agent re-registered with a task the master had on another agent."""
@@ -131,10 +146,15 @@ class Tasks:
         record.agent_id = agent_id
         self._by_agent.setdefault(agent_id, {})[record.key] = None
         self._by_framework.setdefault(record.framework_id, {})[record.key] = None
+        self._note("updated", record)
 
     def forget_completed_of(self, framework_id: str) -> None:
         for key in [k for k in self._completed if k[0] == framework_id]:
             del self._completed[key]
+
+    def _note(self, kind: str, record: TaskRecord) -> None:
+        if self.feed is not None:
+            self.feed.note(kind, record)
 
     def _unindex(self, record: TaskRecord) -> None:
         key = record.key

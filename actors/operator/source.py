@@ -12,6 +12,7 @@ import time
 from concurrent.futures import Future
 from typing import Any, Callable
 
+from actors.master.feed import TaskFeed
 from actors.master.snapshot import Snapshot, SnapshotPublisher
 
 Send = Callable[[Any, float], "Future[Any]"]  # (message to the master, timeout) -> its answer's body
@@ -42,6 +43,20 @@ class MasterSource:
     def snapshot(self) -> Snapshot | None:
         publisher = self.publisher
         return publisher.latest() if publisher is not None else None
+
+    def fresh_snapshot(self) -> Snapshot | None:
+        """A picture built after this call began (for a SUBSCRIBE stream's start)."""
+        publisher = self.publisher
+        if publisher is None:
+            return None
+        publisher.expire()
+        return publisher.latest()
+
+    @property
+    def feed(self) -> TaskFeed | None:
+        """Every task change between pictures (actors/master/feed.py), while leading."""
+        publisher = self.publisher
+        return publisher.feed if publisher is not None else None
 
     def leader_address(self) -> str | None:
         """host:port of the leading master's HTTP API (this one's when it leads)."""

@@ -3,8 +3,12 @@
 `AGENT_REMOVED`, `FRAMEWORK_ADDED`, `FRAMEWORK_UPDATED`, `FRAMEWORK_REMOVED`, and a
 `HEARTBEAT` every `HEARTBEAT_SECONDS`.
 
-Events are found by comparing successive snapshots (polled every `POLL_SECONDS`), so a
-task that changes twice between two polls is reported once, in its latest state.
+Task events come from the master's task feed (actors/master/feed.py): every transition,
+in order, however fast. Agents and frameworks are compared between successive pictures
+of the master (snapshot.py: about a second apart while it changes): a framework or agent
+is announced before the first task event that names it (a fresh picture is asked for
+then), and its removal after its tasks' last updates. A stream that falls more than the feed's capacity behind is ended (the
+client subscribes again and gets the whole state), never fed a gap.
 
 >>> record({"type": "HEARTBEAT"})
 b'20\\n{"type":"HEARTBEAT"}'
@@ -15,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from actors.master.snapshot import Snapshot
+from actors.master.feed import Event
+from actors.master.snapshot import Snapshot, TaskView
 from actors.operator import shapes_v1
 from actors.operator.respond import error, redirect_to_leader
 
@@ -38,11 +43,10 @@ def record(event: dict[str, Any]) -> bytes:
     return str(len(data)).encode() + b"\n" + data
 
 
-def events_between(old: Snapshot, new: Snapshot) -> list[dict[str, Any]]:
-    """What changed from `old` to `new`, in Mesos' order: frameworks and agents added
-    before their tasks, removals after."""
+def membership_events(old: Snapshot, new: Snapshot) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Frameworks and agents that came, changed or went from `old` to `new`: (added or
+    updated, removed)."""
     added: list[dict[str, Any]] = []
-    tasks: list[dict[str, Any]] = []
     removed: list[dict[str, Any]] = []
     frameworks_before = {f.framework_id: f for f in old.frameworks}
     now_ids = set()
@@ -64,18 +68,38 @@ def events_between(old: Snapshot, new: Snapshot) -> list[dict[str, Any]]:
             added.append({"type": "AGENT_ADDED", "agent_added": {"agent": shapes_v1.agent_v1(new, a)}})
     for agent_id in agents_before - agents_now:
         removed.append({"type": "AGENT_REMOVED", "agent_removed": {"agent_id": shapes_v1.id_json(agent_id)}})
+    return added, removed
+
+
+def task_event(kind: str, t: TaskView) -> dict[str, Any]:
+    if kind == "added":
+        return {"type": "TASK_ADDED", "task_added": {"task": shapes_v1.task_v1(t)}}
+    update: dict[str, Any] = {"framework_id": shapes_v1.id_json(t.framework_id), "state": t.state.value,
+                              "agent_id": shapes_v1.id_json(t.agent_id)}
+    if t.statuses:
+        update["status"] = shapes_v1.status_v1(t.statuses[-1])
+    return {"type": "TASK_UPDATED", "task_updated": update}
+
+
+def compared_task_events(old: Snapshot, new: Snapshot) -> list[dict[str, Any]]:
+    """Without a feed: tasks compared between two pictures (a task that changed twice in
+    between is reported once, in its latest state)."""
     before = {(t.framework_id, t.task_id): t for t in old.all_tasks()}
+    out = []
     for t in new.all_tasks():
         was = before.get((t.framework_id, t.task_id))
         if was is None:
-            tasks.append({"type": "TASK_ADDED", "task_added": {"task": shapes_v1.task_v1(t)}})
+            out.append(task_event("added", t))
         elif was is not t and (was.state != t.state or was.statuses != t.statuses):
-            update: dict[str, Any] = {"framework_id": shapes_v1.id_json(t.framework_id), "state": t.state.value,
-                                      "agent_id": shapes_v1.id_json(t.agent_id)}
-            if t.statuses:
-                update["status"] = shapes_v1.status_v1(t.statuses[-1])
-            tasks.append({"type": "TASK_UPDATED", "task_updated": update})
-    return added + tasks + removed
+            out.append(task_event("updated", t))
+    return out
+
+
+def _unannounced(snap: Snapshot, changes: Iterable[Event]) -> bool:
+    """Whether a task change names a framework or an agent `snap` does not show yet."""
+    frameworks = {f.framework_id for f in snap.frameworks}
+    agents = {a.agent_id for a in snap.agents}
+    return any(t.framework_id not in frameworks or t.agent_id not in agents for _, _, t in changes)
 
 
 def subscribe(request: Request) -> Response:
@@ -87,27 +111,43 @@ def subscribe(request: Request) -> Response:
         if _subscribers >= MAX_SUBSCRIBERS:
             return error(503, f"too many subscribers (at most {MAX_SUBSCRIBERS})")
         _subscribers += 1
+    feed = source.feed
 
     async def stream() -> AsyncIterator[bytes]:
         global _subscribers
+        if feed is not None:
+            feed.listen()  # before the first picture, so that nothing falls between the two
         try:
-            snap = await run_in_threadpool(source.snapshot)
+            snap = await run_in_threadpool(source.fresh_snapshot)
+            if snap is None:
+                return
             yield record({"type": "SUBSCRIBED", "subscribed": {"get_state": shapes_v1.get_state(snap),
                                                               "heartbeat_interval_seconds": HEARTBEAT_SECONDS}})
             yield record({"type": "HEARTBEAT"})
-            quiet = 0.0
+            seq, quiet = snap.feed_seq, 0.0
             while source.leading:
                 await asyncio.sleep(POLL_SECONDS)
                 quiet += POLL_SECONDS
+                changes = feed.since(seq) if feed is not None else []
+                if changes is None:
+                    return  # fell behind the feed: the client subscribes again
                 fresh = await run_in_threadpool(source.snapshot)
-                if fresh is not None and fresh is not snap:
-                    for event in events_between(snap, fresh):
-                        yield record(event)
-                    snap = fresh
+                if fresh is not None and _unannounced(fresh, changes):
+                    fresh = await run_in_threadpool(source.fresh_snapshot)
+                if fresh is None:
+                    continue
+                added, removed = membership_events(snap, fresh)
+                tasks = ([task_event(kind, t) for _, kind, t in changes] if feed is not None
+                         else compared_task_events(snap, fresh))
+                for event in added + tasks + removed:
+                    yield record(event)
+                snap, seq = fresh, (changes[-1][0] if changes else seq)
                 if quiet >= HEARTBEAT_SECONDS:
                     quiet = 0.0
                     yield record({"type": "HEARTBEAT"})
         finally:
+            if feed is not None:
+                feed.unlisten()
             with _lock:
                 _subscribers -= 1
 
