@@ -347,7 +347,7 @@ class Master(SenderChecks, Actor):
                         self.envelope.epoch)
             self.metrics["master/allocations_from_strangers"] += 1
             return
-        self.offers.make(self.operator.held_back(msg.allocations))
+        self.offers.make(self.operator.held_back(self.reservations.settled(msg.allocations)))
 
     @on(AgentPingTimer)
     def _ping_timer(self, msg: AgentPingTimer) -> None:

@@ -13,6 +13,11 @@
    frameworks of its role; unreserved, it is back in the pool.
 
 The agent itself is not told (no CheckpointResources; docs/differences.md).
+
+An allocation the allocator made before it took the new total may be on its way to the
+master: for a while after a change (RESHAPED_SECONDS) the allocations on that agent are
+checked against what is free there now, and one that no longer fits goes back to the
+allocator instead of becoming an offer (`settled`).
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Refusal = tuple[int, str]  # (HTTP status, why)
+RESHAPED_SECONDS = 10.0  # far longer than an allocation takes to reach the master
 
 
 class OperatorReservations(Component):
     def __init__(self, ports: Ports, acls: "ACLs") -> None:
         super().__init__(ports)
         self.acls = acls
+        self.reshaped: dict[str, float] = {}  # agent id -> until when its allocations are checked
 
     def connect(self, *, agents: "Agents", offers: "OfferBook", tasks: "Tasks") -> None:
         """The components it works with (wired by the Master once all exist)."""
@@ -79,9 +86,37 @@ class OperatorReservations(Component):
         agent.reservations = reservations
         agent.convert(take, give)
         self.io.send(self.config.allocator_address, AgentUpdated(agent.id, agent.total, recovered))
+        self.reshaped[agent.id] = self.io.now() + RESHAPED_SECONDS
         self.metrics[f"master/operator_{kind.lower()}s"] += 1
         log.info("master: operator %s %s on agent %s", kind, res, agent.id)
         return None
+
+    def settled(self, allocations: tuple[AllocationEntry, ...]) -> tuple[AllocationEntry, ...]:
+        """The allocations that still fit their agent; those made for its shape before
+        an operator's (un)reservation go back to the allocator."""
+        if not self.reshaped:
+            return allocations
+        now = self.io.now()
+        for agent_id in [a for a, until in self.reshaped.items() if until <= now]:
+            del self.reshaped[agent_id]
+        free: dict[str, Resources] = {}
+        kept = []
+        for entry in allocations:
+            agent = self.agents.get(entry.agent_id) if entry.agent_id in self.reshaped else None
+            if agent is None:
+                kept.append(entry)
+                continue
+            if entry.agent_id not in free:
+                free[entry.agent_id] = agent.total - self._used(agent) - self.offers.offered_on(agent.id)
+            if entry.resources <= free[entry.agent_id]:
+                free[entry.agent_id] = free[entry.agent_id] - entry.resources
+                kept.append(entry)
+            else:
+                log.info("master: an allocation of %s on %s predates its reservations; recovering it",
+                         entry.resources, entry.agent_id)
+                self.metrics["master/allocations_outdated"] += 1
+                self.offers.recover(entry.framework_id, entry.agent_id, entry.role, entry.resources)
+        return tuple(kept)
 
     def _used(self, agent: "AgentRecord") -> Resources:
         used = Resources()

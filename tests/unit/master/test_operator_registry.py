@@ -12,6 +12,7 @@ from actors.registry import MemoryRegistryLog, Registry
 from messages import (
     Accept,
     AgentRegistered,
+    AgentUpdated,
     Filters,
     KillTask,
     MachineId,
@@ -22,7 +23,7 @@ from messages import (
     ReregisterAgent,
     ReregisterFramework,
     Resources,
-    RunTask,
+    ResourcesRecovered,
     ShutdownAgent,
     Task,
     TaskInfo,
@@ -280,3 +281,21 @@ def test_a_new_leader_keeps_agents_deactivated_draining_and_machines_in_maintena
         assert "a1" in {o.agent_id for o in fw.offers()}
     finally:
         cluster.stop()
+
+
+def test_an_allocation_made_before_a_reservation_goes_back_instead_of_being_offered(cluster):
+    # `cluster`: a fake allocator, so the test decides what is allocated and when.
+    operator = Operator(cluster)
+    web = cluster.framework("w1", roles=("web",))
+    cluster.agent("a1", "cpus:4;mem:1024")
+    assert operator.call(ReserveResources("a1", Resources.parse("cpus(web):3"))).ok
+    update = cluster.allocator_got(AgentUpdated)[-1]
+    assert update.total == Resources.parse("cpus:1;mem:1024;cpus(web):3") and update.recovered == ()
+    # Allocated for the old shape (on its way while the reservation was made): recovered.
+    cluster.allocate(("w1", "a1", "cpus:4;mem:1024", "web"))
+    assert web.offers() == []
+    assert cluster.allocator_got(ResourcesRecovered)[-1].resources == Resources.parse("cpus:4;mem:1024")
+    assert cluster.state()["metrics"]["master/allocations_outdated"] == 1
+    # Allocated for the new shape: offered.
+    offer = cluster.offer("w1", "a1", "cpus:1;mem:1024;cpus(web):3", "web")
+    assert offer.resources.reserved("web") == Resources.parse("cpus(web):3")
