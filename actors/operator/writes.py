@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import time
 from concurrent.futures import Future
 from typing import Any
@@ -160,6 +161,9 @@ def mark_gone(source: MasterSource, agent_id: Any) -> None:
 
 
 MAX_RESOURCE_ITEMS = 1024  # Resource objects in one call
+# What Mesos' text form can carry unambiguously (the parts are joined into that form).
+_RESOURCE_NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
+_SET_ITEM = re.compile(r"^[^,;:(){}\s\[\]]{1,256}$")
 
 
 def parse_resources(items: Any, what: str = "resources") -> Resources:
@@ -181,8 +185,8 @@ def parse_resources(items: Any, what: str = "resources") -> Resources:
         if not isinstance(item, dict):
             raise CallError(f"{where}: expected a Resource object, not {item!r:.80}")
         name = item.get("name")
-        if not isinstance(name, str) or not name:
-            raise CallError(f"{where}: expected a \"name\"")
+        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+            raise CallError(f"{where}: expected a resource \"name\" (letters, digits, _ . -), not {name!r:.80}")
         role = _resource_role(item, where)
         label = name if role == "*" else f"{name}({role})"
         try:
@@ -214,7 +218,7 @@ def _resource_value(item: dict, where: str) -> str:
         value = (item.get("scalar") or {}).get("value") if isinstance(item.get("scalar"), dict) else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise CallError(f"{where}: scalar.value must be a number >= 0, not {value!r:.40}")
-        return repr(float(value))
+        return f"{float(value):.3f}"  # Mesos keeps scalars to three decimals too
     if kind == "RANGES":
         ranges = item.get("ranges")
         spans = ranges.get("range") if isinstance(ranges, dict) else None
@@ -230,8 +234,8 @@ def _resource_value(item: dict, where: str) -> str:
     if kind == "SET":
         given = item.get("set")
         values = given.get("item") if isinstance(given, dict) else None
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise CallError(f"{where}: set.item must be a list of text")
+        if not isinstance(values, list) or not all(isinstance(v, str) and _SET_ITEM.match(v) for v in values):
+            raise CallError(f"{where}: set.item must be a list of text without , ; : ( ) {{ }} or spaces")
         return "{" + ",".join(values) + "}"
     raise CallError(f"{where}: type must be SCALAR, RANGES or SET, not {kind!r:.40}")
 
