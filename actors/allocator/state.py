@@ -118,7 +118,6 @@ class AgentState:
         self.blocked.clear()
         self.version += 1
 
-
     def _recount(self) -> None:
         """available = total - everything allocated (whatever does not fit is left out)."""
         held = EMPTY

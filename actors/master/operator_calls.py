@@ -104,9 +104,9 @@ class OperatorCalls:
     def _maintain(self, msg: AgentMaintenance) -> str | None:
         m = self.m
         agent = m.agents.get(msg.agent_id)
-        if agent is None:
-            return f"no agent {msg.agent_id!r}"
         deactivated = m.registry.state.deactivated
+        if agent is None and not (msg.active and msg.agent_id in deactivated):
+            return f"no agent {msg.agent_id!r}"  # (one deactivated may be reactivated before it is back)
         if msg.active:
             if msg.agent_id in deactivated:
                 m.registry.write(AgentActivation(msg.agent_id, active=True))

@@ -299,3 +299,24 @@ def test_an_allocation_made_before_a_reservation_goes_back_instead_of_being_offe
     # Allocated for the new shape: offered.
     offer = cluster.offer("w1", "a1", "cpus:1;mem:1024;cpus(web):3", "web")
     assert offer.resources.reserved("web") == Resources.parse("cpus(web):3")
+
+
+def test_an_agent_deactivated_before_a_failover_can_be_reactivated_before_it_is_back(transport, clock, log):
+    cluster = leader(transport, clock, log)
+    operator = Operator(cluster)
+    try:
+        fw = cluster.framework("f1")
+        a1 = cluster.agent("a1", "cpus:2;mem:512")
+        cluster.settle()
+        assert operator.call(AgentMaintenance("a1", active=False)).ok
+        cluster.fail_over(Registry.elect(log, "m2", "nonce-m2"))
+        assert operator.call(AgentMaintenance("a1", active=True)).ok  # not re-registered yet
+        assert not operator.call(AgentMaintenance("a9", active=True)).ok  # never deactivated, unknown
+        fw.clear()
+        a1.send(ReregisterAgent(a1.info, frameworks=(fw.info,)))
+        fw.send(ReregisterFramework(fw.info))
+        cluster.advance(3, step=1)
+        assert {o.agent_id for o in fw.offers()} == {"a1"}
+        assert cluster.master.proxy().registry.get().state.deactivated == {}
+    finally:
+        cluster.stop()
