@@ -24,6 +24,8 @@ from messages.values import (
     ExecutorInfo,
     Filters,
     FrameworkInfo,
+    MachineId,
+    MaintenanceWindow,
     MasterInfo,
     Offer,
     Operation,
@@ -35,4 +37,5 @@ from messages.values import (
     TaskRef,
     TaskState,
     TaskStatus,
+    Unavailability,
 )

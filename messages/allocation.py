@@ -20,12 +20,14 @@ class AgentAdded:
     used: tuple["AllocationEntry", ...] = ()
 
 
-# master -> allocator: an agent's total changed (dynamic reservation, new resources).
+# master -> allocator: an agent's total changed (dynamic reservation, new resources);
+# `recovered`: offers the master rescinded to make room, given back first in one step.
 @message
 @dataclass(frozen=True)
 class AgentUpdated:
     agent_id: str
     total: Resources
+    recovered: tuple["AllocationEntry", ...] = ()
 
 
 # master -> allocator: an agent is gone; forget its resources.

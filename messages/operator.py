@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from messages.catalogue import message
+from messages.resources import Resources
+from messages.values import MachineId, MaintenanceWindow
 
 
 # operator -> master: remove this framework and kill its tasks (TEARDOWN, /master/teardown).
@@ -25,6 +27,7 @@ class TeardownFramework:
 class OperatorAnswer:
     ok: bool
     message: str = ""
+    status: int = 0  # the HTTP status of a refusal (0: 400, a bad call)
 
 
 # One entry of a sandbox directory (Mesos' /files/browse item).
@@ -82,3 +85,48 @@ class AgentMaintenance:
     agent_id: str
     active: bool
     drain: bool = False
+
+
+# operator -> master: make part of an agent's unreserved resources reserved for the role
+# they name (RESERVE_RESOURCES, /master/reserve); `principal` is the caller's, when the
+# HTTP API knows it ("" otherwise), for the ACL `reserve_resources`.
+@message
+@dataclass(frozen=True)
+class ReserveResources:
+    agent_id: str
+    resources: Resources
+    principal: str = ""
+
+
+# operator -> master: give dynamically reserved resources back to the unreserved pool
+# (UNRESERVE_RESOURCES, /master/unreserve).
+@message
+@dataclass(frozen=True)
+class UnreserveResources:
+    agent_id: str
+    resources: Resources
+    principal: str = ""
+
+
+# operator -> master: the whole maintenance schedule from now on (UPDATE_MAINTENANCE_SCHEDULE,
+# POST /master/maintenance/schedule); machines in it and not DOWN are DRAINING.
+@message
+@dataclass(frozen=True)
+class UpdateMaintenanceSchedule:
+    windows: tuple[MaintenanceWindow, ...] = ()
+
+
+# operator -> master: these DRAINING machines go DOWN (START_MAINTENANCE, /master/machine/down):
+# their agents are removed and refused until the machines come UP.
+@message
+@dataclass(frozen=True)
+class StartMaintenance:
+    machines: tuple[MachineId, ...]
+
+
+# operator -> master: these DOWN machines are UP again and leave the schedule
+# (STOP_MAINTENANCE, /master/machine/up).
+@message
+@dataclass(frozen=True)
+class StopMaintenance:
+    machines: tuple[MachineId, ...]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from messages.catalogue import message
 from messages.resources import Resources
+from messages.values import MachineId, MaintenanceWindow
 
 REGISTRY = "registry"  # the routing key the registry stream is bound to (never a mailbox)
 
@@ -77,6 +78,34 @@ class FrameworkTornDown:
     epoch: int = 0
 
 
+# An operator deactivated an agent (DEACTIVATE_AGENT; `drain`: DRAIN_AGENT, its tasks are
+# killed) or reactivated it (active=True): a new leader keeps it so.
+@message
+@dataclass(frozen=True)
+class AgentActivation:
+    agent_id: str
+    active: bool
+    drain: bool = False
+    epoch: int = 0
+
+
+# The maintenance schedule now (all of it).
+@message
+@dataclass(frozen=True)
+class MaintenanceScheduleSet:
+    windows: tuple[MaintenanceWindow, ...] = ()
+    epoch: int = 0
+
+
+# Machines went DOWN (down=True: their agents are refused) or came UP (and left the schedule).
+@message
+@dataclass(frozen=True)
+class MachinesModeSet:
+    machines: tuple[MachineId, ...]
+    down: bool
+    epoch: int = 0
+
+
 # Everything above, folded: start-up reads from here on.
 @message
 @dataclass(frozen=True)
@@ -88,3 +117,6 @@ class RegistrySnapshot:
     reservations: dict[str, Resources] = field(default_factory=dict)
     torn_down: tuple[str, ...] = ()
     epoch: int = 0
+    deactivated: dict[str, bool] = field(default_factory=dict)  # agent id -> draining
+    schedule: tuple[MaintenanceWindow, ...] = ()
+    down: tuple[MachineId, ...] = ()

@@ -170,6 +170,31 @@ class MasterInfo:
 
 
 @dataclass(frozen=True)
+class Unavailability:
+    """When a machine may be unavailable (Mesos' Unavailability): from `start_ns` (Unix
+    time in nanoseconds) for `duration_ns` (None: with no end known)."""
+
+    start_ns: int
+    duration_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class MachineId:
+    """A machine under maintenance, as Mesos names it: a hostname and/or an IP."""
+
+    hostname: str = ""
+    ip: str = ""
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """Machines that will be unavailable in the same interval (one window of a schedule)."""
+
+    machines: tuple[MachineId, ...]
+    unavailability: Unavailability
+
+
+@dataclass(frozen=True)
 class Offer:
     offer_id: str
     framework_id: str
@@ -178,6 +203,8 @@ class Offer:
     resources: Resources
     role: str = "*"
     attributes: dict[str, str] = field(default_factory=dict)
+    # Set when the agent's machine is scheduled for maintenance (DRAINING).
+    unavailability: Unavailability | None = None
 
 
 @dataclass(frozen=True)

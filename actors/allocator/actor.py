@@ -185,6 +185,10 @@ class AllocatorActor(SenderChecks, Actor):
     @on(AgentUpdated)
     def _agent_updated(self, msg: AgentUpdated) -> None:
         if self._known_agent(msg.agent_id):
+            # The rescinded offers come back in the same step as the new total, so no
+            # run can offer the old shape of the agent in between.
+            for entry in self._entries(msg.recovered, agent_id=msg.agent_id):
+                self.core.recover(entry.framework_id, entry.agent_id, entry.role, entry.resources)
             self.core.update_agent(msg.agent_id, msg.total)
             self._kick()
 

@@ -29,6 +29,7 @@ class AgentState:
         "offers",
         "idle_offers",
         "blocked",
+        "overcommitted",
     )
 
     def __init__(
@@ -52,6 +53,10 @@ class AgentState:
         self.offers: dict[str, OfferEntry] | None = self.idle_offers
         # role -> (version, role epoch, until): every eligible framework was filtered
         self.blocked: dict[str, tuple[int, int, float]] = {}
+        # The total shrank under what is allocated (an operator's reservation took what an
+        # allocation on its way to the master held): `available` is recomputed from the
+        # total on every give-back until the allocations fit again.
+        self.overcommitted = False
 
     def offer_for(self, role: str, minimum: MinAllocatable) -> OfferEntry:
         """What a framework of `role` may be offered here now (cached until it changes)."""
@@ -89,6 +94,10 @@ class AgentState:
         if not self.allocated:
             self.available = self.total
             self.offers = self.idle_offers
+            self.overcommitted = False
+        elif self.overcommitted:
+            self._recount()
+            self.offers = None
         else:
             self.available = resources if not self.available else self.available + resources
             self.offers = None
@@ -103,15 +112,20 @@ class AgentState:
         self.total = total
         self.total_amounts = quantities(total)
         self.reserved_roles = frozenset(total.roles())
-        available = total
-        for held in self.allocated.values():
-            for resources in held.values():
-                available = available - resources
-        self.available = available
+        self._recount()
         self.idle_offers = {}
         self.offers = self.idle_offers if not self.allocated else None
         self.blocked.clear()
         self.version += 1
+
+    def _recount(self) -> None:
+        """available = total - everything allocated (whatever does not fit is left out)."""
+        held = EMPTY
+        for by_role in self.allocated.values():
+            for resources in by_role.values():
+                held = held + resources
+        self.overcommitted = not held <= self.total
+        self.available = self.total - held
 
 
 class FrameworkState:

@@ -30,10 +30,12 @@ from actors.master.config import MasterConfig
 from actors.master.feed import TaskFeed
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
+from actors.master.maintenance import Maintenance
 from actors.master.offers import OfferBook
 from actors.master.operator_calls import OperatorCalls
 from actors.master.ports import Ports
 from actors.master.readmit import Readmission
+from actors.master.reservations import OperatorReservations
 from actors.master.reconcile import reconcile
 from actors.master.snapshot import SnapshotPublisher, build_snapshot
 from actors.master.state import metrics, state
@@ -76,7 +78,15 @@ from messages import (
     UnregisterFramework,
     WeightsUpdated,
 )
-from messages.operator import AgentMaintenance, TeardownFramework
+from messages.operator import (
+    AgentMaintenance,
+    ReserveResources,
+    StartMaintenance,
+    StopMaintenance,
+    TeardownFramework,
+    UnreserveResources,
+    UpdateMaintenanceSchedule,
+)
 from messages.registry import RegistrySnapshot
 from messages.schema import from_plain, to_plain
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
@@ -123,6 +133,7 @@ class Master(SenderChecks, Actor):
             hostname=self.config.hostname,
             version=self.config.version,
         )
+        self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
         # The components get the effects and shared records they need (ports.py), not
         # the actor, and are wired to the components they work with.
         ports = Ports(self, self.config, self.metrics, self.registry, self.master_info)
@@ -140,11 +151,14 @@ class Master(SenderChecks, Actor):
         updates.connect(agents=agents, tasks=tasks, frameworks=frameworks, offers=offers)
         self.launcher.connect(offers=offers, tasks=tasks, agents=agents)
         self.readmit.connect(frameworks=frameworks, tasks=tasks, agents=agents, updates=updates, offers=offers)
+        self.maintenance = Maintenance(ports)
+        self.maintenance.connect(agents=agents, offers=offers)
+        self.reservations = OperatorReservations(ports, self.trust.acls)
+        self.reservations.connect(agents=agents, offers=offers, tasks=tasks)
         self.operator = OperatorCalls(self)
         self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
         self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views),
                                            feed=self.tasks.feed)
-        self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
@@ -292,10 +306,12 @@ class Master(SenderChecks, Actor):
     @on(RegisterAgent)
     def _register_agent(self, msg: RegisterAgent) -> None:
         self.agents.register(msg.agent, msg.version)
+        self.operator.readmitted(msg.agent.agent_id)
 
     @on(ReregisterAgent)
     def _reregister_agent(self, msg: ReregisterAgent) -> None:
         self.readmit.reregister(msg.agent, msg.version, msg.tasks, msg.executors, msg.frameworks)
+        self.operator.readmitted(msg.agent.agent_id)
 
     @on(UnregisterAgent)
     def _unregister_agent(self, msg: UnregisterAgent) -> None:
@@ -317,9 +333,10 @@ class Master(SenderChecks, Actor):
     def _to_framework(self, msg: ExecutorToFramework) -> None:
         self.updates.to_framework(msg)
 
-    # --- operators: weights and quota (kept in the registry), teardown, maintenance ------
+    # --- operators: weights, quota, reservations, maintenance (in the registry), teardown
 
-    @on(WeightsUpdated, QuotaUpdated, TeardownFramework, AgentMaintenance, MarkAgentGone)
+    @on(WeightsUpdated, QuotaUpdated, TeardownFramework, AgentMaintenance, MarkAgentGone, ReserveResources,
+        UnreserveResources, UpdateMaintenanceSchedule, StartMaintenance, StopMaintenance)
     def _operator_call(self, msg) -> None:
         self.operator.handle(msg)
 
@@ -332,7 +349,7 @@ class Master(SenderChecks, Actor):
                         self.envelope.epoch)
             self.metrics["master/allocations_from_strangers"] += 1
             return
-        self.offers.make(self.operator.held_back(msg.allocations))
+        self.offers.make(self.operator.held_back(self.reservations.settled(msg.allocations)))
 
     @on(AgentPingTimer)
     def _ping_timer(self, msg: AgentPingTimer) -> None:

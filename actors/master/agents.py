@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from actors.master.common import agent_address, framework_address, id_problem
+from actors.master.maintenance import down_machine
 from actors.master.ports import Component, Ports
 from actors.master.tasks import Key
 from messages import (
@@ -143,7 +144,7 @@ class Agents(Component):
 
     def register(self, info: AgentInfo, version: str) -> None:
         """RegisterAgent: a new agent, or a retry of one (same hostname)."""
-        problem = agent_info_problem(info) or self.gone_problem(info.agent_id)
+        problem = agent_info_problem(info) or self.admission_problem(info)
         if problem:
             self._refuse(f"invalid agent: {problem}")
             return
@@ -194,6 +195,15 @@ class Agents(Component):
         if agent_id in self.registry.state.gone:
             return f"agent {agent_id!r} was marked gone by an operator"
         return None
+
+    def admission_problem(self, info: AgentInfo) -> str | None:
+        """Why the registry refuses this agent: marked gone, or its machine is DOWN."""
+        problem = self.gone_problem(info.agent_id)
+        if problem is None and self.registry.state.down:
+            machine = down_machine(self.registry.state.down, info.hostname)
+            if machine is not None:
+                problem = f"agent {info.agent_id!r} is on machine {info.hostname!r}, which is DOWN for maintenance"
+        return problem
 
     def admit(self, info: AgentInfo) -> None:
         """Record the admission in the registry (before the agent is answered), unless
@@ -291,17 +301,26 @@ class Agents(Component):
 
     def unregister(self, agent_id: str) -> None:
         """UnregisterAgent: a clean shutdown; the agent is forgotten at once."""
+        if agent_id in self._records:
+            log.info("master: agent %s unregistered", agent_id)
+            self.remove(agent_id, "agent unregistered")
+
+    def remove(self, agent_id: str, why: str, *, by_operator: bool = False) -> None:
+        """Forget the agent (unregistered, or `by_operator`: its machine went DOWN, when
+        it is also told to shut down). Its tasks become TASK_LOST, or TASK_GONE
+        (TASK_GONE_BY_OPERATOR) for partition-aware frameworks."""
         record = self._records.get(agent_id)
         if record is None:
             return
-        log.info("master: agent %s unregistered", agent_id)
         self.stop_pinging(record)
+        if by_operator:
+            self.io.send(agent_address(agent_id), ShutdownAgent(why))
         if record.reachable:
             self.offers.rescind_on_agent(agent_id)
-            why = "agent unregistered"
+            gone = TaskState.TASK_GONE_BY_OPERATOR if by_operator else TaskState.TASK_GONE
             for task in self.tasks.on_agent(agent_id):
                 pa = self.frameworks.partition_aware(task.framework_id)
-                state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
+                state = gone if pa else TaskState.TASK_LOST
                 self.updates.transition(task, state, StatusReason.REASON_AGENT_REMOVED, why)
             self._agent_gone(agent_id)
         else:  # its tasks were already reported unreachable/lost

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actors.master.common import framework_address
+from actors.master.maintenance import down_machine, unavailability_of
 from actors.master.ports import Component, Ports
 from messages import (
     AllocationEntry,
@@ -21,6 +22,7 @@ from messages import (
     ResourceOffers,
     Resources,
     ResourcesRecovered,
+    Unavailability,
 )
 from messages.master_timers import OfferTimer
 
@@ -124,6 +126,7 @@ class OfferBook(Component):
             resources=entry.resources,
             role=entry.role,
             attributes=dict(agent.info.attributes),
+            unavailability=self._unavailability(agent.info.hostname),
         )
         record = OfferRecord(offer, created_at=self.io.now())
         if self.config.offer_timeout is not None:
@@ -132,6 +135,13 @@ class OfferBook(Component):
         self._by_framework.setdefault(offer.framework_id, {})[offer.offer_id] = None
         self._by_agent.setdefault(offer.agent_id, {})[offer.offer_id] = None
         return offer
+
+    def _unavailability(self, hostname: str) -> Unavailability | None:
+        """A DRAINING machine's offers say when it will be unavailable (maintenance.py)."""
+        state = self.registry.state
+        if not state.schedule or down_machine(state.down, hostname) is not None:
+            return None
+        return unavailability_of(state.schedule, hostname)
 
     # --- taking them back -------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """The operator's writes, as the master carries them out: weights and quota (written to the
-registry before they take effect, then forwarded to the allocator), agent maintenance and
-framework teardown. Each is
-answered with an `OperatorAnswer`; only the master's own principal (its HTTP API runs in
-its process) may send them.
+registry before they take effect, then forwarded to the allocator), agent deactivation and
+draining (in the registry too: a new leader keeps an agent deactivated), dynamic
+reservations (reservations.py), the maintenance schedule and machines DOWN/UP
+(maintenance.py), and framework teardown. Each is answered with an `OperatorAnswer`
+(with the HTTP status of a refusal); only the master's own principal (its HTTP API runs
+in its process) may send them.
 """
 
 from __future__ import annotations
@@ -23,8 +25,17 @@ from messages import (
     ResourcesRecovered,
     WeightsUpdated,
 )
-from messages.operator import AgentMaintenance, OperatorAnswer, TeardownFramework
-from messages.registry import QuotaSet, WeightsSet
+from messages.operator import (
+    AgentMaintenance,
+    OperatorAnswer,
+    ReserveResources,
+    StartMaintenance,
+    StopMaintenance,
+    TeardownFramework,
+    UnreserveResources,
+    UpdateMaintenanceSchedule,
+)
+from messages.registry import AgentActivation, QuotaSet, WeightsSet
 
 # How long what the allocator offers on a deactivated agent is held back (by a filter on
 # the framework that got it; reactivation revives those frameworks).
@@ -39,7 +50,9 @@ log = logging.getLogger(__name__)
 class OperatorCalls:
     def __init__(self, master: "Master") -> None:
         self.m = master
-        self.inactive: dict[str, dict[str, None]] = {}  # deactivated agent -> frameworks held off it
+        # deactivated agent -> frameworks held off it; the agents come from the registry
+        # (a new leader holds their offers back from their first registration on)
+        self.inactive: dict[str, dict[str, None]] = {a: {} for a in master.registry.state.deactivated}
 
     def handle(self, msg: Any) -> None:
         m = self.m
@@ -50,9 +63,10 @@ class OperatorCalls:
             return
         problem = self._apply(msg)
         m.metrics["master/operator_calls"] += 1
-        m.reply(OperatorAnswer(problem is None, problem or ""))
+        status, text = problem if isinstance(problem, tuple) else (0, problem or "")
+        m.reply(OperatorAnswer(problem is None, text, status))
 
-    def _apply(self, msg: Any) -> str | None:
+    def _apply(self, msg: Any) -> str | tuple[int, str] | None:
         m = self.m
         if isinstance(msg, WeightsUpdated):
             problem = weights_problem(msg.weights)
@@ -70,6 +84,14 @@ class OperatorCalls:
             m.send(m.config.allocator_address, QuotaUpdated(msg.role, msg.limit))
         elif isinstance(msg, AgentMaintenance):
             return self._maintain(msg)
+        elif isinstance(msg, (ReserveResources, UnreserveResources)):
+            return m.reservations.apply(msg)
+        elif isinstance(msg, UpdateMaintenanceSchedule):
+            return m.maintenance.update_schedule(msg.windows)
+        elif isinstance(msg, StartMaintenance):
+            return m.maintenance.start(msg.machines)
+        elif isinstance(msg, StopMaintenance):
+            return m.maintenance.stop(msg.machines)
         elif isinstance(msg, MarkAgentGone):  # known or not (yet): never admitted from now on
             m.agents.mark_gone(msg.agent_id)
         elif isinstance(msg, TeardownFramework):
@@ -82,21 +104,37 @@ class OperatorCalls:
     def _maintain(self, msg: AgentMaintenance) -> str | None:
         m = self.m
         agent = m.agents.get(msg.agent_id)
-        if agent is None:
-            return f"no agent {msg.agent_id!r}"
+        deactivated = m.registry.state.deactivated
+        if agent is None and not (msg.active and msg.agent_id in deactivated):
+            return f"no agent {msg.agent_id!r}"  # (one deactivated may be reactivated before it is back)
         if msg.active:
+            if msg.agent_id in deactivated:
+                m.registry.write(AgentActivation(msg.agent_id, active=True))
             for framework_id in self.inactive.pop(msg.agent_id, {}):
                 if m.frameworks.get(framework_id) is not None:
                     m.send(m.config.allocator_address, OffersRevived(framework_id, ()))
             return None
+        current = deactivated.get(msg.agent_id)  # None: active; True: draining
+        if current is None or (msg.drain and not current):
+            m.registry.write(AgentActivation(msg.agent_id, active=False, drain=msg.drain))
         held = self.inactive.setdefault(msg.agent_id, {})
         for offer in m.offers.on_agent(msg.agent_id):
             m.offers.rescind(offer.offer_id, recover=False)
             self._hold(AllocationEntry(offer.framework_id, offer.agent_id, offer.role, offer.resources), held)
         if msg.drain:
-            for task in m.tasks.on_agent(msg.agent_id):
-                m.updates.kill(KillTask(task.framework_id, task.task_id, task.agent_id))
+            self._kill_tasks_on(msg.agent_id)
         return None
+
+    def readmitted(self, agent_id: str) -> None:
+        """An agent (re-)registered: one draining (per the registry, say after a failover)
+        has the tasks it came back with killed."""
+        if self.m.registry.state.deactivated.get(agent_id):
+            self._kill_tasks_on(agent_id)
+
+    def _kill_tasks_on(self, agent_id: str) -> None:
+        m = self.m
+        for task in m.tasks.on_agent(agent_id):
+            m.updates.kill(KillTask(task.framework_id, task.task_id, task.agent_id))
 
     @property
     def weights(self) -> dict[str, float]:

@@ -85,7 +85,7 @@ class Readmission(Component):
         frameworks: tuple[FrameworkInfo, ...],
     ) -> None:
         """ReregisterAgent; answers the sender."""
-        problem = agent_info_problem(info) or self.agents.gone_problem(info.agent_id)
+        problem = agent_info_problem(info) or self.agents.admission_problem(info)
         if problem:
             self.metrics["master/slave_registrations_refused"] += 1
             self.io.reply(ShutdownAgent(f"invalid agent: {problem}"))

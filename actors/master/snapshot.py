@@ -28,7 +28,7 @@ from functools import cached_property
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from messages import Resources, TaskState, TaskStatus
+from messages import MachineId, MaintenanceWindow, Resources, TaskState, TaskStatus
 
 if TYPE_CHECKING:
     from actors.master.actor import Master
@@ -117,6 +117,8 @@ class Snapshot:
     finished_counts: dict[str, int] = field(default_factory=dict)  # terminal state -> tasks ever
     weights: dict[str, float] = field(default_factory=dict)
     quota: dict[str, Resources] = field(default_factory=dict)
+    schedule: tuple[MaintenanceWindow, ...] = ()  # the maintenance schedule
+    down_machines: tuple[MachineId, ...] = ()
     built_in: float = 0.0  # seconds the master's thread spent building it
     feed_seq: int = 0  # the last task change (feed.py) this picture shows
 
@@ -344,6 +346,8 @@ def build_snapshot(m: "Master", version: int, cache: dict | None = None) -> Snap
         finished_counts=dict(m.tasks.finished_counts),
         weights=dict(m.operator.weights),
         quota=dict(m.operator.quotas),
+        schedule=m.registry.state.schedule,
+        down_machines=tuple(m.registry.state.down),
         feed_seq=m.tasks.feed.seq if m.tasks.feed is not None else 0,
     )
 

@@ -1,9 +1,10 @@
 """`POST /api/v1` (and `/api/v1/operator`): Mesos' v1 operator API in JSON.
 
 A call is `{"type": "GET_STATE", ...}`; the answer `{"type": "GET_STATE", "get_state":
-{...}}`; writes answer 200 with no body once the master has carried them out. A call that
-is not JSON, of an unknown type or with bad fields is a 400 naming what was wrong; one
-mesobus does not carry out is a 501; a standby redirects to the leader (307).
+{...}}`; writes answer 200 with no body once the master has carried them out (202 for
+RESERVE/UNRESERVE_RESOURCES, as Mesos). A call that is not JSON, of an unknown type or
+with bad fields is a 400 naming what was wrong (403 refused by an ACL, 409 resources not
+available); one mesobus does not carry out is a 501; a standby redirects to the leader (307).
 `SUBSCRIBE` is a RecordIO stream: see subscribe.py.
 """
 
@@ -19,7 +20,7 @@ from starlette.routing import Route
 
 from actors.http.body import BadRequest, bounded_body
 from actors.master.snapshot import Snapshot
-from actors.operator import shapes_v1, writes
+from actors.operator import maintenance, shapes_v1, writes
 from actors.operator.master_v0 import VERSION, roles_json
 from actors.operator.metrics import figures
 from actors.operator.respond import error, redirect_to_leader
@@ -30,6 +31,7 @@ from actors.operator.writes import CallError, Unavailable
 MAX_BODY = 1 << 20  # an operator call is small; a bigger body is refused before parsing
 
 Reader = Callable[[MasterSource, Snapshot | None, dict], Any]
+Write = Callable[[MasterSource, dict, str], None]  # (source, call, the caller's principal or "")
 
 
 def _weights(source: MasterSource, snap: Snapshot | None, call: dict) -> Any:
@@ -67,6 +69,10 @@ READS: dict[str, tuple[bool, Reader]] = {
     "GET_ROLES": (True, _roles),
     "GET_WEIGHTS": (True, _weights),
     "GET_QUOTA": (True, _quota),
+    "GET_MAINTENANCE_SCHEDULE": (True, lambda source, snap, call: {
+        "schedule": maintenance.schedule_json(snap.schedule)}),
+    "GET_MAINTENANCE_STATUS": (True, lambda source, snap, call: {
+        "status": maintenance.status_json(snap.schedule, snap.down_machines)}),
     "GET_MASTER": (True, lambda source, snap, call: {"master_info": {
         "id": snap.leader["id"], "hostname": snap.leader["hostname"], "version": snap.leader["version"],
         "address": {"hostname": source.http_address.rpartition(":")[0],
@@ -91,11 +97,11 @@ def _id(obj: dict, name: str) -> str:
     return value
 
 
-def _update_weights(source: MasterSource, call: dict) -> None:
+def _update_weights(source: MasterSource, call: dict, principal: str) -> None:
     writes.update_weights(source, writes.parse_weights(_field(call, "update_weights").get("weight_infos")))
 
 
-def _update_quota(source: MasterSource, call: dict) -> None:
+def _update_quota(source: MasterSource, call: dict, principal: str) -> None:
     configs = _field(call, "update_quota").get("quota_configs")
     if not isinstance(configs, list) or not configs:
         raise CallError("update_quota.quota_configs: expected a non-empty list")
@@ -104,23 +110,44 @@ def _update_quota(source: MasterSource, call: dict) -> None:
         writes.update_quota(source, role, limit)
 
 
-def _teardown(source: MasterSource, call: dict) -> None:
+def _teardown(source: MasterSource, call: dict, principal: str) -> None:
     writes.teardown(source, _id(_field(call, "teardown"), "framework_id"))
 
 
-def _mark_agent_gone(source: MasterSource, call: dict) -> None:
+def _mark_agent_gone(source: MasterSource, call: dict, principal: str) -> None:
     writes.mark_gone(source, _id(_field(call, "mark_agent_gone"), "agent_id"))
 
 
-def _agent_call(active: bool, drain: bool = False) -> Callable[[MasterSource, dict], None]:
-    def call(source: MasterSource, call: dict) -> None:
+def _agent_call(active: bool, drain: bool = False) -> Write:
+    def call(source: MasterSource, call: dict, principal: str) -> None:
         body = _field(call, call["type"].lower())
         writes.maintain(source, _id(body, "agent_id"), active=active, drain=drain)
 
     return call
 
 
-WRITES: dict[str, Callable[[MasterSource, dict], None]] = {
+def _reservation(source: MasterSource, call: dict, principal: str) -> None:
+    body = _field(call, call["type"].lower())
+    resources = writes.parse_resources(body.get("resources"), f"{call['type'].lower()}.resources")
+    act = writes.reserve if call["type"] == "RESERVE_RESOURCES" else writes.unreserve
+    act(source, _id(body, "agent_id"), resources, principal)
+
+
+def _update_schedule(source: MasterSource, call: dict, principal: str) -> None:
+    body = _field(call, "update_maintenance_schedule")
+    writes.update_schedule(source, maintenance.parse_schedule(body.get("schedule"), "update_maintenance_schedule.schedule"))
+
+
+def _machines(down: bool) -> Write:
+    def call(source: MasterSource, call: dict, principal: str) -> None:
+        key = call["type"].lower()
+        machines = maintenance.parse_machines(_field(call, key).get("machines"), f"{key}.machines")
+        (writes.machines_down if down else writes.machines_up)(source, machines)
+
+    return call
+
+
+WRITES: dict[str, Write] = {
     "DEACTIVATE_AGENT": _agent_call(active=False),
     "DRAIN_AGENT": _agent_call(active=False, drain=True),
     "REACTIVATE_AGENT": _agent_call(active=True),
@@ -128,11 +155,15 @@ WRITES: dict[str, Callable[[MasterSource, dict], None]] = {
     "UPDATE_QUOTA": _update_quota,
     "TEARDOWN": _teardown,
     "MARK_AGENT_GONE": _mark_agent_gone,
+    "RESERVE_RESOURCES": _reservation,
+    "UNRESERVE_RESOURCES": _reservation,
+    "UPDATE_MAINTENANCE_SCHEDULE": _update_schedule,
+    "START_MAINTENANCE": _machines(down=True),
+    "STOP_MAINTENANCE": _machines(down=False),
 }
+ACCEPTED = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES"}  # Mesos answers these 202 Accepted
 
-NOT_CARRIED_OUT = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "START_MAINTENANCE",
-                   "STOP_MAINTENANCE", "UPDATE_MAINTENANCE_SCHEDULE", "GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE",
-                   "SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
+NOT_CARRIED_OUT = {"SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
                    "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS"}
 
 
@@ -172,12 +203,12 @@ async def call(request: Request) -> Response:
         if not source.leading:
             return redirect_to_leader(request, source)
         try:
-            await run_in_threadpool(WRITES[kind], source, parsed)
+            await run_in_threadpool(WRITES[kind], source, parsed, writes.principal_of(request))
         except CallError as err:
-            return error(400, f"{kind}: {err}")
+            return error(err.status, f"{kind}: {err}")
         except Unavailable as err:
             return error(503, f"{kind}: {err}")
-        return Response(status_code=200)
+        return Response(status_code=202 if kind in ACCEPTED else 200)
     if kind in ("LIST_FILES", "READ_FILE"):
         from actors.operator.files import v1_call
 

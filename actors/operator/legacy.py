@@ -1,8 +1,11 @@
 """Mesos' older write endpoints, mapped to the same operator calls as the v1 API:
 `/master/weights` (GET, PUT a list of {role, weight}), `/master/quota` (GET; POST
 {role, guarantee|limits}; DELETE /master/quota/ROLE), `/master/teardown` (POST
-framework_id=ID, form or query). `/master/reserve`, `/master/unreserve` and
-`/master/machine/down|up` answer 501 (not carried out by mesobus; docs/operator.md).
+framework_id=ID, form or query), `/master/reserve` and `/master/unreserve` (POST form
+slaveId=ID&resources=JSON list of Resource; 202 Accepted), maintenance:
+`/master/maintenance/schedule` (GET; POST a Schedule), `/master/maintenance/status`,
+`/master/machine/down` and `/master/machine/up` (POST a list of MachineID). Each also
+without the `/master` prefix, as Mesos serves them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actors.operator import writes
+from actors.operator import maintenance, writes
 from actors.operator.respond import error, json_response, redirect_to_leader, snapshot_or_redirect
 from actors.http.body import BadRequest, bounded_body
 from actors.operator.writes import CallError, Unavailable
@@ -31,7 +34,7 @@ async def _body(request: Request) -> bytes:
         raise CallError(str(err)) from None
 
 
-async def _write(request: Request, action) -> Response:
+async def _write(request: Request, action, status: int = 200) -> Response:
     source = request.app.state.source
     if not source.leading:
         return redirect_to_leader(request, source)
@@ -39,10 +42,10 @@ async def _write(request: Request, action) -> Response:
         body = await _body(request)
         await run_in_threadpool(action, source, body)
     except CallError as err:
-        return error(400, str(err))
+        return error(err.status, str(err))
     except Unavailable as err:
         return error(503, str(err))
-    return Response(status_code=200)
+    return Response(status_code=status)
 
 
 def _json(body: bytes):
@@ -104,8 +107,58 @@ async def teardown(request: Request) -> Response:
     return await _write(request, act)
 
 
-async def not_carried_out(request: Request) -> Response:
-    return error(501, f"{request.url.path}: not carried out by mesobus (see docs/operator.md)")
+def _reservation(request: Request, reserve: bool):
+    principal = writes.principal_of(request)
+
+    def act(source, body: bytes) -> None:
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True) if body else {}
+        agent_id = (form.get("slaveId") or [""])[0]
+        if not agent_id:
+            raise CallError("missing 'slaveId' in the request body (a form: slaveId=ID&resources=JSON)")
+        if not form.get("resources"):
+            raise CallError("missing 'resources' in the request body (a JSON list of Resource objects)")
+        try:
+            items = json.loads(form["resources"][0])
+        except ValueError as err:
+            raise CallError(f"resources: not JSON: {err}") from None
+        (writes.reserve if reserve else writes.unreserve)(source, agent_id, writes.parse_resources(items), principal)
+
+    return act
+
+
+async def reserve(request: Request) -> Response:
+    return await _write(request, _reservation(request, reserve=True), status=202)
+
+
+async def unreserve(request: Request) -> Response:
+    return await _write(request, _reservation(request, reserve=False), status=202)
+
+
+async def maintenance_schedule(request: Request) -> Response:
+    if request.method == "GET":
+        snap = snapshot_or_redirect(request)
+        if isinstance(snap, Response):
+            return snap
+        return json_response(request, maintenance.schedule_json(snap.schedule))
+    return await _write(request, lambda source, body: writes.update_schedule(
+        source, maintenance.parse_schedule(_json(body))))
+
+
+async def maintenance_status(request: Request) -> Response:
+    snap = snapshot_or_redirect(request)
+    if isinstance(snap, Response):
+        return snap
+    return json_response(request, maintenance.status_json(snap.schedule, snap.down_machines))
+
+
+async def machine_down(request: Request) -> Response:
+    return await _write(request, lambda source, body: writes.machines_down(
+        source, maintenance.parse_machines(_json(body))))
+
+
+async def machine_up(request: Request) -> Response:
+    return await _write(request, lambda source, body: writes.machines_up(
+        source, maintenance.parse_machines(_json(body))))
 
 
 routes = [
@@ -116,8 +169,12 @@ routes = [
     Route("/master/quota/{role}", remove_quota, methods=["DELETE"]),
     Route("/master/teardown", teardown, methods=["POST"]),
     Route("/teardown", teardown, methods=["POST"]),
-    Route("/master/reserve", not_carried_out, methods=["POST"]),
-    Route("/master/unreserve", not_carried_out, methods=["POST"]),
-    Route("/master/machine/down", not_carried_out, methods=["POST"]),
-    Route("/master/machine/up", not_carried_out, methods=["POST"]),
+    *(Route(prefix + path, endpoint, methods=methods) for prefix in ("/master", "") for path, endpoint, methods in (
+        ("/reserve", reserve, ["POST"]),
+        ("/unreserve", unreserve, ["POST"]),
+        ("/maintenance/schedule", maintenance_schedule, ["GET", "POST"]),
+        ("/maintenance/status", maintenance_status, ["GET"]),
+        ("/machine/down", machine_down, ["POST"]),
+        ("/machine/up", machine_up, ["POST"]),
+    )),
 ]

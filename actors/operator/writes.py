@@ -15,21 +15,37 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import time
 from concurrent.futures import Future
 from typing import Any
 
 from actors.master.common import id_problem
 from actors.operator.source import MasterSource
-from messages import Envelope, MarkAgentGone, QuotaUpdated, Resources, WeightsUpdated
-from messages.operator import AgentMaintenance, OperatorAnswer, TeardownFramework
+from messages import Envelope, MachineId, MaintenanceWindow, MarkAgentGone, QuotaUpdated, Resources, WeightsUpdated
+from messages.errors import ResourceError
+from messages.operator import (
+    AgentMaintenance,
+    OperatorAnswer,
+    ReserveResources,
+    StartMaintenance,
+    StopMaintenance,
+    TeardownFramework,
+    UnreserveResources,
+    UpdateMaintenanceSchedule,
+)
 
 ANSWER_TIMEOUT = 10.0
 _ROLE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
 
 
 class CallError(ValueError):
-    """A bad operator call (HTTP 400), or one the master refused."""
+    """A bad operator call (HTTP 400), or one the master refused (`status`: 400, or 403
+    for an ACL, 409 for resources that are not available)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Unavailable(RuntimeError):
@@ -64,7 +80,7 @@ def carry_out(source: MasterSource, body: Any) -> None:
     if not isinstance(answer, OperatorAnswer):
         raise Unavailable(f"the master answered {type(answer).__name__}")
     if not answer.ok:
-        raise CallError(answer.message)
+        raise CallError(answer.message, answer.status or 400)
 
 
 def check_role(role: Any) -> str:
@@ -142,3 +158,118 @@ def mark_gone(source: MasterSource, agent_id: Any) -> None:
     if problem is not None:
         raise CallError(problem)
     carry_out(source, MarkAgentGone(agent_id))
+
+
+MAX_RESOURCE_ITEMS = 1024  # Resource objects in one call
+# What Mesos' text form can carry unambiguously (the parts are joined into that form).
+_RESOURCE_NAME = re.compile(r"^[A-Za-z_][\w.\-]{0,127}$")
+_SET_ITEM = re.compile(r"^[^,;:(){}\s\[\]]{1,256}$")
+
+
+def parse_resources(items: Any, what: str = "resources") -> Resources:
+    """Mesos' JSON Resource list: [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1},
+    "reservations": [{"type": "DYNAMIC", "role": "web"}]}, ...]; the role may also be given
+    as Mesos before 1.4 did (`"role": "web"`). Ranges: {"ranges": {"range": [{"begin", "end"}]}},
+    sets: {"set": {"item": [...]}}. With refined reservations the last one's role counts.
+
+    >>> str(parse_resources([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 2}, "role": "web"}]))
+    'cpus(web):2'
+    """
+    if not isinstance(items, list) or not items:
+        raise CallError(f"{what}: expected a non-empty list of Resource objects")
+    if len(items) > MAX_RESOURCE_ITEMS:
+        raise CallError(f"{what}: more than {MAX_RESOURCE_ITEMS} Resource objects")
+    total = Resources()
+    for n, item in enumerate(items):
+        where = f"{what}[{n}]"
+        if not isinstance(item, dict):
+            raise CallError(f"{where}: expected a Resource object, not {item!r:.80}")
+        name = item.get("name")
+        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+            raise CallError(f"{where}: expected a resource \"name\" (letters, digits, _ . -), not {name!r:.80}")
+        role = _resource_role(item, where)
+        label = name if role == "*" else f"{name}({role})"
+        try:
+            total = total + Resources.parse(f"{label}:{_resource_value(item, where)}")
+        except ResourceError as err:
+            raise CallError(f"{where}: {err}") from None
+    return total
+
+
+def _resource_role(item: dict, where: str) -> str:
+    reservations = item.get("reservations")
+    role = item.get("role", "*")
+    if reservations is not None:
+        if not isinstance(reservations, list) or not all(isinstance(r, dict) for r in reservations):
+            raise CallError(f"{where}.reservations: expected a list of {{type, role}}")
+        if reservations:
+            last = reservations[-1]
+            if last.get("type", "DYNAMIC") != "DYNAMIC":
+                raise CallError(f"{where}.reservations: only DYNAMIC reservations can be made or removed")
+            role = last.get("role")
+    if role != "*":
+        check_role(role)
+    return role
+
+
+def _resource_value(item: dict, where: str) -> str:
+    kind = item.get("type") or next((k.upper() for k in ("scalar", "ranges", "set") if k in item), "")
+    if kind == "SCALAR":
+        value = (item.get("scalar") or {}).get("value") if isinstance(item.get("scalar"), dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise CallError(f"{where}: scalar.value must be a number >= 0, not {value!r:.40}")
+        return f"{float(value):.3f}"  # Mesos keeps scalars to three decimals too
+    if kind == "RANGES":
+        ranges = item.get("ranges")
+        spans = ranges.get("range") if isinstance(ranges, dict) else None
+        if not isinstance(spans, list) or not all(isinstance(r, dict) for r in spans):
+            raise CallError(f"{where}: ranges.range must be a list of {{begin, end}}")
+        parts = []
+        for span in spans:
+            begin, end = span.get("begin"), span.get("end")
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (begin, end)):
+                raise CallError(f"{where}: a range's begin and end must be integers >= 0")
+            parts.append(f"{begin}-{end}")
+        return "[" + ",".join(parts) + "]"
+    if kind == "SET":
+        given = item.get("set")
+        values = given.get("item") if isinstance(given, dict) else None
+        if not isinstance(values, list) or not all(isinstance(v, str) and _SET_ITEM.match(v) for v in values):
+            raise CallError(f"{where}: set.item must be a list of text without , ; : ( ) {{ }} or spaces")
+        return "{" + ",".join(values) + "}"
+    raise CallError(f"{where}: type must be SCALAR, RANGES or SET, not {kind!r:.40}")
+
+
+def reserve(source: MasterSource, agent_id: Any, resources: Resources, principal: str = "") -> None:
+    """RESERVE_RESOURCES: `resources` (each reserved for a role) of the agent's unreserved ones."""
+    carry_out(source, ReserveResources(_agent_id(agent_id), resources, principal))
+
+
+def unreserve(source: MasterSource, agent_id: Any, resources: Resources, principal: str = "") -> None:
+    carry_out(source, UnreserveResources(_agent_id(agent_id), resources, principal))
+
+
+def update_schedule(source: MasterSource, windows: tuple[MaintenanceWindow, ...]) -> None:
+    carry_out(source, UpdateMaintenanceSchedule(windows))
+
+
+def machines_down(source: MasterSource, machines: tuple[MachineId, ...]) -> None:
+    carry_out(source, StartMaintenance(machines))
+
+
+def machines_up(source: MasterSource, machines: tuple[MachineId, ...]) -> None:
+    carry_out(source, StopMaintenance(machines))
+
+
+def _agent_id(agent_id: Any) -> str:
+    problem = id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
+    if problem is not None:
+        raise CallError(problem)
+    return agent_id
+
+
+def principal_of(request: Any) -> str:
+    """The caller's principal when the HTTP layer authenticated one (it sets
+    `request.state.principal`), else "" (no ACL applies)."""
+    principal = getattr(request.state, "principal", None)
+    return principal if isinstance(principal, str) else ""

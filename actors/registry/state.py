@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from messages import Resources
+from messages import MachineId, MaintenanceWindow, Resources
 from messages.registry import (
+    AgentActivation,
     AgentAdmission,
     AgentMarkedGone,
+    MachinesModeSet,
+    MaintenanceScheduleSet,
     FrameworkTornDown,
     QuotaSet,
     RegistrySnapshot,
@@ -35,6 +38,17 @@ class RegistryState:
     quota: dict[str, Resources] = field(default_factory=dict)
     reservations: dict[str, Resources] = field(default_factory=dict)  # agent id -> dynamic ones
     torn_down: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    deactivated: dict[str, bool] = field(default_factory=dict)  # agent id -> draining
+    schedule: tuple[MaintenanceWindow, ...] = ()  # the maintenance schedule
+    down: dict[MachineId, None] = field(default_factory=dict)  # machines in DOWN mode
+
+    def machine_mode(self, machine: MachineId) -> str:
+        """UP, DRAINING (in the schedule) or DOWN, as Mesos' MachineInfo.Mode."""
+        if machine in self.down:
+            return "DOWN"
+        if any(machine in w.machines for w in self.schedule):
+            return "DRAINING"
+        return "UP"
 
     def apply(self, record: object) -> None:
         """Fold one record in (unknown kinds are ignored: a newer writer's)."""
@@ -46,6 +60,7 @@ class RegistryState:
         elif isinstance(record, AgentMarkedGone):
             self.admitted.pop(record.agent_id, None)
             self.reservations.pop(record.agent_id, None)
+            self.deactivated.pop(record.agent_id, None)
             _remember(self.gone, record.agent_id, MAX_GONE)
         elif isinstance(record, WeightsSet):
             self.weights.update(record.weights)
@@ -61,6 +76,25 @@ class RegistryState:
                 self.reservations[record.agent_id] = record.reservations
         elif isinstance(record, FrameworkTornDown):
             _remember(self.torn_down, record.framework_id, MAX_TORN_DOWN)
+        elif isinstance(record, AgentActivation):
+            if record.active:
+                self.deactivated.pop(record.agent_id, None)
+            else:
+                self.deactivated[record.agent_id] = record.drain
+        elif isinstance(record, MaintenanceScheduleSet):
+            self.schedule = tuple(record.windows)
+        elif isinstance(record, MachinesModeSet):
+            if record.down:
+                self.down.update(dict.fromkeys(record.machines))
+            else:  # UP: out of DOWN and out of the schedule (an emptied window goes too)
+                for machine in record.machines:
+                    self.down.pop(machine, None)
+                windows = []
+                for window in self.schedule:
+                    left = tuple(m for m in window.machines if m not in record.machines)
+                    if left:
+                        windows.append(MaintenanceWindow(left, window.unavailability))
+                self.schedule = tuple(windows)
         elif isinstance(record, RegistrySnapshot):
             self.admitted = dict(record.admitted)
             self.gone = OrderedDict.fromkeys(record.gone)
@@ -68,6 +102,9 @@ class RegistryState:
             self.quota = dict(record.quota)
             self.reservations = dict(record.reservations)
             self.torn_down = OrderedDict.fromkeys(record.torn_down)
+            self.deactivated = dict(record.deactivated)
+            self.schedule = tuple(record.schedule)
+            self.down = dict.fromkeys(record.down)
 
     def snapshot(self, epoch: int = 0) -> RegistrySnapshot:
         return RegistrySnapshot(
@@ -78,6 +115,9 @@ class RegistryState:
             reservations=dict(self.reservations),
             torn_down=tuple(self.torn_down),
             epoch=epoch,
+            deactivated=dict(self.deactivated),
+            schedule=self.schedule,
+            down=tuple(self.down),
         )
 
 

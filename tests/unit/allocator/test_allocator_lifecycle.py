@@ -155,3 +155,20 @@ def test_membership_is_public():
     assert a.has_agent("s1") and not a.has_agent("s2")
     assert a.has_framework("f1") and not a.has_framework("old")
     assert a.has_framework("old", include_unregistered=True)
+
+
+def test_a_total_shrunk_under_an_allocation_is_made_whole_when_it_comes_back():
+    # An operator reserved 2 cpus for web while the whole agent was allocated to f1 (on
+    # its way to the master): the master sends that allocation back; what is available
+    # is then the new shape, not the old one plus the new one.
+    a = Allocator(seed=0)
+    a.add_agent("s1", R(AGENT))
+    a.add_framework("f1", roles=["*"])
+    a.add_framework("w1", roles=["web"])
+    a.restore_allocation("f1", "s1", "*", R("cpus:1;mem:512"))  # a running task
+    [x] = a.allocate(now=0.0)  # to w1, the role with the smaller share
+    assert x.resources == R("cpus:3;mem:1536")
+    a.update_agent("s1", R("cpus:2;mem:2048;cpus(web):2"))
+    a.recover(x.framework_id, "s1", x.role, x.resources)
+    assert a.available("s1") == R("cpus:1;mem:1536;cpus(web):2")
+    assert [str(y.resources) for y in a.allocate(now=1.0) if y.role == "web"] == ["cpus:1;mem:1536;cpus(web):2"]

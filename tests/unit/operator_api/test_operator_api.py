@@ -126,7 +126,7 @@ def test_bad_calls_are_400_with_a_reason(client):
     assert unknown.status_code == 400 and "no framework" in unknown.text
     assert _call(client, {"type": "DRAIN_AGENT", "drain_agent": {}}).status_code == 400
     reserve = {"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": "a"}, "resources": []}}
-    assert _call(client, reserve).status_code == 501
+    assert _call(client, reserve).status_code == 400
 
 
 def test_quota_limits_what_the_role_is_offered_and_weights_are_kept(client, cluster):
