@@ -117,12 +117,14 @@ class CommandInfo:
     user: str = ""
     uris: tuple[CommandURI, ...] = ()
 
-    def problem(self) -> str | None:
+    def problem(self, image_entrypoint: bool = False) -> str | None:
         """What is wrong with this command, if anything (the master and agent answer
-        TASK_ERROR with it; decoding accepts it so that the answer can be given)."""
+        TASK_ERROR with it; decoding accepts it so that the answer can be given).
+        `image_entrypoint`: the task's container has an image, whose own entrypoint runs
+        when the command (shell=False) names nothing."""
         if self.shell and not self.value:
             return "a shell command needs a value"
-        if not self.shell and not (self.value or self.arguments):
+        if not self.shell and not (self.value or self.arguments or image_entrypoint):
             return "a command needs a value or arguments"
         for uri in self.uris:
             problem = uri.problem()
@@ -181,7 +183,7 @@ class TaskInfo:
         if (self.command is None) == (self.executor is None):
             return "a task needs exactly one of command or executor"
         command = self.command or self.executor.command  # type: ignore[union-attr]
-        return command.problem()
+        return command.problem(image_entrypoint=self.container is not None and bool(self.container.image))
 
 
 @dataclass(frozen=True)
