@@ -10,8 +10,9 @@ stderr there, in its own process group, under the task's limits (see `limits.py`
                                   -> TASK_KILLING -> TASK_KILLED (SIGTERM, then SIGKILL
                                      after the grace period, default 3 s)
 
-A task with `CommandInfo.uris` is fetched first (actors/fetcher: a child process as the
-task's user, watched by a thread that posts TaskFetched), so a download never holds up
+A task with `CommandInfo.uris` is fetched first (actors/fetcher: a child process that
+reads local files as the task's user and hands it what it fetched, watched by a thread
+that posts TaskFetched), so a download never holds up
 this actor; a kill while fetching stops the fetcher and ends the task TASK_KILLED.
 
 It exits on ShutdownExecutor (after killing its tasks), or when every task is terminal and
@@ -48,7 +49,6 @@ from actors.executor.output_stream import OutputStreaming
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
 from actors.executor.task_user import TaskUser, TaskUserError, task_user
 from actors.fetcher import FetcherRun, start_fetcher
-from actors.fetcher.cache import prepare_user_dir
 from actors.runtime import ActorContext, Transport, on
 from messages import (
     AgentInfo,
@@ -147,9 +147,6 @@ class CommandExecutor(OutputStreaming, Executor):
         report, task_id = self.post_to_self, task.task_id
         config = self.env.fetcher
         try:
-            if config.caches and any(u.cache for u in task.command.uris):
-                assert config.cache_dir is not None
-                prepare_user_dir(config.cache_dir, user.name, user.uid if user.switches else None, user.gid)
             run = self.fetcher(
                 task.command.uris, sandbox, config, user, sandbox / "stderr",
                 lambda reason: report(TaskFetched(task_id, reason)),

@@ -79,14 +79,3 @@ def trim(root: Path, size: int) -> None:
         except OSError:
             continue
 
-
-def prepare_user_dir(root: Path, user: str, uid: int | None, gid: int) -> Path:
-    """Make `root/<user>`, private to the task's user (`uid` None: the executor's own),
-    so the fetcher, running as that user, can keep entries there."""
-    root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o711)
-    directory = root / user
-    directory.mkdir(exist_ok=True, mode=0o700)
-    if uid is not None:
-        os.chown(directory, uid, gid)
-    return directory

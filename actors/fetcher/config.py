@@ -29,6 +29,17 @@ class FetchError(Exception):
     """A URI could not be put into the sandbox; the text names the URI and says why."""
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The task's user, when it is not the fetcher's own: local files are read as this
+    user (so a task gets only what its user may read), and what is fetched becomes its."""
+
+    name: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
+
+
 def parse_size(text: str) -> int:
     """Bytes from `1000`, `64KB`, `512MB`, `2GiB`, `1T` (binary units, as Mesos' Bytes)."""
     match = _SIZE.match(str(text))

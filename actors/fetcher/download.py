@@ -18,6 +18,7 @@ import http.client
 import os
 import socket
 import stat
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 from urllib.parse import unquote, urlsplit
 
-from actors.fetcher.config import FetchError
+from actors.fetcher.config import FetchError, Owner
 
 CHUNK = 64 * 1024
 _WEB = ("http", "https")
@@ -37,9 +38,10 @@ def uri_path(uri: str) -> str:
     return unquote(parts.path) if parts.scheme else uri
 
 
-def download(uri: str, dest: Path, *, max_size: int, timeout: float) -> int:
+def download(uri: str, dest: Path, *, max_size: int, timeout: float, owner: Owner | None = None) -> int:
     """Write `uri`'s contents to `dest` (created, never followed if a link); the number of
-    bytes. Raises FetchError (too large, too slow, not found, refused...)."""
+    bytes. A local file is read as `owner` when given. Raises FetchError (too large, too
+    slow, not found, refused...)."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     deadline = time.monotonic() + timeout
@@ -49,6 +51,8 @@ def download(uri: str, dest: Path, *, max_size: int, timeout: float) -> int:
     if scheme == "file" or (not scheme and uri.startswith("/")):
         if scheme == "file" and parts.netloc not in ("", "localhost"):
             raise FetchError(f"file URI names host {parts.netloc!r}: only local files can be fetched")
+        if owner is not None:
+            return _copy_as(owner, uri_path(uri), dest, max_size, deadline, timeout)
         with _open_local(uri_path(uri)) as source:
             return _copy(source.read, dest, max_size, deadline, timeout)
     raise FetchError(f"unsupported scheme {scheme or 'none'!r} (file://, http://, https:// or an absolute path)")
@@ -98,6 +102,39 @@ def _open_local(path: str) -> BinaryIO:
         raise FetchError(f"{path} is not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
+
+
+# Run as the task's user: what it cannot read, its task does not get.
+_READ_AS_USER = '[ -f "$1" ] || { echo "$1 is not a regular file" >&2; exit 3; }; exec cat -- "$1"'
+
+
+def _copy_as(owner: Owner, path: str, dest: Path, max_size: int, deadline: float, timeout: float) -> int:
+    try:
+        reader = subprocess.Popen(
+            ["sh", "-c", _READ_AS_USER, "mesobus-fetcher", path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+            user=owner.uid, group=owner.gid, extra_groups=list(owner.groups), env={"PATH": "/usr/bin:/bin"},
+        )
+    except OSError as err:
+        raise FetchError(f"cannot read {path} as {owner.name}: {err}") from None
+    assert reader.stdout is not None and reader.stderr is not None
+    try:
+        size = _copy(reader.stdout.read1, dest, max_size, deadline, timeout)
+        reader.wait(max(deadline - time.monotonic(), 1.0))  # it ended its output: it ends
+    except BaseException as err:
+        reader.kill()
+        reader.wait()
+        if isinstance(err, subprocess.TimeoutExpired):
+            raise FetchError(f"timed out after {timeout:g} s") from None
+        raise
+    finally:
+        reader.stdout.close()
+    why = reader.stderr.read(4096).decode(errors="replace").strip().splitlines()
+    reader.stderr.close()
+    if reader.returncode != 0:
+        text = why[-1].removeprefix("cat: ") if why else f"exit status {reader.returncode}"
+        raise FetchError(f"cannot read it as {owner.name}: {text}")
+    return size
 
 
 def _copy(read: Callable[[int], bytes], dest: Path, max_size: int, deadline: float, timeout: float) -> int:

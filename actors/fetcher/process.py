@@ -1,6 +1,8 @@
-"""Run the fetcher for one task in a child process (`python -m actors.fetcher`) as the
-task's user, and report the outcome from a watcher thread: the executor's actor thread
-never waits for a download.
+"""Run the fetcher for one task in a child process (`python -m actors.fetcher`, as the
+executor's own user: the task's user may not even be able to run this Python), and report
+the outcome from a watcher thread: the executor's actor thread never waits for a download.
+The task's user is the fetcher's `owner`: it reads local files as that user, and hands
+what it fetched over to it.
 
 >>> import tempfile, pathlib, threading
 >>> from messages import CommandURI
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import actors
-from actors.fetcher.config import FetcherConfig
+from actors.fetcher.config import FetcherConfig, Owner
 from messages import CommandURI, to_plain
 
 if TYPE_CHECKING:
@@ -66,9 +68,7 @@ def start_fetcher(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESOBUS_")}
     paths = [PROJECT_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    if user is not None and user.switches:
-        env.update(HOME=user.home, USER=user.name, LOGNAME=user.name)
-    switch = user.popen_args() if user is not None else {}
+    owner = Owner(user.name, user.uid, user.gid, tuple(user.groups)) if user is not None and user.switches else None
     with open(stderr, "ab") as err:
         popen = subprocess.Popen(
             [sys.executable, "-m", "actors.fetcher"],
@@ -79,10 +79,10 @@ def start_fetcher(
             stderr=err,
             start_new_session=True,
             close_fds=True,
-            **switch,
         )
     run = FetcherRun(popen)
-    request = json.dumps({"sandbox": str(sandbox), "uris": [to_plain(u) for u in uris], "config": config.to_plain()})
+    request = json.dumps({"sandbox": str(sandbox), "uris": [to_plain(u) for u in uris], "config": config.to_plain(),
+                          "owner": owner.__dict__ if owner is not None else None})
     limit = len(uris) * config.timeout + SLACK
     threading.Thread(target=_watch, args=(run, request, limit, on_done), name=f"fetcher-{popen.pid}", daemon=True).start()
     return run
