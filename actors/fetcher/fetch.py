@@ -98,13 +98,15 @@ def fetch_uri(
         dest.unlink()  # Mesos overwrites; never write through a link
     cache = _cache(config, owner) if uri.cache else None
     cached = cache.lookup(uri.value) if cache is not None else None
+    copied = False
     if cached is not None:
         say(f"fetching {uri.value} from the cache into {dest.name}")
         try:
             shutil.copyfile(cached, dest, follow_symlinks=False)
-        except OSError as err:
-            raise FetchError(f"cannot copy it from the fetcher cache: {err}") from None
-    else:
+            copied = True
+        except OSError:  # evicted by another fetcher meanwhile
+            say("the cached copy is gone; downloading it")
+    if not copied:
         say(f"fetching {uri.value} into {dest.name}")
         partial = dest.with_name(f".{dest.name}.fetching")
         if partial.is_symlink() or partial.exists():
@@ -116,6 +118,8 @@ def fetch_uri(
                 shutil.copyfile(kept, dest, follow_symlinks=False)
             else:
                 os.replace(partial, dest)
+        except OSError as err:
+            raise FetchError(f"cannot write {dest.name}: {err.strerror or err}") from None
         finally:
             if partial.exists():
                 partial.unlink()
