@@ -5,15 +5,15 @@ starts one per task). Each task runs in `<sandbox>/tasks/<task_id>/` with its st
 stderr there, in its own process group, under the task's limits (see `limits.py`):
 
     TASK_STARTING -> TASK_RUNNING -> TASK_FINISHED (exit 0)
-                  -> TASK_FAILED (its URIs could not be fetched: REASON_CONTAINER_LAUNCH_FAILED)
                                   -> TASK_FAILED (exit_code, message; memory limit reason)
                                   -> TASK_KILLING -> TASK_KILLED (SIGTERM, then SIGKILL
                                      after the grace period, default 3 s)
+                  -> TASK_FAILED (its URIs could not be fetched: REASON_CONTAINER_LAUNCH_FAILED)
+                  -> TASK_KILLED (killed while its URIs were being fetched)
 
 A task with `CommandInfo.uris` is fetched first (actors/fetcher: a child process that
 reads local files as the task's user and hands it what it fetched, watched by a thread
-that posts TaskFetched), so a download never holds up
-this actor; a kill while fetching stops the fetcher and ends the task TASK_KILLED.
+that posts TaskFetched), so a download never holds up this actor.
 
 It exits on ShutdownExecutor (after killing its tasks), or when every task is terminal and
 acknowledged and nothing arrived for `MESOBUS_EXECUTOR_IDLE_TIMEOUT` seconds (registered or

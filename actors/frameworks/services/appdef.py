@@ -173,6 +173,8 @@ def _check(app: dict, errors: _Errors) -> None:
         errors.add("/fetch", "must be a list of objects with a uri")
     else:
         _check_fetch(app["fetch"], errors)
+    if isinstance(app["uris"], list) and "" in app["uris"]:
+        errors.add(f"/uris({app['uris'].index('')})", "must not be empty")
     if isinstance(container, dict) and str(container.get("type", "DOCKER")).upper() not in ("DOCKER", "MESOS"):
         errors.add("/container/type", "must be DOCKER or MESOS")
     dependencies = app["dependencies"] if isinstance(app["dependencies"], list) else []
