@@ -21,6 +21,9 @@ from messages.schema import from_plain, to_plain
 from messages.values import (
     AgentInfo,
     CommandInfo,
+    CommandURI,
+    ContainerInfo,
+    ContainerType,
     ExecutorInfo,
     Filters,
     FrameworkInfo,

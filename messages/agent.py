@@ -233,6 +233,15 @@ class TaskProcessExited:
     memory_limited: bool = False
 
 
+# command executor -> itself (posted by a fetcher thread): a task's URIs are in its sandbox
+# (`error` empty), or could not be fetched (`error` names the URI and why).
+@message
+@dataclass(frozen=True)
+class TaskFetched:
+    task_id: str
+    error: str = ""
+
+
 # command executor -> itself (timer): a task being killed outlived its grace period; SIGKILL.
 @message
 @dataclass(frozen=True)

@@ -83,23 +83,72 @@ class StatusReason(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class CommandURI:
+    """A file the fetcher puts into the task's sandbox before the command starts (Mesos'
+    CommandInfo.URI): `value` is a `file://`, `http://`, `https://` URI or an absolute path;
+    `extract` unpacks a recognised archive, `executable` makes it so (and never extracts),
+    `cache` keeps a copy in the agent's fetcher cache, `output_file` names it in the sandbox
+    (a relative path; default: the URI's last path segment)."""
+
+    value: str
+    executable: bool = False
+    extract: bool = True
+    cache: bool = False
+    output_file: str = ""
+
+    def problem(self) -> str | None:
+        if not self.value:
+            return "a uri needs a value"
+        name = self.output_file
+        if name and (name.startswith("/") or ".." in name.split("/") or "\0" in name):
+            return f"uri {self.value[:200]!r}: output_file {name[:200]!r} must be a relative path inside the sandbox"
+        return None
+
+
+@dataclass(frozen=True)
 class CommandInfo:
-    """A command to run: through the shell (`value` is a shell line) or as argv."""
+    """A command to run: through the shell (`value` is a shell line) or as argv, after the
+    fetcher has put its `uris` into the sandbox."""
 
     value: str = ""
     arguments: tuple[str, ...] = ()
     shell: bool = True
     environment: dict[str, str] = field(default_factory=dict)
     user: str = ""
+    uris: tuple[CommandURI, ...] = ()
 
-    def problem(self) -> str | None:
+    def problem(self, image_entrypoint: bool = False) -> str | None:
         """What is wrong with this command, if anything (the master and agent answer
-        TASK_ERROR with it; decoding accepts it so that the answer can be given)."""
+        TASK_ERROR with it; decoding accepts it so that the answer can be given).
+        `image_entrypoint`: the task's container has an image, whose own entrypoint runs
+        when the command (shell=False) names nothing."""
         if self.shell and not self.value:
             return "a shell command needs a value"
-        if not self.shell and not (self.value or self.arguments):
+        if not self.shell and not (self.value or self.arguments or image_entrypoint):
             return "a command needs a value or arguments"
+        for uri in self.uris:
+            problem = uri.problem()
+            if problem:
+                return problem
         return None
+
+
+class ContainerType(str, enum.Enum):
+    """Mesos' ContainerInfo.Type: who runs the task (mesobus agents have MESOS only)."""
+
+    MESOS = "MESOS"
+    DOCKER = "DOCKER"
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """Mesos' ContainerInfo, the part mesobus reads: the type and the image, if any
+    (`docker.image` for DOCKER; `mesos.image` for MESOS, flattened here to `image`). A MESOS
+    container without an image is a plain process; anything else needs a containerizer
+    that mesobus agents do not have (they fail the task, saying so)."""
+
+    type: ContainerType = ContainerType.MESOS
+    image: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,13 +176,14 @@ class TaskInfo:
     data: bytes = b""
     labels: dict[str, str] = field(default_factory=dict)
     kill_grace_period: float | None = None
+    container: ContainerInfo | None = None
 
     def problem(self) -> str | None:
         """What is wrong with this task's description, if anything."""
         if (self.command is None) == (self.executor is None):
             return "a task needs exactly one of command or executor"
         command = self.command or self.executor.command  # type: ignore[union-attr]
-        return command.problem()
+        return command.problem(image_entrypoint=self.container is not None and bool(self.container.image))
 
 
 @dataclass(frozen=True)

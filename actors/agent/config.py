@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from actors.executor.environment import LIMIT_MODES
+from actors.fetcher.config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, FetcherConfig
 from messages import Resources
 from messages.errors import ResourceError
 
@@ -79,6 +80,11 @@ class AgentConfig:
     root_tasks: bool = True
     kill_grace_period: float = 3.0  # default for tasks that do not set their own
     completed_tasks_kept: int = 1000  # for state(); terminal, acknowledged tasks
+    # The fetcher (actors/fetcher): bytes per URI and per unpacked archive, seconds per
+    # URI, bytes kept in the cache under work_dir/fetch-cache (0: no cache).
+    fetcher_max_size: int = DEFAULT_MAX_SIZE
+    fetcher_timeout: float = DEFAULT_TIMEOUT
+    fetcher_cache_size: int = DEFAULT_CACHE_SIZE
 
     def __post_init__(self) -> None:
         if self.executor_mode not in EXECUTOR_MODES:
@@ -105,6 +111,10 @@ class AgentConfig:
             raise ConfigError(f"max-missed-pings: must be at least 1, not {self.max_missed_pings}")
         if self.kill_grace_period < 0:
             raise ConfigError(f"kill-grace-period: must not be negative, not {self.kill_grace_period}")
+        try:
+            self.fetcher
+        except ValueError as err:
+            raise ConfigError(f"--fetcher-*: {err}") from None
         timeout = self.executor_recovery_timeout
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 <= timeout < float("inf"):
             raise ConfigError(f"executor-recovery-timeout: must be a non-negative number, not {timeout!r}")
@@ -132,6 +142,15 @@ class AgentConfig:
     @property
     def meta_dir(self) -> Path:
         return self.work_dir / "meta"
+
+    @property
+    def fetcher(self) -> FetcherConfig:
+        return FetcherConfig(
+            max_size=self.fetcher_max_size,
+            timeout=self.fetcher_timeout,
+            cache_dir=self.work_dir / "fetch-cache",
+            cache_size=self.fetcher_cache_size,
+        )
 
     def to_plain(self) -> dict[str, Any]:
         """Plain data (the journal keeps it to rebuild the agent for replay).

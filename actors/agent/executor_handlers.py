@@ -66,6 +66,10 @@ class ExecutorHandlers:
                 recovery_timeout=self.config.executor_recovery_timeout,
                 limits=self.config.limits,
                 root_tasks=self.config.root_tasks,
+                fetcher_max_size=self.config.fetcher_max_size,
+                fetcher_timeout=self.config.fetcher_timeout,
+                fetcher_cache_dir=self.config.fetcher.cache_dir,
+                fetcher_cache_size=self.config.fetcher_cache_size,
             )
             spec = ExecutorSpec(env, info.command, run_id, self.book.frameworks[framework_id].user)
             executor.handle = self.launcher.launch(spec, self.exit_reporter(executor))

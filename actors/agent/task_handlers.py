@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from actors.agent.sandbox import task_sandbox
 from actors.agent.state import COMMAND_EXECUTOR_ID, ExecutorPhase, ExecutorRecord, TaskRecord
-from actors.agent.validation import run_task_problem
+from actors.agent.validation import container_problem, run_task_problem
 from actors.runtime import on
 from messages import (
     ExecutorInfo,
@@ -53,6 +53,10 @@ class TaskHandlers:
         problem = run_task_problem(msg, self.agent_id, self.agent_info.resources)
         if problem:
             self.agent_update(fid, tid, TaskState.TASK_ERROR, R.REASON_TASK_INVALID, problem)
+            return
+        problem = container_problem(info, self.config.hostname)
+        if problem:  # as a Mesos agent whose containerizers all refuse the task
+            self.agent_update(fid, tid, TaskState.TASK_FAILED, R.REASON_CONTAINER_LAUNCH_FAILED, problem)
             return
         if fid in self.frameworks_shutting_down:
             state = TaskState.TASK_DROPPED if framework.partition_aware else TaskState.TASK_LOST

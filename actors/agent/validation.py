@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from actors.agent.sandbox import check_id
 from actors.agent.state import COMMAND_EXECUTOR_ID
-from messages import Resources, RunTask
+from messages import ContainerType, Resources, RunTask, TaskInfo
 
 
 def run_task_problem(msg: RunTask, agent_id: str, total: Resources) -> str | None:
@@ -46,3 +46,25 @@ def run_task_problem(msg: RunTask, agent_id: str, total: Resources) -> str | Non
     if not needed.flatten() <= total.flatten():
         return f"task {task.task_id} needs {needed}, more than this agent has ({total})"
     return None
+
+
+def container_problem(task: TaskInfo, hostname: str) -> str | None:
+    """Why this agent cannot run the task's container, or None. mesobus agents have Mesos'
+    `mesos` containerizer without image support: a MESOS container with no image is a
+    plain process; a DOCKER container, or any image, cannot run here (TASK_FAILED).
+
+    >>> from messages import CommandInfo, ContainerInfo, Resources
+    >>> task = TaskInfo("t1", "t", "a1", Resources.parse("cpus:1"), command=CommandInfo("true"),
+    ...                 container=ContainerInfo(ContainerType.DOCKER, image="nginx"))
+    >>> container_problem(task, "h1")
+    "agent h1 has no docker containerizer: it cannot run task t1's DOCKER container (image 'nginx'); it runs tasks as plain processes (a MESOS container without an image, or none)"
+    """
+    container = task.container
+    if container is None or (container.type is ContainerType.MESOS and not container.image):
+        return None
+    image = f" (image {container.image[:200]!r})" if container.image else ""
+    if container.type is ContainerType.DOCKER:
+        why = f"agent {hostname} has no docker containerizer: it cannot run task {task.task_id}'s DOCKER container"
+    else:
+        why = f"agent {hostname} cannot provision container images: it cannot run task {task.task_id}'s MESOS container"
+    return f"{why}{image}; it runs tasks as plain processes (a MESOS container without an image, or none)"

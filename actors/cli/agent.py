@@ -53,6 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor-recovery-timeout", type=float, default=None, metavar="SECONDS",
                    help="an executor that hears nothing from this agent this long kills its tasks and exits"
                         " (default 120; 0: never)")
+    p.add_argument("--fetcher-max-size", type=_size, default=None, metavar="BYTES",
+                   help="largest file the fetcher downloads for a task's URI, and most one archive may unpack"
+                        " to (e.g. 512MB; default 1GB)")
+    p.add_argument("--fetcher-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="longest the fetcher may take over one URI (default 300)")
+    p.add_argument("--fetcher-cache-size", type=_size, default=None, metavar="BYTES",
+                   help="bytes the fetcher cache (WORK_DIR/fetch-cache, for URIs with cache: true) may hold"
+                        " (default 2GB; 0: no cache)")
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -68,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         settings["executor_recovery_timeout"] = args.executor_recovery_timeout
     if args.hostname:
         settings["hostname"] = args.hostname
+    for name in ("fetcher_max_size", "fetcher_timeout", "fetcher_cache_size"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
     try:
         config = AgentConfig.from_flags(
             resources=args.resources, attributes=args.attributes, work_dir=args.work_dir, **settings
@@ -168,3 +179,22 @@ def _attributes(text: str) -> str:
     except ConfigError as err:
         raise argparse.ArgumentTypeError(str(err).removeprefix("--attributes: ")) from None
     return text
+
+
+def _size(text: str) -> int:
+    from actors.fetcher.config import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value

@@ -8,6 +8,12 @@ stderr there, in its own process group, under the task's limits (see `limits.py`
                                   -> TASK_FAILED (exit_code, message; memory limit reason)
                                   -> TASK_KILLING -> TASK_KILLED (SIGTERM, then SIGKILL
                                      after the grace period, default 3 s)
+                  -> TASK_FAILED (its URIs could not be fetched: REASON_CONTAINER_LAUNCH_FAILED)
+                  -> TASK_KILLED (killed while its URIs were being fetched)
+
+A task with `CommandInfo.uris` is fetched first (actors/fetcher: a child process that
+reads local files as the task's user and hands it what it fetched, watched by a thread
+that posts TaskFetched), so a download never holds up this actor.
 
 It exits on ShutdownExecutor (after killing its tasks), or when every task is terminal and
 acknowledged and nothing arrived for `MESOBUS_EXECUTOR_IDLE_TIMEOUT` seconds (registered or
@@ -27,6 +33,7 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass
+from typing import Callable
 
 import msgpack
 from pathlib import Path
@@ -41,6 +48,7 @@ from actors.executor.limits import Limits, detect_limits
 from actors.executor.output_stream import OutputStreaming
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
 from actors.executor.task_user import TaskUser, TaskUserError, task_user
+from actors.fetcher import FetcherRun, start_fetcher
 from actors.runtime import ActorContext, Transport, on
 from messages import (
     AgentInfo,
@@ -50,6 +58,7 @@ from messages import (
     KillGraceExpired,
     StatusReason,
     TaskInfo,
+    TaskFetched,
     TaskProcessExited,
     TaskState,
 )
@@ -68,6 +77,14 @@ class RunningTask:
     kill_timer: str = ""
 
 
+@dataclass
+class FetchingTask:
+    info: TaskInfo
+    user: TaskUser
+    sandbox: Path
+    run: FetcherRun
+
+
 class CommandExecutor(OutputStreaming, Executor):
     """Runs `TaskInfo.command` of each task it is given."""
 
@@ -79,9 +96,12 @@ class CommandExecutor(OutputStreaming, Executor):
         *,
         runner: ProcessRunner | None = None,
         limits: Limits | None = None,
+        fetcher: Callable[..., FetcherRun] = start_fetcher,
     ) -> None:
         super().__init__(env, transport, context)
         self.runner = runner or ProcessRunner()
+        self.fetcher = fetcher  # start_fetcher's signature; tests swap it
+        self.fetching: dict[str, FetchingTask] = {}
         self.limits = limits or detect_limits(env.limits, scope=f"{env.agent_id}-{env.framework_id}")
         self.running: dict[str, RunningTask] = {}
         self.shutting_down = False
@@ -117,6 +137,47 @@ class CommandExecutor(OutputStreaming, Executor):
             self.update(task.task_id, TaskState.TASK_ERROR, message=str(err), reason=StatusReason.REASON_TASK_INVALID)
             return
         self.update(task.task_id, TaskState.TASK_STARTING)
+        if task.command.uris:
+            self._fetch(task, user, sandbox)
+        else:
+            self._start(task, user, sandbox)
+
+    def _fetch(self, task: TaskInfo, user: TaskUser, sandbox: Path) -> None:
+        assert task.command is not None
+        report, task_id = self.post_to_self, task.task_id
+        config = self.env.fetcher
+        try:
+            run = self.fetcher(
+                task.command.uris, sandbox, config, user, sandbox / "stderr",
+                lambda reason: report(TaskFetched(task_id, reason)),
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as err:
+            self._fetch_failed(task_id, f"cannot start the fetcher: {err}")
+            return
+        self.fetching[task_id] = FetchingTask(task, user, sandbox, run)
+
+    def _fetch_failed(self, task_id: str, reason: str) -> None:
+        # Mesos says REASON_CONTAINER_LAUNCH_FAILED too: it has no reason of the fetcher's own.
+        self.update(task_id, TaskState.TASK_FAILED, message=f"fetcher: {reason}",
+                    reason=StatusReason.REASON_CONTAINER_LAUNCH_FAILED)
+
+    @on(TaskFetched)
+    def _on_task_fetched(self, msg: TaskFetched) -> None:
+        fetching = self.fetching.pop(msg.task_id, None)
+        if fetching is None:
+            return  # killed while it fetched: already TASK_KILLED
+        if msg.error:
+            self._fetch_failed(msg.task_id, msg.error)
+        elif self.shutting_down:
+            self.update(msg.task_id, TaskState.TASK_KILLED, message="the executor is shutting down")
+        else:
+            self._start(fetching.info, fetching.user, fetching.sandbox)
+        if self.shutting_down and not self.running and not self.fetching:
+            self.exit()
+
+    def _start(self, task: TaskInfo, user: TaskUser, sandbox: Path) -> None:
+        """Start the task's process in its (fetched) sandbox: TASK_RUNNING, or TASK_FAILED."""
+        assert task.command is not None
         argv = command_argv(task.command)
         if user.switches:  # joined to its limits as root first, then its own user
             argv = become_argv(user.uid, user.gid, user.groups) + argv
@@ -152,6 +213,11 @@ class CommandExecutor(OutputStreaming, Executor):
         self.health.start(task, sandbox, self._task_environment(task, sandbox, user))
 
     def kill_task(self, task_id: str) -> None:
+        fetching = self.fetching.pop(task_id, None)
+        if fetching is not None:
+            fetching.run.kill()
+            self.update(task_id, TaskState.TASK_KILLED, message="killed while its URIs were being fetched")
+            return
         running = self.running.get(task_id)
         if running is None:
             log.info("%s: kill for %s, which is not running here", self.address, task_id)
@@ -174,7 +240,7 @@ class CommandExecutor(OutputStreaming, Executor):
     def shutdown(self) -> None:
         self.shutting_down = True
         self.requested_grace_period = None
-        for task_id in list(self.running):
+        for task_id in list(self.running) + list(self.fetching):
             self.kill_task(task_id)
         for task_id in [t for t in self.tasks if t not in self.running]:
             self.update(task_id, TaskState.TASK_KILLED, message="executor shut down")
@@ -229,7 +295,7 @@ class CommandExecutor(OutputStreaming, Executor):
     # --- idleness -----------------------------------------------------------------------
 
     def _idle(self) -> bool:
-        return not self.running and not self.tasks and not self.unacknowledged
+        return not self.running and not self.fetching and not self.tasks and not self.unacknowledged
 
     def _arm_idle(self) -> None:
         if not self._idle():
@@ -250,6 +316,8 @@ class CommandExecutor(OutputStreaming, Executor):
         self.health.stop_all()
         for running in self.running.values():  # never leave tasks behind
             running.process.signal(signal.SIGKILL)
+        for fetching in self.fetching.values():
+            fetching.run.kill()
         super().on_stop()
 
     def _launch_problem(self, task: TaskInfo) -> str | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping
 
 from actors.agent.state import executor_address
+from actors.fetcher.config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, FetcherConfig
 
 LIMIT_MODES = ("auto", "cgroups", "rlimits", "none")
 DEFAULT_RECOVERY_TIMEOUT = 120.0  # Mesos: 15 min, far too long for tasks whose agent is gone
@@ -45,6 +46,11 @@ class ExecutorEnv:
     recovery_timeout: float = DEFAULT_RECOVERY_TIMEOUT
     limits: str = "auto"  # how task resources are enforced
     root_tasks: bool = True  # tasks may run as root (the agent's --root-tasks)
+    # The fetcher (the agent's --fetcher-* flags); no cache dir: no cache.
+    fetcher_max_size: int = DEFAULT_MAX_SIZE
+    fetcher_timeout: float = DEFAULT_TIMEOUT
+    fetcher_cache_dir: Path | None = None
+    fetcher_cache_size: int = DEFAULT_CACHE_SIZE
 
     @property
     def address(self) -> str:
@@ -67,7 +73,20 @@ class ExecutorEnv:
             "MESOBUS_RECOVERY_TIMEOUT": repr(float(self.recovery_timeout)),
             "MESOBUS_LIMITS": self.limits,
             "MESOBUS_ROOT_TASKS": "1" if self.root_tasks else "0",
+            "MESOBUS_FETCHER_MAX_SIZE": str(self.fetcher_max_size),
+            "MESOBUS_FETCHER_TIMEOUT": repr(float(self.fetcher_timeout)),
+            "MESOBUS_FETCHER_CACHE_DIR": str(self.fetcher_cache_dir or ""),
+            "MESOBUS_FETCHER_CACHE_SIZE": str(self.fetcher_cache_size),
         }
+
+    @property
+    def fetcher(self) -> FetcherConfig:
+        return FetcherConfig(
+            max_size=self.fetcher_max_size,
+            timeout=self.fetcher_timeout,
+            cache_dir=self.fetcher_cache_dir,
+            cache_size=self.fetcher_cache_size,
+        )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "ExecutorEnv":
@@ -89,6 +108,16 @@ class ExecutorEnv:
                 raise ExecutorEnvError(f"{name}={raw!r} must be a non-negative number")
             return value
 
+        def size(name: str, default: int) -> int:
+            value = float(number(name, default))
+            if not value.is_integer() or (name == "MESOBUS_FETCHER_MAX_SIZE" and value == 0):
+                raise ExecutorEnvError(f"{name}={environ.get(name)!r} must be a whole, positive number of bytes")
+            return int(value)
+
+        timeout = number("MESOBUS_FETCHER_TIMEOUT", DEFAULT_TIMEOUT)
+        if timeout == 0:
+            raise ExecutorEnvError("MESOBUS_FETCHER_TIMEOUT must be more than 0 seconds")
+        cache_dir = environ.get("MESOBUS_FETCHER_CACHE_DIR", "").strip()
         limits = environ.get("MESOBUS_LIMITS", "auto").strip() or "auto"
         if limits not in LIMIT_MODES:
             raise ExecutorEnvError(f"MESOBUS_LIMITS={limits!r} is not one of {', '.join(LIMIT_MODES)}")
@@ -105,6 +134,10 @@ class ExecutorEnv:
             recovery_timeout=number("MESOBUS_RECOVERY_TIMEOUT", DEFAULT_RECOVERY_TIMEOUT),
             limits=limits,
             root_tasks=environ.get("MESOBUS_ROOT_TASKS", "1").strip() in ("1", "true", "yes"),
+            fetcher_max_size=size("MESOBUS_FETCHER_MAX_SIZE", DEFAULT_MAX_SIZE),
+            fetcher_timeout=timeout,
+            fetcher_cache_dir=Path(cache_dir) if cache_dir else None,
+            fetcher_cache_size=size("MESOBUS_FETCHER_CACHE_SIZE", DEFAULT_CACHE_SIZE),
         )
 
 

@@ -191,7 +191,8 @@ class Scheduler(SenderChecks, Session, Actor):
 
     def task(self, offer: Offer, command: Command, *, task_id: str | None = None, **options: Any) -> TaskInfo:
         """A TaskInfo on `offer`'s agent: `self.task(offer, "echo hi", cpus=0.1, mem=32)`.
-        Options: name, cpus, mem, disk, resources, env, labels, data, kill_grace_period."""
+        Options: name, cpus, mem, disk, resources, env, labels, data, kill_grace_period,
+        uris (fetched into the sandbox first), container."""
         return build_task(offer, command, task_id=task_id or self.new_id(), **options)
 
     def launch(

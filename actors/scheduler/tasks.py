@@ -7,13 +7,15 @@
 ('a1', 'cpus:0.5;mem:64', 'echo hi')
 >>> build_task(offer, ["ls", "-l"], task_id="t2").command.arguments
 ('ls', '-l')
+>>> build_task(offer, "./run.sh", task_id="t3", uris=["http://h/run.sh"]).command.uris[0].value
+'http://h/run.sh'
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from messages import CommandInfo, ExecutorInfo, Offer, Resources, TaskInfo
+from messages import CommandInfo, CommandURI, ContainerInfo, ExecutorInfo, Offer, Resources, TaskInfo
 from messages.resources import SCALE, UNRESERVED
 
 Command = str | Sequence[str] | CommandInfo | ExecutorInfo
@@ -33,11 +35,15 @@ def build_task(
     labels: Mapping[str, str] | None = None,
     data: bytes = b"",
     kill_grace_period: float | None = None,
+    uris: Sequence[str | CommandURI] = (),
+    container: ContainerInfo | None = None,
 ) -> TaskInfo:
     """A task for `offer`'s agent. `command` is a shell line, an argv list (run without a
     shell), a CommandInfo, or an ExecutorInfo (a custom executor). Resources are `cpus`,
     `mem` (MB) and `disk` (MB), or `resources` given whole; they are taken from the
-    offer's unreserved resources first, then from those reserved for the offer's role."""
+    offer's unreserved resources first, then from those reserved for the offer's role.
+    `uris` (text, or CommandURI for its options) are fetched into the sandbox first;
+    `container` is the task's ContainerInfo."""
     if isinstance(resources, str):
         resources = Resources.parse(resources)
     if resources is None:
@@ -49,29 +55,32 @@ def build_task(
         name=name or task_id,
         agent_id=offer.agent_id,
         resources=resources,
-        command=None if executor else _command(command, env),
+        command=None if executor else _command(command, env, uris),
         executor=executor,
         data=data,
         labels=dict(labels or {}),
         kill_grace_period=kill_grace_period,
+        container=container,
     )
 
 
-def _command(command: Command, env: Mapping[str, str] | None) -> CommandInfo:
+def _command(command: Command, env: Mapping[str, str] | None, uris: Sequence[str | CommandURI] = ()) -> CommandInfo:
     environment = dict(env or {})
+    fetched = tuple(u if isinstance(u, CommandURI) else CommandURI(str(u)) for u in uris)
     if isinstance(command, CommandInfo):
-        if environment:
+        if environment or fetched:
             from dataclasses import replace
 
-            return replace(command, environment={**command.environment, **environment})
+            return replace(command, environment={**command.environment, **environment},
+                           uris=command.uris + fetched)
         return command
     if isinstance(command, str):
-        return CommandInfo(value=command, environment=environment)
+        return CommandInfo(value=command, environment=environment, uris=fetched)
     argv = tuple(str(a) for a in command)
     if not argv:
         raise ValueError("a task needs a command: got an empty argv")
     # Mesos' convention for shell=false: `value` is the program, `arguments` the argv.
-    return CommandInfo(value=argv[0], arguments=argv, shell=False, environment=environment)
+    return CommandInfo(value=argv[0], arguments=argv, shell=False, environment=environment, uris=fetched)
 
 
 def _take(offer: Offer, amounts: Mapping[str, float]) -> Resources:

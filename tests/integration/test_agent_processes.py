@@ -121,3 +121,28 @@ def test_executor_process_outlives_an_agent_restart_and_reconnects(setup):
     setup.tell_agent(KillTask(setup.framework.framework_id, "t1"))
     assert wait(lambda: S.TASK_KILLED in setup.states("t1")), setup.states("t1")
     assert S.TASK_FAILED not in setup.states("t1")
+
+
+def test_an_executor_process_fetches_a_tasks_uris_with_the_agents_fetcher_settings(setup, tmp_path):
+    from messages import CommandInfo, CommandURI, Resources, TaskInfo
+
+    from tests.support.file_server import FileServer
+
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "big.bin").write_bytes(b"x" * 4096)
+    (files / "small.txt").write_text("fetched\n")
+    agent = setup.agent(fetcher_max_size=1024, fetcher_cache_size=0)
+    with FileServer(files) as server:
+        def task(task_id: str, name: str) -> TaskInfo:
+            return TaskInfo(task_id, task_id, "", Resources.parse("cpus:0.1;mem:32"),
+                            command=CommandInfo(f"cat {name}", uris=(CommandURI(server.url(name)),)))
+
+        setup.tell_agent(RunTask(setup.framework, task("t1", "small.txt")))
+        setup.tell_agent(RunTask(setup.framework, task("t2", "big.bin")))
+        assert wait(lambda: S.TASK_FINISHED in setup.states("t1")), setup.states("t1")
+        assert wait(lambda: S.TASK_FAILED in setup.states("t2")), setup.states("t2")
+    (done,) = [t for t in agent.proxy().state().get()["completed_tasks"] if t["id"] == "t1"]
+    assert (tmp_path / done["sandbox"] / "stdout").read_text() == "fetched\n"
+    failed = [u.status for u in setup.master.bodies(StatusUpdate) if u.status.task_id == "t2"][-1]
+    assert "more than the fetcher's limit of 1024" in failed.message  # the agent's --fetcher-max-size

@@ -139,3 +139,30 @@ def test_http_credentials_are_required_when_set(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
+
+
+def test_a_job_runs_with_its_fetched_archive_unpacked(tmp_path: Path) -> None:
+    import tarfile
+
+    from tests.support.file_server import FileServer
+
+    files = tmp_path / "files"
+    (files / "data").mkdir(parents=True)
+    (files / "data" / "rows.csv").write_text("a,b\n1,2\n")
+    with tarfile.open(files / "data.tgz", "w:gz") as tar:
+        tar.add(files / "data" / "rows.csv", arcname="data/rows.csv")
+    seen = tmp_path / "seen.csv"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _jobs("--http", f"127.0.0.1:{port}", "--agents", "1", "--state-dir", str(tmp_path / "state"))
+    try:
+        with FileServer(files) as server:
+            _wait(url, proc)
+            job = _job("load", command=f"cp data/rows.csv {seen}", schedule="R1//PT1H",
+                       fetch=[{"uri": server.url("data.tgz"), "extract": True, "executable": False, "cache": False}])
+            assert httpx.post(url + "/v1/scheduler/iso8601", json=job, timeout=30).status_code == 204
+            _until(lambda: httpx.get(url + "/v1/scheduler/job/load", timeout=30).json()["successCount"] == 1)
+        assert seen.read_text() == "a,b\n1,2\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)

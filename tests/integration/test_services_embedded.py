@@ -112,3 +112,37 @@ def test_basic_auth_when_credentials_are_set(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
+
+
+def test_an_app_runs_with_its_fetched_files_and_a_docker_app_fails_saying_why(tmp_path: Path) -> None:
+    from tests.support.file_server import FileServer
+
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "greeting.txt").write_text("hello from http\n")
+    seen = tmp_path / "seen.txt"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _services("--http", f"127.0.0.1:{port}", "--agents", "1", "--state-dir", str(tmp_path / "state"))
+    try:
+        with FileServer(files) as server:
+            _wait(url, proc)
+            app = {"id": "/fetched", "cmd": f"cp config/greeting.txt {seen} && sleep 600", "cpus": 0.1, "mem": 16,
+                   "fetch": [{"uri": server.url("greeting.txt"), "destPath": "config/greeting.txt"}]}
+            assert httpx.post(url + "/v2/apps", json=app, timeout=30).status_code == 201
+            docker = {"id": "/docker", "container": {"type": "DOCKER", "docker": {"image": "nginx"}},
+                      "cpus": 0.1, "mem": 16}
+            assert httpx.post(url + "/v2/apps", json=docker, timeout=30).status_code == 201
+            deadline = time.monotonic() + 60
+            while not seen.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert seen.read_text() == "hello from http\n"
+        failure = {}
+        while not failure and time.monotonic() < deadline:
+            failure = httpx.get(url + "/v2/apps/docker?embed=app.lastTaskFailure", timeout=30).json()["app"].get(
+                "lastTaskFailure") or {}
+            time.sleep(0.2)
+        assert failure["state"] == "TASK_FAILED" and "has no docker containerizer" in failure["message"], failure
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)

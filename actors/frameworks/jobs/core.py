@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from actors.frameworks.jobs.graph import creates_cycle
-from actors.frameworks.jobs.model import JobInvalid, is_dependent, parse_job, to_json
+from actors.frameworks.jobs.model import JobInvalid, container_info, fetch_uris, is_dependent, parse_job, to_json
 from actors.frameworks.jobs.schedule import Schedule, ScheduleError, parse_period
 from actors.frameworks.jobs.shapes import as_timedelta, duration_text, fits, schedule_text
 from actors.frameworks.jobs.stats import Stats
@@ -344,19 +344,22 @@ class Jobs:
                    CHRONOS_RESOURCE_MEM=str(job["mem"] or DEFAULT_MEM), CHRONOS_RESOURCE_CPU=str(job["cpus"] or DEFAULT_CPUS),
                    CHRONOS_RESOURCE_DISK=str(job["disk"] or DEFAULT_DISK),
                    MESOBUS_JOB_DUE=str(int(run["due"] * 1000)), MESOBUS_JOB_ATTEMPT=str(run["attempt"]))
+        uris = fetch_uris(job)
         if job["shell"]:
-            command = CommandInfo(value=job["command"], environment=env, user=job["runAsUser"])
-        else:
+            command = CommandInfo(value=job["command"], environment=env, user=job["runAsUser"], uris=uris)
+        elif job["command"]:
             argv = (job["command"], *run["arguments"])
-            command = CommandInfo(value=argv[0], arguments=argv, shell=False, environment=env, user=job["runAsUser"])
+            command = CommandInfo(value=argv[0], arguments=argv, shell=False, environment=env, user=job["runAsUser"],
+                                  uris=uris)
+        else:  # a container's image runs its own entrypoint, with the arguments
+            command = CommandInfo(arguments=tuple(run["arguments"]), shell=False, environment=env,
+                                  user=job["runAsUser"], uris=uris)
         labels = {"chronos.job": job["name"], "chronos.attempt": str(run["attempt"])}
-        if job["uris"] or job["fetch"]:
-            labels["chronos.uris"] = " ".join(job["uris"] + [f["uri"] for f in job["fetch"]])[:4096]
         # Chronos' task id: ct:<due ms>:<attempt>:<job name>:<arguments>
         task_id = f"ct:{int(run['due'] * 1000)}:{run['attempt']}:{job['name']}:{run_id}"
         return build_task(offer, command, task_id=task_id, name=f"ChronosTask:{job['name']}",
                           cpus=job["cpus"] or DEFAULT_CPUS, mem=job["mem"] or DEFAULT_MEM,
-                          disk=job["disk"] or DEFAULT_DISK, labels=labels)
+                          disk=job["disk"] or DEFAULT_DISK, labels=labels, container=container_info(job))
 
     def run_of(self, task_id: str) -> str | None:
         run_id = task_id.rsplit(":", 1)[-1] if task_id.startswith("ct:") else ""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from messages import CommandURI, ContainerInfo, ContainerType
+
 NAME = re.compile(r"^[\w.-]+$")
 MAX_NAME = 200
 MAX_TEXT = 64 * 1024  # command, description and the like
@@ -87,8 +89,11 @@ def _fetch(value: Any) -> list[dict]:
         entry = {"uri": item["uri"][:MAX_ITEM]}
         for flag in ("executable", "cache", "extract"):
             entry[flag] = bool(item.get(flag, flag == "extract"))
-        if isinstance(item.get("output_file"), str) and item["output_file"]:
-            entry["output_file"] = item["output_file"][:MAX_ITEM]
+        output = item.get("output_file")
+        if isinstance(output, str) and output:
+            if output.startswith("/") or ".." in output.split("/"):
+                raise JobInvalid(f"fetch: output_file {output[:80]!r} must be a relative path inside the sandbox")
+            entry["output_file"] = output[:MAX_ITEM]
         out.append(entry)
     return out
 
@@ -125,7 +130,7 @@ def parse_job(data: Any, *, dependent: bool | None = None) -> dict[str, Any]:
     job: dict[str, Any] = {"name": name}
     for key in _STRINGS:
         _text(job, key, data.get(key) if data.get(key) is not None else "")
-    if not job["command"] and not (data.get("container") and not job["shell"]):
+    if not job["command"] and not (data.get("container") and data.get("shell", True) is False):
         raise JobInvalid("command: required")
     for key, default in _BOOLS.items():
         value = data.get(key, default)
@@ -155,6 +160,8 @@ def parse_job(data: Any, *, dependent: bool | None = None) -> dict[str, Any]:
             raise JobInvalid("container: expected an object with type and image")
         if len(repr(container)) > MAX_TEXT:
             raise JobInvalid(f"container: larger than {MAX_TEXT} characters")
+        if str(container.get("type", "DOCKER")).upper() not in ("DOCKER", "MESOS"):
+            raise JobInvalid("container: type must be DOCKER or MESOS")
         job["container"] = container
     epsilon = data.get("epsilon")
     if epsilon not in (None, ""):
@@ -191,3 +198,32 @@ def to_json(job: dict, stats: dict | None = None) -> dict[str, Any]:
     """The job as Chronos serialises it (stats folded in; `container` only when set)."""
     merged = {**job, **(stats or {})}
     return {key: merged[key] for key in ORDER if key in merged}
+
+
+def fetch_uris(job: dict) -> tuple[CommandURI, ...]:
+    """Chronos' `uris` (text) and `fetch` ({uri, executable, extract, cache, output_file})
+    as the run's CommandInfo.uris.
+
+    >>> [(u.value, u.executable) for u in fetch_uris({"uris": ["http://h/a"], "fetch": [
+    ...     {"uri": "http://h/b", "executable": True, "cache": False, "extract": True}]})]
+    [('http://h/a', False), ('http://h/b', True)]
+    """
+    uris = [CommandURI(u) for u in job.get("uris") or []]
+    for item in job.get("fetch") or []:
+        uris.append(CommandURI(item["uri"], executable=item["executable"], extract=item["extract"],
+                               cache=item["cache"], output_file=item.get("output_file", "")))
+    return tuple(uris)
+
+
+def container_info(job: dict) -> ContainerInfo | None:
+    """Chronos' `container` ({type: DOCKER (default) or MESOS, image, ...}) as Mesos'
+    ContainerInfo; the agent decides whether it can run it.
+
+    >>> container_info({"container": {"type": "MESOS", "image": ""}})
+    ContainerInfo(type=<ContainerType.MESOS: 'MESOS'>, image='')
+    """
+    container = job.get("container")
+    if not container:
+        return None
+    kind = ContainerType.MESOS if str(container.get("type", "DOCKER")).upper() == "MESOS" else ContainerType.DOCKER
+    return ContainerInfo(kind, image=container.get("image") or "")

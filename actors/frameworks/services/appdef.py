@@ -171,8 +171,26 @@ def _check(app: dict, errors: _Errors) -> None:
             errors.add(f"/{key}", "must be a list of strings")
     if not isinstance(app["fetch"], list) or not all(isinstance(f, dict) and isinstance(f.get("uri"), str) for f in app["fetch"]):
         errors.add("/fetch", "must be a list of objects with a uri")
+    else:
+        _check_fetch(app["fetch"], errors)
+    if isinstance(app["uris"], list) and "" in app["uris"]:
+        errors.add(f"/uris({app['uris'].index('')})", "must not be empty")
+    if isinstance(container, dict) and str(container.get("type", "DOCKER")).upper() not in ("DOCKER", "MESOS"):
+        errors.add("/container/type", "must be DOCKER or MESOS")
     dependencies = app["dependencies"] if isinstance(app["dependencies"], list) else []
     app["dependencies"] = [normalize_id(d, app["id"].rsplit("/", 1)[0] or "/") for d in dependencies if isinstance(d, str)]
+
+
+def _check_fetch(fetch: list[dict], errors: _Errors) -> None:
+    for i, item in enumerate(fetch):
+        if not item["uri"]:
+            errors.add(f"/fetch({i})/uri", "must not be empty")
+        for flag in ("executable", "extract", "cache"):
+            if flag in item and not isinstance(item[flag], bool):
+                errors.add(f"/fetch({i})/{flag}", "must be true or false")
+        dest = item.get("destPath")
+        if dest is not None and (not isinstance(dest, str) or dest.startswith("/") or ".." in dest.split("/")):
+            errors.add(f"/fetch({i})/destPath", "must be a relative path inside the sandbox")
 
 
 def _check_constraints(app: dict, errors: _Errors) -> None:

@@ -14,9 +14,7 @@ import json
 from typing import Any
 
 from actors.frameworks.services.matching import Fit
-from messages import CommandInfo, Offer, TaskInfo
-
-UNSUPPORTED_CONTAINERS = ("DOCKER",)
+from messages import CommandInfo, CommandURI, ContainerInfo, ContainerType, Offer, TaskInfo
 
 
 def task_env(app: dict[str, Any], task_id: str, host: str, ports: list[int]) -> dict[str, str]:
@@ -51,24 +49,56 @@ def _label_name(key: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in key).upper()
 
 
-def unsupported_container(app: dict[str, Any]) -> str | None:
-    """Why the agents cannot run this app's container, or None."""
-    container = app.get("container") or {}
-    kind = str(container.get("type", "MESOS")).upper() if isinstance(container, dict) else "MESOS"
-    if kind in UNSUPPORTED_CONTAINERS:
-        return (f"{kind} containers are not supported by mesobus agents: tasks run as processes "
-                "(use cmd/args, or container type MESOS without an image)")
-    return None
+def fetch_uris(app: dict[str, Any]) -> tuple[CommandURI, ...]:
+    """Marathon's `uris` (text: extracted if an archive) and `fetch` ({uri, executable,
+    extract, cache, destPath}) as the task's CommandInfo.uris.
+
+    >>> [(u.value, u.executable, u.output_file) for u in fetch_uris({"uris": ["http://h/a.tgz"],
+    ...     "fetch": [{"uri": "http://h/run", "executable": True, "destPath": "bin/run"}]})]
+    [('http://h/a.tgz', False, ''), ('http://h/run', True, 'bin/run')]
+    """
+    uris = [CommandURI(u) for u in app.get("uris") or []]
+    for item in app.get("fetch") or []:
+        uris.append(CommandURI(
+            item["uri"],
+            executable=bool(item.get("executable", False)),
+            extract=bool(item.get("extract", True)),
+            cache=bool(item.get("cache", False)),
+            output_file=item.get("destPath") or "",
+        ))
+    return tuple(uris)
+
+
+def container_info(app: dict[str, Any]) -> ContainerInfo | None:
+    """Marathon's `container` as Mesos' ContainerInfo: DOCKER with `docker.image`, or MESOS
+    with an image (`docker.image` or `appc.image`) or none. The agent decides what runs.
+
+    >>> container_info({"container": {"type": "DOCKER", "docker": {"image": "nginx"}}})
+    ContainerInfo(type=<ContainerType.DOCKER: 'DOCKER'>, image='nginx')
+    """
+    container = app.get("container")
+    if not isinstance(container, dict):
+        return None
+    image = ""
+    for engine in ("docker", "appc"):
+        if isinstance(container.get(engine), dict) and isinstance(container[engine].get("image"), str):
+            image = container[engine]["image"]
+            break
+    kind = ContainerType.MESOS if str(container.get("type", "DOCKER")).upper() == "MESOS" else ContainerType.DOCKER
+    return ContainerInfo(kind, image=image)
 
 
 def build_task(app: dict[str, Any], offer: Offer, fit: Fit, task_id: str) -> TaskInfo:
     env = task_env(app, task_id, offer.hostname, fit.ports)
     user = app.get("user") or ""
+    uris = fetch_uris(app)
     if app.get("cmd"):
-        command = CommandInfo(value=app["cmd"], environment=env, user=user)
-    else:
+        command = CommandInfo(value=app["cmd"], environment=env, user=user, uris=uris)
+    elif app.get("args"):
         argv = tuple(app["args"])
-        command = CommandInfo(value=argv[0], arguments=argv, shell=False, environment=env, user=user)
+        command = CommandInfo(value=argv[0], arguments=argv, shell=False, environment=env, user=user, uris=uris)
+    else:  # a container's image runs its own entrypoint
+        command = CommandInfo(shell=False, environment=env, user=user, uris=uris)
     labels = {str(k): str(v) for k, v in (app.get("labels") or {}).items()}
     return TaskInfo(
         task_id=task_id,
@@ -78,6 +108,7 @@ def build_task(app: dict[str, Any], offer: Offer, fit: Fit, task_id: str) -> Tas
         command=command,
         labels=labels,
         kill_grace_period=app.get("taskKillGracePeriodSeconds"),
+        container=container_info(app),
         # run by the executor next to the task (actors/executor/health.py)
         data=json.dumps({"healthChecks": app["healthChecks"]}).encode() if app.get("healthChecks") else b"",
     )

@@ -124,10 +124,6 @@ class Placement:
         d = app.definition
         self.agent_attributes[offer.agent_id] = dict(offer.attributes)
         task_id = f"{task_prefix(app.id)}.{self.new_uuid()}"
-        why = launching.unsupported_container(d)
-        if why is not None:  # fails at once, as the agent would, with the reason
-            self._failed(app, task_id, offer.agent_id, offer.hostname, "TASK_FAILED", why)
-            return None
         record = TaskRecord(task_id, app.id, d["version"], app.config_version, offer.agent_id, offer.hostname,
                             fit.ports, self.now(), service_ports=list(d.get("ports") or []))
         app.tasks[task_id] = record

@@ -95,6 +95,16 @@ def test_agent_refuses_an_unknown_executor_mode(capsys) -> None:
     assert code == 2 and "invalid choice: 'docker'" in err
 
 
+@pytest.mark.parametrize("flag, value, says", [
+    ("--fetcher-max-size", "lots", "'lots' is not a size (bytes, or a number with KB, MB, GB or TB)"),
+    ("--fetcher-cache-size", "-1", "'-1' is not a size"),
+    ("--fetcher-timeout", "0", "'0' is not a positive number of seconds"),
+])
+def test_agent_refuses_bad_fetcher_settings_in_one_line(capsys, flag, value, says) -> None:
+    code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h", "--work-dir", "/tmp/x", flag, value)
+    assert code == 2 and f"argument {flag}: {says}" in err and len(err.strip().splitlines()) == 1
+
+
 def test_agent_refuses_bad_attributes(capsys) -> None:
     code, _, err = run_cli(capsys, "agent", "--broker", "amqp://h", "--work-dir", "/tmp/x", "--attributes", "rack")
     assert code == 2 and "argument --attributes: 'rack' is not name:value" in err

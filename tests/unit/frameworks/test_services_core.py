@@ -13,7 +13,7 @@ from actors.frameworks.services.appdef import AppInvalid
 from actors.frameworks.services.core import Services
 from actors.frameworks.services.errors import Conflict
 from actors.runtime import VirtualClock
-from messages import Offer, Resources, TaskState, TaskStatus
+from messages import CommandURI, ContainerType, Offer, Resources, TaskState, TaskStatus
 
 AGENT = "cpus:4;mem:4096;disk:1000;ports:[31000-31009]"
 
@@ -166,11 +166,33 @@ def test_invalid_apps_name_each_field() -> None:
     assert paths == ["/id", "/mem", "/constraints(0)"]
 
 
-def test_a_docker_app_fails_with_a_clear_message() -> None:
+def test_a_docker_app_is_launched_with_its_container_and_the_agents_refusal_is_its_failure() -> None:
     w = World()
     w.s.put_app({"id": "/d", "container": {"type": "DOCKER", "docker": {"image": "nginx"}}, "cpus": 0.1, "mem": 8})
-    assert w.launch(w.offer()) == []
-    assert "DOCKER containers are not supported" in w.s.apps["/d"].last_failure["message"]
+    (task,) = w.launch(w.offer())
+    assert (task.container.type, task.container.image) == (ContainerType.DOCKER, "nginx")
+    assert task.problem() is None  # no cmd: the image's entrypoint
+    w.status(task.task_id, "TASK_FAILED", "agent h1 has no docker containerizer: ...")
+    assert "no docker containerizer" in w.s.apps["/d"].last_failure["message"]
+
+
+def test_uris_and_fetch_become_the_tasks_command_uris() -> None:
+    w = World()
+    w.s.put_app({"id": "/f", "cmd": "./run", "cpus": 0.1, "mem": 8, "uris": ["http://h/site.tgz"],
+                 "fetch": [{"uri": "http://h/run", "executable": True, "cache": True, "destPath": "run"}],
+                 "container": {"type": "MESOS"}})
+    (task,) = w.launch(w.offer())
+    assert task.command.uris == (CommandURI("http://h/site.tgz"),
+                                 CommandURI("http://h/run", executable=True, cache=True, output_file="run"))
+    assert (task.container.type, task.container.image) == (ContainerType.MESOS, "")
+
+
+def test_fetch_entries_are_checked() -> None:
+    w = World()
+    with pytest.raises(AppInvalid) as err:
+        w.s.put_app({"id": "/f", "cmd": "x", "fetch": [{"uri": "http://h/a", "destPath": "../a", "extract": "yes"}],
+                     "container": {"type": "RKT"}})
+    assert [d["path"] for d in err.value.details] == ["/fetch(0)/extract", "/fetch(0)/destPath", "/container/type"]
 
 
 def test_restored_state_keeps_running_tasks_and_adopts_unknown_ones() -> None:

@@ -13,7 +13,7 @@ from actors.frameworks.hosting import MemoryStore
 from actors.frameworks.jobs.core import Jobs, NotFound
 from actors.frameworks.jobs.model import JobInvalid
 from actors.runtime import VirtualClock
-from messages import Offer, Resources, TaskState, TaskStatus
+from messages import CommandURI, ContainerType, Offer, Resources, TaskState, TaskStatus
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 AGENT = "cpus:4;mem:4096;disk:1000"
@@ -307,3 +307,24 @@ def test_a_run_costs_three_store_writes() -> None:
     [task] = w.launch()  # queued with its position moved on: 1; launched: 2
     w.finish(task)  # running: not written; finished with its counts: 3
     assert w.store.writes - before == 3
+
+
+def test_uris_fetch_and_container_go_into_the_runs_task() -> None:
+    w = World()
+    w.j.put(job("get", schedule="R/2024-06-01T12:00:00Z/PT1M", uris=["http://h/data.tgz"],
+                fetch=[{"uri": "http://h/tool", "executable": True, "output_file": "bin/tool"}],
+                container={"type": "MESOS", "image": ""}))
+    (task,) = w.launch()
+    assert task.command.uris == (CommandURI("http://h/data.tgz"),
+                                 CommandURI("http://h/tool", executable=True, output_file="bin/tool"))
+    assert (task.container.type, task.container.image) == (ContainerType.MESOS, "")
+
+
+def test_a_docker_job_asks_for_its_image_and_a_bad_output_file_is_refused() -> None:
+    w = World()
+    w.j.put({"name": "d", "command": "", "shell": False, "schedule": "R/2024-06-01T12:00:00Z/PT1M",
+             "container": {"type": "DOCKER", "image": "busybox"}})
+    (task,) = w.launch()
+    assert (task.container.type, task.container.image, task.problem()) == (ContainerType.DOCKER, "busybox", None)
+    with pytest.raises(JobInvalid, match="output_file"):
+        w.j.put(job("x", schedule="R/2024-06-01T12:00:00Z/PT1M", fetch=[{"uri": "http://h/a", "output_file": "../a"}]))
