@@ -276,8 +276,16 @@ def _check_strategy(app: dict, errors: _Errors) -> None:
     if not isinstance(unreachable, dict):
         errors.add("/unreachableStrategy", "must be an object or \"disabled\"")
         return
-    app["unreachableStrategy"] = {"inactiveAfterSeconds": unreachable.get("inactiveAfterSeconds", 300),
-                                  "expungeAfterSeconds": unreachable.get("expungeAfterSeconds", 600)}
+    merged = {"inactiveAfterSeconds": 300, "expungeAfterSeconds": 600, **unreachable}  # Marathon 1.4's defaults
+    fine = True
+    for key in ("inactiveAfterSeconds", "expungeAfterSeconds"):
+        v = merged[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1e9:
+            errors.add(f"/unreachableStrategy/{key}", "must be a number of seconds >= 0")
+            fine = False
+    if fine and merged["expungeAfterSeconds"] < merged["inactiveAfterSeconds"]:
+        errors.add("/unreachableStrategy/expungeAfterSeconds", "must be greater than or equal to inactiveAfterSeconds")
+    app["unreachableStrategy"] = {k: merged[k] for k in ("inactiveAfterSeconds", "expungeAfterSeconds")}
 
 
 def config_equal(a: dict, b: dict) -> bool:

@@ -39,8 +39,8 @@ def action_done(action: dict[str, str], app: AppRecord | None) -> bool:
     if action["action"] == "StartApplication":
         return True
     live = app.live()
-    if len(live) != app.definition["instances"] or len(app.tasks) != len(live):
-        return False
+    if len(live) != app.definition["instances"] or any(t.killing for t in app.tasks.values()):
+        return False  # (an inactive unreachable task does not hold a deployment up)
     version = app.config_version
     return all(t.config_version == version and app.ready(t) for t in live)
 
