@@ -50,9 +50,14 @@ class Placement:
         self.plans = {}
         self.dirty = False
         now = self.now()
+        held = self.held()
+        for app in self.stopping.values():
+            if app.id not in held:
+                for task in list(app.tasks.values()):
+                    self.kill_task(app, task)
         for app in self.apps.values():
             self._sweep_unreachable(app, now)
-            launches, kills = rollout.plan(app)
+            launches, kills = rollout.plan(app) if app.id not in held else (0, [])
             for task_id in kills:
                 self.kill_task(app, app.tasks[task_id])
             if launches > 0:
@@ -73,6 +78,10 @@ class Placement:
             self.suppressed = True
         if hasattr(self, "progress"):
             self.progress()
+
+    def held(self) -> set[str]:
+        """Apps waiting for their turn in a deployment (core.py knows the deployments)."""
+        return set()
 
     def _sweep_unreachable(self, app: AppRecord, now: float) -> None:
         """unreachableStrategy: an unreachable task stops counting (and is replaced) after
