@@ -155,6 +155,7 @@ def _check(app: dict, errors: _Errors) -> None:
     _check_constraints(app, errors)
     _check_ports(app, errors)
     _check_health(app, errors)
+    _check_readiness(app, errors)
     _check_strategy(app, errors)
     roles = app["acceptedResourceRoles"]
     if roles is not None and (not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles)):
@@ -255,6 +256,53 @@ def _check_health(app: dict, errors: _Errors) -> None:
                 check.setdefault("ignoreHttp1xx", False)
         out.append(check)
     app["healthChecks"] = out
+
+
+READINESS_DEFAULTS = {"name": "readinessCheck", "protocol": "HTTP", "path": "/", "portName": "http-api",
+                      "intervalSeconds": 30, "timeoutSeconds": 10, "httpStatusCodesForReady": [200],
+                      "preserveLastResponse": False}
+
+
+def _check_readiness(app: dict, errors: _Errors) -> None:
+    """Marathon's readinessChecks: at most one, HTTP(S) on a named port of the app."""
+    checks = app["readinessChecks"]
+    if not isinstance(checks, list) or len(checks) > 1:
+        errors.add("/readinessChecks", "must be a list of at most one readiness check")
+        return
+    names = [d.get("name") for d in app["portDefinitions"] or [] if isinstance(d, dict)]
+    out = []
+    for i, given in enumerate(checks):
+        where = f"/readinessChecks({i})"
+        if not isinstance(given, dict):
+            errors.add(where, "must be an object")
+            continue
+        check = {**READINESS_DEFAULTS, **{k: v for k, v in given.items() if k in READINESS_DEFAULTS}}
+        check["protocol"] = str(check["protocol"]).upper()
+        if check["protocol"] not in ("HTTP", "HTTPS"):
+            errors.add(f"{where}/protocol", "must be HTTP or HTTPS")
+        for key in ("name", "path", "portName"):
+            if not isinstance(check[key], str) or not check[key]:
+                errors.add(f"{where}/{key}", "must be non-empty text")
+        if isinstance(check["portName"], str) and check["portName"] not in names:
+            errors.add(f"{where}/portName", "must be the name of one of the app's portDefinitions")
+        for key in ("intervalSeconds", "timeoutSeconds"):
+            v = check[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86400:
+                errors.add(f"{where}/{key}", "must be a number of seconds > 0")
+        interval, timeout = check["intervalSeconds"], check["timeoutSeconds"]
+        if all(isinstance(v, (int, float)) for v in (interval, timeout)) and timeout >= interval:
+            errors.add(f"{where}/timeoutSeconds", "must be less than intervalSeconds")
+        codes = check["httpStatusCodesForReady"]
+        if (not isinstance(codes, list) or not codes
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in codes)):
+            errors.add(f"{where}/httpStatusCodesForReady", "must be a non-empty list of HTTP status codes")
+        flag = _flag(check["preserveLastResponse"])
+        if flag is None:
+            errors.add(f"{where}/preserveLastResponse", "must be true or false")
+        else:
+            check["preserveLastResponse"] = flag
+        out.append(check)
+    app["readinessChecks"] = out
 
 
 def _check_strategy(app: dict, errors: _Errors) -> None:

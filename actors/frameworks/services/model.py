@@ -83,6 +83,11 @@ class AppRecord:
         """The tasks that count as instances: not being killed, not unreachable for too long."""
         return [t for t in self.tasks.values() if not t.killing and not t.inactive]
 
+    def readiness_results(self) -> list[dict[str, Any]]:
+        """readinessCheckResults: the last result of each task of the current configuration."""
+        return [t.readiness for t in self.tasks.values()
+                if t.readiness is not None and t.config_version == self.config_version]
+
     def ready(self, task: TaskRecord) -> bool:
         """Counts toward the healthy floor: running and reachable, past its readiness checks,
         and healthy if the app checks health."""

@@ -175,7 +175,8 @@ class Placement:
             self._failed(app, task_id, offer.agent_id, offer.hostname, "TASK_FAILED", why)
             return None
         record = TaskRecord(task_id, app.id, d["version"], app.config_version, offer.agent_id, offer.hostname,
-                            fit.ports, self.now(), service_ports=list(d.get("ports") or []))
+                            fit.ports, self.now(), service_ports=list(d.get("ports") or []),
+                            ready_pending=bool(d.get("readinessChecks")))
         app.tasks[task_id] = record
         self.task_app[task_id] = app.id
         self.store.put(f"task:{task_id}", record.to_store())
@@ -328,6 +329,32 @@ class Placement:
                                 "taskId": task.id, "timestamp": iso(self.now()), "version": task.version,
                                 "slaveId": task.agent_id}
         self.wake()
+
+    def on_readiness(self, result: Any) -> None:
+        """A result of a task's readiness check, reported by its executor: a ready task
+        counts toward its deployment (and lets an old one go)."""
+        if not isinstance(result, dict) or not isinstance(result.get("taskId"), str):
+            return
+        app_id = self.task_app.get(result["taskId"])
+        app = self.apps.get(app_id) if app_id else None
+        task = app.tasks.get(result["taskId"]) if app else None
+        checks = app.definition.get("readinessChecks") if app else None
+        if app is None or task is None or not checks or not task.ready_pending:
+            return
+        record: dict[str, Any] = {"name": checks[0]["name"], "taskId": task.id, "ready": result.get("ready") is True}
+        response = result.get("lastResponse")
+        if checks[0]["preserveLastResponse"] and isinstance(response, dict):
+            record["lastResponse"] = {"status": response.get("status"), "contentType": response.get("contentType"),
+                                      "body": str(response.get("body") or "")[:65536]}
+        task.readiness = record
+        if record["ready"]:
+            task.ready_pending = False
+            self.store.put(f"task:{task.id}", task.to_store())
+            self.dirty = True
+
+    def readiness_results(self, app_id: str) -> list[dict[str, Any]]:
+        app = self.apps.get(app_id)
+        return app.readiness_results() if app is not None else []
 
     def reset_delay(self, app_id: str) -> None:
         app = self.apps[app_id]

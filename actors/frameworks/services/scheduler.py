@@ -102,6 +102,9 @@ class ServicesScheduler(Scheduler):
         if isinstance(decoded, dict) and "healthCheckResult" in decoded:
             self.services.on_health(decoded["healthCheckResult"])
             self._after()
+        elif isinstance(decoded, dict) and "readinessCheckResult" in decoded:
+            self.services.on_readiness(decoded["readinessCheckResult"])
+            self._after()
         else:
             log.warning("%s: unexpected framework message from %s on %s", self.address, executor_id, agent_id)
 
