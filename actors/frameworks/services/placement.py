@@ -51,7 +51,7 @@ class Placement:
         self.dirty = False
         now = self.now()
         held = self.held()
-        for app in self.stopping.values():
+        for app in list(self.stopping.values()):
             if app.id not in held:
                 for task in list(app.tasks.values()):
                     self.kill_task(app, task)
@@ -110,6 +110,8 @@ class Placement:
         self._changed(app, task, "unreachable for longer than expungeAfterSeconds: expunged", "Gone")
         # the master keeps the kill for when the agent comes back
         self.actions.append(("kill", task.id, task.agent_id, app.definition.get("taskKillGracePeriodSeconds")))
+        if app.id in self.stopping:
+            self._finish_stopping(app.id)
 
     def unreachable_tasks(self) -> list[tuple[str, str]]:
         """(task id, agent id) of the tasks whose agent is unreachable: the scheduler asks
@@ -200,6 +202,9 @@ class Placement:
 
     def kill_task(self, app: AppRecord, task: TaskRecord) -> None:
         if task.killing:
+            return
+        if task.unreachable_since is not None:  # no agent to kill it now: expunged, as Marathon does
+            self._expunge(app, task)
             return
         task.killing = True
         grace = app.definition.get("taskKillGracePeriodSeconds")

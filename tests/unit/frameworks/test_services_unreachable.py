@@ -103,3 +103,12 @@ def _running(task_id: str):
     from messages import TaskState, TaskStatus
 
     return TaskStatus(task_id, TaskState("TASK_RUNNING"), "", agent_id="agent-h1")
+
+
+def test_removing_an_app_expunges_its_unreachable_tasks_at_once() -> None:
+    w = World()
+    old = started(w)
+    w.status(old, "TASK_UNREACHABLE")
+    deployment = w.s.delete_app("/a")
+    assert w.kills() == [old]  # asked of the master all the same, for when the agent comes back
+    assert not w.s.stopping and deployment.id not in w.s.deployments
