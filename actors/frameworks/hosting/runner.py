@@ -5,8 +5,9 @@
 
 What it does, in order:
 1. On a broker, take the framework's leader lock (lock.py); while another process leads,
-   serve HTTP as a standby that forwards every request to the leader (proxy.py), whose
-   address it reads from the state store, where the leader writes it.
+   serve HTTP as a standby that forwards every request to the leader (proxy.py; with
+   `Hosted.proxy_standby`, else a 307 there), whose address it reads from the state
+   store, where the leader writes it.
 2. No broker: start an embedded cluster with `agents` agents (state in a file).
 3. Open the state store, start the scheduler with the framework id kept there (a
    restarted or failed-over process re-registers as the same framework and keeps its
@@ -52,6 +53,7 @@ class Hosted:
     build_app: Callable[[Any], Any]
     failover_timeout: float = DEFAULT_FAILOVER_TIMEOUT
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
+    proxy_standby: bool = False  # a standby forwards requests to the leader (else: 307 there)
 
 
 @dataclass
@@ -157,12 +159,12 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
         holder = f"{spec.name} on {socket.gethostname()} (pid {os.getpid()}) http {server.url}"
         lock = framework_lock(broker, spec.name, holder)
         store = open_store(broker, spec.name)
-        switch.app = _standby_app(store)
+        switch.app = _standby_app(store, spec.proxy_standby)
 
         def standing_by(why: str) -> None:
             why = why.replace("another master leads", f"another {spec.name} process leads")
-            print(f"{prog}: standing by ({why}); forwarding requests to the leader from {server.url}",
-                  file=sys.stderr)
+            serving = "forwarding requests to the leader" if spec.proxy_standby else "serving redirects"
+            print(f"{prog}: standing by ({why}); {serving} on {server.url}", file=sys.stderr)
 
         if lock is not None and not lock.acquire(stop, on_standby=standing_by):
             lock.close()
@@ -208,9 +210,10 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
             lock.close()
 
 
-def _standby_app(store: StateStore | None) -> Any:
-    """Answers while this process does not lead: forwarded to the leader (proxy.py), 503
-    while none is known. The leader's address is read from the store at most every 2 s."""
+def _standby_app(store: StateStore | None, proxy: bool = False) -> Any:
+    """Answers while this process does not lead: forwarded to the leader (proxy.py) or a
+    307 there; 503 while none is known. The leader's address is read from the store at
+    most every 2 s."""
     cache: dict[str, Any] = {"at": 0.0, "url": None}
     lock = threading.Lock()
 
@@ -228,4 +231,22 @@ def _standby_app(store: StateStore | None) -> Any:
                 cache["at"] = time.monotonic()
             return cache["url"]
 
-    return StandbyProxy(leader_url)
+    if proxy:
+        return StandbyProxy(leader_url)
+
+    async def redirect(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import JSONResponse, RedirectResponse
+
+        url = await run_in_threadpool(leader_url)
+        if url:
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = url + scope["path"] + (f"?{query}" if query else "")
+            response: Any = RedirectResponse(target, status_code=307)
+        else:
+            response = JSONResponse({"message": "no leader elected yet"}, status_code=503)
+        await response(scope, receive, send)
+
+    return redirect

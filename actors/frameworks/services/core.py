@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterable
 
 from actors.frameworks.hosting.store import StateStore
 from actors.frameworks.services import deploying
-from actors.frameworks.services.dependencies import levels, refuse_cycles
 from actors.frameworks.services.appdef import normalize
+from actors.frameworks.services.dependencies import levels, refuse_cycles
 from actors.frameworks.services.errors import Conflict, NotFound
 from actors.frameworks.services.model import MAX_VERSIONS, AppRecord, Deployment, TaskRecord
 from actors.frameworks.services.placement import Placement

@@ -231,6 +231,12 @@ class Placement:
         else:
             if state == "TASK_RUNNING" and task.started_at is None:
                 task.started_at = status.timestamp or self.now()
+            if state == "TASK_UNREACHABLE" and task.killing:
+                task.unreachable_since = self.now()  # being killed already: expunged at once
+                task.killing = False
+                self._expunge(app, task)
+                self.dirty = True
+                return
             if state == "TASK_UNREACHABLE" and task.unreachable_since is None:
                 task.unreachable_since = self.now()  # its unreachableStrategy counts from here
                 self.store.put(f"task:{task.id}", task.to_store())
@@ -295,7 +301,8 @@ class Placement:
         self.emit({"eventType": "status_update_event", "timestamp": now, "slaveId": task.agent_id,
                    "taskId": task.id, "taskStatus": task.state, "message": message, "appId": app.id,
                    "host": task.host, "ipAddresses": [], "ports": task.ports, "version": task.version})
-        self.emit({"eventType": "instance_changed_event", "instanceId": task.id, "condition": condition or _condition(task.state),
+        self.emit({"eventType": "instance_changed_event", "instanceId": task.id,
+                   "condition": condition or _condition(task.state),
                    "runSpecId": app.id, "agentId": task.agent_id, "host": task.host,
                    "runSpecVersion": task.version, "timestamp": now, "goal": "Stopped" if task.killing else "Running"})
 

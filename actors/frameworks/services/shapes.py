@@ -1,7 +1,8 @@
 """Marathon's JSON shapes, built from the framework's records: apps, tasks, deployments,
 queue entries, groups. Only the fields Marathon itself emits on each object.
 
->>> deployment_json(Deployment("d1", "2026-01-01T00:00:00.000Z", ["/a"], [[{"action": "ScaleApplication", "app": "/a"}]]), lambda app: [])["currentActions"]
+>>> d = Deployment("d1", "2026-01-01T00:00:00.000Z", ["/a"], [[{"action": "ScaleApplication", "app": "/a"}]])
+>>> deployment_json(d, readiness=lambda app_id: [])["currentActions"]
 [{'action': 'ScaleApplication', 'app': '/a', 'readinessCheckResults': []}]
 """
 

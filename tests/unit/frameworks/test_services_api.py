@@ -93,15 +93,17 @@ def test_errors_have_marathons_codes_and_bodies(api: str) -> None:
     assert httpx.delete(api + "/v2/apps/e/x?force=True", timeout=30).status_code == 200
 
 
-# one thread: the embedded agents limit processes; /ready answers 404 until the file exists
-READY_LATER = ("(sleep 2; touch ready) & exec python3 -c 'import http.server as h, os; h.HTTPServer(("
-               "\"127.0.0.1\", int(os.environ[\"PORT0\"])), h.SimpleHTTPRequestHandler).serve_forever()'")
+# one thread: the embedded agents limit processes; serves the directory the test writes into
+SERVE_DIR = ("cd {dir} && exec python3 -c 'import http.server as h, os; h.HTTPServer(("
+             "\"127.0.0.1\", int(os.environ[\"PORT0\"])), h.SimpleHTTPRequestHandler).serve_forever()'")
 
 
-def test_a_deployment_waits_for_readiness_and_shows_the_results(api: str) -> None:
+def test_a_deployment_waits_for_readiness_and_shows_the_results(api: str, tmp_path) -> None:
     c = marathon.MarathonClient(api)
+    tmp_path.chmod(0o755)
     httpx.post(api + "/v2/apps", json={
-        "id": "/r/web", "cmd": READY_LATER, "cpus": 0.1, "mem": 64, "portDefinitions": [{"port": 0, "name": "http"}],
+        "id": "/r/web", "cmd": SERVE_DIR.format(dir=tmp_path), "cpus": 0.1, "mem": 64,
+        "portDefinitions": [{"port": 0, "name": "http"}],
         "readinessChecks": [{"portName": "http", "path": "/ready", "intervalSeconds": 1, "timeoutSeconds": 0.5,
                              "preserveLastResponse": True}]}, timeout=30).raise_for_status()
     def answered() -> list:
@@ -109,6 +111,8 @@ def test_a_deployment_waits_for_readiness_and_shows_the_results(api: str) -> Non
                 if r.get("lastResponse")]
     [result] = until(answered)
     assert result["ready"] is False and result["lastResponse"]["status"] == 404  # running, not ready yet
+    assert c.list_deployments()  # and so deploying still
+    (tmp_path / "ready").write_text("now")  # /ready answers 200 from now on
     until(lambda: not c.list_deployments(), 30)
     app = httpx.get(api + "/v2/apps/r/web?embed=app.readiness", timeout=30).json()["app"]
     assert [r["ready"] for r in app["readinessCheckResults"]] == [True]

@@ -27,13 +27,13 @@ def test_marathons_defaults_and_checks() -> None:
     assert check == {"name": "readinessCheck", "protocol": "HTTP", "path": "/", "portName": "http",
                      "intervalSeconds": 30, "timeoutSeconds": 10, "httpStatusCodesForReady": [200],
                      "preserveLastResponse": False}
-    for bad, path in (({"portName": "nope"}, "/readinessChecks(0)/portName"),
-                      ({"portName": "http", "timeoutSeconds": 30, "intervalSeconds": 30}, "/readinessChecks(0)/timeoutSeconds"),
-                      ({"portName": "http", "protocol": "TCP"}, "/readinessChecks(0)/protocol"),
-                      ({"portName": "http", "httpStatusCodesForReady": []}, "/readinessChecks(0)/httpStatusCodesForReady")):
+    for bad, field in (({"portName": "nope"}, "portName"),
+                       ({"portName": "http", "timeoutSeconds": 30, "intervalSeconds": 30}, "timeoutSeconds"),
+                       ({"portName": "http", "protocol": "TCP"}, "protocol"),
+                       ({"portName": "http", "httpStatusCodesForReady": []}, "httpStatusCodesForReady")):
         with pytest.raises(AppInvalid) as err:
             normalize(dict(APP, readinessChecks=[bad]))
-        assert err.value.details[0]["path"] == path
+        assert err.value.details[0]["path"] == f"/readinessChecks(0)/{field}"
 
 
 def test_the_executor_gets_the_named_port_as_an_index() -> None:

@@ -112,3 +112,12 @@ def test_removing_an_app_expunges_its_unreachable_tasks_at_once() -> None:
     deployment = w.s.delete_app("/a")
     assert w.kills() == [old]  # asked of the master all the same, for when the agent comes back
     assert not w.s.stopping and deployment.id not in w.s.deployments
+
+
+def test_a_task_being_killed_whose_agent_goes_is_expunged() -> None:
+    w = World()
+    old = started(w)
+    w.s.delete_app("/a")
+    assert w.kills() == [old]
+    w.status(old, "TASK_UNREACHABLE")  # before the kill got there
+    assert w.kills() == [old] and not w.s.stopping and not w.s.deployments
