@@ -10,6 +10,8 @@ from __future__ import annotations
 import collections
 import collections.abc
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -210,6 +212,29 @@ def test_the_event_stream_tells_a_deployment(services: Services, cluster: Proces
                  "instance_changed_event", "deployment_success"):
         assert kind in kinds, kinds
     services.client.delete_app("/evented", force=True)
+
+
+def test_a_task_whose_agent_comes_back_is_kept_and_its_replacement_killed(services: Services,
+                                                                           cluster: ProcessCluster) -> None:
+    services.client.create_app("/partitioned", MarathonApp(
+        cmd="sleep 600", cpus=0.1, mem=16, instances=1, constraints=[["hostname", "UNLIKE", "h1"]],
+        unreachable_strategy={"inactiveAfterSeconds": 1, "expungeAfterSeconds": 600}))
+    [task] = wait_for("1 instance", running(services, "/partitioned", 1), cluster=cluster).tasks
+    agent = cluster.agents[task.host]
+    os.kill(agent.pid, signal.SIGSTOP)  # a partition: the agent answers no ping, its task runs on
+    try:
+        def replaced() -> Any:
+            tasks = {t.id: t.state for t in services.client.list_tasks("/partitioned")}
+            return tasks.get(task.id) == "TASK_UNREACHABLE" and "TASK_RUNNING" in tasks.values()
+        wait_for("a replacement beside the unreachable task", replaced, timeout=60, cluster=cluster)
+    finally:
+        os.kill(agent.pid, signal.SIGCONT)
+
+    def back() -> Any:  # found RUNNING by reconciliation; the spare goes (killSelection YOUNGEST_FIRST)
+        tasks = services.client.list_tasks("/partitioned")
+        return [(t.id, t.state) for t in tasks] == [(task.id, "TASK_RUNNING")]
+    wait_for("the original task kept, alone", back, timeout=90, cluster=cluster)
+    services.client.delete_app("/partitioned", force=True)
 
 
 def test_a_killed_agents_tasks_are_replaced_elsewhere(services: Services, cluster: ProcessCluster) -> None:

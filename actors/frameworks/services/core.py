@@ -157,7 +157,8 @@ class Services(Placement):
         for app_id, before in originals.items():  # removed apps: stopped in their order
             if targets.get(app_id) is None and before is not None:
                 graph[app_id] = before.get("dependencies") or []
-        steps = deploying.ordered_steps(targets, originals, restart=restart, level=levels(graph))
+        level = levels(graph) if any(graph.values()) else {}  # (no dependencies anywhere: one level)
+        steps = deploying.ordered_steps(targets, originals, restart=restart, level=level)
         version = next((t["version"] for t in targets.values() if t), iso(self.now()))
         deployment = Deployment(id=str(self.new_uuid()), version=version, affected_apps=sorted(targets),
                                 steps=steps, started_at=self.now(), targets=targets, originals=originals)
