@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from actors.frameworks.services.constraints import constraint_error
-from actors.frameworks.services.paths import normalize_id, path_error
+from actors.frameworks.services.paths import canonical_id, normalize_id, path_error
 
 HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
 KILL_SELECTIONS = ("YOUNGEST_FIRST", "OLDEST_FIRST")
@@ -173,7 +173,11 @@ def _check(app: dict, errors: _Errors) -> None:
     if not isinstance(app["fetch"], list) or not all(isinstance(f, dict) and isinstance(f.get("uri"), str) for f in app["fetch"]):
         errors.add("/fetch", "must be a list of objects with a uri")
     dependencies = app["dependencies"] if isinstance(app["dependencies"], list) else []
-    app["dependencies"] = [normalize_id(d, app["id"].rsplit("/", 1)[0] or "/") for d in dependencies if isinstance(d, str)]
+    group = app["id"].rsplit("/", 1)[0] or "/"
+    app["dependencies"] = [canonical_id(d, group) for d in dependencies if isinstance(d, str)]
+    for i, dependency in enumerate(app["dependencies"]):
+        if why := path_error(dependency):
+            errors.add(f"/dependencies({i})", why)
 
 
 def _check_constraints(app: dict, errors: _Errors) -> None:

@@ -84,6 +84,15 @@ def test_a_cycle_is_refused_with_422_and_changes_nothing() -> None:
     assert "/y" not in w.s.apps
 
 
+def test_dependencies_are_relative_to_the_apps_group() -> None:
+    w = World()
+    _, _, _ = w.s.put_app({"id": "/prod/web", **SMALL, "dependencies": ["db", "../shared/cache", "/prod/api"]})
+    assert w.s.apps["/prod/web"].definition["dependencies"] == ["/prod/db", "/shared/cache", "/prod/api"]
+    with pytest.raises(AppInvalid) as err:
+        w.s.put_app({"id": "/prod/x", **SMALL, "dependencies": ["Not Valid"]})
+    assert err.value.details[0]["path"] == "/dependencies(0)"
+
+
 def test_a_dependency_on_an_app_that_does_not_exist_is_ignored() -> None:
     w = World()
     w.s.put_app({"id": "/lonely", **SMALL, "dependencies": ["/nowhere"]})
