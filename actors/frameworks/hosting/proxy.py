@@ -94,7 +94,7 @@ class StandbyProxy:
 
     async def _relay(self, response: httpx.Response, receive: Any, send: Any) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
-                   if k.lower() not in DROPPED]
+                   if k.lower() not in DROPPED and k.lower() not in ("date", "server")]  # (set by this server)
         if "content-length" in response.headers and "transfer-encoding" not in response.headers:
             headers.append((b"content-length", response.headers["content-length"].encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
