@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from actors.executor.readiness import parse_readiness, readiness_loop
 from messages import Envelope, ExecutorToFramework, TaskInfo
 
 log = logging.getLogger(__name__)
@@ -110,14 +111,18 @@ class HealthChecks:
         self._stops: dict[str, threading.Event] = {}
 
     def start(self, task: TaskInfo, sandbox: Path, env: dict[str, str]) -> None:
-        checks = parse_checks(task.data)
-        if not checks:
+        """Its health checks, and its readiness checks (readiness.py) until it is ready."""
+        checks, readiness = parse_checks(task.data), parse_readiness(task.data)
+        if not checks and not readiness:
             return
         stop = threading.Event()
         self._stops[task.task_id] = stop
         for check in checks:
             threading.Thread(target=self._loop, args=(task.task_id, check, sandbox, env, stop),
                              name=f"health-{task.task_id}", daemon=True).start()
+        for check in readiness:
+            threading.Thread(target=readiness_loop, args=(task.task_id, check, env, stop, self.send),
+                             name=f"readiness-{task.task_id}", daemon=True).start()
 
     def stop(self, task_id: str) -> None:
         stop = self._stops.pop(task_id, None)

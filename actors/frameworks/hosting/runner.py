@@ -5,8 +5,9 @@
 
 What it does, in order:
 1. On a broker, take the framework's leader lock (lock.py); while another process leads,
-   serve HTTP as a standby that redirects every request to the leader's address (read
-   from the state store, where the leader writes it).
+   serve HTTP as a standby that forwards every request to the leader (proxy.py; with
+   `Hosted.proxy_standby`, else a 307 there), whose address it reads from the state
+   store, where the leader writes it.
 2. No broker: start an embedded cluster with `agents` agents (state in a file).
 3. Open the state store, start the scheduler with the framework id kept there (a
    restarted or failed-over process re-registers as the same framework and keeps its
@@ -30,6 +31,7 @@ from typing import Any, Callable
 
 from actors.frameworks.hosting.auth import BasicAuth, parse_credentials
 from actors.frameworks.hosting.lock import framework_lock
+from actors.frameworks.hosting.proxy import StandbyProxy
 from actors.frameworks.hosting.store import StateStore, StoreError, open_store
 from actors.frameworks.hosting.switch import SwitchApp
 from actors.http import HttpServer, listen_address
@@ -51,6 +53,7 @@ class Hosted:
     build_app: Callable[[Any], Any]
     failover_timeout: float = DEFAULT_FAILOVER_TIMEOUT
     scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
+    proxy_standby: bool = False  # a standby forwards requests to the leader (else: 307 there)
 
 
 @dataclass
@@ -94,13 +97,21 @@ def start_hosted(spec: Hosted, *, target: Any, store: StateStore, server: HttpSe
     try:
         if known != handle.framework_id:
             store.put(FRAMEWORK_ID_KEY, handle.framework_id)
-        store.put(LEADER_KEY, {"url": server.url, "host": socket.gethostname(), "pid": os.getpid(),
+        store.put(LEADER_KEY, {"url": advertised_url(server), "host": socket.gethostname(), "pid": os.getpid(),
                                "since": time.time()})
         switch.app = spec.build_app(handle)
     except BaseException:
         handle.stop(failover=True)
         raise
     return Running(handle, server, store, cluster)
+
+
+def advertised_url(server: HttpServer) -> str:
+    """Where the other processes reach this one's API: listening on every address, by
+    this host's name (127.0.0.1 would lead a standby on another host to itself)."""
+    if server.host in ("0.0.0.0", "::"):
+        return f"http://{socket.gethostname()}:{server.port}"
+    return server.url
 
 
 def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, agents: int = 3,
@@ -148,11 +159,12 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
         holder = f"{spec.name} on {socket.gethostname()} (pid {os.getpid()}) http {server.url}"
         lock = framework_lock(broker, spec.name, holder)
         store = open_store(broker, spec.name)
-        switch.app = _standby_app(store)
+        switch.app = _standby_app(store, spec.proxy_standby)
 
         def standing_by(why: str) -> None:
             why = why.replace("another master leads", f"another {spec.name} process leads")
-            print(f"{prog}: standing by ({why}); serving redirects on {server.url}", file=sys.stderr)
+            serving = "forwarding requests to the leader" if spec.proxy_standby else "serving redirects"
+            print(f"{prog}: standing by ({why}); {serving} on {server.url}", file=sys.stderr)
 
         if lock is not None and not lock.acquire(stop, on_standby=standing_by):
             lock.close()
@@ -198,28 +210,35 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
             lock.close()
 
 
-def _standby_app(store: StateStore | None) -> Any:
-    """Answers while this process does not lead: 307 to the leader, 503 if none is known."""
-    from starlette.responses import JSONResponse, RedirectResponse
-
+def _standby_app(store: StateStore | None, proxy: bool = False) -> Any:
+    """Answers while this process does not lead: forwarded to the leader (proxy.py) or a
+    307 there; 503 while none is known. The leader's address is read from the store at
+    most every 2 s."""
     cache: dict[str, Any] = {"at": 0.0, "url": None}
+    lock = threading.Lock()
 
     def leader_url() -> str | None:
         if store is None:
             return None
-        if time.monotonic() - cache["at"] > 2.0:
-            try:
-                leader = store.load().get(LEADER_KEY) or {}
-                cache["url"] = leader.get("url") if isinstance(leader, dict) else None
-            except StoreError as err:
-                log.warning("standby: cannot read the leader's address: %s", err)
-            cache["at"] = time.monotonic()
-        return cache["url"]
+        with lock:
+            if time.monotonic() - cache["at"] > 2.0:
+                try:
+                    leader = store.load().get(LEADER_KEY) or {}
+                    url = leader.get("url") if isinstance(leader, dict) else None
+                    cache["url"] = url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+                except StoreError as err:
+                    log.warning("standby: cannot read the leader's address: %s", err)
+                cache["at"] = time.monotonic()
+            return cache["url"]
 
-    async def app(scope: dict, receive: Any, send: Any) -> None:
+    if proxy:
+        return StandbyProxy(leader_url)
+
+    async def redirect(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         from starlette.concurrency import run_in_threadpool
+        from starlette.responses import JSONResponse, RedirectResponse
 
         url = await run_in_threadpool(leader_url)
         if url:
@@ -230,4 +249,4 @@ def _standby_app(store: StateStore | None) -> Any:
             response = JSONResponse({"message": "no leader elected yet"}, status_code=503)
         await response(scope, receive, send)
 
-    return app
+    return redirect

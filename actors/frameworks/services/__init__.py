@@ -11,6 +11,6 @@ from actors.frameworks.hosting import Hosted
 from actors.frameworks.services.api import build_app
 from actors.frameworks.services.scheduler import ServicesScheduler, call
 
-SPEC = Hosted(name="services", scheduler=ServicesScheduler, build_app=build_app)
+SPEC = Hosted(name="services", scheduler=ServicesScheduler, build_app=build_app, proxy_standby=True)
 
 __all__ = ["SPEC", "ServicesScheduler", "build_app", "call"]

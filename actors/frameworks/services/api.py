@@ -295,7 +295,8 @@ def build_app(handle: Any) -> Starlette:
 
     async def deployments(request: Request) -> Response:
         def fn(s: ServicesScheduler) -> Response:
-            return JSONResponse([shapes.deployment_json(d) for d in s.services.deployments.values()])
+            return JSONResponse([shapes.deployment_json(d, s.services.readiness_results)
+                                 for d in s.services.deployments.values()])
         return await api.answer(fn)
 
     async def cancel_deployment(request: Request) -> Response:

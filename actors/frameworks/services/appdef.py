@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from actors.frameworks.services.constraints import constraint_error
-from actors.frameworks.services.paths import normalize_id, path_error
+from actors.frameworks.services.paths import canonical_id, normalize_id, path_error
 
 HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
 KILL_SELECTIONS = ("YOUNGEST_FIRST", "OLDEST_FIRST")
@@ -155,6 +155,7 @@ def _check(app: dict, errors: _Errors) -> None:
     _check_constraints(app, errors)
     _check_ports(app, errors)
     _check_health(app, errors)
+    _check_readiness(app, errors)
     _check_strategy(app, errors)
     roles = app["acceptedResourceRoles"]
     if roles is not None and (not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles)):
@@ -178,7 +179,11 @@ def _check(app: dict, errors: _Errors) -> None:
     if isinstance(container, dict) and str(container.get("type", "DOCKER")).upper() not in ("DOCKER", "MESOS"):
         errors.add("/container/type", "must be DOCKER or MESOS")
     dependencies = app["dependencies"] if isinstance(app["dependencies"], list) else []
-    app["dependencies"] = [normalize_id(d, app["id"].rsplit("/", 1)[0] or "/") for d in dependencies if isinstance(d, str)]
+    group = app["id"].rsplit("/", 1)[0] or "/"
+    app["dependencies"] = [canonical_id(d, group) for d in dependencies if isinstance(d, str)]
+    for i, dependency in enumerate(app["dependencies"]):
+        if why := path_error(dependency):
+            errors.add(f"/dependencies({i})", why)
 
 
 def _check_fetch(fetch: list[dict], errors: _Errors) -> None:
@@ -275,6 +280,53 @@ def _check_health(app: dict, errors: _Errors) -> None:
     app["healthChecks"] = out
 
 
+READINESS_DEFAULTS = {"name": "readinessCheck", "protocol": "HTTP", "path": "/", "portName": "http-api",
+                      "intervalSeconds": 30, "timeoutSeconds": 10, "httpStatusCodesForReady": [200],
+                      "preserveLastResponse": False}
+
+
+def _check_readiness(app: dict, errors: _Errors) -> None:
+    """Marathon's readinessChecks: at most one, HTTP(S) on a named port of the app."""
+    checks = app["readinessChecks"]
+    if not isinstance(checks, list) or len(checks) > 1:
+        errors.add("/readinessChecks", "must be a list of at most one readiness check")
+        return
+    names = [d.get("name") for d in app["portDefinitions"] or [] if isinstance(d, dict)]
+    out = []
+    for i, given in enumerate(checks):
+        where = f"/readinessChecks({i})"
+        if not isinstance(given, dict):
+            errors.add(where, "must be an object")
+            continue
+        check = {**READINESS_DEFAULTS, **{k: v for k, v in given.items() if k in READINESS_DEFAULTS}}
+        check["protocol"] = str(check["protocol"]).upper()
+        if check["protocol"] not in ("HTTP", "HTTPS"):
+            errors.add(f"{where}/protocol", "must be HTTP or HTTPS")
+        for key in ("name", "path", "portName"):
+            if not isinstance(check[key], str) or not check[key]:
+                errors.add(f"{where}/{key}", "must be non-empty text")
+        if isinstance(check["portName"], str) and check["portName"] not in names:
+            errors.add(f"{where}/portName", "must be the name of one of the app's portDefinitions")
+        for key in ("intervalSeconds", "timeoutSeconds"):
+            v = check[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86400:
+                errors.add(f"{where}/{key}", "must be a number of seconds > 0")
+        interval, timeout = check["intervalSeconds"], check["timeoutSeconds"]
+        if all(isinstance(v, (int, float)) for v in (interval, timeout)) and timeout >= interval:
+            errors.add(f"{where}/timeoutSeconds", "must be less than intervalSeconds")
+        codes = check["httpStatusCodesForReady"]
+        if (not isinstance(codes, list) or not codes
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in codes)):
+            errors.add(f"{where}/httpStatusCodesForReady", "must be a non-empty list of HTTP status codes")
+        flag = _flag(check["preserveLastResponse"])
+        if flag is None:
+            errors.add(f"{where}/preserveLastResponse", "must be true or false")
+        else:
+            check["preserveLastResponse"] = flag
+        out.append(check)
+    app["readinessChecks"] = out
+
+
 def _check_strategy(app: dict, errors: _Errors) -> None:
     strategy = app["upgradeStrategy"]
     if not isinstance(strategy, dict):
@@ -294,8 +346,16 @@ def _check_strategy(app: dict, errors: _Errors) -> None:
     if not isinstance(unreachable, dict):
         errors.add("/unreachableStrategy", "must be an object or \"disabled\"")
         return
-    app["unreachableStrategy"] = {"inactiveAfterSeconds": unreachable.get("inactiveAfterSeconds", 300),
-                                  "expungeAfterSeconds": unreachable.get("expungeAfterSeconds", 600)}
+    merged = {"inactiveAfterSeconds": 300, "expungeAfterSeconds": 600, **unreachable}  # Marathon 1.4's defaults
+    fine = True
+    for key in ("inactiveAfterSeconds", "expungeAfterSeconds"):
+        v = merged[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1e9:
+            errors.add(f"/unreachableStrategy/{key}", "must be a number of seconds >= 0")
+            fine = False
+    if fine and merged["expungeAfterSeconds"] < merged["inactiveAfterSeconds"]:
+        errors.add("/unreachableStrategy/expungeAfterSeconds", "must be greater than or equal to inactiveAfterSeconds")
+    app["unreachableStrategy"] = {k: merged[k] for k in ("inactiveAfterSeconds", "expungeAfterSeconds")}
 
 
 def config_equal(a: dict, b: dict) -> bool:

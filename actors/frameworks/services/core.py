@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 from actors.frameworks.hosting.store import StateStore
 from actors.frameworks.services import deploying
 from actors.frameworks.services.appdef import normalize
+from actors.frameworks.services.dependencies import levels, refuse_cycles
 from actors.frameworks.services.errors import Conflict, NotFound
 from actors.frameworks.services.model import MAX_VERSIONS, AppRecord, Deployment, TaskRecord
 from actors.frameworks.services.placement import Placement
@@ -85,6 +86,7 @@ class Services(Placement):
         if previous is not None and isinstance(raw, dict) and set(raw) - {"id"} == {"version"}:
             raw = self.version(existing.id, str(raw["version"]))  # a rollback to that version
         definition = normalize(raw, app_id=app_id, previous=previous)
+        self.check_dependencies([definition])
         self._check_unlocked(definition["id"], force)
         if definition["id"] in self.stopping:
             raise Conflict(f"App '{definition['id']}' is being removed", self._deployments_of(definition["id"]))
@@ -117,11 +119,10 @@ class Services(Placement):
             for version in record.versions:
                 self.store.delete(f"ver:{record.id}@{version}")
             self.version_store.pop(record.id, None)
+        # their tasks are killed when their step comes (wake(): dependents first)
         deployment = self._deploy({r.id: None for r in records}, {r.id: r.definition for r in records},
                                   restart=False)
         for record in records:
-            for task in list(record.tasks.values()):
-                self.kill_task(record, task)
             self._finish_stopping(record.id)
             self.emit({"eventType": "app_terminated_event", "appId": record.id, "timestamp": iso(self.now())})
         return deployment
@@ -152,9 +153,12 @@ class Services(Placement):
         for app_id in targets:  # a forced change replaces what was deploying the app
             for old in [d for d in self.deployments.values() if app_id in d.affected_apps]:
                 self._end_deployment(old, "deployment_failed")
-        steps: list[list[dict[str, str]]] = []
-        for app_id, target in targets.items():
-            steps += deploying.steps_for(originals.get(app_id), target, restart=restart)
+        graph = self.dependency_graph()
+        for app_id, before in originals.items():  # removed apps: stopped in their order
+            if targets.get(app_id) is None and before is not None:
+                graph[app_id] = before.get("dependencies") or []
+        level = levels(graph) if any(graph.values()) else {}  # (no dependencies anywhere: one level)
+        steps = deploying.ordered_steps(targets, originals, restart=restart, level=level)
         version = next((t["version"] for t in targets.values() if t), iso(self.now()))
         deployment = Deployment(id=str(self.new_uuid()), version=version, affected_apps=sorted(targets),
                                 steps=steps, started_at=self.now(), targets=targets, originals=originals)
@@ -203,16 +207,36 @@ class Services(Placement):
         for d in list(self.deployments.values()):
             while d.id in self.deployments:
                 actions = d.current_actions()
-                if not all(deploying.action_done(a, self.apps.get(a["app"])) for a in actions):
+                if not all(deploying.action_done(a, self._acted_on(a)) for a in actions):
                     break
                 self.emit({"eventType": "deployment_step_success", "timestamp": iso(self.now()),
                            "plan": deploying.plan_json(d), "currentStep": {"actions": actions}})
                 d.current_step += 1
+                self.dirty = True  # the apps of the next step may act now
                 if d.current_step > len(d.steps):
                     d.current_step = len(d.steps)
                     self._end_deployment(d, "deployment_success")
                 else:
                     self.store.put(f"dep:{d.id}", d.to_store())
+
+    def _acted_on(self, action: dict[str, str]) -> AppRecord | None:
+        if action["action"] == "StopApplication":
+            return self.stopping.get(action["app"])
+        return self.apps.get(action["app"])
+
+    def held(self) -> set[str]:
+        return deploying.held_apps(self.deployments.values())
+
+    def dependency_graph(self) -> dict[str, list[str]]:
+        return {app_id: list(a.definition.get("dependencies") or []) for app_id, a in self.apps.items()}
+
+    def check_dependencies(self, definitions: list[dict]) -> None:
+        """422 if these definitions, with the other apps, make a cycle of dependencies."""
+        if not any(d.get("dependencies") for d in definitions):
+            return
+        graph = self.dependency_graph()
+        graph.update({d["id"]: list(d.get("dependencies") or []) for d in definitions})
+        refuse_cycles(graph)
 
     def _end_deployment(self, d: Deployment, event: str) -> None:
         self.deployments.pop(d.id, None)

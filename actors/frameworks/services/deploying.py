@@ -14,7 +14,7 @@ and healthy when checked); a stop when no task is left.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from actors.frameworks.services.appdef import config_equal
 from actors.frameworks.services.model import AppRecord, Deployment
@@ -31,6 +31,46 @@ def steps_for(before: dict | None, after: dict | None, *, restart: bool) -> list
     return [[{"action": "ScaleApplication", "app": app_id}]]
 
 
+def ordered_steps(targets: dict[str, Any], originals: dict[str, Any], *, restart: bool,
+                  level: dict[str, int]) -> list[list[dict[str, str]]]:
+    """The steps of one deployment of several apps, as Marathon orders them: removed apps
+    stopped dependents first, one step per level; new apps started (no instances) in one
+    step; then each level's scales and restarts, dependencies first.
+
+    >>> ordered_steps({"/db": {"id": "/db"}, "/web": {"id": "/web"}}, {}, restart=False, level={"/db": 0, "/web": 1})
+    [[{'action': 'StartApplication', 'app': '/db'}, {'action': 'StartApplication', 'app': '/web'}], \
+[{'action': 'ScaleApplication', 'app': '/db'}], [{'action': 'ScaleApplication', 'app': '/web'}]]
+    """
+    stops: dict[int, list[dict[str, str]]] = {}
+    starts: list[dict[str, str]] = []
+    changes: dict[int, list[dict[str, str]]] = {}
+    for app_id in sorted(targets):
+        at = level.get(app_id, 0)
+        for step in steps_for(originals.get(app_id), targets[app_id], restart=restart):
+            for action in step:
+                if action["action"] == "StopApplication":
+                    stops.setdefault(at, []).append(action)
+                elif action["action"] == "StartApplication":
+                    starts.append(action)
+                else:
+                    changes.setdefault(at, []).append(action)
+    steps = [stops[at] for at in sorted(stops, reverse=True)]
+    if starts:
+        steps.append(starts)
+    return steps + [changes[at] for at in sorted(changes)]
+
+
+def held_apps(deployments: Iterable[Deployment]) -> set[str]:
+    """Apps whose turn in a deployment has not come: an action of theirs (other than the
+    start, which only creates the app) is in a later step than the current one. They
+    neither launch nor kill until it comes."""
+    held: set[str] = set()
+    for d in deployments:
+        for step in d.steps[d.current_step:]:
+            held.update(a["app"] for a in step if a["action"] != "StartApplication")
+    return held
+
+
 def action_done(action: dict[str, str], app: AppRecord | None) -> bool:
     if action["action"] == "StopApplication":
         return app is None or not app.tasks
@@ -39,8 +79,8 @@ def action_done(action: dict[str, str], app: AppRecord | None) -> bool:
     if action["action"] == "StartApplication":
         return True
     live = app.live()
-    if len(live) != app.definition["instances"] or len(app.tasks) != len(live):
-        return False
+    if len(live) != app.definition["instances"] or any(t.killing for t in app.tasks.values()):
+        return False  # (an inactive unreachable task does not hold a deployment up)
     version = app.config_version
     return all(t.config_version == version and app.ready(t) for t in live)
 

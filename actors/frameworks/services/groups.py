@@ -61,6 +61,7 @@ def put_group(services: Any, body: Any, *, group_id: str | None, force: bool) ->
         definition = normalize(raw, app_id=app_id, previous=existing.definition if existing else None)
         services._check_unlocked(definition["id"], force)
         prepared.append((existing, definition))
+    services.check_dependencies([definition for _, definition in prepared])
     for existing, definition in prepared:
         if definition["id"] in services.stopping:
             raise Conflict(f"App '{definition['id']}' is being removed", services._deployments_of(definition["id"]))

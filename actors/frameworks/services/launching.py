@@ -109,6 +109,19 @@ def build_task(app: dict[str, Any], offer: Offer, fit: Fit, task_id: str) -> Tas
         labels=labels,
         kill_grace_period=app.get("taskKillGracePeriodSeconds"),
         container=container_info(app),
-        # run by the executor next to the task (actors/executor/health.py)
-        data=json.dumps({"healthChecks": app["healthChecks"]}).encode() if app.get("healthChecks") else b"",
+        # run by the executor next to the task (actors/executor/health.py, readiness.py)
+        data=_checks_data(app),
     )
+
+
+def _checks_data(app: dict[str, Any]) -> bytes:
+    """The health and readiness checks for the executor, a readiness check's named port
+    given as its index among the task's ports."""
+    checks: dict[str, Any] = {}
+    if app.get("healthChecks"):
+        checks["healthChecks"] = app["healthChecks"]
+    if app.get("readinessChecks"):
+        names = [d.get("name") for d in app.get("portDefinitions") or []]
+        checks["readinessChecks"] = [dict(c, portIndex=names.index(c["portName"]) if c["portName"] in names else -1)
+                                     for c in app["readinessChecks"]]
+    return json.dumps(checks).encode() if checks else b""

@@ -28,6 +28,10 @@ class TaskRecord:
     killing: bool = False  # killed by us: its end is not a failure
     health: dict[str, Any] | None = None  # healthCheckResults[0] as Marathon shows it
     service_ports: list[int] = field(default_factory=list)
+    unreachable_since: float | None = None  # when the master said TASK_UNREACHABLE (None: reachable)
+    inactive: bool = False  # unreachable past unreachableStrategy.inactiveAfterSeconds: replaced
+    ready_pending: bool = False  # its app has readinessChecks and it has not passed them yet
+    readiness: dict[str, Any] | None = None  # the last readiness check result (readinessCheckResults)
 
     def to_store(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,11 +80,20 @@ class AppRecord:
         return self.definition["versionInfo"]["lastConfigChangeAt"]
 
     def live(self) -> list[TaskRecord]:
-        return [t for t in self.tasks.values() if not t.killing]
+        """The tasks that count as instances: not being killed, not unreachable for too long."""
+        return [t for t in self.tasks.values() if not t.killing and not t.inactive]
+
+    def readiness_results(self) -> list[dict[str, Any]]:
+        """readinessCheckResults: the last result of each task of the current configuration."""
+        return [t.readiness for t in self.tasks.values()
+                if t.readiness is not None and t.config_version == self.config_version]
 
     def ready(self, task: TaskRecord) -> bool:
-        """Counts toward the healthy floor: running, and healthy if the app checks health."""
-        if not task.running or task.killing:
+        """Counts toward the healthy floor: running and reachable, past its readiness checks,
+        and healthy if the app checks health."""
+        if not task.running or task.killing or task.unreachable_since is not None:
+            return False
+        if task.ready_pending and self.definition.get("readinessChecks"):
             return False
         if self.definition.get("healthChecks"):
             return bool(task.health and task.health.get("alive"))

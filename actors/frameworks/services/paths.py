@@ -7,6 +7,8 @@ a leading or doubled slash accepted.
 '/team/web'
 >>> path_error("/Team/web")
 "path segment 'Team' must be lowercase letters, digits, hyphens and dots, starting and ending with a letter or digit"
+>>> canonical_id("../db", base="/prod/web")
+'/prod/db'
 >>> task_prefix("/team/web")
 'team_web'
 """
@@ -24,6 +26,18 @@ def normalize_id(raw: str, base: str = "/") -> str:
     if not text.startswith("/"):
         text = base.rstrip("/") + "/" + text
     parts = [p for p in text.split("/") if p not in ("", ".")]
+    return "/" + "/".join(parts)
+
+
+def canonical_id(raw: str, base: str = "/") -> str:
+    """As normalize_id, `..` going up a group (Marathon's relative dependencies)."""
+    parts: list[str] = []
+    for part in normalize_id(raw, base).strip("/").split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part:
+            parts.append(part)
     return "/" + "/".join(parts)
 
 

@@ -25,6 +25,7 @@ FAILED = ("TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE",
           "TASK_UNKNOWN")
 TERMINAL = FAILED + ("TASK_FINISHED", "TASK_KILLED")
 DECLINE_SECONDS = 5.0
+MAX_EXPUNGED = 10_000
 NOTHING_TO_DO_SECONDS = 120.0
 
 
@@ -40,6 +41,7 @@ class Placement:
         self.suppressed = False
         self.dirty = False  # something changed that wake() should look at
         self.plans: dict[str, int] = {}  # app id -> instances to launch, as of the last wake()
+        self.expunged: dict[str, None] = {}  # ids of expunged unreachable tasks (the latest, in order)
 
     # --- what to do now -------------------------------------------------------------------
 
@@ -48,8 +50,14 @@ class Placement:
         self.plans = {}
         self.dirty = False
         now = self.now()
+        held = self.held()
+        for app in list(self.stopping.values()):
+            if app.id not in held:
+                for task in list(app.tasks.values()):
+                    self.kill_task(app, task)
         for app in self.apps.values():
-            launches, kills = rollout.plan(app)
+            self._sweep_unreachable(app, now)
+            launches, kills = rollout.plan(app) if app.id not in held else (0, [])
             for task_id in kills:
                 self.kill_task(app, app.tasks[task_id])
             if launches > 0:
@@ -70,6 +78,46 @@ class Placement:
             self.suppressed = True
         if hasattr(self, "progress"):
             self.progress()
+
+    def held(self) -> set[str]:
+        """Apps waiting for their turn in a deployment (core.py knows the deployments)."""
+        return set()
+
+    def _sweep_unreachable(self, app: AppRecord, now: float) -> None:
+        """unreachableStrategy: an unreachable task stops counting (and is replaced) after
+        `inactiveAfterSeconds`, and is expunged (forgotten, killed should it come back)
+        after `expungeAfterSeconds`; "disabled" waits for its agent however long."""
+        strategy = app.definition.get("unreachableStrategy")
+        if not isinstance(strategy, dict):
+            return
+        for task in [t for t in app.tasks.values() if t.unreachable_since is not None]:
+            away = now - task.unreachable_since
+            if away >= strategy["expungeAfterSeconds"]:
+                self._expunge(app, task)
+            elif away >= strategy["inactiveAfterSeconds"] and not task.inactive:
+                task.inactive = True
+                self.store.put(f"task:{task.id}", task.to_store())
+                self._changed(app, task, "unreachable for longer than inactiveAfterSeconds", "UnreachableInactive")
+
+    def _expunge(self, app: AppRecord, task: TaskRecord) -> None:
+        del app.tasks[task.id]
+        self.task_app.pop(task.id, None)
+        self.store.delete(f"task:{task.id}")
+        self.expunged[task.id] = None
+        while len(self.expunged) > MAX_EXPUNGED:
+            del self.expunged[next(iter(self.expunged))]
+        task.killing = True
+        self._changed(app, task, "unreachable for longer than expungeAfterSeconds: expunged", "Gone")
+        # the master keeps the kill for when the agent comes back
+        self.actions.append(("kill", task.id, task.agent_id, app.definition.get("taskKillGracePeriodSeconds")))
+        if app.id in self.stopping:
+            self._finish_stopping(app.id)
+
+    def unreachable_tasks(self) -> list[tuple[str, str]]:
+        """(task id, agent id) of the tasks whose agent is unreachable: the scheduler asks
+        the master about them now and then (an agent coming back does not say so itself)."""
+        return [(t.id, t.agent_id) for a in self.apps.values() for t in a.tasks.values()
+                if t.unreachable_since is not None]
 
     def _delayed(self) -> bool:
         now = self.now()
@@ -125,7 +173,8 @@ class Placement:
         self.agent_attributes[offer.agent_id] = dict(offer.attributes)
         task_id = f"{task_prefix(app.id)}.{self.new_uuid()}"
         record = TaskRecord(task_id, app.id, d["version"], app.config_version, offer.agent_id, offer.hostname,
-                            fit.ports, self.now(), service_ports=list(d.get("ports") or []))
+                            fit.ports, self.now(), service_ports=list(d.get("ports") or []),
+                            ready_pending=bool(d.get("readinessChecks")))
         app.tasks[task_id] = record
         self.task_app[task_id] = app.id
         self.store.put(f"task:{task_id}", record.to_store())
@@ -149,6 +198,9 @@ class Placement:
 
     def kill_task(self, app: AppRecord, task: TaskRecord) -> None:
         if task.killing:
+            return
+        if task.unreachable_since is not None:  # no agent to kill it now: expunged, as Marathon does
+            self._expunge(app, task)
             return
         task.killing = True
         grace = app.definition.get("taskKillGracePeriodSeconds")
@@ -175,6 +227,20 @@ class Placement:
         else:
             if state == "TASK_RUNNING" and task.started_at is None:
                 task.started_at = status.timestamp or self.now()
+            if state == "TASK_UNREACHABLE" and task.killing:
+                task.unreachable_since = self.now()  # being killed already: expunged at once
+                task.killing = False
+                self._expunge(app, task)
+                self.dirty = True
+                return
+            if state == "TASK_UNREACHABLE" and task.unreachable_since is None:
+                task.unreachable_since = self.now()  # its unreachableStrategy counts from here
+                self.store.put(f"task:{task.id}", task.to_store())
+            elif state != "TASK_UNREACHABLE" and task.unreachable_since is not None:
+                # its agent is back before the task was expunged: kept (a spare started
+                # meanwhile is one too many, and goes by killSelection)
+                task.unreachable_since, task.inactive = None, False
+                self.store.put(f"task:{task.id}", task.to_store())
             if task.state != state:
                 task.state = state
                 self._changed(app, task, status.message)
@@ -188,7 +254,7 @@ class Placement:
             return
         app_id = self._app_of_task(status.task_id)
         app = self.apps.get(app_id) if app_id else None
-        if app is None:
+        if app is None or status.task_id in self.expunged:  # an expunged task is killed if it comes back
             self.actions.append(("kill", status.task_id, status.agent_id, None))
             return
         record = TaskRecord(status.task_id, app.id, app.definition["version"], app.config_version, status.agent_id,
@@ -226,12 +292,13 @@ class Placement:
             if hasattr(self, "progress"):
                 self.progress()
 
-    def _changed(self, app: AppRecord, task: TaskRecord, message: str) -> None:
+    def _changed(self, app: AppRecord, task: TaskRecord, message: str, condition: str | None = None) -> None:
         now = iso(self.now())
         self.emit({"eventType": "status_update_event", "timestamp": now, "slaveId": task.agent_id,
                    "taskId": task.id, "taskStatus": task.state, "message": message, "appId": app.id,
                    "host": task.host, "ipAddresses": [], "ports": task.ports, "version": task.version})
-        self.emit({"eventType": "instance_changed_event", "instanceId": task.id, "condition": _condition(task.state),
+        self.emit({"eventType": "instance_changed_event", "instanceId": task.id,
+                   "condition": condition or _condition(task.state),
                    "runSpecId": app.id, "agentId": task.agent_id, "host": task.host,
                    "runSpecVersion": task.version, "timestamp": now, "goal": "Stopped" if task.killing else "Running"})
 
@@ -270,6 +337,32 @@ class Placement:
                                 "taskId": task.id, "timestamp": iso(self.now()), "version": task.version,
                                 "slaveId": task.agent_id}
         self.wake()
+
+    def on_readiness(self, result: Any) -> None:
+        """A result of a task's readiness check, reported by its executor: a ready task
+        counts toward its deployment (and lets an old one go)."""
+        if not isinstance(result, dict) or not isinstance(result.get("taskId"), str):
+            return
+        app_id = self.task_app.get(result["taskId"])
+        app = self.apps.get(app_id) if app_id else None
+        task = app.tasks.get(result["taskId"]) if app else None
+        checks = app.definition.get("readinessChecks") if app else None
+        if app is None or task is None or not checks or not task.ready_pending:
+            return
+        record: dict[str, Any] = {"name": checks[0]["name"], "taskId": task.id, "ready": result.get("ready") is True}
+        response = result.get("lastResponse")
+        if checks[0]["preserveLastResponse"] and isinstance(response, dict):
+            record["lastResponse"] = {"status": response.get("status"), "contentType": response.get("contentType"),
+                                      "body": str(response.get("body") or "")[:65536]}
+        task.readiness = record
+        if record["ready"]:
+            task.ready_pending = False
+            self.store.put(f"task:{task.id}", task.to_store())
+            self.dirty = True
+
+    def readiness_results(self, app_id: str) -> list[dict[str, Any]]:
+        app = self.apps.get(app_id)
+        return app.readiness_results() if app is not None else []
 
     def reset_delay(self, app_id: str) -> None:
         app = self.apps[app_id]

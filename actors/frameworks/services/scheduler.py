@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TICK_SECONDS = 1.0
+# how often the master is asked about tasks whose agent is unreachable: an agent that
+# comes back does not tell the framework, reconciliation does (as Marathon's periodic one)
+RECONCILE_UNREACHABLE_SECONDS = 5.0
 
 
 class _Run:
@@ -51,6 +54,14 @@ class ServicesScheduler(Scheduler):
         self.started_at = self.now()
         self._tick_handle: Any = None
         self._wake_pending = False
+        self._reconciled_unreachable_at = 0.0
+
+    @classmethod
+    def run(cls, target: Any, **kwargs: Any) -> Any:
+        """As `Scheduler.run`, always PARTITION_AWARE: tasks of an unreachable agent come
+        as TASK_UNREACHABLE and follow their app's unreachableStrategy."""
+        kwargs["capabilities"] = tuple(dict.fromkeys((*kwargs.get("capabilities", ()), "PARTITION_AWARE")))
+        return super().run(target, **kwargs)
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -91,6 +102,9 @@ class ServicesScheduler(Scheduler):
         if isinstance(decoded, dict) and "healthCheckResult" in decoded:
             self.services.on_health(decoded["healthCheckResult"])
             self._after()
+        elif isinstance(decoded, dict) and "readinessCheckResult" in decoded:
+            self.services.on_readiness(decoded["readinessCheckResult"])
+            self._after()
         else:
             log.warning("%s: unexpected framework message from %s on %s", self.address, executor_id, agent_id)
 
@@ -122,6 +136,7 @@ class ServicesScheduler(Scheduler):
         if isinstance(message, _Tick):
             try:
                 self.services.wake()
+                self._reconcile_unreachable()
                 self._after()
             except Exception:  # a bug must not stop the framework: logged, tried again next tick
                 log.exception("%s: periodic check failed", self.address)
@@ -129,6 +144,14 @@ class ServicesScheduler(Scheduler):
                 self._schedule_tick()
             return None
         return super().on_receive(message)
+
+    def _reconcile_unreachable(self) -> None:
+        if not self.connected or self.now() - self._reconciled_unreachable_at < RECONCILE_UNREACHABLE_SECONDS:
+            return
+        away = self.services.unreachable_tasks()
+        if away:
+            self._reconciled_unreachable_at = self.now()
+            self.reconcile(away)
 
     def _schedule_tick(self) -> None:
         ref = self.actor_ref

@@ -1,14 +1,15 @@
 """Marathon's JSON shapes, built from the framework's records: apps, tasks, deployments,
 queue entries, groups. Only the fields Marathon itself emits on each object.
 
->>> deployment_json(Deployment("d1", "2026-01-01T00:00:00.000Z", ["/a"], [[{"action": "ScaleApplication", "app": "/a"}]]))["currentActions"]
+>>> d = Deployment("d1", "2026-01-01T00:00:00.000Z", ["/a"], [[{"action": "ScaleApplication", "app": "/a"}]])
+>>> deployment_json(d, readiness=lambda app_id: [])["currentActions"]
 [{'action': 'ScaleApplication', 'app': '/a', 'readinessCheckResults': []}]
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from actors.frameworks.services.model import AppRecord, Deployment, TaskRecord
 from actors.frameworks.services.timefmt import iso
@@ -33,6 +34,7 @@ def definition_json(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def app_json(app: AppRecord, deployments: list[str], embed: set[str]) -> dict[str, Any]:
+    """The app as Marathon shows it, with the runtime fields `embed` asks for."""
     out = definition_json(app.definition)
     if COUNTS in embed or TASKS in embed:
         out.update(counts(app))
@@ -44,6 +46,8 @@ def app_json(app: AppRecord, deployments: list[str], embed: set[str]) -> dict[st
         out["lastTaskFailure"] = app.last_failure
     if STATS in embed:
         out["taskStats"] = task_stats(app)
+    if READINESS in embed:
+        out["readinessCheckResults"] = app.readiness_results()
     return out
 
 
@@ -94,11 +98,12 @@ def task_json(app: AppRecord, t: TaskRecord) -> dict[str, Any]:
     return out
 
 
-def deployment_json(d: Deployment) -> dict[str, Any]:
+def deployment_json(d: Deployment, readiness: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
+    """`readiness(app id)`: the readinessCheckResults of the app's current actions."""
     return {
         "id": d.id, "version": d.version, "affectedApps": list(d.affected_apps), "affectedPods": [],
         "steps": [{"actions": list(step)} for step in d.steps],
-        "currentActions": [dict(a, readinessCheckResults=[]) for a in d.current_actions()],
+        "currentActions": [dict(a, readinessCheckResults=readiness(a["app"])) for a in d.current_actions()],
         "currentStep": d.current_step, "totalSteps": len(d.steps),
     }
 
@@ -160,7 +165,7 @@ def encode_apps(apps: list[dict[str, Any]], keys: list[tuple]) -> bytes:
 def cache_key(app: AppRecord, out: dict[str, Any]) -> tuple | None:
     """A key for `encode_apps` when the app's JSON holds only its definition, counts and
     deployments (tasks and failures change too often to be worth it)."""
-    if "tasks" in out or "lastTaskFailure" in out or "taskStats" in out:
+    if "tasks" in out or "lastTaskFailure" in out or "taskStats" in out or "readinessCheckResults" in out:
         return None
     d = app.definition
     runtime = tuple((k, repr(out[k])) for k in ("tasksStaged", "tasksRunning", "tasksHealthy", "tasksUnhealthy",

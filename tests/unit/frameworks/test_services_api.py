@@ -61,8 +61,9 @@ def test_the_client_reads_every_object(api: str) -> None:
     assert killed
     until(lambda: c.get_app("/c/app").instances == 1 and not c.list_deployments())
     c.scale_app("/c/app", instances=100)  # more than the cluster holds: it waits
-    queue = until(lambda: c.list_queue(embed_last_unused_offers=True))
-    assert queue[0].app.id == "/c/app" and queue[0].last_unused_offers
+    # (listed as waiting at once; its unused offers come with the next offer round)
+    queue = until(lambda: [q for q in c.list_queue(embed_last_unused_offers=True) if q.last_unused_offers])
+    assert queue[0].app.id == "/c/app"
     deployment = c.list_deployments()[0]
     assert deployment.affected_apps == ["/c/app"] and deployment.current_actions[0].action == "ScaleApplication"
     rollback = c.delete_deployment(deployment.id)
@@ -90,3 +91,33 @@ def test_errors_have_marathons_codes_and_bodies(api: str) -> None:
     forced = httpx.put(api + "/v2/apps//e//x?force=true", json={"instances": 1}, timeout=30)
     assert forced.status_code == 200 and forced.json()["deploymentId"]
     assert httpx.delete(api + "/v2/apps/e/x?force=True", timeout=30).status_code == 200
+
+
+# one thread: the embedded agents limit processes; serves the directory the test writes into
+SERVE_DIR = ("cd {dir} && exec python3 -c 'import http.server as h, os; h.HTTPServer(("
+             "\"127.0.0.1\", int(os.environ[\"PORT0\"])), h.SimpleHTTPRequestHandler).serve_forever()'")
+
+
+def test_a_deployment_waits_for_readiness_and_shows_the_results(api: str, tmp_path) -> None:
+    c = marathon.MarathonClient(api)
+    tmp_path.chmod(0o755)
+    httpx.post(api + "/v2/apps", json={
+        "id": "/r/web", "cmd": SERVE_DIR.format(dir=tmp_path), "cpus": 0.1, "mem": 64,
+        "portDefinitions": [{"port": 0, "name": "http"}],
+        "readinessChecks": [{"portName": "http", "path": "/ready", "intervalSeconds": 1, "timeoutSeconds": 0.5,
+                             "preserveLastResponse": True}]}, timeout=30).raise_for_status()
+    def answered() -> list:
+        return [r for d in c.list_deployments() for a in d.current_actions for r in a.readiness_check_results
+                if r.get("lastResponse")]
+    [result] = until(answered)
+    assert result["ready"] is False and result["lastResponse"]["status"] == 404  # running, not ready yet
+    assert c.list_deployments()  # and so deploying still
+    (tmp_path / "ready").write_text("now")  # /ready answers 200 from now on
+    until(lambda: not c.list_deployments(), 30)
+    app = httpx.get(api + "/v2/apps/r/web?embed=app.readiness", timeout=30).json()["app"]
+    assert [r["ready"] for r in app["readinessCheckResults"]] == [True]
+    c.get_app("/r/web", embed_readiness=True)  # the client's strict models take it
+    dependent = httpx.post(api + "/v2/groups", json={"id": "/cyc", "apps": [
+        {"id": "a", "cmd": "x", "dependencies": ["b"]}, {"id": "b", "cmd": "x", "dependencies": ["a"]}]}, timeout=30)
+    assert dependent.status_code == 422 and dependent.json()["message"] == "Object is not valid"
+    c.delete_app("/r/web", force=True)
