@@ -7,13 +7,21 @@ import socket
 
 import pytest
 
-from actors.runtime import MemoryTransport, VirtualClock
+from actors.runtime import MemoryTransport, VirtualClock, actor_deaths
 
 # Masters started by tests (in this process or as children) serve HTTP on an ephemeral
 # port, never on the shared 5050 that parallel test runs would fight over.
 os.environ.setdefault("MESOBUS_HTTP", "127.0.0.1:0")
 
 BROKER_URL = os.environ.get("MESOBUS_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_actor_deaths():
+    """A command run in this process reports the first actor death it saw: one left over
+    by an earlier test (some stop actors on purpose) must not be taken for its own."""
+    actor_deaths.reset()
+    yield
 
 
 @pytest.fixture
