@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from messages.addresses import JOURNAL  # noqa: F401  (the target address of journal records)
 from messages.catalogue import message
-
-JOURNAL = "journal"  # the target address of journal records
 
 
 # actor -> journal: an actor incarnation started; what replay needs to rebuild it.
