@@ -38,8 +38,10 @@ def id_problem(what: str, value: object) -> str | None:
     Mesos' rules: non-empty text, no '/', no whitespace or control characters, not '.' or
     '..'; and at most MAX_ID_BYTES bytes of UTF-8.
     """
-    if not isinstance(value, str) or not value:
-        return f"{what} must be non-empty text"
+    if not isinstance(value, str):
+        return f"{what} must be text"
+    if not value:
+        return f"{what} must not be empty"
     if not utf8_fits(value, MAX_ID_BYTES):
         return f"{what} is longer than {MAX_ID_BYTES} bytes (UTF-8)"
     if value in (".", ".."):

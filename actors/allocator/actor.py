@@ -53,6 +53,7 @@ from messages import (
     Skip,
     WeightsUpdated,
 )
+from messages.addresses import ALLOCATOR, MASTER
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class AllocatorActor(SenderChecks, Actor):
         transport: Transport,
         context: ActorContext | None = None,
         *,
-        master: str = "master",
+        master: str = MASTER,
         allocation_interval: float = 1.0,
         seed: int | None = 0,
         batch_delay: float = 0.0,
@@ -128,7 +129,7 @@ class AllocatorActor(SenderChecks, Actor):
     @classmethod
     def from_journal(cls, config: dict, transport: Transport, context: ActorContext) -> "AllocatorActor":
         options = dict(config)
-        address = options.pop("address", "allocator")
+        address = options.pop("address", ALLOCATOR)
         return cls(address, transport, context, **options)
 
     # --- the run ----------------------------------------------------------------------

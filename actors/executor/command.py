@@ -31,8 +31,7 @@ from dataclasses import dataclass
 import msgpack
 from pathlib import Path
 
-from actors.agent.sandbox import check_id, create_task_sandbox
-from actors.agent.state import COMMAND_EXECUTOR_ID
+from actors.agent.sandbox import create_task_sandbox
 from actors.executor.base import Executor
 from actors.executor.become import become_argv
 from actors.executor.environment import ExecutorEnv
@@ -53,6 +52,7 @@ from messages import (
     TaskProcessExited,
     TaskState,
 )
+from messages.ids import COMMAND_EXECUTOR_ID, id_problem
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class CommandExecutor(OutputStreaming, Executor):
     def _launch_problem(self, task: TaskInfo) -> str | None:
         if task.command is None:
             return f"task {task.task_id} has no command (the command executor runs commands only)"
-        problem = check_id("task id", task.task_id)
+        problem = id_problem("task id", task.task_id)
         if problem:
             return problem
         return None

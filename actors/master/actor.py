@@ -22,10 +22,8 @@ from functools import lru_cache
 from typing import Callable
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
-from actors.groups import agents_group, frameworks_group
 from actors.master.acls import ACLs
 from actors.master.agents import Agents
-from actors.master.common import framework_address
 from actors.master.config import MasterConfig
 from actors.master.frameworks import FrameworkRecord, Frameworks
 from actors.master.launch import Launcher
@@ -75,10 +73,11 @@ from messages import (
     UnregisterFramework,
     WeightsUpdated,
 )
+from messages.addresses import agents_group, framework_address, frameworks_group
+from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 from messages.operator import AgentMaintenance, TeardownFramework
 from messages.registry import RegistrySnapshot
 from messages.schema import from_plain, to_plain
-from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 log = logging.getLogger(__name__)
 

@@ -40,18 +40,7 @@ from typing import Any, Callable, ContextManager, NamedTuple, Sequence
 from actors.runtime.bounded import describe
 from actors.runtime.clock import Clock, TimerHandle
 from messages import Envelope, decode
-
-DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
-GROUP_PREFIX = "group."
-
-
-def group_address(name: str) -> str:
-    """The broadcast address of a group, e.g. `group.master.agents`."""
-    return GROUP_PREFIX + name
-
-
-def is_group(address: str) -> bool:
-    return address.startswith(GROUP_PREFIX)
+from messages.addresses import DEAD_LETTERS, GROUP_PREFIX, group_address, is_group, reply_address  # noqa: F401
 
 
 class TransportError(RuntimeError):
@@ -157,7 +146,7 @@ class ReplyRouter:
         import os
 
         self.transport = transport
-        self.address = f"reply.{os.urandom(6).hex()}"
+        self.address = reply_address(os.urandom(6).hex())
         self._pending: dict[str, tuple[Future, TimerHandle | None]] = {}
         self._lock = threading.Lock()
         transport.subscribe(self.address, self._on_delivery, durable=False)

@@ -27,7 +27,7 @@ def test_the_codec_and_the_rules_agree_on_the_longest_id():
 
 
 @pytest.mark.parametrize("bad, says", [
-    ("", "non-empty"), (None, "non-empty"), (7, "non-empty"), (".", "not allowed"), ("..", "not allowed"),
+    ("", "must not be empty"), (None, "must be text"), (7, "must be text"), (".", "not allowed"), ("..", "not allowed"),
     ("a/b", "'/'"), ("a b", "spaces"), ("a\tb", "spaces"), ("a\nb", "spaces"), ("a\x00b", "spaces"),
     ("a\u2028b", "spaces"),
 ])
