@@ -22,16 +22,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-def task_sandbox(executor_sandbox: Path, task_id: str) -> Path:
-    """Where the command executor runs task `task_id` (inside its own sandbox)."""
-    return executor_sandbox / "tasks" / task_id
-
-
-def create_task_sandbox(executor_sandbox: Path, task_id: str) -> Path:
-    path = task_sandbox(executor_sandbox, task_id)
-    _create(path)
-    return path
+from actors.executor.task_sandbox import create_output_dir as _create
+from actors.executor.task_sandbox import create_task_sandbox, task_sandbox  # noqa: F401  (part of the layout)
 
 
 class Sandboxes:
@@ -69,8 +61,3 @@ class Sandboxes:
         """Create a command task's sandbox inside its executor's (see `task_sandbox`)."""
         return create_task_sandbox(executor_sandbox, task_id)
 
-
-def _create(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    for name in ("stdout", "stderr"):
-        (path / name).touch(exist_ok=True)

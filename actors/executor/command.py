@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import msgpack
 from pathlib import Path
 
-from actors.agent.sandbox import create_task_sandbox
 from actors.executor.base import Executor
 from actors.executor.become import become_argv
 from actors.executor.environment import ExecutorEnv
@@ -39,6 +38,7 @@ from actors.executor.health import HealthChecks, framework_message_sender
 from actors.executor.limits import Limits, detect_limits
 from actors.executor.output_stream import OutputStreaming
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
+from actors.executor.task_sandbox import create_task_sandbox
 from actors.executor.task_user import TaskUser, TaskUserError, task_user
 from actors.runtime import ActorContext, Transport, on
 from messages import (
