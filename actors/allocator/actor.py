@@ -148,7 +148,8 @@ class AllocatorActor(SenderChecks, Actor):
         allocations = self.core.allocate(now=self.now(), explain=self.explain)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self.stats["runs"] += 1
-        if self.explain and self.core.last_explanation is not None:
+        # The explanation stays for the operator API; its journal record only with a journal.
+        if self.explain and self.transport.journaling and self.core.last_explanation is not None:
             self.record(explained(self.stats["runs"], self.now(), allocations, self.core))
         self._run_ms_last = elapsed_ms
         self._run_ms_total += elapsed_ms

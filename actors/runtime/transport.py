@@ -113,6 +113,12 @@ class Transport(ABC):
         """Write a journal record (target `journal`): kept by the journal, never
         delivered to a mailbox. Transports without a journal drop it."""
 
+    @property
+    def journaling(self) -> bool:
+        """Whether `record` keeps anything now. When it does not, actors build no journal
+        records at all (`--no-journal` means no journal work)."""
+        return False
+
     def timer_pending(self) -> None:
         """An actor's timer is due and waits in its actor (it never goes through the
         transport). The in-memory transport counts it as in flight, so that `settle()`
