@@ -141,7 +141,7 @@ class Master(SenderChecks, Actor):
         self.operator = OperatorCalls(self)
         self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
         self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views))
-        self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
+        self.trust = MasterTrust(self, acls or ACLs.permissive_default())  # who may speak for which framework or agent, and do what
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 
