@@ -60,4 +60,3 @@ class Sandboxes:
     def create_task(self, executor_sandbox: Path, task_id: str) -> Path:
         """Create a command task's sandbox inside its executor's (see `task_sandbox`)."""
         return create_task_sandbox(executor_sandbox, task_id)
-

@@ -50,7 +50,6 @@ from messages import (
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 
-
 class Acls(Protocol):
     """What the checks ask of the ACLs (actors/master/acls.py)."""
 
@@ -67,6 +66,7 @@ class Checked(Protocol):
     frameworks: Any
     agents: Any
     tasks: Any
+
 
 TIMERS = (AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer)
 FRAMEWORK_REGISTRATIONS = (RegisterFramework, ReregisterFramework)
