@@ -1,8 +1,8 @@
 """The error types of the catalogue: one for wire data, one for resource text, and those of
 reading its records back from a journal (a file, or the broker's stream).
 
-Both quote hostile input; `shown` keeps any quote short (and never recurses deeply), so
-an error message stays one readable line whatever the input was."""
+The first two quote hostile input; `shown` keeps any quote short (and never recurses
+deeply), so an error message stays one readable line whatever the input was."""
 
 from __future__ import annotations
 
