@@ -1,7 +1,8 @@
-"""The two error types of the catalogue: one for wire data, one for resource text.
+"""The error types of the catalogue: one for wire data, one for resource text, and those of
+reading its records back from a journal (a file, or the broker's stream).
 
-Both quote hostile input; `shown` keeps any quote short (and never recurses deeply), so
-an error message stays one readable line whatever the input was."""
+The first two quote hostile input; `shown` keeps any quote short (and never recurses
+deeply), so an error message stays one readable line whatever the input was."""
 
 from __future__ import annotations
 
@@ -49,3 +50,21 @@ class MessageError(ValueError):
 
 class ResourceError(ValueError):
     """A resource text or value that does not make sense, naming the bad part."""
+
+
+class JournalError(ValueError):
+    """A journal that cannot be read: names where it was read from and what is wrong (one
+    line; the CLI prints it and exits 1).
+
+    >>> str(JournalFileError("journal file j.msgpack is empty: it holds no records"))
+    'journal file j.msgpack is empty: it holds no records'
+    """
+
+
+class JournalFileError(JournalError):
+    """A file that is missing, empty, not a journal, or damaged (with the byte offset)."""
+
+
+class JournalStreamError(JournalError):
+    """The broker's stream cannot be read: the broker is unreachable, refused the login,
+    has no journal stream, or went away while it was read."""

@@ -5,11 +5,10 @@ mailbox): target `journal`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
+from messages.addresses import JOURNAL  # noqa: F401  (the target address of journal records)
 from messages.catalogue import message
-
-JOURNAL = "journal"  # the target address of journal records
 
 
 # actor -> journal: an actor incarnation started; what replay needs to rebuild it.
@@ -65,3 +64,20 @@ class AllocationExplained:
 class PublishedBatch:
     messages: tuple[bytes, ...]
     user: str = ""  # the principal that published them (the broker connection's user)
+
+
+def unbatch(envelope: Any, warn: Callable[[str], None]) -> Iterator[Any]:
+    """A journal record as the messages it holds: a `PublishedBatch` (a broker transport's
+    copies of what it published) becomes its messages, each decoded (one that does not
+    decode is skipped and `warn` is told); any other record is itself."""
+    from messages.codec import decode  # the codec imports the catalogue, which imports this module
+    from messages.errors import MessageError
+
+    if not isinstance(envelope.body, PublishedBatch):
+        yield envelope
+        return
+    for body in envelope.body.messages:
+        try:
+            yield decode(body)
+        except MessageError as err:
+            warn(f"journal: skipping a published message that does not decode: {err}")

@@ -16,8 +16,8 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # one encoded message (RabbitMQ 4's defaul
 MAX_ADDRESS_BYTES = 255  # an address is an AMQP routing key: a short string
 MAX_ENVELOPE_ID_BYTES = 255  # message, correlation and causation ids
 # A body field named `*_id` (framework, agent, executor, task, offer ids...): ids become
-# addresses and file names; the longest address, executor.<framework_id>.<executor_id>,
-# must fit MAX_ADDRESS_BYTES, and a sandbox directory name a file name (255 bytes).
+# addresses and file names (a sandbox directory's name: 255 bytes); what else an id may
+# hold is messages/ids.py's.
 MAX_ID_BYTES = 120
 MAX_TEXT_BYTES = 1024 * 1024  # any other text field (a command line, a message, a name)
 MAX_DEPTH = 32  # nesting of free-form (`Any`) values: maps and lists inside each other

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from messages.addresses import REGISTRY  # noqa: F401  (the routing key the registry stream is bound to)
 from messages.catalogue import message
 from messages.resources import Resources
 from messages.values import MachineId, MaintenanceWindow
-
-REGISTRY = "registry"  # the routing key the registry stream is bound to (never a mailbox)
 
 
 # A master took the leader lock; its epoch is this record's position in the log + 1.

@@ -18,9 +18,9 @@ import msgpack
 import pika
 import pika.exceptions
 
-from actors.journal.errors import JournalStreamError
-from actors.journal.file import unbatch
 from messages import JOURNAL, Envelope, MessageError, decode_map
+from messages.errors import JournalStreamError
+from messages.journal import unbatch
 from rabbitmq.config import BrokerConfig, parse_url
 from actors.runtime.transport import AccessRefused, TransportError
 from rabbitmq.connection import CertificateRejected, certificate_rejection, connection_parameters, describe, refusal

@@ -25,13 +25,7 @@ import msgpack
 import pika
 import pika.exceptions
 
-from actors.frameworks.hosting.store import (
-    MAX_VALUE_BYTES,
-    StoreError,
-    apply_record,
-    encode_change,
-    encode_snapshot,
-)
+from messages.state_log import MAX_VALUE_BYTES, StoreError, apply_record, encode_change, encode_snapshot
 from rabbitmq.config import parse_url
 from rabbitmq.connection import connection_parameters, describe
 

@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from actors.runtime.transport import DEAD_LETTERS, is_group
+from messages.addresses import DEAD_LETTERS, JOURNAL, is_group  # JOURNAL: the key only the journal stream is bound to
 
 EXCHANGE = "mesobus"
 DLX = "mesobus.dlx"
@@ -34,7 +34,6 @@ PREFIX = "mesobus."
 REASON_HEADER = "x-mesobus-reason"
 ADDRESS_HEADER = "x-mesobus-address"
 UNROUTABLE = "unroutable"  # the reason given to messages no queue was bound for
-JOURNAL = "journal"  # the routing key only the journal stream is bound to (messages.JOURNAL)
 JOURNAL_HEADER = "x-mesobus-journal"  # marks journal batches (sent mandatory: a return means no stream)
 
 _MAX_ADDRESS = 255 - len(PREFIX)  # queue names are at most 255 bytes

@@ -24,21 +24,18 @@ from actors.agent.commit import GroupCommit
 from actors.agent.config import AgentConfig, ConfigError
 from actors.agent.executor_handlers import ExecutorHandlers
 from actors.agent.files import SandboxFiles
-from actors.agent.task_handlers import TaskHandlers
 from actors.agent.launcher import ExecutorSpec, InProcessLauncher, Launcher, NoopLauncher, ProcessLauncher
 from actors.agent.replay import ExecutorRun, journal_config, rebuild
-from actors.agent.sandbox import Sandboxes, check_id
-from actors.agent.state import AgentBook, ExecutorPhase, agent_address
+from actors.agent.sandbox import Sandboxes
+from actors.agent.state import AgentBook, ExecutorPhase
 from actors.agent.status_updates import StatusUpdateManager, StreamKey
+from actors.agent.task_handlers import TaskHandlers
 from actors.agent.update_handlers import UpdateHandlers
 from actors.connect import poster
 from actors.executor.environment import ExecutorEnv
-from actors.groups import agents_group
 from actors.runtime import Actor, ActorContext, Transport, on
 from actors.security import SenderChecks, own_principal
-from actors.security.addresses import principal_id
 from actors.security.senders import from_leader_or_self
-from messages.operator import ListSandbox, ReadSandboxFile
 from messages import (
     AgentInfo,
     AgentPingTimeout,
@@ -58,6 +55,9 @@ from messages import (
     TaskState,
     UnregisterAgent,
 )
+from messages.addresses import agent_address, agents_group
+from messages.ids import address_id_problem, principal_id
+from messages.operator import ListSandbox, ReadSandboxFile
 
 log = logging.getLogger(__name__)
 
@@ -383,9 +383,9 @@ def start_agent(
         )
     # A new id starts with the principal, so that broker permissions can name its queues.
     agent_id = recovered.agent_id or config.agent_id or principal_id(own_principal(transport), str(uuidlib.uuid4()))
-    problem = check_id("--agent-id", agent_id)
-    if problem or "." in agent_id:
-        raise ConfigError(problem or f"--agent-id {agent_id!r} must not contain '.' (it is part of an address)")
+    problem = address_id_problem("--agent-id", agent_id)
+    if problem:
+        raise ConfigError(problem)
     if not recovered.agent_id:
         checkpoint.save_agent(agent_id, registered=False)
     owns = launcher is None

@@ -137,6 +137,10 @@ class OutputGate(Transport):
         self.inner.record(envelope)
 
     @property
+    def journaling(self) -> bool:
+        return self.inner.journaling
+
+    @property
     def user(self) -> str:  # type: ignore[override]
         return self.inner.user
 

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 from actors.executor.environment import LIMIT_MODES
 from actors.fetcher.config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, FetcherConfig
 from messages import Resources
+from messages.addresses import MASTER
 from messages.errors import ResourceError
 
 MB = 1024 * 1024
@@ -51,7 +52,7 @@ class AgentConfig:
     attributes: dict[str, str] = field(default_factory=dict)
     hostname: str = field(default_factory=socket.gethostname)
     port: int = 0
-    master: str = "master"  # the master's address
+    master: str = MASTER  # the master's address
     # The broker user the master publishes as: only it may speak as `master` (RunTask,
     # KillTask, pings, epochs). "": the same user as this agent's own connection.
     master_principal: str = ""

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from actors.agent.launcher import ExecutorSpec, LaunchError
-from actors.agent.state import COMMAND_EXECUTOR_ID, ExecutorPhase, ExecutorRecord, TaskRecord, executor_address
+from actors.agent.state import ExecutorPhase, ExecutorRecord, TaskRecord
 from actors.executor.environment import ExecutorEnv
 from actors.executor.wire import decode_update
 from actors.runtime import on
@@ -30,6 +30,8 @@ from messages import (
     TaskInfo,
     TaskState,
 )
+from messages.addresses import executor_address
+from messages.ids import COMMAND_EXECUTOR_ID
 
 if TYPE_CHECKING:
     from actors.agent.actor import Agent

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import actors
-from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.environment import ExecutorEnv, write_broker_file
-from actors.executor.task_user import TaskUserError, task_user
 from actors.executor.processes import ProcessRunner, command_argv, describe_exit
+from actors.executor.task_user import TaskUserError, task_user
 from actors.runtime import Transport
 from messages import CommandInfo
+from messages.ids import COMMAND_EXECUTOR_ID
 
 log = logging.getLogger(__name__)
 

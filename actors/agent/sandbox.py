@@ -1,4 +1,5 @@
-"""Sandboxes: the directories where executors and tasks run and write stdout/stderr.
+"""Sandboxes: the directories where executors and tasks run and write stdout/stderr. Their
+names are ids, checked by messages/ids.py's rules before a sandbox is made.
 
 Layout under the agent's work dir (as Mesos, without the agent id level):
 
@@ -14,8 +15,6 @@ Layout under the agent's work dir (as Mesos, without the agent id level):
 ['stderr', 'stdout', 'tasks']
 >>> task_sandbox(run, "t1").relative_to(boxes.root).as_posix()
 'frameworks/f1/executors/mesobus-command/runs/r1/tasks/t1'
->>> check_id("task id", "../etc")
-"task id '../etc' must not contain '/'"
 """
 
 from __future__ import annotations
@@ -23,37 +22,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MAX_ID_LENGTH = 255
-
-
-def check_id(kind: str, value: object) -> str | None:
-    """Why `value` cannot be used as an id (and a directory name), or None if it can.
-
-    The rules are Mesos': non-empty, at most 255 characters, no '/', no whitespace or
-    control characters, and not '.' or '..'.
-    """
-    if not isinstance(value, str) or not value:
-        return f"{kind} must be non-empty text"
-    if len(value) > MAX_ID_LENGTH:
-        return f"{kind} is longer than {MAX_ID_LENGTH} characters"
-    if "/" in value:
-        return f"{kind} {value!r} must not contain '/'"
-    if not value.isprintable() or " " in value:  # other whitespace is not printable
-        return f"{kind} {value!r} must not contain whitespace or control characters"
-    if value in (".", ".."):
-        return f"{kind} must not be {value!r}"
-    return None
-
-
-def task_sandbox(executor_sandbox: Path, task_id: str) -> Path:
-    """Where the command executor runs task `task_id` (inside its own sandbox)."""
-    return executor_sandbox / "tasks" / task_id
-
-
-def create_task_sandbox(executor_sandbox: Path, task_id: str) -> Path:
-    path = task_sandbox(executor_sandbox, task_id)
-    _create(path)
-    return path
+from actors.executor.task_sandbox import create_output_dir as _create
+from actors.executor.task_sandbox import create_task_sandbox, task_sandbox  # noqa: F401  (part of the layout)
 
 
 class Sandboxes:
@@ -90,9 +60,3 @@ class Sandboxes:
     def create_task(self, executor_sandbox: Path, task_id: str) -> Path:
         """Create a command task's sandbox inside its executor's (see `task_sandbox`)."""
         return create_task_sandbox(executor_sandbox, task_id)
-
-
-def _create(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    for name in ("stdout", "stderr"):
-        (path / name).touch(exist_ok=True)

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from messages import ExecutorInfo, FrameworkInfo, Resources, Task, TaskInfo, TaskState
-
-COMMAND_EXECUTOR_ID = "mesobus-command"
+from messages.addresses import executor_address
 
 ExecutorKey = tuple[str, str]  # (framework_id, executor_id)
 TaskKey = tuple[str, str]  # (framework_id, task_id)
@@ -137,16 +136,3 @@ class AgentBook:
         """Whether the task is running here or recently completed (redelivered launches)."""
         return key in self.tasks or key in self.completed
 
-
-def executor_address(agent_id: str, framework_id: str, executor_id: str) -> str:
-    """An executor's mailbox. The agent id is part of it: the command executor has the same
-    id on every agent, and two executors must never share a queue.
-
-    >>> executor_address("a1", "f1", "mesobus-command")
-    'executor.a1.f1.mesobus-command'
-    """
-    return f"executor.{agent_id}.{framework_id}.{executor_id}"
-
-
-def agent_address(agent_id: str) -> str:
-    return f"agent.{agent_id}"

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from actors.agent.sandbox import task_sandbox
-from actors.agent.state import COMMAND_EXECUTOR_ID, ExecutorPhase, ExecutorRecord, TaskRecord
+from actors.agent.state import ExecutorPhase, ExecutorRecord, TaskRecord
 from actors.agent.validation import container_problem, run_task_problem
 from actors.runtime import on
 from messages import (
@@ -26,6 +26,7 @@ from messages import (
     TaskInfo,
     TaskState,
 )
+from messages.ids import COMMAND_EXECUTOR_ID
 
 if TYPE_CHECKING:
     from actors.agent.actor import Agent

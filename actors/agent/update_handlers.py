@@ -7,8 +7,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from actors.agent.sandbox import check_id
-from actors.agent.state import ExecutorPhase, executor_address
+from actors.agent.state import ExecutorPhase
 from actors.agent.status_updates import Added, StreamKey
 from actors.runtime import on
 from messages import (
@@ -20,6 +19,8 @@ from messages import (
     TaskState,
     TaskStatus,
 )
+from messages.addresses import executor_address
+from messages.ids import id_problem
 
 if TYPE_CHECKING:
     from actors.agent.actor import Agent
@@ -42,7 +43,7 @@ class UpdateHandlers:
 
     def _update_problem(self: "Agent", msg: StatusUpdate) -> str | None:
         task_id = msg.status.task_id
-        problem = check_id("task id", task_id) or (None if msg.uuid else "the update has no uuid")
+        problem = id_problem("task id", task_id) or (None if msg.uuid else "the update has no uuid")
         if problem:
             return problem
         sender = self.envelope.sender if self.envelope else ""

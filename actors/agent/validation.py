@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-from actors.agent.sandbox import check_id
-from actors.agent.state import COMMAND_EXECUTOR_ID
 from messages import ContainerType, Resources, RunTask, TaskInfo
+from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem, id_problem
 
 
 def run_task_problem(msg: RunTask, agent_id: str, total: Resources) -> str | None:
     framework, task = msg.framework, msg.task
-    problem = check_id("framework id", framework.framework_id) or check_id("task id", task.task_id)
+    problem = address_id_problem("framework id", framework.framework_id) or id_problem("task id", task.task_id)
     if problem:
         return problem
     if task.agent_id and task.agent_id != agent_id:
@@ -31,7 +30,7 @@ def run_task_problem(msg: RunTask, agent_id: str, total: Resources) -> str | Non
     needed = task.resources
     if task.executor is not None:
         executor = task.executor
-        problem = check_id("executor id", executor.executor_id)
+        problem = address_id_problem("executor id", executor.executor_id, last=True)
         if problem:
             return problem
         if executor.executor_id == COMMAND_EXECUTOR_ID:

@@ -53,6 +53,7 @@ from messages import (
     Skip,
     WeightsUpdated,
 )
+from messages.addresses import ALLOCATOR, MASTER
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class AllocatorActor(SenderChecks, Actor):
         transport: Transport,
         context: ActorContext | None = None,
         *,
-        master: str = "master",
+        master: str = MASTER,
         allocation_interval: float = 1.0,
         seed: int | None = 0,
         batch_delay: float = 0.0,
@@ -128,7 +129,7 @@ class AllocatorActor(SenderChecks, Actor):
     @classmethod
     def from_journal(cls, config: dict, transport: Transport, context: ActorContext) -> "AllocatorActor":
         options = dict(config)
-        address = options.pop("address", "allocator")
+        address = options.pop("address", ALLOCATOR)
         return cls(address, transport, context, **options)
 
     # --- the run ----------------------------------------------------------------------
@@ -147,7 +148,8 @@ class AllocatorActor(SenderChecks, Actor):
         allocations = self.core.allocate(now=self.now(), explain=self.explain)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self.stats["runs"] += 1
-        if self.explain and self.core.last_explanation is not None:
+        # The explanation stays for the operator API; its journal record only with a journal.
+        if self.explain and self.transport.journaling and self.core.last_explanation is not None:
             self.record(explained(self.stats["runs"], self.now(), allocations, self.core))
         self._run_ms_last = elapsed_ms
         self._run_ms_total += elapsed_ms

@@ -24,9 +24,10 @@ import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from actors.connect import set_library_log_levels
+from actors.console import fail, redact, signals_set  # noqa: F401  (the CLI's helpers too)
 from messages import Resources, ResourceError
 
 BROKER_ENV = "MESOBUS_BROKER"
@@ -203,23 +204,6 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-@contextmanager
-def signals_set(stop: threading.Event) -> Iterator[list[str]]:
-    """Inside the block SIGINT and SIGTERM set `stop`; the list names the signals seen."""
-    got: list[str] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        got.append(signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield got
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def wait_for_signal(stop: threading.Event | None = None, tick: Callable[[], None] | None = None) -> str:
     """Block until SIGINT or SIGTERM (or `stop` is set); returns the signal's name.
     `tick()`, if given, is called about every half second meanwhile."""
@@ -288,25 +272,6 @@ def journal_problem(args: argparse.Namespace) -> str:
     except OSError as err:
         return f"--journal {path}: {err.strerror or err}"
     return ""
-
-
-def fail(prog: str, message: str, code: int = 1) -> int:
-    """Print one error line for a problem found after parsing; returns the exit code."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return code
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for printing.
-
-    >>> redact("amqp://guest:secret@host:5672/%2F")
-    'amqp://guest:***@host:5672/%2F'
-    """
-    parts = urlsplit(url)
-    if parts.password:
-        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
-    return urlunsplit(parts)
 
 
 class Refused(Exception):

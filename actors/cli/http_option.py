@@ -9,6 +9,7 @@ import socket
 from typing import Any
 
 from actors.http import listen_address
+from messages.addresses import MASTER
 
 DEFAULT_HTTP = "0.0.0.0:5050"
 HTTP_ENV = "MESOBUS_HTTP"
@@ -65,7 +66,7 @@ class OperatorHttp:
 
         return LeaderAddress(parse_url(self.broker))
 
-    def lead(self, master_ref: Any, transport: Any, master_address: str = "master", allocator_ref: Any = None) -> None:
+    def lead(self, master_ref: Any, transport: Any, master_address: str = MASTER, allocator_ref: Any = None) -> None:
         """This process leads now: serve its master's snapshot and take operator writes."""
         if self.source is None:
             return

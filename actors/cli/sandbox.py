@@ -12,7 +12,7 @@ import time
 
 from actors.cli.common import fail
 from actors.cli.master_client import MasterClient, MasterError, add_master, find_task
-from actors.master.common import COMMAND_EXECUTOR_ID
+from messages.ids import COMMAND_EXECUTOR_ID
 
 PAGE = 1 << 20
 FOLLOW_SECONDS = 0.5

@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 from actors.journal.setup import JournalHandle, JournalSetting, start_journal
 from actors.runtime import Clock, MemoryTransport, Transport
+from messages.addresses import MASTER
 
 DEFAULT_AGENT_RESOURCES = "cpus:2;mem:2048;disk:4096;ports:[31000-32000]"
 
@@ -77,7 +78,7 @@ class LocalCluster:
         self._owns_transport = False
         self._owns_work_dir = False
         self.broker_url = "memory://"
-        self.master_address = "master"  # schedulers run on this cluster talk to it
+        self.master_address = MASTER  # schedulers run on this cluster talk to it
         if isinstance(journal, str):
             journal = JournalSetting(path=journal)
         self._journal_setting = journal or JournalSetting(path=None, enabled=False)

@@ -9,8 +9,9 @@
 >>> # in the executor's own program:  run_executor(Hello)
 
 The agent starts the executor with MESOBUS_* variables (see `ExecutorEnv`); the executor
-subscribes `executor.<framework_id>.<executor_id>`, registers with its agent (retrying
-until answered), and then gets callbacks on its actor thread:
+subscribes `executor.<agent_id>.<framework_id>.<executor_id>` (messages/addresses.py),
+registers with its agent (retrying until answered), and then gets callbacks on its actor
+thread:
 
     registered(executor_info, framework_info, agent_info)   after ExecutorRegistered
     reregistered(agent_info)      the agent restarted and took it back

@@ -38,8 +38,6 @@ from typing import Callable
 import msgpack
 from pathlib import Path
 
-from actors.agent.sandbox import check_id, create_task_sandbox
-from actors.agent.state import COMMAND_EXECUTOR_ID
 from actors.executor.base import Executor
 from actors.executor.become import become_argv
 from actors.executor.environment import ExecutorEnv
@@ -47,6 +45,7 @@ from actors.executor.health import HealthChecks, framework_message_sender
 from actors.executor.limits import Limits, detect_limits
 from actors.executor.output_stream import OutputStreaming
 from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, describe_exit, exit_code
+from actors.executor.task_sandbox import create_task_sandbox
 from actors.executor.task_user import TaskUser, TaskUserError, task_user
 from actors.fetcher import FetcherRun, start_fetcher
 from actors.runtime import ActorContext, Transport, on
@@ -62,6 +61,7 @@ from messages import (
     TaskProcessExited,
     TaskState,
 )
+from messages.ids import COMMAND_EXECUTOR_ID, id_problem
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class CommandExecutor(OutputStreaming, Executor):
     def _launch_problem(self, task: TaskInfo) -> str | None:
         if task.command is None:
             return f"task {task.task_id} has no command (the command executor runs commands only)"
-        problem = check_id("task id", task.task_id)
+        problem = id_problem("task id", task.task_id)
         if problem:
             return problem
         return None

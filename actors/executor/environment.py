@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from actors.agent.state import executor_address
 from actors.fetcher.config import DEFAULT_CACHE_SIZE, DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, FetcherConfig
+from messages.addresses import agent_address, executor_address
 
 LIMIT_MODES = ("auto", "cgroups", "rlimits", "none")
 DEFAULT_RECOVERY_TIMEOUT = 120.0  # Mesos: 15 min, far too long for tasks whose agent is gone
@@ -58,7 +58,7 @@ class ExecutorEnv:
 
     @property
     def agent_address(self) -> str:
-        return f"agent.{self.agent_id}"
+        return agent_address(self.agent_id)
 
     def to_environ(self) -> dict[str, str]:
         return {

@@ -19,6 +19,7 @@ from pathlib import Path
 from actors.runtime import on
 from actors.security import own_principal
 from messages import OUTPUT_CHUNK, OUTPUT_WINDOW, STREAM_LABEL, OutputPoll, TaskInfo, TaskOutput, TaskOutputAck
+from messages.addresses import framework_address
 from messages.output import OUTPUT_STREAMS
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class OutputStreaming:
     def _send_output(self, task_id: str, stream: str, offset: int, data: bytes, *, eof: bool) -> None:
         env = self.env
         self.send(
-            f"framework.{env.framework_id}",
+            framework_address(env.framework_id),
             TaskOutput(env.framework_id, env.executor_id, env.agent_id, task_id, stream, offset, data, eof),
         )
 

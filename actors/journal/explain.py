@@ -13,10 +13,11 @@ from messages import AllocationExplained, Envelope
 
 from actors.journal.index import JournalIndex
 from actors.journal.timeline import when
+from messages.addresses import framework_address
 
 
 def explain(index: JournalIndex, framework_id: str) -> list[str]:
-    address = f"framework.{framework_id}"
+    address = framework_address(framework_id)
     mine = [m for m in index.messages if m.sender == address or m.target == address]
     if not mine:
         raise KeyError(f"framework {framework_id!r} does not appear in the journal")

@@ -22,8 +22,9 @@ from typing import BinaryIO, Callable, Iterator
 
 import msgpack
 
-from actors.journal.errors import JournalFileError
-from messages import CATALOGUE, Envelope, MessageError, PublishedBatch, decode, decode_map
+from messages import CATALOGUE, Envelope, MessageError, decode_map
+from messages.errors import JournalFileError
+from messages.journal import unbatch as _unbatch
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +86,9 @@ class FileJournal:
 
 
 def unbatch(envelope: Envelope, warn: Callable[[str], None] | None = None) -> Iterator[Envelope]:
-    """A record as the messages it holds: a `PublishedBatch` (a broker transport's copies
-    of what it published) becomes its messages; anything else is itself."""
-    if not isinstance(envelope.body, PublishedBatch):
-        yield envelope
-        return
-    for body in envelope.body.messages:
-        try:
-            yield decode(body)
-        except MessageError as err:
-            (warn or _log_warning)(f"journal: skipping a published message that does not decode: {err}")
+    """A record as the messages it holds (messages/journal.py); skipped ones are logged
+    unless `warn` is given."""
+    return _unbatch(envelope, warn or _log_warning)
 
 
 def _unknown_type(raw: object) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from messages import JOURNAL, Envelope, to_plain
+from messages.addresses import framework_address
 
 _KEY_FIELDS = (
     "task_id", "state", "framework_id", "agent_id", "executor_id", "offer_id", "offer_ids",
@@ -111,7 +112,7 @@ class Filter:
         if self.task and not mentions(to_plain(env.body), "task_id", self.task):
             return False
         if self.framework:
-            address = f"framework.{self.framework}"
+            address = framework_address(self.framework)
             if not (
                 env.sender == address
                 or env.target == address

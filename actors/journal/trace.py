@@ -10,6 +10,7 @@ from messages import Envelope, to_plain
 
 from actors.journal.index import JournalIndex
 from actors.journal.timeline import mentions, summary, when
+from messages.addresses import MASTER, agent_address
 
 
 def trace(index: JournalIndex, ident: str, max_children: int = 50) -> list[str]:
@@ -68,7 +69,7 @@ def _task_tree(index: JournalIndex, task_id: str) -> list[str]:
     about = [m for m in index.messages if mentions(to_plain(m.body), "task_id", task_id)]
     if not about:
         raise KeyError(f"no message or task with id {task_id!r} in the journal")
-    launch = next((m for m in about if m.type == "RunTask" and m.sender == "master"), about[0])
+    launch = next((m for m in about if m.type == "RunTask" and m.sender == MASTER), about[0])
     chain = index.ancestors(launch.id) + [launch]
     # The allocation run is where a task's own story starts; what triggered that run (an
     # earlier task ending, a tick) is named, not walked back through every earlier task.
@@ -77,7 +78,7 @@ def _task_tree(index: JournalIndex, task_id: str) -> list[str]:
     if runs:
         trigger = index.by_id.get(chain[runs[-1]].causation_id)
         chain = chain[runs[-1]:]
-    agent = f"agent.{_agent_of(launch)}"
+    agent = agent_address(_agent_of(launch))
     registration = next(
         (m for m in index.messages if m.sender == agent and m.type in ("RegisterAgent", "ReregisterAgent")),
         None,

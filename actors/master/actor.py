@@ -22,10 +22,8 @@ from functools import lru_cache
 from typing import Callable
 
 import messages.master_timers  # noqa: F401  (registers the timer messages)
-from actors.groups import agents_group, frameworks_group
 from actors.master.acls import ACLs
 from actors.master.agents import Agents
-from actors.master.common import framework_address
 from actors.master.config import MasterConfig
 from actors.master.feed import TaskFeed
 from actors.master.frameworks import FrameworkRecord, Frameworks
@@ -78,6 +76,8 @@ from messages import (
     UnregisterFramework,
     WeightsUpdated,
 )
+from messages.addresses import agents_group, framework_address, frameworks_group
+from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 from messages.operator import (
     AgentMaintenance,
     ReserveResources,
@@ -89,7 +89,6 @@ from messages.operator import (
 )
 from messages.registry import RegistrySnapshot
 from messages.schema import from_plain, to_plain
-from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +132,7 @@ class Master(SenderChecks, Actor):
             hostname=self.config.hostname,
             version=self.config.version,
         )
-        self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
+        self.trust = MasterTrust(self, acls or ACLs.permissive_default())  # who may speak for which framework or agent, and do what
         # The components get the effects and shared records they need (ports.py), not
         # the actor, and are wired to the components they work with.
         ports = Ports(self, self.config, self.metrics, self.registry, self.master_info)

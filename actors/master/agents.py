@@ -17,7 +17,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from actors.master.common import agent_address, framework_address, id_problem
 from actors.master.maintenance import down_machine
 from actors.master.ports import Component, Ports
 from actors.master.tasks import Key
@@ -34,6 +33,8 @@ from messages import (
     StatusReason,
     TaskState,
 )
+from messages.addresses import agent_address, framework_address
+from messages.ids import address_id_problem
 from messages.master_timers import AgentPingTimer
 from messages.registry import AgentAdmission, AgentMarkedGone
 
@@ -97,7 +98,7 @@ class AgentRecord:
 
 
 def agent_info_problem(info: AgentInfo) -> str | None:
-    problem = id_problem("agent_id", info.agent_id)
+    problem = address_id_problem("agent_id", info.agent_id)
     if problem:
         return problem
     if not info.hostname:
@@ -214,7 +215,7 @@ class Agents(Component):
     def mark_gone(self, agent_id: str) -> None:
         """MarkAgentGone (an operator): written to the registry first; its tasks become
         TASK_GONE_BY_OPERATOR, it is told to shut down and never admitted again."""
-        problem = id_problem("agent_id", agent_id)
+        problem = address_id_problem("agent_id", agent_id)
         if problem:
             log.warning("master: refusing MarkAgentGone: %s", problem)
             self.metrics["master/invalid_agent_gone"] += 1

@@ -1,11 +1,8 @@
-"""Small helpers the master's parts share: addresses, id checks, master-made statuses.
+"""Small helpers the master's parts share: role checks, master-made statuses. (Addresses
+and id rules are the protocol's: messages/addresses.py, messages/ids.py.)
 
->>> framework_address("f1"), agent_address("a1")
-('framework.f1', 'agent.a1')
->>> id_problem("task id", "../etc")
-"task id '../etc' must not contain '/'"
->>> id_problem("task id", "t-1") is None
-True
+>>> role_problem("web") is None, role_problem("-x")
+(True, "role '-x' must not start with '-'")
 """
 
 from __future__ import annotations
@@ -19,32 +16,7 @@ from messages import (
     TaskState,
     TaskStatus,
 )
-
-COMMAND_EXECUTOR_ID = "mesobus-command"  # the built-in command executor (protocol.md)
-MAX_ID_LENGTH = 200
-
-
-def framework_address(framework_id: str) -> str:
-    return f"framework.{framework_id}"
-
-
-def agent_address(agent_id: str) -> str:
-    return f"agent.{agent_id}"
-
-
-def id_problem(what: str, value: str) -> str | None:
-    """Why `value` cannot be an id (it names mailboxes and sandbox directories), or None."""
-    if not value:
-        return f"{what} must not be empty"
-    if len(value) > MAX_ID_LENGTH:
-        return f"{what} is longer than {MAX_ID_LENGTH} characters"
-    if value in (".", ".."):
-        return f"{what} {value!r} is not allowed"
-    if "/" in value:
-        return f"{what} {value!r} must not contain '/'"
-    if not value.isprintable() or " " in value:  # other whitespace is not printable
-        return f"{what} {value!r} must not contain spaces or control characters"
-    return None
+from messages.ids import id_problem
 
 
 def role_problem(role: str) -> str | None:

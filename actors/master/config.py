@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from messages.addresses import ALLOCATOR, MASTER
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class MasterConfig:
     master_id: str = ""  # empty: a new id per incarnation (self.new_id())
     hostname: str = ""
     version: str = "0.1.0"
-    address: str = "master"
-    allocator_address: str = "allocator"
+    address: str = MASTER
+    allocator_address: str = ALLOCATOR
     # agent health: a PingAgent every ping_interval; unreachable after max_missed_pings
     ping_interval: float = 15.0
     max_missed_pings: int = 5

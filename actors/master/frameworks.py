@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
-from actors.master.common import agent_address, id_problem, role_problem
+from actors.master.common import role_problem
 from actors.master.ports import Component, Ports
 from messages import (
     AllocationEntry,
@@ -36,6 +36,8 @@ from messages import (
     StatusReason,
     TaskState,
 )
+from messages.addresses import agent_address
+from messages.ids import address_id_problem
 from messages.master_timers import FrameworkFailoverTimer, FrameworkHeartbeatTimer
 from messages.registry import FrameworkTornDown
 
@@ -75,7 +77,7 @@ class FrameworkRecord:
 
 def info_problem(info: FrameworkInfo) -> str | None:
     """Why a FrameworkInfo cannot be admitted, or None."""
-    problem = id_problem("framework_id", info.framework_id)
+    problem = address_id_problem("framework_id", info.framework_id)
     if problem:
         return problem
     if not info.roles:

@@ -27,13 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from actors.master.agents import AgentRecord, ExecutorRecord
-from actors.master.common import (
-    COMMAND_EXECUTOR_ID,
-    agent_address,
-    framework_address,
-    id_problem,
-    master_update,
-)
+from actors.master.common import master_update
 from actors.master.frameworks import FrameworkRecord
 from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
@@ -50,6 +44,8 @@ from messages import (
     TaskInfo,
     TaskState,
 )
+from messages.addresses import agent_address, framework_address
+from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem, id_problem
 from messages.registry import ReservationsSet
 
 if TYPE_CHECKING:
@@ -215,7 +211,7 @@ class Launcher(Component):
             known = (framework.id, COMMAND_EXECUTOR_ID) in acc.agent.executors
             return COMMAND_EXECUTOR_ID, not known, Resources(), None
         ex = task.executor
-        problem = id_problem("executor id", ex.executor_id)
+        problem = address_id_problem("executor id", ex.executor_id, last=True)
         if problem:
             return ex.executor_id, False, Resources(), problem
         if ex.executor_id == COMMAND_EXECUTOR_ID:

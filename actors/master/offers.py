@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from actors.master.common import framework_address
 from actors.master.maintenance import down_machine, unavailability_of
 from actors.master.ports import Component, Ports
 from messages import (
@@ -24,6 +23,7 @@ from messages import (
     ResourcesRecovered,
     Unavailability,
 )
+from messages.addresses import framework_address
 from messages.master_timers import OfferTimer
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from actors.master.common import framework_address, role_problem
+from actors.master.common import role_problem
 from messages import (
     AllocationEntry,
     FrameworkError,
@@ -25,6 +25,7 @@ from messages import (
     ResourcesRecovered,
     WeightsUpdated,
 )
+from messages.addresses import framework_address
 from messages.operator import (
     AgentMaintenance,
     OperatorAnswer,

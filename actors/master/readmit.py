@@ -20,7 +20,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from actors.master.agents import AgentRecord, ExecutorRecord, agent_info_problem
-from actors.master.common import COMMAND_EXECUTOR_ID, agent_address, id_problem
 from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
 from messages import (
@@ -40,6 +39,8 @@ from messages import (
     Task,
     TaskState,
 )
+from messages.addresses import agent_address
+from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem, id_problem
 
 if TYPE_CHECKING:
     from actors.master.agents import Agents
@@ -207,7 +208,7 @@ class Readmission(Component):
         roles = {(t.framework_id, t.executor_id): t.role for t in self.tasks.on_agent(record.id)}
         for ex in executors:
             fid = ex.framework_id
-            if id_problem("framework_id", fid) or id_problem("executor_id", ex.executor_id):
+            if address_id_problem("framework_id", fid) or address_id_problem("executor_id", ex.executor_id, last=True):
                 self.metrics["master/invalid_reregistered_executors"] += 1
                 continue
             if self.frameworks.is_removed(fid):

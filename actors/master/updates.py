@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from actors.master.common import agent_address, framework_address, master_update
+from actors.master.common import master_update
 from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
 from messages import (
@@ -28,6 +28,7 @@ from messages import (
     TaskState,
     TaskStatus,
 )
+from messages.addresses import agent_address, framework_address
 
 if TYPE_CHECKING:
     from actors.master.agents import Agents

@@ -26,9 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from actors.master.common import COMMAND_EXECUTOR_ID, agent_address, id_problem
 from actors.operator.respond import error, int_param, json_response, redirect_to_leader
 from messages import Envelope
+from messages.addresses import agent_address
+from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem
 from messages.operator import ListSandbox, ReadSandboxFile, SandboxFileData, SandboxListing
 
 PAGE = 1 << 20  # the most one read returns (Mesos' /files/read default length is the rest of the file)
@@ -48,7 +49,7 @@ def split_path(path: str) -> tuple[str, str]:
     parts = [p for p in path.split("/") if p]
     if len(parts) < 3 or parts[0] != "agents" or parts[2] != "frameworks":
         raise FileError(f"path {path!r}: expected /agents/<agent_id>/frameworks/...")
-    problem = id_problem("agent id", parts[1])
+    problem = address_id_problem("agent id", parts[1])
     if problem:
         raise FileError(problem)
     return parts[1], "/".join(parts[2:])

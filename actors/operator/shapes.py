@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-from actors.master.common import COMMAND_EXECUTOR_ID
 from actors.master.snapshot import AgentView, FrameworkView, OfferView, Snapshot, TaskView
 from messages import Resources, TaskState
+from messages.ids import COMMAND_EXECUTOR_ID
 
 SCALARS = ("cpus", "disk", "gpus", "mem")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.master.common import COMMAND_EXECUTOR_ID
 from actors.master.snapshot import AgentView, FrameworkView, Snapshot, TaskView
 from actors.operator.shapes import resources_full
+from messages.ids import COMMAND_EXECUTOR_ID
 
 
 def id_json(value: str) -> dict[str, str]:

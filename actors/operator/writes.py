@@ -20,10 +20,11 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from actors.master.common import id_problem
 from actors.operator.source import MasterSource
 from messages import Envelope, MachineId, MaintenanceWindow, MarkAgentGone, QuotaUpdated, Resources, WeightsUpdated
+from messages.addresses import MASTER
 from messages.errors import ResourceError
+from messages.ids import address_id_problem
 from messages.operator import (
     AgentMaintenance,
     OperatorAnswer,
@@ -52,7 +53,7 @@ class Unavailable(RuntimeError):
     """No leading master to carry the call out (HTTP 503)."""
 
 
-def master_sender(transport: Any, address: str = "master"):
+def master_sender(transport: Any, address: str = MASTER):
     """A `send(body, timeout)` for MasterSource.lead: a message to the master and a Future
     for its answer's envelope (through the transport's reply mailbox)."""
     ids, prefix = itertools.count(1), os.urandom(4).hex()
@@ -138,14 +139,14 @@ def update_quota(source: MasterSource, role: str, limit: Resources) -> None:
 
 
 def teardown(source: MasterSource, framework_id: Any) -> None:
-    problem = id_problem("framework_id", framework_id) if isinstance(framework_id, str) else "framework_id: expected text"
+    problem = address_id_problem("framework_id", framework_id) if isinstance(framework_id, str) else "framework_id: expected text"
     if problem is not None:
         raise CallError(problem)
     carry_out(source, TeardownFramework(framework_id))
 
 
 def maintain(source: MasterSource, agent_id: Any, *, active: bool, drain: bool = False) -> None:
-    problem = id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
+    problem = address_id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
     if problem is not None:
         raise CallError(problem)
     carry_out(source, AgentMaintenance(agent_id, active, drain))
@@ -154,7 +155,7 @@ def maintain(source: MasterSource, agent_id: Any, *, active: bool, drain: bool =
 def mark_gone(source: MasterSource, agent_id: Any) -> None:
     """MARK_AGENT_GONE: written to the registry; its tasks become TASK_GONE_BY_OPERATOR and
     the agent is never admitted again."""
-    problem = id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
+    problem = address_id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
     if problem is not None:
         raise CallError(problem)
     carry_out(source, MarkAgentGone(agent_id))
@@ -262,7 +263,7 @@ def machines_up(source: MasterSource, machines: tuple[MachineId, ...]) -> None:
 
 
 def _agent_id(agent_id: Any) -> str:
-    problem = id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
+    problem = address_id_problem("agent_id", agent_id) if isinstance(agent_id, str) else "agent_id: expected text"
     if problem is not None:
         raise CallError(problem)
     return agent_id

@@ -225,7 +225,7 @@ class Actor(Timers, pykka.ThreadingActor):
         actor_deaths.report(self.address, exception_value or "unknown error")
 
     def on_start(self) -> None:
-        if self.journal_kind:
+        if self.journal_kind and self.transport.journaling:
             self.record(
                 ActorStarted(
                     address=self.address,
@@ -341,7 +341,10 @@ class Actor(Timers, pykka.ThreadingActor):
 
     def record(self, body: Any) -> None:
         """Write a journal record about this actor. Its id comes from a counter of its
-        own, so journaling never shifts the ids that handlers see."""
+        own, so journaling never shifts the ids that handlers see. Without a journal,
+        nothing is built."""
+        if not self.transport.journaling:
+            return
         self._journal_seq += 1
         self.transport.record(
             Envelope(
@@ -409,7 +412,7 @@ class Actor(Timers, pykka.ThreadingActor):
         self.envelope = envelope
         self.sender_user = user_id
         self._handling_at = at = self.context.clock.now()
-        if self.journal_kind:
+        if self.journal_kind and self.transport.journaling:  # journal off: nothing gathered
             self._handled_ids.append(envelope.id)
             self._handled_times.append(at)
             self._handled_users.append(user_id)

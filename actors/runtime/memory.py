@@ -89,6 +89,10 @@ class MemoryTransport(Transport):
         publishes are stamped with `user`."""
         return _UserView(self, user)  # type: ignore[return-value]
 
+    @property
+    def journaling(self) -> bool:
+        return bool(self.taps)
+
     def record(self, envelope: Envelope) -> None:
         if self.taps:
             body = encode(envelope)

@@ -40,18 +40,7 @@ from typing import Any, Callable, ContextManager, NamedTuple, Sequence
 from actors.runtime.bounded import describe
 from actors.runtime.clock import Clock, TimerHandle
 from messages import Envelope, decode
-
-DEAD_LETTERS = "dead"  # the address of the dead-letter mailbox (queue mesobus.dead)
-GROUP_PREFIX = "group."
-
-
-def group_address(name: str) -> str:
-    """The broadcast address of a group, e.g. `group.master.agents`."""
-    return GROUP_PREFIX + name
-
-
-def is_group(address: str) -> bool:
-    return address.startswith(GROUP_PREFIX)
+from messages.addresses import DEAD_LETTERS, GROUP_PREFIX, group_address, is_group, reply_address  # noqa: F401
 
 
 class TransportError(RuntimeError):
@@ -124,6 +113,12 @@ class Transport(ABC):
         """Write a journal record (target `journal`): kept by the journal, never
         delivered to a mailbox. Transports without a journal drop it."""
 
+    @property
+    def journaling(self) -> bool:
+        """Whether `record` keeps anything now. When it does not, actors build no journal
+        records at all (`--no-journal` means no journal work)."""
+        return False
+
     def timer_pending(self) -> None:
         """An actor's timer is due and waits in its actor (it never goes through the
         transport). The in-memory transport counts it as in flight, so that `settle()`
@@ -167,7 +162,7 @@ class ReplyRouter:
         import os
 
         self.transport = transport
-        self.address = f"reply.{os.urandom(6).hex()}"
+        self.address = reply_address(os.urandom(6).hex())
         self._pending: dict[str, tuple[Future, TimerHandle | None]] = {}
         self._lock = threading.Lock()
         transport.subscribe(self.address, self._on_delivery, durable=False)

@@ -30,7 +30,6 @@ from typing import Any, Iterable, Sequence
 
 import pykka
 
-from actors.groups import frameworks_group
 from actors.runtime import Actor, ActorContext, on
 from actors.scheduler.config import HEARTBEAT_INTERVAL, DriverConfig, take_pending
 from actors.scheduler.run import SchedulerHandle, start_scheduler
@@ -69,6 +68,7 @@ from messages import (
     TaskStatus,
     UnregisterFramework,
 )
+from messages.addresses import framework_address, frameworks_group
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Scheduler(SenderChecks, Session, Actor):
 
     def __init__(self) -> None:
         config: DriverConfig = take_pending()
-        super().__init__(f"framework.{config.framework.framework_id}", config.transport, config.context)
+        super().__init__(framework_address(config.framework.framework_id), config.transport, config.context)
         self._driver = config
         self.leader_address = config.master  # messages of a deposed master are ignored
         self.master_principal = config.master_principal or own_principal(config.transport)

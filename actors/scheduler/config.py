@@ -9,8 +9,8 @@ from typing import Any
 from actors.runtime import ActorContext, Transport
 from actors.scheduler.idfile import IdFile
 from messages import FrameworkInfo
+from messages.addresses import MASTER
 
-MASTER = "master"
 HEARTBEAT_INTERVAL = 5.0  # protocol.md: FrameworkHeartbeat every 5 s
 MISSED_HEARTBEATS = 3  # no MasterHeartbeat for 3 intervals: the master is lost
 BACKOFF_FIRST, BACKOFF_MAX = 2.0, 60.0  # registration retries: 2 s doubling to 60 s

@@ -18,8 +18,8 @@ import pykka
 from actors.runtime import ActorContext, Transport, TransportError
 from actors.scheduler.config import MASTER, DriverConfig, set_pending
 from actors.scheduler.idfile import IdFile
-from actors.security.addresses import principal_id
 from messages import FrameworkInfo
+from messages.ids import address_id_problem, principal_id
 
 if TYPE_CHECKING:
     from actors.scheduler.base import Scheduler
@@ -190,18 +190,10 @@ def start_scheduler(
 
 
 def _check_id(framework_id: str) -> None:
-    """A framework id names a mailbox and sandbox directories: keep it plain."""
-    bad = (
-        not isinstance(framework_id, str)
-        or not framework_id
-        or len(framework_id) > 200
-        or framework_id in (".", "..")
-        or any(c in "/." or c.isspace() or not c.isprintable() for c in framework_id)
-    )
-    if bad:
-        raise ValueError(
-            f"framework_id {framework_id!r}: use up to 200 letters, digits, '-' or '_' (no '/', '.' or spaces)"
-        )
+    """A framework id names a mailbox and sandbox directories (messages/ids.py)."""
+    problem = address_id_problem("framework_id", framework_id)
+    if problem:
+        raise ValueError(problem)
 
 
 def _current_user() -> str:

@@ -19,7 +19,7 @@ task would run as) and `reserve_resources` (the roles of a RESERVE/UNRESERVE).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 from actors.security.senders import claims, from_self, own_principal, shown
 from messages import (
@@ -49,9 +49,24 @@ from messages import (
 )
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
 
-if TYPE_CHECKING:
-    from actors.master.acls import ACLs
-    from actors.master.actor import Master
+
+class Acls(Protocol):
+    """What the checks ask of the ACLs (actors/master/acls.py)."""
+
+    def allows(self, action: str, principal: str, obj: str) -> bool: ...
+
+
+class Checked(Protocol):
+    """What the checks read of the master: its address and transport, the allocator's
+    address, and its frameworks, agents and tasks (each looked up with `get`)."""
+
+    address: str
+    transport: Any
+    config: Any  # .allocator_address
+    frameworks: Any
+    agents: Any
+    tasks: Any
+
 
 TIMERS = (AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer)
 FRAMEWORK_REGISTRATIONS = (RegisterFramework, ReregisterFramework)
@@ -82,11 +97,9 @@ AGENT_IDS: dict[type, Callable[[object], str]] = {
 class MasterTrust:
     """The principals bound to framework and agent ids, and the checks against them."""
 
-    def __init__(self, master: "Master", acls: "ACLs | None" = None) -> None:
-        from actors.master.acls import ACLs  # (actors.master imports this module)
-
+    def __init__(self, master: Checked, acls: Acls) -> None:
         self.m = master
-        self.acls = acls or ACLs.permissive_default()
+        self.acls = acls
         self.frameworks: dict[str, str] = {}  # framework id -> principal
         self.agents: dict[str, str] = {}  # agent id -> principal
         self._prune_at = 1024  # forget bindings of ids gone, once there are this many

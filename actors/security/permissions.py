@@ -28,11 +28,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from actors.security.addresses import PRINCIPAL
+from messages.addresses import (
+    AGENT_PREFIX, EXECUTOR_PREFIX, FRAMEWORK_PREFIX, JOURNAL, MASTER, REPLY_PREFIX, agents_group, frameworks_group,
+)
+from messages.ids import PRINCIPAL
 
 EXCHANGE = "mesobus"
 _SHARED = r"mesobus|mesobus\.dlx|mesobus\.dead"  # declared (and the dead queue bound) by all
-_REPLY = r"reply\.[0-9a-f]+"
+_REPLY = re.escape(REPLY_PREFIX) + "[0-9a-f]+"
+_AGENT, _FRAMEWORK, _EXECUTOR = (re.escape(prefix) for prefix in (AGENT_PREFIX, FRAMEWORK_PREFIX, EXECUTOR_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -63,21 +67,22 @@ def _grant(kind: str, own: list[str], publish: list[str], bind: list[str]) -> Gr
         configure=rf"^({_SHARED}|{queues})$",
         write=rf"^({_SHARED}|{queues})$",  # the exchanges to publish; own queues to bind
         read=rf"^(mesobus|mesobus\.dlx|{queues})$",  # exchanges to bind from; own queues to consume
-        topic_write="^(" + "|".join(["master", "journal", _REPLY, *publish]) + ")$",
+        topic_write="^(" + "|".join([MASTER, JOURNAL, _REPLY, *publish]) + ")$",
         topic_read="^(" + "|".join([*bind, _REPLY]) + ")$",
     )
 
 
 def framework_grant(principal: str) -> Grant:
     p = check_principal(principal)
-    framework, executors = rf"framework\.{p}-[^.]+", rf"executor\.[^.]+\.{p}-[^.]+\..+"
-    return _grant("framework", [framework], [executors], [framework, r"group\.master\.frameworks"])
+    # An executor's address is executor.<agent_id>.<framework_id>.<executor_id> (messages/addresses.py).
+    framework, executors = rf"{_FRAMEWORK}{p}-[^.]+", rf"{_EXECUTOR}[^.]+\.{p}-[^.]+\..+"
+    return _grant("framework", [framework], [executors], [framework, re.escape(frameworks_group(MASTER))])
 
 
 def agent_grant(principal: str) -> Grant:
     p = check_principal(principal)
-    agent, executors = rf"agent\.{p}-[^.]+", rf"executor\.{p}-[^.]+\..+"
-    return _grant("agent", [agent, executors], [agent, executors], [agent, executors, r"group\.master\.agents"])
+    agent, executors = rf"{_AGENT}{p}-[^.]+", rf"{_EXECUTOR}{p}-[^.]+\..+"
+    return _grant("agent", [agent, executors], [agent, executors], [agent, executors, re.escape(agents_group(MASTER))])
 
 
 def master_grant(principal: str) -> Grant:

@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# Run as a script, this directory would come first on sys.path: its http.py would shadow the standard library's.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -202,7 +204,11 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path, with_raw: bool) ->
 
 def start_cluster(mode: str, args: argparse.Namespace, url: str, work: Path) -> ProcessCluster:
     """The master (`mesobus master`) and the agents: `mesobus agent` in `true` mode (as
-    operators run it: checkpoints on), this script's agent role in noop mode."""
+    operators run it: checkpoints on), this script's agent role in noop mode. With the
+    journal off, every process runs without one (`?journal=0`, what `--no-journal` does
+    in each): no copies or records gathered anywhere, not only at the master."""
+    if not args.journal:
+        url += ("&" if "?" in url else "?") + "journal=0"
     cluster = ProcessCluster(url, work, ping_interval=args.ping_interval, max_missed_pings=5,
                              allocation_interval=args.allocation_interval)
     try:
@@ -332,7 +338,7 @@ def main() -> int:
     parser.add_argument("--true-no-checkpoint", dest="true_checkpoint", action="store_false",
                         help="`true` mode agents without checkpoints (diagnosis: what the fsyncs cost)")
     parser.add_argument("--no-journal", dest="journal", action="store_false",
-                        help="master with --no-journal (default: its journal stream on, as `mesobus master` runs)")
+                        help="no journal: the master with --no-journal, every process with ?journal=0 (default: the master's journal stream on, as `mesobus master` runs)")
     parser.add_argument("--idle-tasks", type=positive_int, default=200,
                         help="noop tasks launched one per offer after the throughput run, for unloaded latency")
     parser.add_argument("--ping-interval", type=float, default=15.0)

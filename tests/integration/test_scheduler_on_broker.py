@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.agent.state import executor_address
 from actors.cluster import LocalCluster
 from actors.frameworks.execute import ExecuteScheduler
 from actors.master import MasterConfig
 from messages import TaskState
+from messages.addresses import executor_address
 from rabbitmq.topology import queue_name
 from tests.support.amqp import delete_queues, unique_prefix
 

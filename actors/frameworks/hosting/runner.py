@@ -118,7 +118,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
                    role: str = "*", state_dir: str | None = None, credentials: str | None = None,
                    stop: threading.Event | None = None) -> int:
     """The whole life of a framework process (see the module docstring); the exit code."""
-    from actors.cli.common import fail, signals_set
+    from actors.console import fail, signals_set
 
     try:
         address = listen_address(http)
@@ -151,7 +151,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
 def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: HttpServer, switch: SwitchApp,
                         agents: int, role: str, state_dir: str | None, stop: threading.Event,
                         signals: list[str]) -> int:
-    from actors.cli.common import redact
+    from actors.console import redact
 
     lock = None
     store: StateStore | None = None

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from actors.groups import agents_group, frameworks_group
 from actors.master import MasterConfig, start_master
 from messages import (
     Accept,
@@ -22,6 +21,7 @@ from messages import (
     TaskInfo,
     decode,
 )
+from messages.addresses import agents_group, frameworks_group
 
 
 def test_state_is_plain_data_with_mesos_metric_names(cluster):
