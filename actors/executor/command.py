@@ -48,6 +48,7 @@ from actors.executor.processes import ProcessRunner, TaskProcess, command_argv, 
 from actors.executor.task_sandbox import create_task_sandbox
 from actors.executor.task_user import TaskUser, TaskUserError, task_user
 from actors.fetcher import FetcherRun, start_fetcher
+from actors.fetcher.config import Owner
 from actors.runtime import ActorContext, Transport, on
 from messages import (
     AgentInfo,
@@ -146,9 +147,10 @@ class CommandExecutor(OutputStreaming, Executor):
         assert task.command is not None
         report, task_id = self.post_to_self, task.task_id
         config = self.env.fetcher
+        owner = Owner(user.name, user.uid, user.gid, tuple(user.groups)) if user.switches else None
         try:
             run = self.fetcher(
-                task.command.uris, sandbox, config, user, sandbox / "stderr",
+                task.command.uris, sandbox, config, owner, sandbox / "stderr",
                 lambda reason: report(TaskFetched(task_id, reason)),
             )
         except (OSError, ValueError, subprocess.SubprocessError) as err:

@@ -23,14 +23,11 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import actors
 from actors.fetcher.config import FetcherConfig, Owner
 from messages import CommandURI, to_plain
-
-if TYPE_CHECKING:
-    from actors.executor.task_user import TaskUser
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +56,16 @@ def start_fetcher(
     uris: Sequence[CommandURI],
     sandbox: Path,
     config: FetcherConfig,
-    user: "TaskUser | None",
+    owner: Owner | None,
     stderr: Path,
     on_done: OnDone,
 ) -> FetcherRun:
-    """Start fetching; `on_done(reason)` is called once, from another thread. Raises
-    OSError when the process cannot be started."""
+    """Start fetching, the files to be given to `owner` (None: kept as this process'
+    user); `on_done(reason)` is called once, from another thread. Raises OSError when
+    the process cannot be started."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESOBUS_")}
     paths = [PROJECT_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    owner = Owner(user.name, user.uid, user.gid, tuple(user.groups)) if user is not None and user.switches else None
     with open(stderr, "ab") as err:
         popen = subprocess.Popen(
             [sys.executable, "-m", "actors.fetcher"],
