@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from actors.master.snapshot import Snapshot
 from actors.operator import shapes_v1
+from actors.operator.authorize import visible
 from actors.operator.respond import error, redirect_to_leader
 
 POLL_SECONDS = 0.25
@@ -91,7 +92,7 @@ def subscribe(request: Request) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         global _subscribers
         try:
-            snap = await run_in_threadpool(source.snapshot)
+            snap = await run_in_threadpool(lambda: visible(request, source.snapshot()))
             yield record({"type": "SUBSCRIBED", "subscribed": {"get_state": shapes_v1.get_state(snap),
                                                               "heartbeat_interval_seconds": HEARTBEAT_SECONDS}})
             yield record({"type": "HEARTBEAT"})
@@ -99,7 +100,7 @@ def subscribe(request: Request) -> Response:
             while source.leading:
                 await asyncio.sleep(POLL_SECONDS)
                 quiet += POLL_SECONDS
-                fresh = await run_in_threadpool(source.snapshot)
+                fresh = await run_in_threadpool(lambda: visible(request, source.snapshot()))
                 if fresh is not None and fresh is not snap:
                     for event in events_between(snap, fresh):
                         yield record(event)
