@@ -17,6 +17,8 @@ from messages.registry import (
     AgentAdmission,
     AgentMarkedGone,
     FrameworkTornDown,
+    PrincipalBindings,
+    PrincipalBound,
     QuotaSet,
     RegistrySnapshot,
     ReservationsSet,
@@ -25,6 +27,7 @@ from messages.registry import (
 
 MAX_TORN_DOWN = 10_000  # framework ids remembered (the oldest are forgotten first)
 MAX_GONE = 100_000  # agent ids marked gone
+MAX_BINDINGS = 100_000  # principals of agent / framework ids remembered (the oldest first forgotten)
 
 
 @dataclass
@@ -35,6 +38,8 @@ class RegistryState:
     quota: dict[str, Resources] = field(default_factory=dict)
     reservations: dict[str, Resources] = field(default_factory=dict)  # agent id -> dynamic ones
     torn_down: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    agent_principals: OrderedDict[str, str] = field(default_factory=OrderedDict)  # agent id -> principal
+    framework_principals: OrderedDict[str, str] = field(default_factory=OrderedDict)  # framework id -> principal
 
     def apply(self, record: object) -> None:
         """Fold one record in (unknown kinds are ignored: a newer writer's)."""
@@ -61,6 +66,12 @@ class RegistryState:
                 self.reservations[record.agent_id] = record.reservations
         elif isinstance(record, FrameworkTornDown):
             _remember(self.torn_down, record.framework_id, MAX_TORN_DOWN)
+        elif isinstance(record, PrincipalBound):
+            bindings = self.agent_principals if record.kind == "agent" else self.framework_principals
+            _remember(bindings, record.id, MAX_BINDINGS, record.principal)
+        elif isinstance(record, PrincipalBindings):
+            self.agent_principals = OrderedDict(record.agents)
+            self.framework_principals = OrderedDict(record.frameworks)
         elif isinstance(record, RegistrySnapshot):
             self.admitted = dict(record.admitted)
             self.gone = OrderedDict.fromkeys(record.gone)
@@ -81,8 +92,12 @@ class RegistryState:
         )
 
 
-def _remember(ids: OrderedDict[str, None], key: str, limit: int) -> None:
+    def bindings(self, epoch: int = 0) -> PrincipalBindings:
+        return PrincipalBindings(dict(self.agent_principals), dict(self.framework_principals), epoch)
+
+
+def _remember(ids: OrderedDict, key: str, limit: int, value: object = None) -> None:
     ids.pop(key, None)
-    ids[key] = None
+    ids[key] = value
     while len(ids) > limit:
         ids.popitem(last=False)
