@@ -43,5 +43,8 @@ def open_journal(*, file: str | None = None, broker: str | None = None, follow: 
     if broker:
         from rabbitmq.journal import read_stream  # the only AMQP code stays in rabbitmq/
 
-        return read_stream(broker, start=since if since is not None else "first", follow=follow, warn=warn)
+        import os
+
+        return read_stream(broker, start=since if since is not None else "first", follow=follow, warn=warn,
+                           master_principal=os.environ.get("MESOBUS_MASTER_PRINCIPAL") or None)
     raise ValueError("give --file PATH or --broker URL (or set $MESOBUS_BROKER)")
