@@ -139,19 +139,29 @@ def declare_topology(channel: Any, done: Callable[[], None]) -> None:
             ),
             lambda next_: channel.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: next_()),
             lambda next_: _declare_dead_queue(channel.connection, next_),
-            lambda next_: channel.queue_bind(DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: next_()),
+            lambda next_: _bind_dead_queue(channel.connection, next_),
         ],
         done,
     )
 
 
+def _bind_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
+    """Bind `mesobus.dead` to the dlx on a channel of its own: binding from `mesobus.dlx`
+    needs *read* on it, which only the master's principal has (anyone who may bind from
+    it could bind a queue of their own and read every dead letter: docs/security.md). A
+    principal without it is refused (403, closing only that channel) and goes on: the
+    master (or the predeclared topology) has made the binding."""
+    _side_channel(connection, next_, 403, lambda channel, bound: channel.queue_bind(
+        DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: bound()))
+
+
 _warned_old_dead_queue = False
 
 
-def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
-    """Declare `mesobus.dead` on a channel of its own: a queue made by an older version
-    (without the byte bound) makes the declaration fail with 406, which closes only that
-    channel; the queue is then used as it is, and the operator told how to bound it."""
+def _side_channel(connection: Any, next_: Callable[[], None], tolerated: int,
+                  act: Callable[[Any, Callable[[], None]], None], on_tolerated: Callable[[], None] = lambda: None) -> None:
+    """Run `act(channel, done)` on a channel of its own, then `next_()`; a refusal with
+    reply code `tolerated` (which closes only that channel) goes on too."""
     finished = False
 
     def go_on() -> None:
@@ -160,14 +170,30 @@ def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
             finished = True
             next_()
 
-    def declared(channel: Any) -> None:
+    def acted(channel: Any) -> None:
         go_on()
         channel.close()
 
     def closed(_channel: Any, reason: Any) -> None:
-        global _warned_old_dead_queue
-        if finished or getattr(reason, "reply_code", 0) != 406 or not connection.is_open:
+        if finished or getattr(reason, "reply_code", 0) != tolerated or not connection.is_open:
             return  # closed by us, or the connection is going (its loss is handled elsewhere)
+        on_tolerated()
+        go_on()
+
+    def opened(channel: Any) -> None:
+        channel.add_on_close_callback(closed)
+        act(channel, lambda: acted(channel))
+
+    connection.channel(on_open_callback=opened)
+
+
+def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
+    """Declare `mesobus.dead` on a channel of its own: a queue made by an older version
+    (without the byte bound) makes the declaration fail with 406, which closes only that
+    channel; the queue is then used as it is, and the operator told how to bound it."""
+
+    def warn_once() -> None:
+        global _warned_old_dead_queue
         if not _warned_old_dead_queue:
             _warned_old_dead_queue = True
             logging.getLogger(__name__).warning(
@@ -175,15 +201,9 @@ def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
                 "or bound it with a policy: max-length-bytes %d, overflow drop-head)",
                 DEAD_QUEUE, DEAD_MAX_BYTES,
             )
-        go_on()
 
-    def opened(channel: Any) -> None:
-        channel.add_on_close_callback(closed)
-        channel.queue_declare(
-            DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(), callback=lambda _f: declared(channel)
-        )
-
-    connection.channel(on_open_callback=opened)
+    _side_channel(connection, next_, 406, lambda channel, declared: channel.queue_declare(
+        DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(), callback=lambda _f: declared()), warn_once)
 
 
 def declare_mailbox(channel: Any, address: str, spec: MailboxSpec, done: Callable[[], None]) -> None:

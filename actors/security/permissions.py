@@ -12,7 +12,8 @@ Addresses carry principals (`addresses.py`): principal P's frameworks are
 - the master (with its allocator and operator tools) may do everything under mesobus.
 
 Every principal may declare the shared exchanges and the dead-letter queue (every process
-declares them) and publish journal copies (routing key `journal`).
+declares them) and publish journal copies (routing key `journal`). Only the master's may
+bind from `mesobus.dlx` (read): a queue of one's own bound there would read every dead letter.
 
 >>> g = framework_grant("alice")
 >>> bool(re.fullmatch(g.topic_write, "master")), bool(re.fullmatch(g.topic_write, "agent.alice-1"))
@@ -62,7 +63,7 @@ def _grant(kind: str, own: list[str], publish: list[str], bind: list[str]) -> Gr
         kind=kind,
         configure=rf"^({_SHARED}|{queues})$",
         write=rf"^({_SHARED}|{queues})$",  # the exchanges to publish; own queues to bind
-        read=rf"^(mesobus|mesobus\.dlx|{queues})$",  # exchanges to bind from; own queues to consume
+        read=rf"^(mesobus|{queues})$",  # `mesobus` to bind from (never the dlx: dead letters); own queues to consume
         topic_write="^(" + "|".join(["master", "journal", _REPLY, *publish]) + ")$",
         topic_read="^(" + "|".join([*bind, _REPLY]) + ")$",
     )

@@ -1,0 +1,53 @@
+"""Dead letters are the master's to read: a framework or agent principal (made by `mesobus
+auth`) cannot bind a queue of its own to `mesobus.dlx`, yet its processes start as before
+(the binding of `mesobus.dead` is the master's) and what they dead-letter still arrives."""
+
+from __future__ import annotations
+
+import time
+
+import pika
+
+from actors.connect import connect_transport
+from messages import Envelope
+from messages.framework import Revive
+from tests.security.test_broker_permissions import channel, cluster_users, refused  # noqa: F401  (a fixture)
+
+
+def test_a_principal_cannot_bind_its_own_queue_to_the_dead_letter_exchange(cluster_users):  # noqa: F811
+    names, urls = cluster_users
+    for kind, own in (("framework", f"mesobus.framework.{names['framework']}-f1"),
+                      ("agent", f"mesobus.agent.{names['agent']}-a1")):
+        def bind_dead_letters(ch, own=own):
+            ch.queue_declare(own, durable=True)
+            ch.queue_bind(own, "mesobus.dlx", "#")
+
+        assert refused(urls[kind], bind_dead_letters).startswith("403"), kind
+
+
+def test_a_frameworks_transport_starts_and_its_dead_letters_reach_the_dead_queue(cluster_users):  # noqa: F811
+    names, urls = cluster_users
+    with channel(urls["master"]) as ch:  # the master's topology: the dead queue bound to the dlx
+        ch.exchange_declare("mesobus.dlx", "topic", durable=True)
+        ch.queue_declare("mesobus.dead", durable=True, arguments={
+            "x-queue-type": "classic", "x-max-length-bytes": 256 * 2**20, "x-overflow": "drop-head"})
+        ch.queue_bind("mesobus.dead", "mesobus.dlx", "#")
+        ch.queue_purge("mesobus.dead")
+    transport = connect_transport(urls["framework"] + "?journal=0")
+    try:
+        # its own executor's address: allowed to publish to, but no queue is bound, so the
+        # transport dead-letters it (to mesobus.dlx)
+        target = f"executor.agent1-a1.{names['framework']}-f1.e1"
+        transport.publish(Envelope(id="dl-1", sender=f"framework.{names['framework']}-f1", target=target,
+                                   body=Revive(framework_id=f"{names['framework']}-f1"), sent_at=time.time()))
+        deadline, got = time.monotonic() + 20, None
+        while got is None and time.monotonic() < deadline:
+            with channel(urls["master"]) as ch:
+                method, props, body = ch.basic_get("mesobus.dead", auto_ack=True)
+                got = (props, body) if method is not None else None
+            if got is None:
+                time.sleep(0.2)
+        assert got is not None, "the dead letter did not reach mesobus.dead"
+        assert got[0].headers.get("x-mesobus-address") == target
+    finally:
+        transport.close()
