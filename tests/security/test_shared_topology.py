@@ -1,6 +1,7 @@
-"""Dead letters are the master's to read: a framework or agent principal (made by `mesobus
-auth`) cannot bind a queue of its own to `mesobus.dlx`, yet its processes start as before
-(the binding of `mesobus.dead` is the master's) and what they dead-letter still arrives."""
+"""The shared topology is the master's: a framework or agent principal (made by `mesobus
+auth`) can neither delete (configure) the exchanges or the dead-letter queue nor bind a
+queue of its own to `mesobus.dlx` to read dead letters, yet its processes start as before
+(they find the topology declared) and what they dead-letter still arrives."""
 
 from __future__ import annotations
 
@@ -23,6 +24,22 @@ def test_a_principal_cannot_bind_its_own_queue_to_the_dead_letter_exchange(clust
             ch.queue_bind(own, "mesobus.dlx", "#")
 
         assert refused(urls[kind], bind_dead_letters).startswith("403"), kind
+
+
+def test_a_principal_cannot_delete_or_redeclare_the_shared_exchanges_and_dead_queue(cluster_users):  # noqa: F811
+    names, urls = cluster_users
+    with channel(urls["master"]) as ch:
+        ch.exchange_declare("mesobus.dlx", "topic", durable=True)
+        ch.queue_declare("mesobus.dead", durable=True, arguments={
+            "x-queue-type": "classic", "x-max-length-bytes": 256 * 2**20, "x-overflow": "drop-head"})
+    for kind in ("framework", "agent"):
+        for action in (lambda ch: ch.exchange_delete("mesobus"), lambda ch: ch.exchange_delete("mesobus.dlx"),
+                       lambda ch: ch.queue_delete("mesobus.dead"),
+                       lambda ch: ch.exchange_declare("mesobus", "topic", durable=True)):
+            assert refused(urls[kind], action).startswith("403"), kind
+    with channel(urls["framework"]) as ch:  # looking is allowed: that is how its processes find them
+        ch.exchange_declare("mesobus", passive=True)
+        ch.queue_declare("mesobus.dead", passive=True)
 
 
 def test_a_frameworks_transport_starts_and_its_dead_letters_reach_the_dead_queue(cluster_users):  # noqa: F811
