@@ -130,22 +130,25 @@ def run_steps(steps: list[Step], done: Callable[[], None]) -> None:
     run(0)
 
 
-def declare_topology(channel: Any, done: Callable[[], None]) -> None:
+def declare_topology(channel: Any, done: Callable[[], None], missing: Callable[[str], None]) -> None:
     """Declare the exchanges and the dead-letter queue (idempotent).
 
     Only the master's principal may configure them (configure would also let one delete
     them: docs/security.md): another principal's declaration is refused (403, on a channel
-    of its own) and it then checks, passively on `channel`, that they exist, so that a
-    missing topology is an error on `channel` as any other (NOT_FOUND)."""
+    of its own) and it then checks, passively, that they exist; when one does not,
+    `missing(why)` is called instead of `done`."""
     run_steps(
         [
-            _shared(channel, lambda ch, ok: ch.exchange_declare(EXCHANGE, "topic", durable=True, callback=lambda _f: ok()),
-                    lambda next_: channel.exchange_declare(EXCHANGE, passive=True, callback=lambda _f: next_())),
-            _shared(channel, lambda ch, ok: ch.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: ok()),
-                    lambda next_: channel.exchange_declare(DLX, passive=True, callback=lambda _f: next_())),
-            _shared(channel, lambda ch, ok: ch.queue_declare(DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(),
-                                                             callback=lambda _f: ok()),
-                    lambda next_: channel.queue_declare(DEAD_QUEUE, passive=True, callback=lambda _f: next_()),
+            _shared(channel, missing, f"exchange {EXCHANGE!r}",
+                    lambda ch, ok: ch.exchange_declare(EXCHANGE, "topic", durable=True, callback=lambda _f: ok()),
+                    lambda ch, ok: ch.exchange_declare(EXCHANGE, passive=True, callback=lambda _f: ok())),
+            _shared(channel, missing, f"exchange {DLX!r}",
+                    lambda ch, ok: ch.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: ok()),
+                    lambda ch, ok: ch.exchange_declare(DLX, passive=True, callback=lambda _f: ok())),
+            _shared(channel, missing, f"queue {DEAD_QUEUE!r}",
+                    lambda ch, ok: ch.queue_declare(DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(),
+                                                    callback=lambda _f: ok()),
+                    lambda ch, ok: ch.queue_declare(DEAD_QUEUE, passive=True, callback=lambda _f: ok()),
                     {406: _warn_old_dead_queue}),
             _bind_dead_queue(channel),
         ],
@@ -153,14 +156,29 @@ def declare_topology(channel: Any, done: Callable[[], None]) -> None:
     )
 
 
-def _shared(channel: Any, declare: Callable[[Any, Callable[[], None]], None], check: Step,
-            tolerated: dict[int, Callable[[], None]] | None = None) -> Step:
-    """Declare a shared exchange or queue on a side channel; refused (403): `check` it."""
+Act = Callable[[Any, Callable[[], None]], None]  # (channel, done) -> None
+
+
+def _shared(channel: Any, missing: Callable[[str], None], what: str, declare: Act, check: Act,
+            tolerated: dict[int, Callable[[], object]] | None = None) -> Step:
+    """Declare a shared exchange or queue on a side channel; refused (403): `check` that
+    it exists, on another; not found (404): `missing(...)`, and no further step."""
+
+    def not_found() -> bool:
+        missing(f"no {what} on this vhost, and only the master's principal may declare it: start a master "
+                "once on the vhost, or load deploy/rabbitmq/definitions.json")
+        return False
 
     def step(next_: Callable[[], None]) -> None:
         refused: list[bool] = []
-        _side_channel(channel.connection, lambda: check(next_) if refused else next_(), declare,
-                      {**(tolerated or {}), 403: lambda: refused.append(True)})
+
+        def declared() -> None:
+            if refused:
+                _side_channel(channel.connection, next_, check, {404: not_found})
+            else:
+                next_()
+
+        _side_channel(channel.connection, declared, declare, {**(tolerated or {}), 403: lambda: refused.append(True)})
 
     return step
 
@@ -175,11 +193,11 @@ def _bind_dead_queue(channel: Any) -> Step:
         DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: bound()), {403: lambda: None})
 
 
-def _side_channel(connection: Any, next_: Callable[[], None], act: Callable[[Any, Callable[[], None]], None],
-                  tolerated: dict[int, Callable[[], None]]) -> None:
+def _side_channel(connection: Any, next_: Callable[[], None], act: Act,
+                  tolerated: dict[int, Callable[[], object]]) -> None:
     """Run `act(channel, done)` on a channel of its own, then `next_()`. A refusal whose
     reply code is in `tolerated` (it closes only that channel) calls its function and goes
-    on too; any other is left to the connection's own handling."""
+    on too, unless that returns False; any other is left to the connection's own handling."""
     finished = False
 
     def go_on() -> None:
@@ -196,8 +214,8 @@ def _side_channel(connection: Any, next_: Callable[[], None], act: Callable[[Any
         code = getattr(reason, "reply_code", 0)
         if finished or code not in tolerated or not connection.is_open:
             return  # closed by us, or the connection is going (its loss is handled elsewhere)
-        tolerated[code]()
-        go_on()
+        if tolerated[code]() is not False:
+            go_on()
 
     def opened(channel: Any) -> None:
         channel.add_on_close_callback(closed)

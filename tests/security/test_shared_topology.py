@@ -68,3 +68,33 @@ def test_a_frameworks_transport_starts_and_its_dead_letters_reach_the_dead_queue
         assert got[0].headers.get("x-mesobus-address") == target
     finally:
         transport.close()
+
+
+def test_on_a_vhost_no_master_prepared_a_framework_stops_at_once_saying_why(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.cluster_framework import ROOT
+    from tests.support.vhost import private_vhost
+
+    fw = f"nt_{os.urandom(3).hex()}"
+    (tmp_path / "pw").write_text("pw-notopo\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with private_vhost("mesobus-notopo") as url:
+        vhost = url.rsplit("/", 1)[1]
+        try:
+            done = subprocess.run([sys.executable, "-m", "actors.cli.main", "auth", "add-framework", fw, "--vhost", vhost,
+                                   "--password-file", str(tmp_path / "pw")], capture_output=True, text=True, env=env,
+                                  timeout=120)
+            assert done.returncode == 0, done.stderr
+            started = time.monotonic()
+            done = subprocess.run([sys.executable, "-m", "actors.cli.main", "run", "--broker",
+                                   f"amqp://{fw}:pw-notopo@127.0.0.1:5672/{vhost}", "--", "true"],
+                                  capture_output=True, text=True, env=env, timeout=120)
+            assert done.returncode == 1 and time.monotonic() - started < 20
+            last = done.stderr.strip().splitlines()[-1]
+            assert last.startswith("mesobus run: error:") and "no exchange 'mesobus' on this vhost" in last
+            assert "definitions.json" in last and "pw-notopo" not in done.stderr
+        finally:
+            subprocess.run(["rabbitmqctl", "-q", "delete_user", fw], capture_output=True, timeout=60)
