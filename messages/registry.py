@@ -105,6 +105,26 @@ class MachinesModeSet:
     epoch: int = 0
 
 
+# An agent or framework id was bound to the principal (broker user) that registered it: a
+# later leader refuses another principal re-registering the id (actors/security/).
+@message
+@dataclass(frozen=True)
+class PrincipalBound:
+    kind: str  # "agent" or "framework"
+    id: str
+    principal: str
+    epoch: int = 0
+
+
+# Every binding, written right after each RegistrySnapshot (which does not carry them).
+@message
+@dataclass(frozen=True)
+class PrincipalBindings:
+    agents: dict[str, str] = field(default_factory=dict)  # agent id -> principal
+    frameworks: dict[str, str] = field(default_factory=dict)  # framework id -> principal
+    epoch: int = 0
+
+
 # Everything above, folded: start-up reads from here on.
 @message
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import msgpack
 import pika
 import pika.exceptions
 
+from actors.security.journal_publishers import problem as publisher_problem
 from messages import JOURNAL, Envelope, MessageError, decode_map
 from messages.errors import JournalStreamError
 from messages.journal import unbatch
@@ -109,8 +110,14 @@ def read_stream(
     idle: float = 1.5,
     stall: float = 30.0,
     warn: Callable[[str], None] | None = None,
+    master_principal: str | None = None,
 ) -> Iterator[Envelope]:
     """Envelopes from the journal stream, oldest first from `start`.
+
+    Each record is checked against its publisher (the AMQP `user_id` the broker verified,
+    actors/security/journal_publishers.py): what another principal than the master's
+    (`master_principal`, default: the reader's own user, as operator tools connect as the
+    master) wrote in another's name is left out, with a warning.
 
     Without `follow` it reads up to the stream's last record at the time of the call,
     then ends, however busy the cluster (a live allocator journals every second). With
@@ -119,13 +126,14 @@ def read_stream(
     `JournalStreamError` with one line naming the broker and the problem."""
     config = parse_url(config) if isinstance(config, str) else config
     warn = warn or (lambda text: log.warning("%s", text))
+    master = master_principal or config.username
     if not follow:
-        yield from _read_to_end(config, start, idle, stall, warn)
+        yield from _read_to_end(config, start, idle, stall, warn, master)
         return
     position: object = start
     connected_once = False
     while True:
-        reader = _Reader(config, warn)
+        reader = _Reader(config, warn, master)
         try:
             for offset, envelopes in reader.records(position, idle):
                 connected_once = True
@@ -147,8 +155,8 @@ FOLLOW_RETRY = 2.0  # seconds between reconnections of `--follow`
 
 
 def _read_to_end(config: BrokerConfig, start: object, idle: float, stall: float,
-                 warn: Callable[[str], None]) -> Iterator[Envelope]:
-    reader = _Reader(config, warn)
+                 warn: Callable[[str], None], master: str = "") -> Iterator[Envelope]:
+    reader = _Reader(config, warn, master)
     try:
         end = reader.end_offset()
         if end is None:
@@ -179,9 +187,10 @@ class _Reader:
     """One connection reading the stream; a refusal of this user is AccessRefused (never
     retried, not even by --follow), other AMQP errors become JournalStreamError."""
 
-    def __init__(self, config: BrokerConfig, warn: Callable[[str], None]) -> None:
+    def __init__(self, config: BrokerConfig, warn: Callable[[str], None], master: str = "") -> None:
         self.config = config
         self.warn = warn
+        self.master = master or config.username  # the principal whose records are all believed
         self.was_open = False
         self._connection: pika.BlockingConnection | None = None
 
@@ -254,6 +263,7 @@ class _Reader:
                 except (MessageError, ValueError, msgpack.UnpackException) as err:
                     self.warn(f"journal stream: skipping record {_offset_of(props)}: {err}")
                     envelopes = []
+                envelopes = self._believed(envelopes, getattr(props, "user_id", None), _offset_of(props))
                 yield _offset_of(props), envelopes
         except pika.exceptions.AMQPError as err:
             self.close()
@@ -261,6 +271,19 @@ class _Reader:
             raise JournalStreamError(self._problem(err)) from err
         finally:
             self.close()
+
+    def _believed(self, envelopes: list[Envelope], publisher: str | None, offset: int) -> list[Envelope]:
+        kept, first_problem = [], None
+        for envelope in envelopes:
+            why = publisher_problem(publisher, self.master, envelope.sender)
+            if why is None:
+                kept.append(envelope)
+            elif first_problem is None:
+                first_problem = why
+        if first_problem is not None:
+            self.warn(f"journal stream: leaving out {len(envelopes) - len(kept)} message(s) of record {offset}: "
+                      f"{first_problem}")
+        return kept
 
     def _refused(self, err: BaseException, problem: str) -> None:
         """Raise AccessRefused (its line names the user and the vhost) if the broker
@@ -312,7 +335,8 @@ def _reply_text(err: BaseException) -> str:
 
 class StreamToFile:
     """`mesobus master --journal PATH` on a broker: a queue bound to the journal's key,
-    drained by a thread into a journal file."""
+    drained by a thread into a journal file. A record in which another principal than the
+    master's wrote in someone else's name is not written (actors/security/journal_publishers.py)."""
 
     def __init__(self, config: BrokerConfig | str, journal) -> None:  # journal: FileJournal
         self._config = config
@@ -345,14 +369,29 @@ class StreamToFile:
                 log.warning("journal file feed lost its connection (%s); reconnecting", err)
                 self._stop.wait(1.0)
 
+    def _believed(self, body: bytes, publisher: str | None) -> bool:
+        config = parse_url(self._config) if isinstance(self._config, str) else self._config
+        if publisher is not None and publisher == config.username:
+            return True  # the master's own (the common case: no decoding)
+        try:
+            envelopes = list(unbatch(decode_map(msgpack.unpackb(body, raw=False))))
+        except (MessageError, ValueError, msgpack.UnpackException):
+            return True  # written as it came: readers of the file skip it with a warning
+        for envelope in envelopes:
+            why = publisher_problem(publisher, config.username, envelope.sender)
+            if why is not None:
+                log.warning("journal file feed: leaving out a record of %d message(s): %s", len(envelopes), why)
+                return False
+        return True
+
     def _drain(self) -> None:
         connection = _connect(self._config)
         try:
             channel = connection.channel()
             channel.basic_qos(prefetch_count=2000)
             last_tag, pending = 0, 0
-            for method, _props, body in channel.consume(FILE_FEED, inactivity_timeout=0.2):
-                if method is not None:
+            for method, props, body in channel.consume(FILE_FEED, inactivity_timeout=0.2):
+                if method is not None and self._believed(body, getattr(props, "user_id", None)):
                     self._journal.write_many(iter((body,)))
                     last_tag, pending = method.delivery_tag, pending + 1
                 if pending and (method is None or pending >= 200):

@@ -212,6 +212,7 @@ class Publisher:
                 lambda: channel.confirm_delivery(  # pika's callback: only ever used without the reader
                     guarded(self._on_confirm), callback=guarded(lambda _f: self._on_confirm_mode(channel, ready))
                 ),
+                guarded(lambda why: self._io.refuse(AccessRefused(f"{self._config.url}: {why}"))),
             )
 
         connection.channel(on_open_callback=guarded(opened))

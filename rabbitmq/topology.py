@@ -129,28 +129,74 @@ def run_steps(steps: list[Step], done: Callable[[], None]) -> None:
     run(0)
 
 
-def declare_topology(channel: Any, done: Callable[[], None]) -> None:
-    """Declare the exchanges and the dead-letter queue (idempotent)."""
+def declare_topology(channel: Any, done: Callable[[], None], missing: Callable[[str], None]) -> None:
+    """Declare the exchanges and the dead-letter queue (idempotent).
+
+    Only the master's principal may configure them (configure would also let one delete
+    them: docs/security.md): another principal's declaration is refused (403, on a channel
+    of its own) and it then checks, passively, that they exist; when one does not,
+    `missing(why)` is called instead of `done`."""
     run_steps(
         [
-            lambda next_: channel.exchange_declare(
-                EXCHANGE, "topic", durable=True, callback=lambda _f: next_()
-            ),
-            lambda next_: channel.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: next_()),
-            lambda next_: _declare_dead_queue(channel.connection, next_),
-            lambda next_: channel.queue_bind(DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: next_()),
+            _shared(channel, missing, f"exchange {EXCHANGE!r}",
+                    lambda ch, ok: ch.exchange_declare(EXCHANGE, "topic", durable=True, callback=lambda _f: ok()),
+                    lambda ch, ok: ch.exchange_declare(EXCHANGE, passive=True, callback=lambda _f: ok())),
+            _shared(channel, missing, f"exchange {DLX!r}",
+                    lambda ch, ok: ch.exchange_declare(DLX, "topic", durable=True, callback=lambda _f: ok()),
+                    lambda ch, ok: ch.exchange_declare(DLX, passive=True, callback=lambda _f: ok())),
+            _shared(channel, missing, f"queue {DEAD_QUEUE!r}",
+                    lambda ch, ok: ch.queue_declare(DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(),
+                                                    callback=lambda _f: ok()),
+                    lambda ch, ok: ch.queue_declare(DEAD_QUEUE, passive=True, callback=lambda _f: ok()),
+                    {406: _warn_old_dead_queue}),
+            _bind_dead_queue(channel),
         ],
         done,
     )
 
 
-_warned_old_dead_queue = False
+Act = Callable[[Any, Callable[[], None]], None]  # (channel, done) -> None
 
 
-def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
-    """Declare `mesobus.dead` on a channel of its own: a queue made by an older version
-    (without the byte bound) makes the declaration fail with 406, which closes only that
-    channel; the queue is then used as it is, and the operator told how to bound it."""
+def _shared(channel: Any, missing: Callable[[str], None], what: str, declare: Act, check: Act,
+            tolerated: dict[int, Callable[[], object]] | None = None) -> Step:
+    """Declare a shared exchange or queue on a side channel; refused (403): `check` that
+    it exists, on another; not found (404): `missing(...)`, and no further step."""
+
+    def not_found() -> bool:
+        missing(f"no {what} on this vhost, and only the master's principal may declare it: start a master "
+                "once on the vhost, or load deploy/rabbitmq/definitions.json")
+        return False
+
+    def step(next_: Callable[[], None]) -> None:
+        refused: list[bool] = []
+
+        def declared() -> None:
+            if refused:
+                _side_channel(channel.connection, next_, check, {404: not_found})
+            else:
+                next_()
+
+        _side_channel(channel.connection, declared, declare, {**(tolerated or {}), 403: lambda: refused.append(True)})
+
+    return step
+
+
+def _bind_dead_queue(channel: Any) -> Step:
+    """Bind `mesobus.dead` to the dlx on a channel of its own: binding from `mesobus.dlx`
+    needs *read* on it, which only the master's principal has (anyone who may bind from
+    it could bind a queue of their own and read every dead letter: docs/security.md). A
+    principal without it is refused (403, closing only that channel) and goes on: the
+    master (or the predeclared topology) has made the binding."""
+    return lambda next_: _side_channel(channel.connection, next_, lambda ch, bound: ch.queue_bind(
+        DEAD_QUEUE, DLX, routing_key="#", callback=lambda _f: bound()), {403: lambda: None})
+
+
+def _side_channel(connection: Any, next_: Callable[[], None], act: Act,
+                  tolerated: dict[int, Callable[[], object]]) -> None:
+    """Run `act(channel, done)` on a channel of its own, then `next_()`. A refusal whose
+    reply code is in `tolerated` (it closes only that channel) calls its function and goes
+    on too, unless that returns False; any other is left to the connection's own handling."""
     finished = False
 
     def go_on() -> None:
@@ -159,30 +205,54 @@ def _declare_dead_queue(connection: Any, next_: Callable[[], None]) -> None:
             finished = True
             next_()
 
-    def declared(channel: Any) -> None:
+    def acted(channel: Any) -> None:
         go_on()
         channel.close()
 
     def closed(_channel: Any, reason: Any) -> None:
-        global _warned_old_dead_queue
-        if finished or getattr(reason, "reply_code", 0) != 406 or not connection.is_open:
+        code = getattr(reason, "reply_code", 0)
+        if finished or code not in tolerated or not connection.is_open:
             return  # closed by us, or the connection is going (its loss is handled elsewhere)
-        if not _warned_old_dead_queue:
-            _warned_old_dead_queue = True
-            logging.getLogger(__name__).warning(
-                "mesobus: %s was made without a size bound; used as it is (delete it when empty, "
-                "or bound it with a policy: max-length-bytes %d, overflow drop-head)",
-                DEAD_QUEUE, DEAD_MAX_BYTES,
-            )
-        go_on()
+        if tolerated[code]() is not False:
+            go_on()
 
     def opened(channel: Any) -> None:
         channel.add_on_close_callback(closed)
-        channel.queue_declare(
-            DEAD_QUEUE, durable=True, arguments=dead_queue_arguments(), callback=lambda _f: declared(channel)
-        )
+        act(channel, lambda: acted(channel))
 
     connection.channel(on_open_callback=opened)
+
+
+# The refusals every process but the master's meets by design (above): pika would log
+# each one as a warning on every connection.
+_EXPECTED_REFUSALS = tuple(f"access to {what} in vhost" for what in (
+    f"exchange '{EXCHANGE}'", f"exchange '{DLX}'", f"queue '{DEAD_QUEUE}'"))
+
+
+def _unexpected(record: logging.LogRecord) -> bool:
+    text = record.getMessage()
+    if "(403)" not in text:
+        return True
+    return not any(f"{kind} {ending}" in text for kind in ("configure", "read") for ending in _EXPECTED_REFUSALS
+                   if kind == "configure" or DLX in ending)
+
+
+logging.getLogger("pika.channel").addFilter(_unexpected)
+
+_warned_old_dead_queue = False
+
+
+def _warn_old_dead_queue() -> None:
+    """`mesobus.dead` made by an older version (without the byte bound) fails the
+    declaration with 406: it is used as it is, and the operator told how to bound it."""
+    global _warned_old_dead_queue
+    if not _warned_old_dead_queue:
+        _warned_old_dead_queue = True
+        logging.getLogger(__name__).warning(
+            "mesobus: %s was made without a size bound; used as it is (delete it when empty, "
+            "or bound it with a policy: max-length-bytes %d, overflow drop-head)",
+            DEAD_QUEUE, DEAD_MAX_BYTES,
+        )
 
 
 def declare_mailbox(channel: Any, address: str, spec: MailboxSpec, done: Callable[[], None]) -> None:

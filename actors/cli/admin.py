@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = MasterClient(args.master)
+    client = MasterClient.of(args)
     try:
         print(_do(client, args), end="")
     except MasterError as err:

@@ -4,10 +4,14 @@ limit each to its own queues and routing keys (docs/security.md).
     mesobus auth add-master mesos_master
     mesobus auth add-agent rack1 --password-file rack1.pw
     mesobus auth add-framework analytics --roles analytics,batch --acls /etc/mesobus/acls.json
+    mesobus auth add-framework ops --http-credentials /etc/mesobus/http.json
     mesobus auth remove analytics
 
 Through `rabbitmqctl` (the management plugin may not be enabled), on this host's broker
 node or `--node`. A password is read from `--password-file`, or generated and printed once.
+`--http-credentials FILE` also writes the principal and its password to the master's HTTP
+credentials file (Mesos' JSON; `mesobus master --http-credentials FILE`), or takes it out
+with `remove`: the HTTP API then knows the same principals as the broker.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vhost", default="/", help="the broker's virtual host (default /)")
     p.add_argument("--node", default=None, help="the broker node for rabbitmqctl -n (default: this host's)")
+    p.add_argument("--http-credentials", metavar="FILE",
+                   help="the master's HTTP credentials file to write the principal (and its password) to")
 
 
 def _principal(text: str) -> str:
@@ -83,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         if args.kind == "remove":
             rabbitmqctl(args, "delete_user", args.principal)
             print(f"{PROG}: removed {args.principal}")
+            if args.http_credentials:
+                write_http_credentials(Path(args.http_credentials), args.principal, None)
             return 0
         password = _password(args)
         grant = GRANTS[args.kind](args.principal)
@@ -91,11 +99,41 @@ def run(args: argparse.Namespace) -> int:
         return fail(PROG, str(err), 1)
     what = "created" if created else "updated"
     print(f"{PROG}: {what} {args.kind} principal {args.principal} on vhost {args.vhost}")
+    if args.http_credentials:
+        try:
+            write_http_credentials(Path(args.http_credentials), args.principal, password)
+        except (OSError, ValueError) as err:
+            return fail(PROG, f"--http-credentials {args.http_credentials}: {err}", 1)
+        print(f"{PROG}: {args.principal} written to {args.http_credentials}")
     if password is not None and not args.password_file:
         print(f"password: {password}")
     if args.kind == "framework":
         return _acl_rules(args)
     return 0
+
+
+def write_http_credentials(path: Path, principal: str, secret: str | None) -> None:
+    """Set (secret None: take out) `principal` in a Mesos-style credentials file, readable
+    by its owner only; the file is replaced whole, never left half written."""
+    import os
+    import tempfile
+
+    from actors.http.basic_auth import parse_credentials_json
+
+    data = json.loads(path.read_text()) if path.exists() else {"credentials": []}
+    parse_credentials_json(json.dumps(data))  # never add to a file the master would refuse
+    entries = [e for e in data["credentials"] if e.get("principal") != principal]
+    if secret is not None:
+        entries.append({"principal": principal, "secret": secret})
+    data["credentials"] = entries
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:  # mkstemp: mode 0600
+            f.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _password(args: argparse.Namespace) -> str | None:

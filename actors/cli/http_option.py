@@ -22,6 +22,38 @@ def http_address(text: str) -> tuple[str, int] | None:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def add_http_auth_flags(parser: argparse.ArgumentParser) -> None:
+    """Mesos' --http_credentials and --[no-]authenticate_http_readonly|readwrite."""
+    parser.add_argument("--http-credentials", metavar="FILE",
+                        help='principals and secrets of the HTTP API, as Mesos\' JSON: {"credentials": '
+                             '[{"principal": P, "secret": S}]} (docs/security.md)')
+    for kind in ("readonly", "readwrite"):
+        parser.add_argument(f"--authenticate-http-{kind}", action=argparse.BooleanOptionalAction, default=None,
+                            help=f"require HTTP authentication for {kind.replace('read', 'read-')} requests "
+                                 "(default: on when --http-credentials is given)")
+
+
+def http_auth_from(args: argparse.Namespace) -> Any:
+    """The HttpAuth the flags ask for (None: no authentication). Raises ValueError naming
+    the flag that is wrong."""
+    from actors.http.basic_auth import CredentialsError, load_credentials
+    from actors.operator.authenticate import HttpAuth
+
+    wanted = [f"--authenticate-http-{k}" for k in ("readonly", "readwrite") if getattr(args, f"authenticate_http_{k}")]
+    if not args.http_credentials:
+        if wanted:
+            raise ValueError(f"{wanted[0]} needs --http-credentials FILE (the principals to authenticate)")
+        return None
+    try:
+        credentials = load_credentials(args.http_credentials)
+    except CredentialsError as err:
+        raise ValueError(f"--http-credentials: {err}") from None
+    if not len(credentials):
+        raise ValueError(f"--http-credentials: {args.http_credentials}: no principals in it")
+    readonly, readwrite = args.authenticate_http_readonly, args.authenticate_http_readwrite
+    return HttpAuth(credentials, readonly is not False, readwrite is not False)
+
+
 def add_http_flag(parser: argparse.ArgumentParser) -> None:
     default = os.environ.get(HTTP_ENV) or DEFAULT_HTTP
     parser.add_argument("--http", type=http_address, default=default, metavar="HOST:PORT",
@@ -35,8 +67,10 @@ class OperatorHttp:
     On a broker, the leader announces where it serves (rabbitmq/leader_address.py) and a
     standby reads it to redirect there."""
 
-    def __init__(self, where: tuple[str, int] | None, broker: str | None, hostname: str = "") -> None:
+    def __init__(self, where: tuple[str, int] | None, broker: str | None, hostname: str = "", *,
+                 auth: Any = None, acls: Any = None) -> None:
         self.where, self.broker = where, broker
+        self.auth, self.acls = auth, acls  # actors/operator/authenticate.py HttpAuth, actors/master/acls.py ACLs
         self.hostname = hostname or socket.gethostname()
         self.server: Any = None
         self.source: Any = None
@@ -53,7 +87,8 @@ class OperatorHttp:
         self._directory = self._make_directory()
         lookup = self._directory.lookup if self._directory is not None else None
         self.source = MasterSource(f"{self.hostname}:{port}", lookup)
-        self.server = HttpServer(operator_app(self.source), host, port, name="operator-http").start()
+        app = operator_app(self.source, auth=self.auth, acls=self.acls)
+        self.server = HttpServer(app, host, port, name="operator-http").start()
         if port == 0:  # an ephemeral port: say the real one
             self.source.http_address = f"{self.hostname}:{self.server.port}"
         return self

@@ -20,7 +20,7 @@ from actors.cli.common import (
     add_broker, broker_error_line, fail, journal_problem, need_broker, positive_float, positive_int, redact,
     actor_death_line, refused_access, signal_exit_code, signals_set, stop_on_actor_death,
 )
-from actors.cli.http_option import OperatorHttp, add_http_flag
+from actors.cli.http_option import OperatorHttp, add_http_auth_flags, add_http_flag, http_auth_from
 from actors.journal.setup import add_journal_flags, setting_from, start_journal
 from actors.runtime import TransportError
 
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         " principal may do everything, and the master says so at start")
     add_journal_flags(p, stream=True)
     add_http_flag(p)
+    add_http_auth_flags(p)
     p.set_defaults(handler=run, _parser=p)
 
 
@@ -75,9 +76,17 @@ def run(args: argparse.Namespace) -> int:
     except ACLError as err:
         return fail("mesobus master", f"--acls: {err}", 2)
     args.loaded_acls = acls
+    try:
+        http_auth = http_auth_from(args)
+    except ValueError as err:
+        return fail("mesobus master", str(err), 2)
+    from actors.operator.authenticate import no_http_auth_line
+
+    if args.http is not None:
+        print(f"mesobus master: {http_auth.describe() if http_auth else no_http_auth_line()}", file=sys.stderr)
     stop = threading.Event()
     try:  # serves as a standby too (redirecting to the leader) until this master leads
-        http = OperatorHttp(args.http, args.broker, args.hostname).start()
+        http = OperatorHttp(args.http, args.broker, args.hostname, auth=http_auth, acls=acls).start()
     except OSError as err:
         return fail("mesobus master", str(err), 1)
     with signals_set(stop) as signals, _stopping(http):

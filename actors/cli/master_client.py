@@ -1,10 +1,14 @@
 """What the operator commands (ps, tail, cat, state, agents, frameworks, weights, quota,
 drain, teardown) share: `--master URL` (default $MESOBUS_MASTER, else
-http://localhost:5050), a client that follows a standby's redirect to the leader, and
-errors as one line.
+http://localhost:5050), the principal to authenticate as when the master asks for one
+(`--principal` / `--secret`, else $MESOBUS_PRINCIPAL / $MESOBUS_SECRET, else the URL's
+`user:secret@`), a client that follows a standby's redirect to the leader, and errors as
+one line.
 
 >>> master_url("host:5050"), master_url("http://h:1/")
 ('http://host:5050', 'http://h:1')
+>>> split_login("http://ops:pw@h:1")
+('http://h:1', ('ops', 'pw'))
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import argparse
 import json
 import os
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASTER_ENV = "MESOBUS_MASTER"
+PRINCIPAL_ENV, SECRET_ENV = "MESOBUS_PRINCIPAL", "MESOBUS_SECRET"
 DEFAULT_MASTER = "http://localhost:5050"
 TIMEOUT = 10.0
 
@@ -32,19 +37,40 @@ def master_url(text: str) -> str:
     return url.rstrip("/")
 
 
+def split_login(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without its `user:secret@`, and that login (None when it has none)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)), (unquote(parts.username), unquote(parts.password or ""))
+
+
 def add_master(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--master", type=master_url, default=master_url(os.environ.get(MASTER_ENV) or DEFAULT_MASTER),
                         metavar="URL", help=f"the master's HTTP API (default: ${MASTER_ENV}, else {DEFAULT_MASTER})")
+    parser.add_argument("--principal", default=None,
+                        help=f"authenticate to the master as this principal (default: ${PRINCIPAL_ENV})")
+    parser.add_argument("--secret", default=None,
+                        help=f"its secret (default: ${SECRET_ENV}; the environment keeps it out of `ps`)")
 
 
 class MasterClient:
     """`MasterClient("http://h:5050").get("/master/state")` -> parsed JSON."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, login: tuple[str, str] | None = None) -> None:
         import httpx
 
-        self.url = url
-        self._http = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.url, in_url = split_login(url)
+        self.login = login or in_url
+        self._http = httpx.Client(timeout=TIMEOUT, follow_redirects=False, auth=self.login)
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> "MasterClient":
+        """The client the command's flags ask for (--master, --principal, --secret, env)."""
+        principal = getattr(args, "principal", None) or os.environ.get(PRINCIPAL_ENV)
+        secret = getattr(args, "secret", None) or os.environ.get(SECRET_ENV)
+        return cls(args.master, (principal, secret or "") if principal else None)
 
     def request(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
         import httpx
@@ -64,6 +90,8 @@ class MasterClient:
                 self.url = f"{urlsplit(self.url).scheme}://{leader}"
                 url = self.url + path
                 continue
+            if response.status_code == 401:
+                raise MasterError(self._unauthorized())
             if response.status_code >= 400:
                 text = response.text.strip().splitlines()[0] if response.text.strip() else response.reason_phrase
                 raise MasterError(f"{response.status_code}: {text}")
@@ -74,6 +102,12 @@ class MasterClient:
             except ValueError:
                 raise MasterError(f"{url}: the answer is not JSON (is this a mesobus master?)") from None
         raise MasterError(f"{self.url}: too many redirects (no master leads?)")
+
+    def _unauthorized(self) -> str:
+        if self.login is None:
+            return (f"the master at {self.url} asks for a principal: give --principal and --secret "
+                    f"(or ${PRINCIPAL_ENV} and ${SECRET_ENV})")
+        return f"the master at {self.url} refused principal {self.login[0]!r}: wrong principal or secret"
 
     def get(self, endpoint: str, **params: Any) -> Any:
         return self.request("GET", endpoint, params={k: v for k, v in params.items() if v is not None} or None)

@@ -40,7 +40,7 @@ def file_path(task: dict, name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = MasterClient(args.master)
+    client = MasterClient.of(args)
     out = sys.stdout.buffer
     try:
         path = file_path(find_task(client, args.task), args.file)

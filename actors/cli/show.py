@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = MasterClient(args.master)
+    client = MasterClient.of(args)
     try:
         state = client.get("/master/state")
         print(render(args.what, state, getattr(args, "all", False)))

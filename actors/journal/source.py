@@ -9,6 +9,7 @@ ranges. `--since`/`--until` take ISO 8601 times or seconds since the epoch.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -43,5 +44,6 @@ def open_journal(*, file: str | None = None, broker: str | None = None, follow: 
     if broker:
         from rabbitmq.journal import read_stream  # the only AMQP code stays in rabbitmq/
 
-        return read_stream(broker, start=since if since is not None else "first", follow=follow, warn=warn)
+        return read_stream(broker, start=since if since is not None else "first", follow=follow, warn=warn,
+                           master_principal=os.environ.get("MESOBUS_MASTER_PRINCIPAL") or None)
     raise ValueError("give --file PATH or --broker URL (or set $MESOBUS_BROKER)")

@@ -11,9 +11,13 @@
 
 Actions and the object each rule names (as Mesos): `register_frameworks` (roles),
 `run_tasks` (users), `teardown_frameworks` (framework_principals), `reserve_resources`
-(roles), `set_quotas` (roles), `view_frameworks` / `view_tasks` / `view_executors`
-(users), `view_roles` (roles). An entity is `{"values": [...]}`, `{"type": "ANY"}` or
-`{"type": "NONE"}`.
+(roles), `set_quotas` / `update_quotas` (roles), `update_weights` (roles),
+`view_frameworks` / `view_tasks` / `view_executors` (users), `view_roles` (roles),
+`get_endpoints` (paths), `access_sandboxes` (users). An entity is `{"values": [...]}`,
+`{"type": "ANY"}` or `{"type": "NONE"}`.
+
+A request of the HTTP API that did not authenticate has no principal (None): only rules
+whose principals are ANY decide for it, as in Mesos.
 
 The rules of an action are read in order; the first whose principals include the
 principal and whose object matches decides: allowed, unless its object is NONE. When no
@@ -26,7 +30,7 @@ everything is allowed (`ACLs.permissive_default()`), and the master says so at s
 >>> parse_acls('{"run_task": []}')
 Traceback (most recent call last):
 ...
-actors.master.acls.ACLError: unknown action 'run_task' (known: register_frameworks, run_tasks, teardown_frameworks, reserve_resources, set_quotas, view_frameworks, view_tasks, view_executors, view_roles)
+actors.master.acls.ACLError: unknown action 'run_task' (known: register_frameworks, run_tasks, teardown_frameworks, reserve_resources, set_quotas, update_quotas, update_weights, view_frameworks, view_tasks, view_executors, view_roles, get_endpoints, access_sandboxes)
 """
 
 from __future__ import annotations
@@ -42,10 +46,14 @@ OBJECTS: dict[str, str] = {
     "teardown_frameworks": "framework_principals",
     "reserve_resources": "roles",
     "set_quotas": "roles",
+    "update_quotas": "roles",
+    "update_weights": "roles",
     "view_frameworks": "users",
     "view_tasks": "users",
     "view_executors": "users",
     "view_roles": "roles",
+    "get_endpoints": "paths",
+    "access_sandboxes": "users",
 }
 MAX_FILE_BYTES = 1 << 20
 
@@ -70,7 +78,9 @@ class Rule:
     principals: Entity
     objects: Entity
 
-    def decides(self, principal: str, obj: str) -> bool:
+    def decides(self, principal: str | None, obj: str) -> bool:
+        if principal is None:  # anonymous: only a rule for ANY principal speaks for it
+            return self.principals.kind == "ANY" and self.objects.matches(obj)
         return self.principals.kind != "NONE" and self.principals.matches(principal) and self.objects.matches(obj)
 
 
@@ -84,8 +94,14 @@ class ACLs:
     def permissive_default(cls) -> "ACLs":
         return cls()
 
-    def allows(self, action: str, principal: str, obj: str) -> bool:
-        """Whether `principal` may do `action` on `obj` (a role, a user, ...)."""
+    @property
+    def restricts(self) -> bool:
+        """Whether anything can be refused (False: every check allows, so skip the work)."""
+        return not self.permissive or any(self.rules.values())
+
+    def allows(self, action: str, principal: str | None, obj: str) -> bool:
+        """Whether `principal` (None: an anonymous HTTP request) may do `action` on `obj`
+        (a role, a user, ...)."""
         if action not in OBJECTS:
             raise KeyError(f"unknown action {action!r}")
         for rule in self.rules.get(action, ()):

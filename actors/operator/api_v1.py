@@ -21,6 +21,7 @@ from starlette.routing import Route
 from actors.http.body import BadRequest, bounded_body
 from actors.master.snapshot import Snapshot
 from actors.operator import maintenance, shapes_v1, writes
+from actors.operator.authorize import Forbidden, authorize_call, forbidden, visible
 from actors.operator.master_v0 import VERSION, roles_json
 from actors.operator.metrics import figures
 from actors.operator.respond import error, redirect_to_leader
@@ -192,9 +193,12 @@ async def call(request: Request) -> Response:
         if needs_leader and not source.leading:
             return redirect_to_leader(request, source)
         try:
-            snap = await run_in_threadpool(source.snapshot) if needs_leader else None
+            await run_in_threadpool(authorize_call, request, kind, parsed)
+            snap = await run_in_threadpool(lambda: visible(request, source.snapshot())) if needs_leader else None
         except TimeoutError as err:
             return error(503, str(err))
+        except Forbidden as err:
+            return forbidden(err)
         answer = reader(source, snap, parsed)
         key = kind.lower()
         return Response(json.dumps({"type": kind, key: answer}, separators=(",", ":")),
@@ -203,7 +207,10 @@ async def call(request: Request) -> Response:
         if not source.leading:
             return redirect_to_leader(request, source)
         try:
+            await run_in_threadpool(authorize_call, request, kind, parsed)
             await run_in_threadpool(WRITES[kind], source, parsed, writes.principal_of(request))
+        except Forbidden as err:
+            return forbidden(err)
         except CallError as err:
             return error(err.status, f"{kind}: {err}")
         except Unavailable as err:

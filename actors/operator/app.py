@@ -15,20 +15,31 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from typing import Any
+
+from actors.master.acls import ACLs
 from actors.operator import master_v0, metrics
+from actors.operator.authenticate import HttpAuth
+from actors.operator.authorize import EndpointGuard
 from actors.operator.source import MasterSource
 
 WEBUI = Path(__file__).resolve().parent / "webui"
 
 
-def operator_app(source: MasterSource, flags: dict[str, str] | None = None) -> Starlette:
-    """The app serving `source` (see actors/http/server.py to run it)."""
+def operator_app(source: MasterSource, flags: dict[str, str] | None = None, *,
+                 auth: HttpAuth | None = None, acls: ACLs | None = None) -> Any:
+    """The app serving `source` (see actors/http/server.py to run it): behind HTTP Basic
+    auth when `auth` is given (authenticate.py), with `acls` applied to the principal
+    (authorize.py; default: everything allowed)."""
     from actors.operator import api_v1, explain, files, legacy
 
-    routes = [*master_v0.routes, *metrics.routes, *api_v1.routes, *legacy.routes, *files.routes, *explain.routes]
+    api = [*master_v0.routes, *metrics.routes, *api_v1.routes, *legacy.routes, *files.routes, *explain.routes]
+    routes = list(api)
     if WEBUI.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEBUI, html=True), name="webui"))
     app = Starlette(routes=routes)
     app.state.source = source
     app.state.flags = flags or {}
-    return app
+    app.state.acls = acls or ACLs.permissive_default()
+    served: Any = EndpointGuard(app, app.state.acls)
+    return auth.wrap(served, api) if auth is not None else served

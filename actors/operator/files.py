@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from actors.operator.authorize import sandbox_refusal
 from actors.operator.respond import error, int_param, json_response, redirect_to_leader
 from messages import Envelope
 from messages.addresses import agent_address
@@ -86,13 +87,14 @@ class SandboxReader:
         return answer
 
 
-def _reader(request: Request) -> SandboxReader | Response:
+async def _reader(request: Request, path: str) -> SandboxReader | Response:
     source = request.app.state.source
     if not source.leading:
         return redirect_to_leader(request, source)
     if source.files is None:
         return error(503, "sandbox files are not served by this master")
-    return source.files
+    refused = await run_in_threadpool(sandbox_refusal, request, path)  # ACL access_sandboxes
+    return refused if refused is not None else source.files
 
 
 def _failure(err: Exception) -> Response:
@@ -102,7 +104,7 @@ def _failure(err: Exception) -> Response:
 
 
 async def browse(request: Request) -> Response:
-    reader = _reader(request)
+    reader = await _reader(request, request.query_params.get("path", ""))
     if isinstance(reader, Response):
         return reader
     try:
@@ -114,7 +116,7 @@ async def browse(request: Request) -> Response:
 
 async def read(request: Request) -> Response:
     """Mesos' {"offset", "data"}: offset -1 (or none) answers the file's size as offset."""
-    reader = _reader(request)
+    reader = await _reader(request, request.query_params.get("path", ""))
     if isinstance(reader, Response):
         return reader
     try:
@@ -130,10 +132,10 @@ async def read(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    reader = _reader(request)
+    path = request.query_params.get("path", "")
+    reader = await _reader(request, path)
     if isinstance(reader, Response):
         return reader
-    path = request.query_params.get("path", "")
     try:
         first = await run_in_threadpool(reader.read, path, 0, PAGE)
     except (FileError, TimeoutError) as err:
@@ -156,13 +158,13 @@ async def download(request: Request) -> Response:
 async def v1_call(request: Request, call: dict) -> Response:
     import json
 
-    reader = _reader(request)
-    if isinstance(reader, Response):
-        return reader
     kind = call["type"]
     body = call.get(kind.lower())
     if not isinstance(body, dict) or not isinstance(body.get("path"), str):
         return error(400, f"{kind}: expected {{{kind.lower()!r}: {{\"path\": ...}}}}")
+    reader = await _reader(request, body["path"])
+    if isinstance(reader, Response):
+        return reader
     try:
         if kind == "LIST_FILES":
             entries = await run_in_threadpool(reader.list, body["path"])

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from actors.operator import maintenance, writes
+from actors.operator.authorize import Forbidden, acls_of, authorize, authorize_call, forbidden, quota_action
 from actors.operator.respond import error, json_response, redirect_to_leader, snapshot_or_redirect
 from actors.http.body import BadRequest, bounded_body
 from actors.operator.writes import CallError, Unavailable
@@ -41,6 +42,8 @@ async def _write(request: Request, action, status: int = 200) -> Response:
     try:
         body = await _body(request)
         await run_in_threadpool(action, source, body)
+    except Forbidden as err:
+        return forbidden(err)
     except CallError as err:
         return error(err.status, str(err))
     except Unavailable as err:
@@ -61,7 +64,12 @@ async def weights(request: Request) -> Response:
         if isinstance(snap, Response):
             return snap
         return json_response(request, [{"role": r, "weight": w} for r, w in sorted(snap.weights.items())])
-    return await _write(request, lambda source, body: writes.update_weights(source, writes.parse_weights(_json(body))))
+    def update(source, body: bytes) -> None:
+        weights = writes.parse_weights(_json(body))
+        authorize(request, "update_weights", *weights)
+        writes.update_weights(source, weights)
+
+    return await _write(request, update)
 
 
 async def quota(request: Request) -> Response:
@@ -88,20 +96,26 @@ async def quota(request: Request) -> Response:
                 limits[item.get("name")] = item["scalar"].get("value")
             given = {"role": given.get("role"), "limits": limits}
         role, limit = writes.parse_quota_config(given)
+        authorize(request, quota_action(acls_of(request.app.state)), role)
         writes.update_quota(source, role, limit)
 
     return await _write(request, set_quota)
 
 
 async def remove_quota(request: Request) -> Response:
-    role = request.path_params["role"]
-    return await _write(request, lambda source, body: writes.update_quota(source, writes.check_role(role), Resources()))
+    def remove(source, body: bytes) -> None:
+        role = writes.check_role(request.path_params["role"])
+        authorize(request, quota_action(acls_of(request.app.state)), role)
+        writes.update_quota(source, role, Resources())
+
+    return await _write(request, remove)
 
 
 async def teardown(request: Request) -> Response:
     def act(source, body: bytes) -> None:
         form = parse_qs(body.decode("utf-8", "replace")) if body else {}
         ids = form.get("frameworkId") or form.get("framework_id") or [request.query_params.get("framework_id", "")]
+        authorize_call(request, "TEARDOWN", {"teardown": {"framework_id": ids[0]}})
         writes.teardown(source, ids[0])
 
     return await _write(request, act)

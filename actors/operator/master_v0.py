@@ -24,31 +24,39 @@ from actors.operator.shapes import Index, agent_json, framework_json, task_json
 VERSION = "1.11.0"  # the Mesos API level these endpoints follow
 MAX_KEPT_TEXTS = 100_000  # task texts kept between renderings of the whole state
 MAX_RENDERS = 64  # bodies kept per snapshot (queries differ by their parameters)
+MAX_VIEWS = 16  # filtered views of one snapshot whose bodies are kept
 
 
 class _Renders:
     """Bodies built from the newest snapshot, kept until the next one: a poller every
-    100 ms costs one rendering per snapshot, not one per request."""
+    100 ms costs one rendering per snapshot, not one per request. The views of it that
+    ACLs filter for some principals (actors/operator/authorize.py) are kept beside it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._snap: Snapshot | None = None
-        self._made: dict[str, Any] = {}
+        self._version: tuple[int, float] = (-1, 0.0)
+        self._made: dict[int, tuple[Snapshot, dict[str, Any]]] = {}  # id(snapshot or view) -> bodies
 
     def get(self, snap: Snapshot, key: str, make: Callable[[], Any],
             on_cost: Callable[[Snapshot, float], None] | None = None) -> Any:
         with self._lock:
-            if self._snap is not snap:
-                self._snap, self._made = snap, {}
-            if key in self._made:
-                return self._made[key]
+            if (snap.version, snap.taken_at) != self._version:  # a new snapshot (its views share both)
+                self._version, self._made = (snap.version, snap.taken_at), {}
+            kept = self._made.get(id(snap))
+            if kept is not None and kept[0] is snap and key in kept[1]:
+                return kept[1][key]
         started = time.perf_counter()
         value = make()
         if on_cost is not None:
             on_cost(snap, time.perf_counter() - started)
         with self._lock:
-            if self._snap is snap and len(self._made) < MAX_RENDERS:
-                self._made[key] = value
+            kept = self._made.get(id(snap))
+            if kept is None or kept[0] is not snap:
+                if len(self._made) >= MAX_VIEWS:
+                    return value
+                kept = self._made[id(snap)] = (snap, {})
+            if len(kept[1]) < MAX_RENDERS:
+                kept[1][key] = value
         return value
 
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors.master.snapshot import Snapshot
+from actors.operator.authorize import visible
 from actors.operator.source import MasterSource
 
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
@@ -48,7 +49,7 @@ def snapshot_or_redirect(request: Request) -> Snapshot | Response:
     if not source.leading:
         return redirect_to_leader(request, source)
     try:
-        return source.snapshot()  # type: ignore[return-value]
+        return visible(request, source.snapshot())  # type: ignore[return-value]
     except TimeoutError as err:
         return error(503, str(err))
 

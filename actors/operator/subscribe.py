@@ -28,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from actors.master.feed import Event
 from actors.master.snapshot import Snapshot, TaskView
 from actors.operator import shapes_v1
+from actors.operator.authorize import task_filter, visible
 from actors.operator.respond import error, redirect_to_leader
 
 POLL_SECONDS = 0.25
@@ -118,9 +119,10 @@ def subscribe(request: Request) -> Response:
         if feed is not None:
             feed.listen()  # before the first picture, so that nothing falls between the two
         try:
-            snap = await run_in_threadpool(source.fresh_snapshot)
-            if snap is None:
+            raw = await run_in_threadpool(source.fresh_snapshot)
+            if raw is None:
                 return
+            snap = visible(request, raw)
             yield record({"type": "SUBSCRIBED", "subscribed": {"get_state": shapes_v1.get_state(snap),
                                                               "heartbeat_interval_seconds": HEARTBEAT_SECONDS}})
             yield record({"type": "HEARTBEAT"})
@@ -131,13 +133,15 @@ def subscribe(request: Request) -> Response:
                 changes = feed.since(seq) if feed is not None else []
                 if changes is None:
                     return  # fell behind the feed: the client subscribes again
-                fresh = await run_in_threadpool(source.snapshot)
-                if fresh is not None and _unannounced(fresh, changes):
-                    fresh = await run_in_threadpool(source.fresh_snapshot)
-                if fresh is None:
+                raw = await run_in_threadpool(source.snapshot)
+                if raw is not None and changes and _unannounced(raw, changes):
+                    raw = await run_in_threadpool(source.fresh_snapshot)
+                if raw is None:
                     continue
+                fresh = visible(request, raw)
+                may_view = task_filter(request, raw)
                 added, removed = membership_events(snap, fresh)
-                tasks = ([task_event(kind, t) for _, kind, t in changes] if feed is not None
+                tasks = ([task_event(kind, t) for _, kind, t in changes if may_view(t)] if feed is not None
                          else compared_task_events(snap, fresh))
                 for event in added + tasks + removed:
                     yield record(event)

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from actors.http.basic_auth import principal_of as authenticated_principal
 from actors.operator.source import MasterSource
 from messages import Envelope, MachineId, MaintenanceWindow, MarkAgentGone, QuotaUpdated, Resources, WeightsUpdated
 from messages.addresses import MASTER
@@ -270,7 +271,6 @@ def _agent_id(agent_id: Any) -> str:
 
 
 def principal_of(request: Any) -> str:
-    """The caller's principal when the HTTP layer authenticated one (it sets
-    `request.state.principal`), else "" (no ACL applies)."""
-    principal = getattr(request.state, "principal", None)
-    return principal if isinstance(principal, str) else ""
+    """The caller's principal when the HTTP layer authenticated one (actors/http/basic_auth.py),
+    else "" (no ACL applies)."""
+    return authenticated_principal(request.scope) or ""

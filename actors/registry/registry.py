@@ -72,6 +72,7 @@ class Registry:
     def snapshot(self) -> None:
         """Write everything as one record: later start-ups fold from there."""
         self.log.append(self.state.snapshot(self.epoch))
+        self.log.append(self.state.bindings(self.epoch))  # kept apart: RegistrySnapshot has no field for them
         self.written = 0
 
 

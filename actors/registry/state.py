@@ -20,6 +20,8 @@ from messages.registry import (
     MachinesModeSet,
     MaintenanceScheduleSet,
     FrameworkTornDown,
+    PrincipalBindings,
+    PrincipalBound,
     QuotaSet,
     RegistrySnapshot,
     ReservationsSet,
@@ -28,6 +30,7 @@ from messages.registry import (
 
 MAX_TORN_DOWN = 10_000  # framework ids remembered (the oldest are forgotten first)
 MAX_GONE = 100_000  # agent ids marked gone
+MAX_BINDINGS = 100_000  # principals of agent / framework ids remembered (the oldest first forgotten)
 
 
 @dataclass
@@ -41,6 +44,8 @@ class RegistryState:
     deactivated: dict[str, bool] = field(default_factory=dict)  # agent id -> draining
     schedule: tuple[MaintenanceWindow, ...] = ()  # the maintenance schedule
     down: dict[MachineId, None] = field(default_factory=dict)  # machines in DOWN mode
+    agent_principals: OrderedDict[str, str] = field(default_factory=OrderedDict)  # agent id -> principal
+    framework_principals: OrderedDict[str, str] = field(default_factory=OrderedDict)  # framework id -> principal
 
     def machine_mode(self, machine: MachineId) -> str:
         """UP, DRAINING (in the schedule) or DOWN, as Mesos' MachineInfo.Mode."""
@@ -95,6 +100,12 @@ class RegistryState:
                     if left:
                         windows.append(MaintenanceWindow(left, window.unavailability))
                 self.schedule = tuple(windows)
+        elif isinstance(record, PrincipalBound):
+            bindings = self.agent_principals if record.kind == "agent" else self.framework_principals
+            _remember(bindings, record.id, MAX_BINDINGS, record.principal)
+        elif isinstance(record, PrincipalBindings):
+            self.agent_principals = OrderedDict(record.agents)
+            self.framework_principals = OrderedDict(record.frameworks)
         elif isinstance(record, RegistrySnapshot):
             self.admitted = dict(record.admitted)
             self.gone = OrderedDict.fromkeys(record.gone)
@@ -121,8 +132,12 @@ class RegistryState:
         )
 
 
-def _remember(ids: OrderedDict[str, None], key: str, limit: int) -> None:
+    def bindings(self, epoch: int = 0) -> PrincipalBindings:
+        return PrincipalBindings(dict(self.agent_principals), dict(self.framework_principals), epoch)
+
+
+def _remember(ids: OrderedDict, key: str, limit: int, value: object = None) -> None:
     ids.pop(key, None)
-    ids[key] = None
+    ids[key] = value
     while len(ids) > limit:
         ids.popitem(last=False)

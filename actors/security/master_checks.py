@@ -9,8 +9,11 @@
   re-register, unregister, pong or send status updates as that agent, and an update about
   a task must come from the agent the task is on.
 
-A binding is made once the registration was accepted (`bind_after`) and dropped when the
-master no longer knows the framework or agent.
+A binding is made once the registration was accepted (`bind_after`) and written to the
+registry (`PrincipalBound`), so that a master that leads after a restart or a failover
+refuses another principal re-registering a known id before its owner comes back. The
+in-memory binding is dropped when the master no longer knows the framework or agent; the
+registry's is kept (the most recent MAX_BINDINGS of them).
 
 The ACLs (`actors/master/acls.py`) are checked here too, for the publisher's principal:
 `register_frameworks` (each role of a registration), `run_tasks` (the user each launched
@@ -19,8 +22,10 @@ task would run as) and `reserve_resources` (the roles of a RESERVE/UNRESERVE).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Protocol
 
+from actors.registry.log import RegistryError
 from actors.security.senders import claims, from_self, own_principal, shown
 from messages import (
     OperationType,
@@ -48,6 +53,7 @@ from messages import (
     UnregisterFramework,
 )
 from messages.master_timers import AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer
+from messages.registry import PrincipalBound
 
 
 class Acls(Protocol):
@@ -67,6 +73,8 @@ class Checked(Protocol):
     agents: Any
     tasks: Any
 
+
+log = logging.getLogger(__name__)
 
 TIMERS = (AgentPingTimer, FrameworkFailoverTimer, FrameworkHeartbeatTimer, OfferTimer)
 FRAMEWORK_REGISTRATIONS = (RegisterFramework, ReregisterFramework)
@@ -128,18 +136,33 @@ class MasterTrust:
         return None
 
     def bind_after(self, envelope: Envelope, user: str) -> None:
-        """After a registration was handled: bind the id it registered to its principal."""
+        """After a registration was handled: bind the id it registered to its principal
+        (and write it to the registry when the registry does not have it yet)."""
         body = envelope.body
         if isinstance(body, FRAMEWORK_REGISTRATIONS):
             fid = body.framework.framework_id
             if self.m.frameworks.get(fid) is not None:
                 self.frameworks[fid] = user
+                self._persist("framework", fid, user, self.m.registry.state.framework_principals)
         elif isinstance(body, AGENT_REGISTRATIONS):
             aid = body.agent.agent_id
             if self.m.agents.get(aid) is not None:
                 self.agents[aid] = user
+                self._persist("agent", aid, user, self.m.registry.state.agent_principals)
         if len(self.frameworks) + len(self.agents) > self._prune_at:
             self._prune()
+
+    def _persist(self, kind: str, key: str, user: str, known: dict[str, str]) -> None:
+        if known.get(key) == user:
+            return
+        try:
+            self.m.registry.write(PrincipalBound(kind, key, user))
+        except RegistryError as err:  # kept in memory: only a later leader would not know it
+            log.warning("master: could not write the principal of %s %s to the registry: %s", kind, key[:80], err)
+
+    def _persisted(self, kind: str, key: str) -> str:
+        state = self.m.registry.state
+        return (state.agent_principals if kind == "agent" else state.framework_principals).get(key, "")
 
     def _prune(self) -> None:
         """Forget the bindings of ids the master no longer knows (removed long ago)."""
@@ -155,7 +178,8 @@ class MasterTrust:
         record = self.m.frameworks.get(fid)
         if record is None:
             self.frameworks.pop(fid, None)
-        bound = self.frameworks.get(fid) or (record.info.principal if record is not None else "")
+        bound = (self.frameworks.get(fid) or self._persisted("framework", fid)
+                 or (record.info.principal if record is not None else ""))
         if kind in FRAMEWORK_REGISTRATIONS:
             declared = body.framework.principal  # type: ignore[attr-defined]
             if declared and declared != user:
@@ -195,7 +219,7 @@ class MasterTrust:
         record = self.m.agents.get(aid)
         if record is None:
             self.agents.pop(aid, None)
-        bound = self.agents.get(aid, "")
+        bound = self.agents.get(aid) or self._persisted("agent", aid)
         if kind not in AGENT_REGISTRATIONS and record is not None and not bound:
             return f"agent {aid[:80]!r} has not registered with this master: {kind.__name__} refused"
         if bound and bound != user:

@@ -11,8 +11,11 @@ Addresses carry principals (`addresses.py`): principal P's frameworks are
   `executor.P-*`, publishing to the master, itself and its executors;
 - the master (with its allocator and operator tools) may do everything under mesobus.
 
-Every principal may declare the shared exchanges and the dead-letter queue (every process
-declares them) and publish journal copies (routing key `journal`).
+Only the master's principal may configure (declare, and so delete) the shared exchanges
+and the dead-letter queue; the others' processes find them declared (rabbitmq/topology.py).
+Every principal may publish to them and publish journal copies (routing key `journal`).
+Only the master's may bind from `mesobus.dlx` (read): a queue of one's own bound there
+would read every dead letter.
 
 >>> g = framework_grant("alice")
 >>> bool(re.fullmatch(g.topic_write, "master")), bool(re.fullmatch(g.topic_write, "agent.alice-1"))
@@ -34,7 +37,7 @@ from messages.addresses import (
 from messages.ids import PRINCIPAL
 
 EXCHANGE = "mesobus"
-_SHARED = r"mesobus|mesobus\.dlx|mesobus\.dead"  # declared (and the dead queue bound) by all
+_SHARED = r"mesobus|mesobus\.dlx"  # the exchanges every process publishes to (declared by the master)
 _REPLY = re.escape(REPLY_PREFIX) + "[0-9a-f]+"
 _AGENT, _FRAMEWORK, _EXECUTOR = (re.escape(prefix) for prefix in (AGENT_PREFIX, FRAMEWORK_PREFIX, EXECUTOR_PREFIX))
 
@@ -64,9 +67,9 @@ def _grant(kind: str, own: list[str], publish: list[str], bind: list[str]) -> Gr
     queues = "|".join(rf"mesobus\.{address}" for address in own + [_REPLY])
     return Grant(
         kind=kind,
-        configure=rf"^({_SHARED}|{queues})$",
+        configure=rf"^({queues})$",  # never the shared ones: configure lets one delete them
         write=rf"^({_SHARED}|{queues})$",  # the exchanges to publish; own queues to bind
-        read=rf"^(mesobus|mesobus\.dlx|{queues})$",  # exchanges to bind from; own queues to consume
+        read=rf"^(mesobus|{queues})$",  # `mesobus` to bind from (never the dlx: dead letters); own queues to consume
         topic_write="^(" + "|".join([MASTER, JOURNAL, _REPLY, *publish]) + ")$",
         topic_read="^(" + "|".join([*bind, _REPLY]) + ")$",
     )

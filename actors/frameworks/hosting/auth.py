@@ -1,4 +1,5 @@
-"""HTTP basic auth for a framework's API, as Marathon's `--http_credentials user:password`.
+"""HTTP basic auth for a framework's API, as Marathon's `--http_credentials user:password`
+(the middleware is the project's one: actors/http/basic_auth.py).
 
 >>> parse_credentials("ops:s3cret")
 ('ops', 's3cret')
@@ -10,10 +11,9 @@ ValueError: credentials must be USER:PASSWORD
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-from typing import Any
+from typing import Any, Mapping
+
+from actors.http.basic_auth import OPEN, REQUIRED, BasicAuth, Credentials
 
 OPEN_PATHS = ("/ping",)  # load balancers' health checks need no password
 
@@ -25,29 +25,10 @@ def parse_credentials(text: str) -> tuple[str, str]:
     return user, password
 
 
-class BasicAuth:
-    """ASGI middleware: 401 with `WWW-Authenticate` unless the request carries the credentials."""
+def _policy(scope: Mapping[str, Any]) -> str:
+    return OPEN if scope["path"] in OPEN_PATHS else REQUIRED
 
-    def __init__(self, app: Any, user: str, password: str, realm: str = "mesobus") -> None:
-        self.app, self.realm = app, realm
-        self._expected = f"{user}:{password}".encode()
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._allowed(scope):
-            await self.app(scope, receive, send)
-            return
-        body = b'{"message":"Invalid username or password."}'
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", f'Basic realm="{self.realm}"'.encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-    def _allowed(self, scope: dict) -> bool:
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization" and value[:6].lower() == b"basic ":
-                try:
-                    given = base64.b64decode(value[6:].strip(), validate=True)
-                except (binascii.Error, ValueError):
-                    return False
-                return hmac.compare_digest(given, self._expected)
-        return False
+def framework_auth(app: Any, user: str, password: str, realm: str = "mesobus") -> BasicAuth:
+    """`app` behind a 401 unless the request carries `user:password` (/ping stays open)."""
+    return BasicAuth(app, Credentials({user: password}), _policy, realm)

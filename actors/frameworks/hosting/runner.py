@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from actors.frameworks.hosting.auth import BasicAuth, parse_credentials
+from actors.frameworks.hosting.auth import framework_auth, parse_credentials
 from actors.frameworks.hosting.lock import framework_lock
 from actors.frameworks.hosting.proxy import StandbyProxy
 from actors.frameworks.hosting.store import StateStore, StoreError, open_store
@@ -134,7 +134,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
     with signals_set(stop) as signals:
         switch = SwitchApp(_standby_app(None))
         try:
-            served = BasicAuth(switch, *login) if login else switch
+            served = framework_auth(switch, *login) if login else switch
             server = HttpServer(served, *address, name=spec.name).start()
         except OSError as err:
             return fail(prog, str(err), 1)
