@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -67,10 +69,14 @@ def test_executor_environment_carries_its_identity_and_finds_actors(tmp_path, mo
 
 def test_a_running_executor_is_found_again_and_its_exit_noticed(tmp_path):
     s = spec(tmp_path, CommandInfo("sleep 30"))
-    # Popen returns once exec succeeded, so /proc already shows sleep's own environment
-    # (a shell's "echo; exec" does not: its exec may still be under way).
     process = subprocess.Popen(["sleep", "30"], env=executor_environment(s), start_new_session=True)
     try:
+        # Popen may return (vfork) before the kernel has laid out the new program's
+        # environment, which /proc shows empty until then: an agent recovering after a
+        # restart meets long-started executors, so wait for it as that agent would.
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{process.pid}/environ").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         launcher = ProcessLauncher(kill_after=0.1, poll_interval=0.02)
         exits = Exits()
         handle = launcher.recover(s, process.pid, exits)

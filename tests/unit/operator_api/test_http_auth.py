@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from actors.http.basic_auth import Credentials
-from actors.master.common import COMMAND_EXECUTOR_ID
+from messages.ids import COMMAND_EXECUTOR_ID
 from actors.master.acls import parse_acls
 from actors.operator import MasterSource, operator_app
 from actors.operator.authenticate import HttpAuth
