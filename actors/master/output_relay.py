@@ -62,6 +62,7 @@ class _Relayed:
     credit_at: float = 0.0  # when `since_ack` was last reset
     touched_at: float = 0.0
     eof: int = -1  # where the stream ends, once relayed
+    confirmed: bool = False  # `acked` came from the framework (not the first chunk's offset)
 
 
 Key = tuple[str, str, str]  # (framework_id, task_id, stream)
@@ -88,7 +89,7 @@ class OutputRelay:
             self.metrics["master/output_streams"] = len(relay.streams)
         stream.touched_at = now
         end = msg.offset + len(msg.data)
-        if end <= stream.acked and not msg.eof:  # the framework has it: the executor missed the ack
+        if stream.confirmed and end <= stream.acked and not msg.eof:  # the executor missed the ack
             self.send(agent_address(stream.agent_id),
                       TaskOutputAck(msg.framework_id, msg.task_id, msg.stream, stream.acked, stream.executor_id))
             return _drop(self, msg, "")
@@ -116,13 +117,17 @@ class OutputRelay:
         key = (msg.framework_id, msg.task_id, msg.stream)
         stream = relay.streams.get(key)
         gone = self.frameworks.get(msg.framework_id) is None  # (then no principal is bound to its id)
-        if gone or stream is None or msg.offset < stream.acked or msg.offset > stream.end:
+        # Acknowledgements only go forward, but the first one may be behind the offset the
+        # stream was first seen at (a new leader joined a stream midway): the framework knows.
+        behind = stream is not None and stream.confirmed and msg.offset < stream.acked
+        if gone or stream is None or behind or msg.offset > stream.end:
             self.metrics["master/output_acks_dropped"] += 1
             return
-        if msg.offset > stream.acked:
+        if msg.offset != stream.acked:
             relay.add_unacked(msg.framework_id, stream.acked - msg.offset)
             stream.acked = msg.offset
             stream.since_ack, stream.credit_at = 0, self.now()
+        stream.confirmed = True
         stream.touched_at = self.now()
         self.send(agent_address(stream.agent_id),
                   TaskOutputAck(msg.framework_id, msg.task_id, msg.stream, msg.offset, stream.executor_id))

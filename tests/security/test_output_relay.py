@@ -161,6 +161,18 @@ def test_a_chunk_the_framework_has_is_answered_not_relayed(cluster, running):
     assert agent.got(TaskOutputAck) == [TaskOutputAck("f1", "t1", "stdout", OUTPUT_CHUNK, EXECUTOR)]
 
 
+def test_a_stream_first_seen_midway_takes_the_frameworks_word_for_where_it_is(cluster, running):
+    fw, agent, _ = running  # e.g. a new leader, while the executor had chunk 0 unacknowledged
+    from_executor(cluster, output(OUTPUT_CHUNK))
+    publish_as(cluster, "alice", fw.address, TaskOutputAck("f1", "t1", "stdout", 0))  # it has a gap
+    assert agent.got(TaskOutputAck) == [TaskOutputAck("f1", "t1", "stdout", 0, EXECUTOR)]
+    from_executor(cluster, output(0))  # the executor goes back: relayed, not answered
+    assert [o.offset for o in fw.got(TaskOutput)] == [OUTPUT_CHUNK, 0]
+    publish_as(cluster, "alice", fw.address, TaskOutputAck("f1", "t1", "stdout", 2 * OUTPUT_CHUNK))
+    publish_as(cluster, "alice", fw.address, TaskOutputAck("f1", "t1", "stdout", OUTPUT_CHUNK))  # behind: dropped
+    assert [a.offset for a in agent.got(TaskOutputAck)] == [0, 2 * OUTPUT_CHUNK]
+
+
 def test_a_slow_framework_has_a_bounded_amount_of_output_in_flight(cluster, running, monkeypatch):
     fw = running[0]
     monkeypatch.setattr(output_relay, "FRAMEWORK_LIMIT", 3 * OUTPUT_CHUNK)
