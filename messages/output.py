@@ -3,8 +3,10 @@ a broker, where the agent may be on another host).
 
 A framework asks for it per task with the label `mesobus.stream_output` = "1". The
 command executor then sends each of the task's streams (stdout, stderr) in order, in
-chunks of at most OUTPUT_CHUNK bytes, straight to the framework (bulk data stays off the
-master); the framework acknowledges each with the end offset it has; at most OUTPUT_WINDOW
+chunks of at most OUTPUT_CHUNK bytes, straight to the framework when both are of one
+principal (bulk data stays off the master), else to the master, which relays it
+(actors/master/output_relay.py); the framework acknowledges each with the end offset it
+has (the master passes it on through the agent); at most OUTPUT_WINDOW
 chunks per stream are unacknowledged at a time, so a slow or gone framework only makes
 the executor wait (the sandbox file is the buffer: nothing is dropped, nothing grows).
 """
@@ -21,8 +23,9 @@ OUTPUT_CHUNK = 16 * 1024  # bytes of one TaskOutput at most
 OUTPUT_WINDOW = 4  # unacknowledged TaskOutput per stream at most
 
 
-# executor -> scheduler: `data` is the stream's bytes from `offset` on; with eof, the task
-# ended and the stream ends at `offset` (data is then empty).
+# executor -> scheduler (or -> master -> scheduler across principals): `data` is the
+# stream's bytes from `offset` on; with eof, the task ended and the stream ends at
+# `offset` (data is then empty).
 @message
 @dataclass(frozen=True)
 class TaskOutput:
@@ -46,8 +49,10 @@ class TaskOutput:
         return None
 
 
-# scheduler -> executor (the sender of the TaskOutput): the stream was received up to
-# `offset` (exclusive); the executor may send what lies past it.
+# scheduler -> the sender of the TaskOutput (the executor, or the master that relayed it,
+# which passes it on through the agent): the stream was received up to `offset`
+# (exclusive); the executor may send what lies past it. `executor_id` is filled in by the
+# master for the agent.
 @message
 @dataclass(frozen=True)
 class TaskOutputAck:
@@ -55,6 +60,7 @@ class TaskOutputAck:
     task_id: str
     stream: str
     offset: int
+    executor_id: str = ""
 
 
 # command executor -> itself (timer): look for new output of the tasks it streams.

@@ -1,5 +1,6 @@
 """The agent's handling of what the master asks about tasks: RunTask, KillTask,
-ShutdownFramework/ShutdownExecutor, and the framework <-> executor relay. Part of `Agent`."""
+ShutdownFramework/ShutdownExecutor, and the framework <-> executor relay (messages, and
+acknowledgements of task output the master relayed). Part of `Agent`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from messages import (
     StatusReason,
     StatusSource,
     TaskInfo,
+    TaskOutputAck,
     TaskState,
 )
 from messages.ids import COMMAND_EXECUTOR_ID
@@ -195,6 +197,16 @@ class TaskHandlers:
             log.warning("%s: message from unknown executor %s dropped", self.address, msg.executor_id)
             return
         self.send_to_master(replace(msg, agent_id=self.agent_id))
+
+    @on(TaskOutputAck)
+    def _on_task_output_ack(self: "Agent", msg: TaskOutputAck) -> None:
+        # A framework of another principal acknowledged relayed output (actors/master/
+        # output_relay.py); the executor believes only its agent's principal, so it goes on from here.
+        executor = self.book.executors.get((msg.framework_id, msg.executor_id))
+        if self.envelope is None or self.envelope.sender != self.leader_address or executor is None:
+            self.counters["output_acks_dropped"] += 1
+            return
+        self.send(executor.address, msg)
 
 
 def _role(framework: FrameworkInfo, info: TaskInfo) -> str:

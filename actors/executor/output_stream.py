@@ -1,6 +1,8 @@
 """The command executor's side of output streaming (messages/output.py): for each task
 whose TaskInfo carries the label `mesobus.stream_output`, its stdout and stderr files are
-sent to the framework in order, at most OUTPUT_WINDOW unacknowledged chunks per stream.
+sent to the framework in order, at most OUTPUT_WINDOW unacknowledged chunks per stream:
+straight to it when it is of this executor's principal, else through the master (which
+relays the framework's acknowledgements back through the agent).
 
 A mixin of CommandExecutor: `stream_output(task, sandbox)` when a task starts,
 `output_ended(task_id)` when its process exited. The files are read through
@@ -19,7 +21,7 @@ from pathlib import Path
 from actors.runtime import on
 from actors.security import own_principal
 from messages import OUTPUT_CHUNK, OUTPUT_WINDOW, STREAM_LABEL, OutputPoll, TaskInfo, TaskOutput, TaskOutputAck
-from messages.addresses import framework_address
+from messages.addresses import MASTER, framework_address
 from messages.output import OUTPUT_STREAMS
 
 log = logging.getLogger(__name__)
@@ -62,21 +64,23 @@ class OutputStreaming:
     read_output = staticmethod(read_output)
 
     def stream_output(self, task: TaskInfo, sandbox: Path) -> None:
-        if task.labels.get(STREAM_LABEL) != "1" or not self._may_stream_to_framework():
+        if task.labels.get(STREAM_LABEL) != "1":
             return
         now = self.now()
         streamed = _StreamedTask(task.task_id, {n: _Stream(sandbox / n, progress_at=now) for n in OUTPUT_STREAMS})
         self._streamed()[task.task_id] = streamed
         self._arm_output_poll()
 
-    def _may_stream_to_framework(self) -> bool:
-        """Only within one principal: an executor publishes as its agent's principal, which
-        the broker lets reach no framework and a framework does not believe (docs/security.md);
-        another principal's framework gets the output's tail in the terminal status instead."""
+    def _output_target(self) -> str:
+        """Straight to the framework when it is of this executor's principal (its agent's);
+        else through the master: the broker lets an agent's principal reach no framework of
+        another, and such a framework believes only the master (docs/protocol.md)."""
         info = getattr(self, "framework_info", None)
         framework = info.principal if info is not None else ""
         mine = own_principal(self.transport)  # type: ignore[attr-defined]
-        return not framework or not mine or framework == mine
+        if not framework or not mine or framework == mine:
+            return framework_address(self.env.framework_id)  # type: ignore[attr-defined]
+        return MASTER  # the relay (an executor is not told another master address)
 
     def output_ended(self, task_id: str) -> None:
         streamed = self._streamed().get(task_id)
@@ -144,7 +148,7 @@ class OutputStreaming:
     def _send_output(self, task_id: str, stream: str, offset: int, data: bytes, *, eof: bool) -> None:
         env = self.env
         self.send(
-            framework_address(env.framework_id),
+            self._output_target(),
             TaskOutput(env.framework_id, env.executor_id, env.agent_id, task_id, stream, offset, data, eof),
         )
 

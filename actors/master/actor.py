@@ -31,6 +31,7 @@ from actors.master.launch import Launcher
 from actors.master.maintenance import Maintenance
 from actors.master.offers import OfferBook
 from actors.master.operator_calls import OperatorCalls
+from actors.master.output_relay import OutputRelay
 from actors.master.ports import Ports
 from actors.master.readmit import Readmission
 from actors.master.reservations import OperatorReservations
@@ -98,7 +99,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class Master(SenderChecks, Actor):
+class Master(OutputRelay, SenderChecks, Actor):  # OutputRelay: task output across principals
     """The Mesos-style master at `config.address` ("master")."""
 
     journal_kind = "master"

@@ -194,3 +194,6 @@ class _UserView:
         self._shared.publish_raw(envelope.target, encode(envelope), envelope, user_id=self.user)
 
     ask = Transport.ask
+
+
+Transport.register(_UserView)  # a scheduler may run on a view too (it plays another principal)

@@ -7,7 +7,8 @@
   naming another `principal` than the publisher's is refused;
 - an agent id is bound to the principal that registered it: only that principal may
   re-register, unregister, pong or send status updates as that agent, and an update about
-  a task must come from the agent the task is on.
+  a task must come from the agent the task is on (its output, TaskOutput, from the agent
+  and executor the task is on, and only about a task the master knows).
 
 A binding is made once the registration was accepted (`bind_after`) and written to the
 registry (`PrincipalBound`), so that a master that leads after a restart or a failover
@@ -49,6 +50,8 @@ from messages import (
     StatusUpdate,
     StatusUpdateAcknowledgement,
     Suppress,
+    TaskOutput,
+    TaskOutputAck,
     UnregisterAgent,
     UnregisterFramework,
 )
@@ -88,6 +91,7 @@ FRAMEWORK_IDS: dict[type, Callable[[object], str]] = {
         for t in (
             FrameworkHeartbeat, UnregisterFramework, DeactivateFramework, Accept, Decline, Revive,
             Suppress, KillTask, ReconcileTasks, StatusUpdateAcknowledgement, FrameworkToExecutor,
+            TaskOutputAck,
         )
     },
 }
@@ -97,7 +101,7 @@ AGENT_IDS: dict[type, Callable[[object], str]] = {
     ReregisterAgent: lambda m: m.agent.agent_id,
     **{
         t: (lambda m: m.agent_id)
-        for t in (UnregisterAgent, PongAgent, StatusUpdate, ExitedExecutor, ExecutorToFramework)
+        for t in (UnregisterAgent, PongAgent, StatusUpdate, ExitedExecutor, ExecutorToFramework, TaskOutput)
     },
 }
 
@@ -228,7 +232,23 @@ class MasterTrust:
             task = self.m.tasks.get(body.framework_id, body.status.task_id)  # type: ignore[attr-defined]
             if task is not None and task.agent_id != aid:
                 return f"task {task.task_id[:80]!r} runs on agent {task.agent_id!r}, not {aid[:80]!r}"
+        elif kind is TaskOutput:
+            return _output_problem(self.m, body, aid)  # type: ignore[arg-type]
         return None
+
+
+def _output_problem(master: "Master", msg: TaskOutput, aid: str) -> str | None:
+    """A task's output is relayed only from the agent and executor the task is on
+    (actors/master/output_relay.py); the task may have ended (the rest of its output follows)."""
+    if master.agents.get(aid) is None:  # (then no principal is bound to the id)
+        return f"TaskOutput from agent {aid[:80]!r}, which this master does not know"
+    task = master.tasks.find(msg.framework_id, msg.task_id)
+    if task is None:
+        return f"TaskOutput for task {msg.task_id[:80]!r} of framework {msg.framework_id[:80]!r}, which this master does not know"
+    if task.agent_id != aid or task.executor_id != msg.executor_id:
+        return (f"task {task.task_id[:80]!r} runs on agent {task.agent_id!r} in executor {task.executor_id!r}, "
+                f"not {aid[:80]!r} in {msg.executor_id[:80]!r}")
+    return None
 
 
 def _task_user(task, framework_user: str) -> str:

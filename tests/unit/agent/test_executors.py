@@ -17,6 +17,7 @@ from messages import (
     StatusReason,
     StatusUpdate,
     StatusUpdateAcknowledgement,
+    TaskOutputAck,
     TaskState,
     TaskStatus,
 )
@@ -204,6 +205,15 @@ def test_framework_message_is_relayed_to_the_executor(running, executor):
     msg = FrameworkToExecutor("f1", "mesobus-command", running.agent.agent_id, b"hello")
     running.say(msg)
     assert executor.bodies(FrameworkToExecutor) == [msg]
+
+
+def test_output_acknowledgement_relayed_by_the_master_goes_on_to_the_executor(running, executor):
+    msg = TaskOutputAck("f1", "t1", "stdout", 4096, "mesobus-command")
+    running.say(msg)
+    running.say(TaskOutputAck("f1", "t1", "stdout", 8192, "mesobus-command"), sender=CMD)  # only from the master
+    running.say(TaskOutputAck("f1", "t1", "stdout", 8192, "other"))  # no such executor
+    assert executor.bodies(TaskOutputAck) == [msg]
+    assert running.agent.counters["output_acks_dropped"] == 2
 
 
 def test_executor_message_is_relayed_to_the_master(running):

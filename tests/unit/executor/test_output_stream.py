@@ -99,18 +99,25 @@ def test_a_silent_framework_gets_the_unacknowledged_output_again(executor, frame
     assert len(stdout_of(framework.chunks)) == 2  # acknowledged: nothing more to send
 
 
-def test_another_principals_framework_gets_the_tail_in_the_status_not_a_stream(transport, tmp_path, agent, framework,
-                                                                                clock):
+def test_another_principals_framework_is_streamed_to_through_the_master(transport, tmp_path, agent, framework, clock):
     # The executor publishes as its agent's principal ("mesobus"): the broker lets it reach
-    # no framework of another principal, so streaming there would only hold its outbox.
+    # no framework of another principal, so its output goes to the master, which relays it
+    # (actors/master/output_relay.py); the acknowledgements come back through the agent.
     from dataclasses import replace
 
     from messages import ExecutorRegistered, StatusUpdate, TaskState
     from tests.unit.executor.fakes import FRAMEWORK
 
+    class FakeMaster(FakeFramework):
+        def __init__(self, transport) -> None:
+            Actor.__init__(self, "master", transport)
+            self.chunks = []
+
     other = replace(FRAMEWORK, principal="alice")
+    master_ref = FakeMaster.start(transport)
     ref = CommandExecutor.start(env(tmp_path, idle_timeout=30.0), transport, runner=FakeRunner(), limits=NoLimits())
     try:
+        master = master_ref._actor_weakref()
         ref.proxy().address.get()
         reg = registered()
         say(transport, ADDRESS, ExecutorRegistered(reg.executor, other, reg.agent))
@@ -120,7 +127,12 @@ def test_another_principals_framework_gets_the_tail_in_the_status_not_a_stream(t
         say(transport, ADDRESS, TaskProcessExited("t1", 0), sender=ADDRESS)
         tick(transport, clock, 1.0)
         assert framework.chunks == []
+        assert stdout_of(master.chunks) == [(0, 4, False), (4, 0, True)]
+        say(transport, ADDRESS, TaskOutputAck("f1", "t1", "stdout", 4, "mesobus-command"), sender="agent.a1")
+        say(transport, ADDRESS, TaskOutputAck("f1", "t1", "stderr", 0, "mesobus-command"), sender="agent.a1")
+        assert ref._actor_weakref()._output_streams == {}  # both streams acknowledged to their end
         (final,) = [u.status for u in agent.bodies(StatusUpdate) if u.status.state is TaskState.TASK_FINISHED]
-        assert b"ran\n" in final.data
+        assert b"ran\n" in final.data  # the tail is still in the terminal status
     finally:
         ref.stop()
+        master_ref.stop()
