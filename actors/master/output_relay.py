@@ -33,9 +33,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from actors.master.common import agent_address, framework_address
 from actors.runtime import on
 from messages import OUTPUT_CHUNK, OUTPUT_WINDOW, TaskOutput, TaskOutputAck
+from messages.addresses import agent_address, framework_address
 
 if TYPE_CHECKING:
     from actors.master.actor import Master
