@@ -374,7 +374,7 @@ class StreamToFile:
         if publisher is not None and publisher == config.username:
             return True  # the master's own (the common case: no decoding)
         try:
-            envelopes = list(unbatch(decode_map(msgpack.unpackb(body, raw=False))))
+            envelopes = list(unbatch(decode_map(msgpack.unpackb(body, raw=False)), log.warning))
         except (MessageError, ValueError, msgpack.UnpackException):
             return True  # written as it came: readers of the file skip it with a warning
         for envelope in envelopes:
