@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from actors.frameworks.hosting.store import stage_delete, stage_put, wait_durable
 from actors.frameworks.jobs.graph import creates_cycle
 from actors.frameworks.jobs.model import JobInvalid, is_dependent, parse_job, to_json
 from actors.frameworks.jobs.schedule import Schedule, ScheduleError, parse_period
@@ -64,6 +65,7 @@ class Jobs:
         self._heap: list[tuple[float, str]] = []  # (due, name) of scheduled jobs; stale entries skipped
         self._children: dict[str, list[str]] | None = None  # parent -> children, rebuilt after a change
         self._dirty: set[str] = set()  # jobs changed since the last flush
+        self.unsynced: int | None = None  # the last record staged in the store (group commit)
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -105,7 +107,9 @@ class Jobs:
         return self._children.get(parent, [])
 
     # One key per job holds its definition, counts, schedule position and runs; what a
-    # call changed is written once, when the call ends (flush), before any action is sent.
+    # call changed is written once, when the call ends (flush), and is durable (`durable`)
+    # before any action is sent or the call is answered. Written and made durable apart,
+    # the records of many calls share one fsync in a FileStore (group commit).
 
     def _save_job(self, name: str) -> None:
         self._dirty.add(name)
@@ -118,8 +122,18 @@ class Jobs:
         if run is not None:
             self._dirty.add(run["job"])
 
+    def durable(self) -> None:
+        """Return once every record written so far is durable."""
+        if self.unsynced is not None:
+            wait_durable(self.store, self.unsynced)
+            self.unsynced = None
+
+    def _staged(self, number: int | None) -> None:
+        if number is not None:
+            self.unsynced = number
+
     def flush(self) -> None:
-        """Write every job changed since the last flush (durable when this returns)."""
+        """Write every job changed since the last flush (durable after `durable()`)."""
         if not self._dirty:
             return
         runs: dict[str, dict] = {}
@@ -130,12 +144,12 @@ class Jobs:
             if name not in self.jobs:
                 continue
             position = self.positions.get(name)
-            self.store.put(f"job/{name}", {
+            self._staged(stage_put(self.store, f"job/{name}", {
                 "job": self.jobs[name], "stats": self.stats[name].to_dict(),
                 "parentsDone": self.parents_done.get(name, []), "runs": runs.get(name, {}),
                 "position": None if position is None else {"start": position.start.timestamp(),
                                                            "repeats": position.repeats},
-            })
+            }))
         self._dirty.clear()
 
     # --- definitions (the API) -------------------------------------------------------------
@@ -187,7 +201,7 @@ class Jobs:
             table.pop(name, None)
         self._children = None
         self._dirty.discard(name)
-        self.store.delete(f"job/{name}")
+        self._staged(stage_delete(self.store, f"job/{name}"))
         self.flush()
 
     def get(self, name: str) -> dict:

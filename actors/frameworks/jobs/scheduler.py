@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from actors.frameworks.hosting.store import MemoryStore, StateStore
+from actors.frameworks.hosting.store import MemoryStore, StateStore, wait_durable
 from actors.frameworks.jobs.core import Jobs
 from actors.runtime.actor import on
 from actors.scheduler import Scheduler
@@ -38,6 +38,16 @@ class JobsWake:
 class _Run:
     def __init__(self, fn: Callable[["JobsScheduler"], Any]) -> None:
         self.fn = fn
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What a `_Run` returns: its value, and the store record the caller waits for before
+    answering (off this thread, so concurrent calls share an fsync)."""
+
+    value: Any
+    store: Any
+    record: int | None
 
 
 class JobsScheduler(Scheduler):
@@ -95,9 +105,10 @@ class JobsScheduler(Scheduler):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Run):
             try:
-                return message.fn(self)
+                value = message.fn(self)
             finally:
                 self._after()
+            return _Reply(value, self.store, self.jobs.unsynced)
         return super().on_receive(message)
 
     def _after(self) -> None:
@@ -109,6 +120,8 @@ class JobsScheduler(Scheduler):
             log.exception("%s: looking at the jobs failed", self.address)
             next_at = None
         actions, self.jobs.actions = self.jobs.actions, []
+        if any(action[0] in ("launch", "kill") for action in actions):
+            self.jobs.durable()  # what a launch or kill acts on is on disk first
         revive = suppress = False
         for action in actions:
             kind = action[0]
@@ -144,5 +157,8 @@ class JobsScheduler(Scheduler):
 
 
 def call(handle: Any, fn: Callable[[JobsScheduler], T], timeout: float = 30.0) -> T:
-    """Run `fn(scheduler)` on the scheduler's thread and return its result (or raise)."""
-    return handle.ref.ask(_Run(fn), timeout=timeout)
+    """Run `fn(scheduler)` on the scheduler's thread and return its result (or raise),
+    once what it changed is durable."""
+    reply = handle.ref.ask(_Run(fn), timeout=timeout)
+    wait_durable(reply.store, reply.record)
+    return reply.value
