@@ -260,6 +260,14 @@ class Jobs:
         now = self.now()
         moment = utc(now)
         upcoming: list[float] = []
+        for run_id, run in list(self.runs.items()):
+            if not run.get("task") and run.get("epsilon") is not None and now - run["due"] > run["epsilon"]:
+                # waited for an offer past its epsilon: skipped, as a run missed while down
+                # (first, so that the job's next run may take its place in the queue)
+                self.stats[run["job"]].skipped += 1
+                log.info("jobs: %s: a run queued for more than epsilon skipped (no offer fitted)", run["job"])
+                self._drop_run(run_id)
+                self._save_job(run["job"])
         while self._heap and self._heap[0][0] <= now:
             when, name = heapq.heappop(self._heap)
             schedule = self.positions.get(name)
@@ -267,14 +275,15 @@ class Jobs:
             if due is None or due.timestamp() != when:
                 continue  # stale: the job was changed or deleted
             if not self.jobs[name]["disabled"]:
-                schedule, skipped = schedule.skip_missed(moment, self.epsilon_of(name))
+                epsilon = self.epsilon_of(name)
+                schedule, skipped = schedule.skip_missed(moment, epsilon)
                 if skipped:
                     self.stats[name].skipped += skipped
                     log.info("jobs: %s: %d missed run(s) skipped (late by more than epsilon)", name, skipped)
                 due = schedule.due()
                 if due is not None and due <= moment:
                     schedule = schedule.after_run()
-                    self._enqueue(name, due.timestamp(), None)
+                    self._enqueue(name, due.timestamp(), None, epsilon=epsilon.total_seconds())
             else:  # disabled: its runs pass by without piling up
                 schedule = schedule.skip_missed(moment, timedelta(0))[0]
                 if (due := schedule.due()) is not None and due <= moment:
@@ -297,13 +306,20 @@ class Jobs:
                     upcoming.append(deadline)
             elif not run.get("task") and run["not_before"] > now:
                 upcoming.append(run["not_before"])
-            elif not run.get("task") and run.get("waiting_since", now) < now - 30:
+            elif not run.get("task") and run.pop("backoff", False):
+                self._save_run(run_id)
+                self.actions.append(("revive",))  # its backoff is over: an offer now, not when a filter ends
+            elif not run.get("task") and run.setdefault("waiting_since", now) < now - 30:
                 run["waiting_since"] = now  # no offer for a while: ask again
                 self.actions.append(("revive",))
         self.flush()
         return min(upcoming) if upcoming else None
 
-    def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0) -> str | None:
+    def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0,
+                 epsilon: float | None = None) -> str | None:
+        """Queue a run. One of the job's schedule has its `epsilon` (seconds), and is
+        dropped if it waits longer than that for an offer; runs started by hand or by
+        parents, and retries, wait as long as it takes."""
         job = self.jobs[name]
         waiting = sum(1 for r in self.runs.values() if r["job"] == name and not r.get("task"))
         if waiting >= (MAX_WAITING if job["concurrent"] else 1):
@@ -313,6 +329,8 @@ class Jobs:
         self.runs[run_id] = {"job": name, "attempt": attempt, "due": due, "not_before": due, "task": None,
                              "agent": "", "started": None,
                              "arguments": list(job["arguments"] if arguments is None else arguments)}
+        if epsilon is not None:
+            self.runs[run_id]["epsilon"] = epsilon
         self._save_run(run_id)
         self.actions.append(("revive",))
         return run_id
@@ -406,7 +424,7 @@ class Jobs:
         never_started = run.get("started") is None and status.state in (TaskState.TASK_LOST, TaskState.TASK_DROPPED)
         if not run.get("killed") and (never_started or run["attempt"] < job["retries"]):
             attempt = run["attempt"] + (0 if never_started else 1)
-            run.update(attempt=attempt, task=None, agent="", started=None,
+            run.update(attempt=attempt, task=None, agent="", started=None, epsilon=None, backoff=True,
                        not_before=now + min(RETRY_BACKOFF * 2 ** max(attempt - 1, 0), RETRY_BACKOFF_MAX))
             self._save_run(run_id)
             self.actions.append(("revive",))

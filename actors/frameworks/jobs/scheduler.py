@@ -64,6 +64,7 @@ class JobsScheduler(Scheduler):
         self._generation = 0
         self.suppressed = False
         self._revived_at = float("-inf")
+        self._revive_owed = False  # a revive asked for within REVIVE_EVERY of the last: sent when that is up
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -135,7 +136,13 @@ class JobsScheduler(Scheduler):
                 revive, suppress = True, False
             elif kind == "suppress":
                 suppress = not revive
-        if revive and (self.suppressed or self.now() - self._revived_at >= REVIVE_EVERY):
+        revive = revive or (self._revive_owed and self.connected)
+        self._revive_owed = False
+        revive_at = self._revived_at + REVIVE_EVERY  # (one sum, so the timer and this test agree)
+        if revive and not self.suppressed and self.now() < revive_at:
+            self._revive_owed = True  # not dropped: a run queued just after a revive waits for it
+            next_at = revive_at if next_at is None else min(next_at, revive_at)
+        elif revive:
             self.suppressed = False  # new runs: clear the decline filters for a prompt offer
             self._revived_at = self.now()
             self.revive()

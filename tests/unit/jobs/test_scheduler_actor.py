@@ -79,3 +79,18 @@ def test_a_restarted_scheduler_reconciles_its_run_and_does_not_repeat_it(transpo
     tell(transport, again.scheduler.address, StatusUpdate(framework_id, "", "a1", status, clock.now(), "u2"))
     assert call(again, lambda s: s.jobs.stats["once"].successCount) == 1
     again.ref.stop()
+
+
+def test_a_revive_asked_for_too_soon_after_the_last_is_sent_when_its_time_is_up(transport, clock, got) -> None:
+    handle = start(transport, clock, MemoryStore())
+    call(handle, lambda s: s.jobs.put({"name": "a", "command": "true", "schedule": "R//PT1H"}))
+    transport.settle()
+    got.clear()
+    clock.advance(0.05)  # within REVIVE_EVERY of the revive for "a"
+    call(handle, lambda s: s.jobs.put({"name": "b", "command": "true", "schedule": "R//PT1H"}))
+    transport.settle()
+    assert not [m for m in got if isinstance(m, Revive)]  # not yet: at most one revive per 0.1 s
+    clock.advance(0.06)
+    transport.settle()
+    assert len([m for m in got if isinstance(m, Revive)]) == 1  # owed, not dropped
+    handle.ref.stop()
