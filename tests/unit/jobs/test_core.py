@@ -371,3 +371,38 @@ def test_retries_back_off_1_2_4_seconds_up_to_a_minute() -> None:
         gaps.append(w.clock.now() - failed_at)
         task = launched[0]
     assert gaps == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def _indexes_agree(j: Jobs) -> None:
+    assert j._waiting == {r for r, run in j.runs.items() if not run.get("task")}
+    assert j._launched == {r for r, run in j.runs.items() if run.get("task")}
+    assert {n: set(rs) for n, rs in j._runs_of.items()} == {
+        n: {r for r, run in j.runs.items() if run["job"] == n} for n in {run["job"] for run in j.runs.values()}}
+    assert j._limited == {n for n, job in j.jobs.items() if job["maxCompletionTime"]}
+
+
+def test_the_run_indexes_follow_every_change() -> None:
+    store = MemoryStore()
+    w = World(store)
+    w.j.put(job("flaky", schedule="R/2024-06-01T12:00:00Z/PT10S", retries=1, maxCompletionTime=30))
+    w.j.put(job("par", schedule="R/2024-06-01T12:00:00Z/PT5S", concurrent=True))
+    w.j.put(job("child", parents=["par"]))
+    _indexes_agree(w.j)
+    tasks = w.launch()
+    _indexes_agree(w.j)
+    for task in tasks:
+        w.finish(task, ok="flaky" not in task.task_id)
+        _indexes_agree(w.j)
+    for _ in range(6):
+        w.clock.advance(5)
+        for task in w.launch():
+            w.status(task, "TASK_RUNNING")
+        _indexes_agree(w.j)
+    w.j.kill_tasks("flaky")
+    _indexes_agree(w.j)
+    w.j.delete("child")
+    _indexes_agree(w.j)
+    restarted = World(store)
+    restarted.clock.set(w.clock.now())
+    _indexes_agree(restarted.j)
+    assert set(restarted.j.runs) == set(w.j.runs)  # ("started" is not written: a restart measures from launch)
