@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -148,9 +150,12 @@ def run_once(args: argparse.Namespace) -> tuple[dict, dict]:
             baseline = phase(handle, sched, "base", 10, 1.0, min(args.seconds, 10.0), args.drain)
             load = phase(handle, sched, "load", args.jobs, args.rate, args.seconds, args.drain)
         finally:
+            # Thousands of runs are still going: their ends, met by stopped agents, are not news.
+            logging.disable(logging.CRITICAL)
             handle.stop()
             store.close()
             shutil.rmtree(state_dir, ignore_errors=True)
+    logging.disable(logging.NOTSET)
     return baseline, load
 
 
@@ -194,23 +199,29 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to measure")
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--store", choices=("memory", "file"), default="memory",
-                        help="where the state goes: memory (default) or a file, as `mesobus jobs` alone"
-)
+                        help="where the state goes: memory (default) or a file, as `mesobus jobs` alone")
     parser.add_argument("--drain", type=float, default=60.0,
                         help="seconds to wait after the window for the late runs to start")
     parser.add_argument("--compare", action="store_true",
-                        help="first the whole run with the agents' task checkpoints written one at a time (before)")
+                        help="first the same run, in a process of its own, with the agents' task checkpoints "
+                             "written one at a time (before)")
+    parser.add_argument("--serial-agent-writes", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     result: dict = {"benchmark": "jobs", "cpus": os.cpu_count(), "store": args.store}
+    if args.serial_agent_writes:  # the "before" of --compare
+        with serial_agent_writes():
+            baseline, load = run_once(args)
+        print(json.dumps({"baseline": baseline, "load": load}))
+        return 0
     writes = result["checkpoint_writes"] = checkpoint_writes()
     print(f"an agent's commit of {writes['batch']} task files: one at a time {writes['serial_ms']} ms, "
           f"in parallel {writes['parallel_ms']} ms (medians, interleaved)")
     if args.compare:
-        with serial_agent_writes():
-            baseline, load = run_once(args)
-        print(describe("before (serial agent writes), baseline", baseline))
-        print(describe("before (serial agent writes), load", load))
-        result["before"] = {"baseline": baseline, "load": load}
+        argv = [a for a in sys.argv[1:] if a != "--compare"] + ["--serial-agent-writes"]
+        done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=True)
+        before = result["before"] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(describe("before (serial agent writes), baseline", before["baseline"]))
+        print(describe("before (serial agent writes), load", before["load"]))
     baseline, load = run_once(args)
     print(describe("baseline", baseline))
     print(describe("load", load))
