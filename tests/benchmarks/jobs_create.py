@@ -74,6 +74,7 @@ def post_range(url: str, names: range, threads: int) -> list[float]:
     todo = iter(names)
     lock = threading.Lock()
     took: list[float] = []
+    failures: list[str] = []
 
     def client() -> None:
         connection = http.client.HTTPConnection(host, int(port), timeout=120)
@@ -87,11 +88,12 @@ def post_range(url: str, names: range, threads: int) -> list[float]:
             began = time.perf_counter()
             connection.request("POST", "/v1/scheduler/iso8601", body, {"Content-Type": "application/json"})
             answer = connection.getresponse()
-            answer.read()
+            text = answer.read()
             with lock:
                 took.append(time.perf_counter() - began)
             if answer.status != 204:
-                raise RuntimeError(f"job {i}: {answer.status}")
+                with lock:
+                    failures.append(f"job {i}: {answer.status} {text[:200]!r}")
         connection.close()
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
@@ -99,6 +101,8 @@ def post_range(url: str, names: range, threads: int) -> list[float]:
         worker.start()
     for worker in workers:
         worker.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, the first: {failures[0]}")
     return took
 
 
