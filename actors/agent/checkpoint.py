@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,15 @@ class Checkpoint:
 
     def remove_task(self, framework_id: str, task_id: str) -> None:
         _remove(self._task_file(framework_id, task_id))
+
+    def save_tasks(self, batch: list[tuple[TaskRecord, Stream | None]]) -> list[BaseException | None]:
+        """Write several tasks (a group commit's), each as `save_task` does, their fsyncs
+        in parallel: the filesystem's journal commits concurrent fsyncs together, so a
+        batch costs little more than one file (one at a time, each fsync is a journal
+        commit of its own). Returns, per task, None or what its write raised."""
+        if len(batch) < 2:
+            return [_outcome(self.save_task, task, stream) for task, stream in batch]
+        return list(_writers().map(lambda item: _outcome(self.save_task, *item), batch))
 
     def wipe(self) -> None:
         """Forget everything (the agent was told to shut down for good)."""
@@ -271,6 +282,27 @@ def _write(path: Path, data: Any) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+_WRITERS = 8  # parallel task writes of one process (all its agents)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_WRITERS, thread_name_prefix="checkpoint")
+        return _pool
+
+
+def _outcome(write: Any, *args: Any) -> BaseException | None:
+    try:
+        write(*args)
+    except Exception as err:  # handed back to the committer, which sorts them
+        return err
+    return None
 
 
 def _remove(path: Path) -> None:

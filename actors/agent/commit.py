@@ -233,24 +233,42 @@ class GroupCommit:
         if not dirty:
             return
         self.counters["commits"] += 1
-        for key in list(dirty):
-            save = dirty[key]
-            task = self.book.tasks.get(key) if save else None
-            try:
-                if save and task is not None:
-                    self.checkpoint.save_task(task, self.updates.stream(*key))
-                    self.counters["task_checkpoints"] += 1
-                elif not save:
-                    self.checkpoint.remove_task(*key)
-            except OSError as err:
-                if err.errno not in _UNNAMEABLE:
-                    raise  # stays dirty: retried with the rest
+        saves = [(key, self.book.tasks.get(key)) for key, save in dirty.items() if save]
+        saves = [(key, task) for key, task in saves if task is not None]
+        batch = [(task, self.updates.stream(*key)) for key, task in saves]
+        save_tasks = getattr(self.checkpoint, "save_tasks", None)  # (written together where it can)
+        outcomes = save_tasks(batch) if save_tasks is not None else [self._save_one(*item) for item in batch]
+        failed: dict[TaskKey, OSError] = {}
+        for (key, _task), err in zip(saves, outcomes):
+            if err is None:
+                self.counters["task_checkpoints"] += 1
+            elif isinstance(err, OSError) and err.errno not in _UNNAMEABLE:
+                failed[key] = err  # stays dirty: retried with the rest
+            elif isinstance(err, OSError):
                 self.counters["checkpoint_failures"] += 1
                 log.error("%s: task %s of %s cannot be checkpointed: %s", self.address, key[1], key[0], err)
-            except Exception:  # a bug, not the disk: retrying would not help
+            else:  # a bug, not the disk: retrying would not help
                 self.counters["checkpoint_failures"] += 1
-                log.exception("%s: task %s of %s cannot be checkpointed", self.address, key[1], key[0])
+                log.error("%s: task %s of %s cannot be checkpointed", self.address, key[1], key[0], exc_info=err)
+        for key in list(dirty):
+            if key in failed:
+                continue
+            if not dirty[key]:
+                try:
+                    self.checkpoint.remove_task(*key)
+                except OSError as err:
+                    failed[key] = err
+                    continue
             del dirty[key]
+        if failed:
+            raise next(iter(failed.values()))
+
+    def _save_one(self: "Agent", task: TaskRecord, stream: Any) -> BaseException | None:
+        try:
+            self.checkpoint.save_task(task, stream)
+        except Exception as err:
+            return err
+        return None
 
     def _commit_failed(self: "Agent") -> None:
         self.counters["commit_failures"] += 1

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import chronos
@@ -163,6 +164,36 @@ def test_a_job_runs_with_its_fetched_archive_unpacked(tmp_path: Path) -> None:
             assert httpx.post(url + "/v1/scheduler/iso8601", json=job, timeout=30).status_code == 204
             _until(lambda: httpx.get(url + "/v1/scheduler/job/load", timeout=30).json()["successCount"] == 1)
         assert seen.read_text() == "a,b\n1,2\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def test_jobs_acknowledged_before_a_sigkill_are_there_after_a_restart(tmp_path: Path) -> None:
+    """Creates answered 204 by concurrent clients (group commit: they share fsyncs) are on
+    disk: a SIGKILL right after the last answer loses none of them."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ("--http", f"127.0.0.1:{port}", "--agents", "1", "--state-dir", str(tmp_path))
+    proc = _jobs(*args)
+    try:
+        _wait(url, proc)
+
+        def create(i: int) -> int:
+            job = _job(f"kept-{i}", schedule="R/2099-01-01T00:00:00Z/PT1H")
+            return httpx.post(url + "/v1/scheduler/iso8601", json=job, timeout=30).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(create, range(200)))
+        assert answers == [204] * 200
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    proc = _jobs(*args)
+    try:
+        _wait(url, proc)
+        names = {j["name"] for j in httpx.get(url + "/v1/scheduler/jobs", timeout=30).json()}
+        assert names == {f"kept-{i}" for i in range(200)}
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from actors.frameworks.hosting.store import stage_delete, stage_put, wait_durable
 from actors.frameworks.jobs.graph import creates_cycle
 from actors.frameworks.jobs.model import JobInvalid, container_info, fetch_uris, is_dependent, parse_job, to_json
 from actors.frameworks.jobs.schedule import Schedule, ScheduleError, parse_period
@@ -60,10 +61,17 @@ class Jobs:
         self.positions: dict[str, Schedule] = {}  # scheduled jobs: their next run
         self.parents_done: dict[str, list[str]] = {}  # child -> parents succeeded since its last run
         self.runs: dict[str, dict] = {}  # run id -> {job, attempt, due, not_before, arguments, task, agent, started}
+        # Indexes over `runs` (kept by _track/_drop_run), so that an offer or a status
+        # update costs what concerns it, not a pass over every run:
+        self._runs_of: dict[str, set[str]] = {}  # job -> its run ids
+        self._waiting: set[str] = set()  # runs without a task (queued)
+        self._launched: set[str] = set()  # runs with a task
+        self._limited: set[str] = set()  # jobs with a maxCompletionTime
         self.actions: list[tuple] = []
         self._heap: list[tuple[float, str]] = []  # (due, name) of scheduled jobs; stale entries skipped
         self._children: dict[str, list[str]] | None = None  # parent -> children, rebuilt after a change
         self._dirty: set[str] = set()  # jobs changed since the last flush
+        self.unsynced: int | None = None  # the last record staged in the store (group commit)
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -87,6 +95,9 @@ class Jobs:
             except (JobInvalid, ScheduleError, KeyError, TypeError, ValueError) as err:
                 log.warning("jobs: stored %s unusable, dropped: %s", key, err)
         self.runs = {rid: run for rid, run in self.runs.items() if run.get("job") in self.jobs}
+        for run_id in self.runs:
+            self._track(run_id)
+        self._limited = {name for name, job in self.jobs.items() if job["maxCompletionTime"]}
         for name in self.positions:
             self._push(name)
 
@@ -105,7 +116,9 @@ class Jobs:
         return self._children.get(parent, [])
 
     # One key per job holds its definition, counts, schedule position and runs; what a
-    # call changed is written once, when the call ends (flush), before any action is sent.
+    # call changed is written once, when the call ends (flush), and is durable (`durable`)
+    # before any action is sent or the call is answered. Written and made durable apart,
+    # the records of many calls share one fsync in a FileStore (group commit).
 
     def _save_job(self, name: str) -> None:
         self._dirty.add(name)
@@ -117,25 +130,58 @@ class Jobs:
         run = self.runs.pop(run_id, None)
         if run is not None:
             self._dirty.add(run["job"])
+            self._waiting.discard(run_id)
+            self._launched.discard(run_id)
+            mine = self._runs_of.get(run["job"])
+            if mine is not None:
+                mine.discard(run_id)
+                if not mine:
+                    del self._runs_of[run["job"]]
+
+    def _track(self, run_id: str) -> None:
+        """Index a run that was added or whose task was set or cleared."""
+        run = self.runs[run_id]
+        self._runs_of.setdefault(run["job"], set()).add(run_id)
+        if run.get("task"):
+            self._launched.add(run_id)
+            self._waiting.discard(run_id)
+        else:
+            self._waiting.add(run_id)
+            self._launched.discard(run_id)
+
+    def runs_of(self, name: str) -> list[str]:
+        """The job's run ids, oldest first."""
+        return sorted(self._runs_of.get(name, ()), key=lambda rid: (self.runs[rid]["due"], rid))
+
+    def busy(self, name: str) -> bool:
+        """Whether a run of the job has a task."""
+        return any(rid in self._launched for rid in self._runs_of.get(name, ()))
+
+    def durable(self) -> None:
+        """Return once every record written so far is durable."""
+        if self.unsynced is not None:
+            wait_durable(self.store, self.unsynced)
+            self.unsynced = None
+
+    def _staged(self, number: int | None) -> None:
+        if number is not None:
+            self.unsynced = number
 
     def flush(self) -> None:
-        """Write every job changed since the last flush (durable when this returns)."""
+        """Write every job changed since the last flush (durable after `durable()`)."""
         if not self._dirty:
             return
-        runs: dict[str, dict] = {}
-        for run_id, run in self.runs.items():
-            if run["job"] in self._dirty:
-                runs.setdefault(run["job"], {})[run_id] = run
         for name in sorted(self._dirty):
             if name not in self.jobs:
                 continue
+            runs = {run_id: self.runs[run_id] for run_id in self.runs_of(name)}
             position = self.positions.get(name)
-            self.store.put(f"job/{name}", {
+            self._staged(stage_put(self.store, f"job/{name}", {
                 "job": self.jobs[name], "stats": self.stats[name].to_dict(),
-                "parentsDone": self.parents_done.get(name, []), "runs": runs.get(name, {}),
+                "parentsDone": self.parents_done.get(name, []), "runs": runs,
                 "position": None if position is None else {"start": position.start.timestamp(),
                                                            "repeats": position.repeats},
-            })
+            }))
         self._dirty.clear()
 
     # --- definitions (the API) -------------------------------------------------------------
@@ -166,6 +212,7 @@ class Jobs:
         if job.get("epsilon"):
             parse_period(job["epsilon"], "epsilon")
         self.jobs[name] = job
+        (self._limited.add if job["maxCompletionTime"] else self._limited.discard)(name)
         self.stats.setdefault(name, Stats())
         self.parents_done[name] = [p for p in self.parents_done.get(name, []) if p in job.get("parents", ())]
         self._save_job(name)
@@ -181,13 +228,14 @@ class Jobs:
         if children:
             raise JobInvalid(f"{name!r} is a parent of {', '.join(children)}: delete or change those first")
         self.kill_tasks(name)
-        for run_id in [r for r, run in self.runs.items() if run["job"] == name]:
+        for run_id in self.runs_of(name):
             self._drop_run(run_id)
+        self._limited.discard(name)
         for table in (self.jobs, self.stats, self.positions, self.parents_done):
             table.pop(name, None)
         self._children = None
         self._dirty.discard(name)
-        self.store.delete(f"job/{name}")
+        self._staged(stage_delete(self.store, f"job/{name}"))
         self.flush()
 
     def get(self, name: str) -> dict:
@@ -214,9 +262,8 @@ class Jobs:
         """Kill the job's running tasks and drop its queued runs."""
         self.get(name)
         count = 0
-        for run_id, run in list(self.runs.items()):
-            if run["job"] != name:
-                continue
+        for run_id in self.runs_of(name):
+            run = self.runs[run_id]
             if run.get("task"):
                 run["killed"] = True
                 self._save_run(run_id)
@@ -246,6 +293,15 @@ class Jobs:
         now = self.now()
         moment = utc(now)
         upcoming: list[float] = []
+        for run_id in sorted(self._waiting):
+            run = self.runs[run_id]
+            if run.get("epsilon") is not None and now - run["due"] > run["epsilon"]:
+                # waited for an offer past its epsilon: skipped, as a run missed while down
+                # (first, so that the job's next run may take its place in the queue)
+                self.stats[run["job"]].skipped += 1
+                log.info("jobs: %s: a run queued for more than epsilon skipped (no offer fitted)", run["job"])
+                self._drop_run(run_id)
+                self._save_job(run["job"])
         while self._heap and self._heap[0][0] <= now:
             when, name = heapq.heappop(self._heap)
             schedule = self.positions.get(name)
@@ -253,14 +309,15 @@ class Jobs:
             if due is None or due.timestamp() != when:
                 continue  # stale: the job was changed or deleted
             if not self.jobs[name]["disabled"]:
-                schedule, skipped = schedule.skip_missed(moment, self.epsilon_of(name))
+                epsilon = self.epsilon_of(name)
+                schedule, skipped = schedule.skip_missed(moment, epsilon)
                 if skipped:
                     self.stats[name].skipped += skipped
                     log.info("jobs: %s: %d missed run(s) skipped (late by more than epsilon)", name, skipped)
                 due = schedule.due()
                 if due is not None and due <= moment:
                     schedule = schedule.after_run()
-                    self._enqueue(name, due.timestamp(), None)
+                    self._enqueue(name, due.timestamp(), None, epsilon=epsilon.total_seconds())
             else:  # disabled: its runs pass by without piling up
                 schedule = schedule.skip_missed(moment, timedelta(0))[0]
                 if (due := schedule.due()) is not None and due <= moment:
@@ -270,9 +327,10 @@ class Jobs:
             self._push(name)
         if self._heap:
             upcoming.append(self._heap[0][0])
-        for run_id, run in self.runs.items():
+        for run_id in [r for name in self._limited for r in self._runs_of.get(name, ()) if r in self._launched]:
+            run = self.runs[run_id]
             limit = self.jobs[run["job"]]["maxCompletionTime"]
-            if run.get("task") and limit and not run.get("killed"):
+            if limit and not run.get("killed"):
                 deadline = (run.get("started") or run.get("launched") or now) + limit
                 if now >= deadline:
                     run["killed"] = True
@@ -281,17 +339,26 @@ class Jobs:
                     self.actions.append(("kill", run["task"], run.get("agent", ""), None))
                 else:
                     upcoming.append(deadline)
-            elif not run.get("task") and run["not_before"] > now:
+        for run_id in sorted(self._waiting):
+            run = self.runs[run_id]
+            if run["not_before"] > now:
                 upcoming.append(run["not_before"])
-            elif not run.get("task") and run.get("waiting_since", now) < now - 30:
+            elif run.pop("backoff", False):
+                self._save_run(run_id)
+                self.actions.append(("revive",))  # its backoff is over: an offer now, not when a filter ends
+            elif run.setdefault("waiting_since", now) < now - 30:
                 run["waiting_since"] = now  # no offer for a while: ask again
                 self.actions.append(("revive",))
         self.flush()
         return min(upcoming) if upcoming else None
 
-    def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0) -> str | None:
+    def _enqueue(self, name: str, due: float, arguments: list[str] | None, *, attempt: int = 0,
+                 epsilon: float | None = None) -> str | None:
+        """Queue a run. One of the job's schedule has its `epsilon` (seconds), and is
+        dropped if it waits longer than that for an offer; runs started by hand or by
+        parents, and retries, wait as long as it takes."""
         job = self.jobs[name]
-        waiting = sum(1 for r in self.runs.values() if r["job"] == name and not r.get("task"))
+        waiting = sum(1 for r in self._runs_of.get(name, ()) if r in self._waiting)
         if waiting >= (MAX_WAITING if job["concurrent"] else 1):
             self.stats[name].skipped += 1  # enough runs wait already: no pile-up
             return None
@@ -299,6 +366,9 @@ class Jobs:
         self.runs[run_id] = {"job": name, "attempt": attempt, "due": due, "not_before": due, "task": None,
                              "agent": "", "started": None,
                              "arguments": list(job["arguments"] if arguments is None else arguments)}
+        if epsilon is not None:
+            self.runs[run_id]["epsilon"] = epsilon
+        self._track(run_id)
         self._save_run(run_id)
         self.actions.append(("revive",))
         return run_id
@@ -308,33 +378,41 @@ class Jobs:
     def pending(self) -> list[str]:
         """Queued runs that may start now: high priority first, then the most overdue."""
         now = self.now()
-        running = {r["job"] for r in self.runs.values() if r.get("task")}
-        ready = [rid for rid, r in self.runs.items() if not r.get("task") and r["not_before"] <= now
-                 and (self.jobs[r["job"]]["concurrent"] or r["job"] not in running)]
+        ready = [rid for rid in self._waiting if (r := self.runs[rid])["not_before"] <= now
+                 and (self.jobs[r["job"]]["concurrent"] or not self.busy(r["job"]))]
         return sorted(ready, key=lambda rid: (not self.jobs[self.runs[rid]["job"]]["highPriority"],
                                               self.runs[rid]["due"], rid))
 
     def on_offers(self, offers: list[Offer]) -> None:
         queue = self.pending()
+        needs: dict[str, Resources] = {}  # job -> what one run takes (parsed once per call)
+        taken: set[str] = set()  # runs launched
+        full: set[str] = set()  # jobs not concurrent that got a run
         for offer in offers:
             free, tasks = offer.resources, []
-            for run_id in list(queue):
+            for run_id in queue:
                 run = self.runs[run_id]
+                if run_id in taken or run["job"] in full:
+                    continue
                 job = self.jobs[run["job"]]
-                need = Resources.parse(f"cpus:{job['cpus'] or DEFAULT_CPUS};mem:{job['mem'] or DEFAULT_MEM}"
-                                       + (f";disk:{job['disk']}" if job["disk"] or DEFAULT_DISK else ""))
+                need = needs.get(run["job"])
+                if need is None:
+                    need = needs[run["job"]] = Resources.parse(
+                        f"cpus:{job['cpus'] or DEFAULT_CPUS};mem:{job['mem'] or DEFAULT_MEM}"
+                        + (f";disk:{job['disk']}" if job["disk"] or DEFAULT_DISK else ""))
                 if not free.contains(need) or not fits(job["constraints"], offer):
                     continue
                 task = self._task(offer, run_id, run, job)
                 run.update(task=task.task_id, agent=offer.agent_id, started=None, launched=self.now())
+                self._track(run_id)
                 self._save_run(run_id)  # persisted before it is launched
                 tasks.append(task)
                 free = free - need
-                queue.remove(run_id)
+                taken.add(run_id)
                 if not job["concurrent"]:
-                    queue = [q for q in queue if self.runs[q]["job"] != run["job"]]
+                    full.add(run["job"])
             self.actions.append(("launch", offer, tasks))
-        if not self.pending():
+        if not self._waiting:
             self.actions.append(("suppress",))
         self.flush()  # persisted before the launches are sent
 
@@ -395,8 +473,9 @@ class Jobs:
         never_started = run.get("started") is None and status.state in (TaskState.TASK_LOST, TaskState.TASK_DROPPED)
         if not run.get("killed") and (never_started or run["attempt"] < job["retries"]):
             attempt = run["attempt"] + (0 if never_started else 1)
-            run.update(attempt=attempt, task=None, agent="", started=None,
+            run.update(attempt=attempt, task=None, agent="", started=None, epsilon=None, backoff=True,
                        not_before=now + min(RETRY_BACKOFF * 2 ** max(attempt - 1, 0), RETRY_BACKOFF_MAX))
+            self._track(run_id)
             self._save_run(run_id)
             self.actions.append(("revive",))
             return
@@ -428,7 +507,7 @@ class Jobs:
         return to_json(job, self.stats[name].chronos())
 
     def state_of(self, name: str) -> str:
-        runs = [r for r in self.runs.values() if r["job"] == name]
+        runs = [self.runs[r] for r in self._runs_of.get(name, ())]
         if any(r.get("started") is not None for r in runs):
             return "running"
         return "queued" if runs else "idle"

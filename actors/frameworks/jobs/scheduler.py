@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from actors.frameworks.hosting.store import MemoryStore, StateStore
+from actors.frameworks.hosting.store import MemoryStore, StateStore, wait_durable
 from actors.frameworks.jobs.core import Jobs
 from actors.runtime.actor import on
 from actors.scheduler import Scheduler
@@ -40,6 +40,16 @@ class _Run:
         self.fn = fn
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """What a `_Run` returns: its value, and the store record the caller waits for before
+    answering (off this thread, so concurrent calls share an fsync)."""
+
+    value: Any
+    store: Any
+    record: int | None
+
+
 class JobsScheduler(Scheduler):
     def __init__(self, store: StateStore | None = None, state: dict | None = None, leader_url: str = "",
                  epsilon: float | None = None) -> None:
@@ -54,6 +64,7 @@ class JobsScheduler(Scheduler):
         self._generation = 0
         self.suppressed = False
         self._revived_at = float("-inf")
+        self._revive_owed = False  # a revive asked for within REVIVE_EVERY of the last: sent when that is up
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -95,9 +106,10 @@ class JobsScheduler(Scheduler):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Run):
             try:
-                return message.fn(self)
+                value = message.fn(self)
             finally:
                 self._after()
+            return _Reply(value, self.store, self.jobs.unsynced)
         return super().on_receive(message)
 
     def _after(self) -> None:
@@ -109,6 +121,8 @@ class JobsScheduler(Scheduler):
             log.exception("%s: looking at the jobs failed", self.address)
             next_at = None
         actions, self.jobs.actions = self.jobs.actions, []
+        if any(action[0] in ("launch", "kill") for action in actions):
+            self.jobs.durable()  # what a launch or kill acts on is on disk first
         revive = suppress = False
         for action in actions:
             kind = action[0]
@@ -122,7 +136,13 @@ class JobsScheduler(Scheduler):
                 revive, suppress = True, False
             elif kind == "suppress":
                 suppress = not revive
-        if revive and (self.suppressed or self.now() - self._revived_at >= REVIVE_EVERY):
+        revive = revive or (self._revive_owed and self.connected)
+        self._revive_owed = False
+        revive_at = self._revived_at + REVIVE_EVERY  # (one sum, so the timer and this test agree)
+        if revive and not self.suppressed and self.now() < revive_at:
+            self._revive_owed = True  # not dropped: a run queued just after a revive waits for it
+            next_at = revive_at if next_at is None else min(next_at, revive_at)
+        elif revive:
             self.suppressed = False  # new runs: clear the decline filters for a prompt offer
             self._revived_at = self.now()
             self.revive()
@@ -144,5 +164,8 @@ class JobsScheduler(Scheduler):
 
 
 def call(handle: Any, fn: Callable[[JobsScheduler], T], timeout: float = 30.0) -> T:
-    """Run `fn(scheduler)` on the scheduler's thread and return its result (or raise)."""
-    return handle.ref.ask(_Run(fn), timeout=timeout)
+    """Run `fn(scheduler)` on the scheduler's thread and return its result (or raise),
+    once what it changed is durable."""
+    reply = handle.ref.ask(_Run(fn), timeout=timeout)
+    wait_durable(reply.store, reply.record)
+    return reply.value

@@ -117,3 +117,13 @@ def test_a_directory_removed_behind_the_stores_back_is_made_again(tmp_path):
     shutil.rmtree(tmp_path / "meta")
     cp.save_task(task("t2"), None)
     assert [t.task_id for t in cp.load().tasks] == ["t2"]
+
+
+def test_a_batch_of_tasks_is_written_together_and_each_write_answers_for_itself(tmp_path):
+    cp = Checkpoint(tmp_path / "meta")
+    batch = [(task(f"t{n}"), None) for n in range(20)] + [(task("x" * 300), None)]  # a name too long
+    outcomes = cp.save_tasks(batch)
+    assert outcomes[:20] == [None] * 20
+    assert isinstance(outcomes[20], OSError)
+    assert sorted(t.task_id for t in Checkpoint(tmp_path / "meta").load().tasks) == sorted(f"t{n}" for n in range(20))
+    assert not [p for p in (tmp_path / "meta").rglob(".*.tmp")]

@@ -328,3 +328,102 @@ def test_a_docker_job_asks_for_its_image_and_a_bad_output_file_is_refused() -> N
     assert (task.container.type, task.container.image, task.problem()) == (ContainerType.DOCKER, "busybox", None)
     with pytest.raises(JobInvalid, match="output_file"):
         w.j.put(job("x", schedule="R/2024-06-01T12:00:00Z/PT1M", fetch=[{"uri": "http://h/a", "output_file": "../a"}]))
+
+
+def test_a_scheduled_run_that_waits_past_its_epsilon_for_an_offer_is_skipped() -> None:
+    w = World()
+    w.j.put(job("p", schedule="R/2024-06-01T12:00:00Z/PT1M"))
+    assert w.launch(resources="cpus:0.01;mem:1") == []  # offers too small: the 12:00 run waits
+    w.clock.advance(60.5)  # more than its epsilon (the period) late; the 12:01 run is due
+    [task] = w.launch()
+    assert task.task_id.startswith(f"ct:{int((START + 60) * 1000)}:")
+    assert w.j.stats["p"].skipped == 1
+
+
+def test_the_last_run_of_a_schedule_keeps_its_epsilon_while_it_waits() -> None:
+    w = World()
+    w.j.put(job("once", schedule="R1/2024-06-01T12:00:00Z/PT1H"))
+    assert w.launch(resources="cpus:0.01;mem:1") == []
+    w.clock.advance(600)  # ten minutes without a fitting offer: within the hour
+    [task] = w.launch()
+    assert task.task_id.startswith(f"ct:{int(START * 1000)}:") and w.j.stats["once"].skipped == 0
+
+
+def test_runs_started_by_hand_and_retries_are_not_dropped_for_epsilon() -> None:
+    w = World(epsilon=1)
+    w.j.put(job("manual", schedule="R0//PT1M", retries=1))
+    w.j.start_now("manual")
+    w.clock.advance(120)
+    [first] = w.launch()
+    w.finish(first, ok=False)
+    w.clock.advance(120)
+    assert len(w.launch()) == 1
+
+
+def test_a_retry_asks_for_offers_when_its_backoff_ends() -> None:
+    w = World()
+    w.j.put(job("flaky", schedule="R1//PT1H", retries=3))
+    [first] = w.launch()
+    w.finish(first, ok=False)
+    w.j.actions.clear()
+    w.clock.advance(0.5)
+    assert w.j.wake() == START + 1.0  # wakes when the backoff ends
+    assert ("revive",) not in w.j.actions
+    w.clock.advance(0.5)
+    w.j.wake()
+    assert ("revive",) in w.j.actions  # not left to the end of a decline filter
+    w.j.actions.clear()
+    w.j.wake()
+    assert ("revive",) not in w.j.actions  # once
+
+
+def test_retries_back_off_1_2_4_seconds_up_to_a_minute() -> None:
+    w = World()
+    w.j.put(job("flaky", schedule="R1//PT1H", retries=8))
+    task = w.launch()[0]
+    gaps = []
+    for _ in range(8):
+        failed_at = w.clock.now()
+        w.finish(task, ok=False)
+        waited = 0.0
+        while not (launched := w.launch()):
+            w.clock.advance(0.25)
+            waited += 0.25
+        gaps.append(w.clock.now() - failed_at)
+        task = launched[0]
+    assert gaps == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def _indexes_agree(j: Jobs) -> None:
+    assert j._waiting == {r for r, run in j.runs.items() if not run.get("task")}
+    assert j._launched == {r for r, run in j.runs.items() if run.get("task")}
+    assert {n: set(rs) for n, rs in j._runs_of.items()} == {
+        n: {r for r, run in j.runs.items() if run["job"] == n} for n in {run["job"] for run in j.runs.values()}}
+    assert j._limited == {n for n, job in j.jobs.items() if job["maxCompletionTime"]}
+
+
+def test_the_run_indexes_follow_every_change() -> None:
+    store = MemoryStore()
+    w = World(store)
+    w.j.put(job("flaky", schedule="R/2024-06-01T12:00:00Z/PT10S", retries=1, maxCompletionTime=30))
+    w.j.put(job("par", schedule="R/2024-06-01T12:00:00Z/PT5S", concurrent=True))
+    w.j.put(job("child", parents=["par"]))
+    _indexes_agree(w.j)
+    tasks = w.launch()
+    _indexes_agree(w.j)
+    for task in tasks:
+        w.finish(task, ok="flaky" not in task.task_id)
+        _indexes_agree(w.j)
+    for _ in range(6):
+        w.clock.advance(5)
+        for task in w.launch():
+            w.status(task, "TASK_RUNNING")
+        _indexes_agree(w.j)
+    w.j.kill_tasks("flaky")
+    _indexes_agree(w.j)
+    w.j.delete("child")
+    _indexes_agree(w.j)
+    restarted = World(store)
+    restarted.clock.set(w.clock.now())
+    _indexes_agree(restarted.j)
+    assert set(restarted.j.runs) == set(w.j.runs)  # ("started" is not written: a restart measures from launch)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 
-from actors.frameworks.hosting import MemoryStore
+from actors.frameworks.hosting import FileStore, MemoryStore
 from actors.frameworks.jobs import JobsScheduler, call
 from actors.runtime import ActorContext, IdSource
 from messages import (
@@ -79,3 +79,52 @@ def test_a_restarted_scheduler_reconciles_its_run_and_does_not_repeat_it(transpo
     tell(transport, again.scheduler.address, StatusUpdate(framework_id, "", "a1", status, clock.now(), "u2"))
     assert call(again, lambda s: s.jobs.stats["once"].successCount) == 1
     again.ref.stop()
+
+
+def test_a_revive_asked_for_too_soon_after_the_last_is_sent_when_its_time_is_up(transport, clock, got) -> None:
+    handle = start(transport, clock, MemoryStore())
+    call(handle, lambda s: s.jobs.put({"name": "a", "command": "true", "schedule": "R//PT1H"}))
+    transport.settle()
+    got.clear()
+    clock.advance(0.05)  # within REVIVE_EVERY of the revive for "a"
+    call(handle, lambda s: s.jobs.put({"name": "b", "command": "true", "schedule": "R//PT1H"}))
+    transport.settle()
+    assert not [m for m in got if isinstance(m, Revive)]  # not yet: at most one revive per 0.1 s
+    clock.advance(0.06)
+    transport.settle()
+    assert len([m for m in got if isinstance(m, Revive)]) == 1  # owed, not dropped
+    handle.ref.stop()
+
+
+class _WatchedStore(FileStore):
+    """A FileStore noting which record put a task id on a run, and, each time a wait
+    returns, how far the file is durable and how many launches the master had received."""
+
+    def __init__(self, path, got: list) -> None:
+        super().__init__(path)
+        self.got, self.launch_records, self.waits = got, [], []
+
+    def stage(self, key, value):
+        number = super().stage(key, value)
+        if isinstance(value, dict) and any(run.get("task") for run in (value.get("runs") or {}).values()):
+            self.launch_records.append(number)
+        return number
+
+    def wait(self, number=None):
+        super().wait(number)
+        self.waits.append((self._durable, sum(isinstance(m, Accept) for m in self.got)))
+
+
+def test_a_run_is_durable_before_its_launch_and_a_call_before_its_answer(transport, clock, got, tmp_path) -> None:
+    store = _WatchedStore(tmp_path / "jobs.state", got)
+    handle = start(transport, clock, store)
+    sched = handle.scheduler
+    call(handle, lambda s: s.jobs.put({"name": "once", "command": "true", "schedule": "R1//PT1H"}))
+    assert store._durable == store._written  # answered: on disk
+    tell(transport, sched.address, offer(sched, 1))
+    assert len(launched(got)) == 1
+    [record] = store.launch_records
+    first_covering = next(seen for durable, seen in store.waits if durable >= record)
+    assert first_covering == 0  # durable while the master had no launch yet
+    handle.ref.stop()
+    store.close()
