@@ -250,7 +250,7 @@ class Services(Placement):
         locked = self._deployments_of(app_id)
         if locked and not force:
             raise Conflict(f"App is locked by one or more deployments. Override with the option '?force=true'. "
-                           f"View details at '/v2/deployments/<DEPLOYMENT_ID>'.", locked)
+                           "View details at '/v2/deployments/<DEPLOYMENT_ID>'.", locked)
 
     # --- helpers --------------------------------------------------------------------------
 
