@@ -33,7 +33,8 @@ def master_url(text: str) -> str:
 
 
 def add_master(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--master", type=master_url, default=master_url(os.environ.get(MASTER_ENV) or DEFAULT_MASTER),
+    # a string default goes through master_url as the flag would: a bad $MESOBUS_MASTER is a usage error
+    parser.add_argument("--master", type=master_url, default=os.environ.get(MASTER_ENV) or DEFAULT_MASTER,
                         metavar="URL", help=f"the master's HTTP API (default: ${MASTER_ENV}, else {DEFAULT_MASTER})")
 
 

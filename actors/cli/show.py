@@ -16,7 +16,8 @@ from actors.cli.master_client import MasterClient, MasterError, add_master, tabl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ps", help="list the cluster's tasks (like mesos-ps)", description=__doc__)
+    p = sub.add_parser("ps", help="list the cluster's tasks (like mesos-ps)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_master(p)
     p.add_argument("-a", "--all", action="store_true", help="finished tasks too")
     p.set_defaults(handler=run, what="ps")
