@@ -70,6 +70,7 @@ def test_apps_are_kept_in_the_state_file_across_a_restart(tmp_path: Path) -> Non
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+    assert "SIGTERM: stopping (the embedded cluster and its tasks end too)" in err
     assert (tmp_path / "services.state").exists()
     proc = _services(*args)
     try:

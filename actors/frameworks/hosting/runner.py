@@ -197,7 +197,9 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
         if lock is not None and lock.lost.is_set() and not signals:
             print(f"{prog}: lost the leader lock: stopping, another process may lead now", file=sys.stderr)
             return 1
-        print(f"{prog}: {signals[0] if signals else 'stop'}: stopping (tasks keep running)", file=sys.stderr)
+        # on a broker the tasks outlive this process (a successor adopts them); embedded, they end with its cluster
+        kept = "tasks keep running" if broker else "the embedded cluster and its tasks end too"
+        print(f"{prog}: {signals[0] if signals else 'stop'}: stopping ({kept})", file=sys.stderr)
         return 0
     finally:
         if running is not None:
