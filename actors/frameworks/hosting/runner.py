@@ -151,7 +151,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
 def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: HttpServer, switch: SwitchApp,
                         agents: int, role: str, state_dir: str | None, stop: threading.Event,
                         signals: list[str]) -> int:
-    from actors.cli.common import redact
+    from actors.cli.common import redact, signal_exit_code
 
     lock = None
     store: StateStore | None = None
@@ -170,7 +170,7 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
             lock.close()
             store.close()
             print(f"{prog}: stopped while standing by", file=sys.stderr)
-            return 0
+            return signal_exit_code(signals[0]) if signals else 0
     cluster = None
     running: Running | None = None
     try:
@@ -200,7 +200,7 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
         # on a broker the tasks outlive this process (a successor adopts them); embedded, they end with its cluster
         kept = "tasks keep running" if broker else "the embedded cluster and its tasks end too"
         print(f"{prog}: {signals[0] if signals else 'stop'}: stopping ({kept})", file=sys.stderr)
-        return 0
+        return signal_exit_code(signals[0]) if signals else 0  # 143 / 130, as every command
     finally:
         if running is not None:
             running.handle.stop(failover=True)
