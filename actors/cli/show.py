@@ -58,7 +58,8 @@ def render(what: str, state: dict, everything: bool = False) -> str:
                 for f in state.get("frameworks", [])]
         return table(rows, ["ID", "NAME", "ROLES", "STATE", "TASKS", "CPUS", "MEM"])
     rows = []
-    for f in state.get("frameworks", []):
+    frameworks = state.get("frameworks", []) + (state.get("completed_frameworks", []) if everything else [])
+    for f in frameworks:
         tasks = f.get("tasks", []) + (f.get("completed_tasks", []) if everything else [])
         for t in tasks:
             rows.append([f["name"], t["id"], t["state"], hosts.get(t["slave_id"], t["slave_id"]),
