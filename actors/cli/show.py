@@ -48,7 +48,7 @@ def render(what: str, state: dict, everything: bool = False) -> str:
         return json.dumps(state, indent=2)
     hosts = {a["id"]: a["hostname"] for a in state.get("slaves", [])}
     if what == "agents":
-        rows = [[a["id"], a["hostname"], "active" if a["active"] else "unreachable",
+        rows = [[a["id"], a["hostname"], _agent_state(a),
                  f'{a["used_resources"]["cpus"]:g}/{a["resources"]["cpus"]:g}',
                  f'{a["used_resources"]["mem"]:g}/{a["resources"]["mem"]:g}'] for a in state.get("slaves", [])]
         return table(rows, ["ID", "HOST", "STATE", "CPUS", "MEM"])
@@ -65,3 +65,9 @@ def render(what: str, state: dict, everything: bool = False) -> str:
             rows.append([f["name"], t["id"], t["state"], hosts.get(t["slave_id"], t["slave_id"]),
                          f'{t["resources"]["cpus"]:g}', f'{t["resources"]["mem"]:g}'])
     return table(rows, ["FRAMEWORK", "TASK", "STATE", "HOST", "CPUS", "MEM"])
+
+
+def _agent_state(agent: dict) -> str:
+    if not agent.get("active"):
+        return "unreachable"
+    return "deactivated" if agent.get("deactivated") else "active"  # drained or deactivated: no offers

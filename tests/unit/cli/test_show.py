@@ -30,3 +30,11 @@ def test_ps_shows_running_tasks() -> None:
 def test_ps_all_adds_ended_tasks_of_removed_frameworks_too() -> None:
     assert _rows(render("ps", STATE, True)) == [["live", "t1", "TASK_RUNNING"], ["live", "t0", "TASK_FINISHED"],
                                                 ["gone", "t2", "TASK_FAILED"]]
+
+
+def test_agents_says_which_are_deactivated_or_unreachable() -> None:
+    agents = [{"id": i, "hostname": i, "active": active, "deactivated": deactivated,
+               "resources": {"cpus": 1, "mem": 64}, "used_resources": {"cpus": 0, "mem": 0}}
+              for i, active, deactivated in (("a1", True, False), ("a2", True, True), ("a3", False, False))]
+    rows = [line.split()[:3] for line in render("agents", {"slaves": agents}).splitlines()[1:]]
+    assert rows == [["a1", "a1", "active"], ["a2", "a2", "deactivated"], ["a3", "a3", "unreachable"]]
