@@ -224,10 +224,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         cluster = ProcessCluster(url, work, ping_interval=15.0, max_missed_pings=5, allocation_interval=1.0)
         try:
-            # two masters on one host: each its own free HTTP port (both on the default 5050 collide)
-            leader = cluster.start_master("--no-journal", "--http", "127.0.0.1:0", name="master")
+            leader = cluster.start_master("--no-journal", name="master")
             cluster.wait_log(leader, "mesobus master: leading", 60)
-            standby = cluster.start_master("--no-journal", "--http", "127.0.0.1:0", name="master-2")
+            standby = cluster.start_master("--no-journal", name="master-2")
             cluster.wait_log(standby, "standing by", 60)
             events = [work / f"agents-{p}.txt" for p in range(args.agent_processes)]
             per = -(-args.agents // args.agent_processes)
