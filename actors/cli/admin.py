@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, text, field in (("teardown", "remove a framework and kill its tasks", "framework_id"),
                               ("drain", "drain an agent (its tasks are killed, no new offers)", "agent_id")):
         p = sub.add_parser(name, help=text, description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         add_master(p)
         p.add_argument("id", metavar=field.upper())
         p.set_defaults(handler=run, what=name, field=field)

@@ -53,7 +53,12 @@ def execute(
         from actors.connect import connect_transport
 
         transport = connect_transport(broker)
-        if not _broker_reached(transport, timeout, say):
+        try:
+            reached = _broker_reached(transport, timeout, say)
+        except BaseException:  # refused, Ctrl-C, SIGTERM: nothing else was started yet
+            transport.close()
+            raise
+        if not reached:
             transport.close()
             return 1
 
