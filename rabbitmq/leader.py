@@ -52,6 +52,7 @@ class LeaderFence:
         self.held = threading.Event()  # this process leads (or led: see lost)
         self.lost = threading.Event()  # it held the lock and its connection closed: never again
         self.why = ""  # why it does not hold the lock yet ("" when unknown or held)
+        self.releasing = False  # set by LeaderLock.close: the loss that follows is no error
 
     def take(self, io: Any, connection: Any, then: Callable[[], None]) -> None:
         """Declare the lock on `connection`; once held, `then()` (start consuming).
@@ -83,7 +84,10 @@ class LeaderFence:
 
     def connection_lost(self, reason: str) -> None:
         if self.held.is_set() and not self.lost.is_set():
-            log.error("mesobus: lost the leader lock (%s)", reason)
+            if self.releasing:
+                log.info("mesobus: gave up the leader lock")
+            else:
+                log.error("mesobus: lost the leader lock (%s)", reason)
             self.lost.set()
 
 
@@ -123,6 +127,7 @@ class LeaderLock:
 
     def close(self) -> None:
         """Give the lock up (another master may lead at once)."""
+        self.fence.releasing = True
         if self.transport is not None:
             self.transport.close(timeout=5)
 

@@ -24,23 +24,26 @@ def _pair(text: str) -> tuple[str, float]:
     except ValueError:
         number = -1.0
     if not sep or not name or not number >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=NUMBER (e.g. dev=2, cpus=4)")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=NUMBER, the number >= 0 (e.g. dev=2, cpus=4)")
     return name, number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("weights", help="show or set role weights", description=__doc__)
+    p = sub.add_parser("weights", help="show or set role weights", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_master(p)
     p.add_argument("set", nargs="*", type=_pair, metavar="ROLE=WEIGHT")
     p.set_defaults(handler=run, what="weights")
-    p = sub.add_parser("quota", help="show or set a role's quota limit", description=__doc__)
+    p = sub.add_parser("quota", help="show or set a role's quota limit", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_master(p)
     p.add_argument("role", nargs="?", metavar="ROLE")
     p.add_argument("set", nargs="*", type=_pair, metavar="RESOURCE=AMOUNT")
     p.set_defaults(handler=run, what="quota")
     for name, text, field in (("teardown", "remove a framework and kill its tasks", "framework_id"),
                               ("drain", "drain an agent (its tasks are killed, no new offers)", "agent_id")):
-        p = sub.add_parser(name, help=text, description=__doc__)
+        p = sub.add_parser(name, help=text, description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         add_master(p)
         p.add_argument("id", metavar=field.upper())
         p.set_defaults(handler=run, what=name, field=field)

@@ -20,7 +20,6 @@ import argparse
 import json
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 from actors.cli.common import fail
@@ -49,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("principal", type=_principal, metavar="PRINCIPAL")
     _common(r)
     r.set_defaults(handler=run, kind="remove", _parser=r)
-    p.set_defaults(handler=lambda args: (p.print_help(sys.stderr), 2)[1])
+    p.set_defaults(handler=lambda args: fail(PROG, "give an action: add-master, add-agent, add-framework or remove"
+                                                   " (see mesobus auth --help)", 2))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -138,7 +138,10 @@ def write_http_credentials(path: Path, principal: str, secret: str | None) -> No
 
 def _password(args: argparse.Namespace) -> str | None:
     if args.password_file:
-        text = Path(args.password_file).read_text().splitlines()
+        try:
+            text = Path(args.password_file).read_text().splitlines()
+        except OSError as err:
+            raise ValueError(f"--password-file {args.password_file}: {err.strerror or err}") from None
         if not text or not text[0]:
             raise ValueError(f"--password-file {args.password_file}: the first line is empty")
         return text[0]
@@ -146,6 +149,10 @@ def _password(args: argparse.Namespace) -> str | None:
 
 
 def _apply(args: argparse.Namespace, grant: Grant, password: str | None) -> bool:
+    # the vhost first: a user made before set_permissions fails on a missing vhost would stay behind
+    vhosts = {line.split("\t")[0] for line in rabbitmqctl(args, "list_vhosts", "name").splitlines()}
+    if args.vhost not in vhosts:
+        raise CtlError(f"--vhost {args.vhost}: no such virtual host on the broker (rabbitmqctl add_vhost {args.vhost})")
     users = {line.split("\t")[0] for line in rabbitmqctl(args, "list_users").splitlines()}
     created = args.principal not in users
     if created:

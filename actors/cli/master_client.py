@@ -47,7 +47,8 @@ def split_login(url: str) -> tuple[str, tuple[str, str] | None]:
 
 
 def add_master(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--master", type=master_url, default=master_url(os.environ.get(MASTER_ENV) or DEFAULT_MASTER),
+    # a string default goes through master_url as the flag would: a bad $MESOBUS_MASTER is a usage error
+    parser.add_argument("--master", type=master_url, default=os.environ.get(MASTER_ENV) or DEFAULT_MASTER,
                         metavar="URL", help=f"the master's HTTP API (default: ${MASTER_ENV}, else {DEFAULT_MASTER})")
     parser.add_argument("--principal", default=None,
                         help=f"authenticate to the master as this principal (default: ${PRINCIPAL_ENV})")

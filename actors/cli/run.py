@@ -13,7 +13,7 @@ broker, the agent may be on another host: its executor streams the output here w
 task runs (messages/output.py); if the end does not come in time, or only the last 32 KiB
 came with the final status, the command says so and where the sandbox is.
 
-While it waits it says what for, once, then every 30 s (no master, no offer that fits,
+While it waits it says what for, once, then every 30 s (no broker, no master, no offer that fits,
 a task still STAGING); --timeout gives up. SIGTERM acts as Ctrl-C: the task is killed,
 temporary directories are removed, and the exit code is 143 (130 for Ctrl-C).
 """

@@ -48,6 +48,20 @@ def execute(
         with lock:
             print(f"mesobus run: {text}", file=err, flush=True)
 
+    transport = None  # on a broker: opened here, so that --timeout covers a broker that is down
+    if broker is not None and cluster is None:
+        from actors.connect import connect_transport
+
+        transport = connect_transport(broker)
+        try:
+            reached = _broker_reached(transport, timeout, say)
+        except BaseException:  # refused, Ctrl-C, SIGTERM: nothing else was started yet
+            transport.close()
+            raise
+        if not reached:
+            transport.close()
+            return 1
+
     def on_status(status: TaskStatus) -> None:
         if not quiet:
             detail = f": {status.message}" if status.message else ""
@@ -56,7 +70,7 @@ def execute(
 
     try:
         handle = ExecuteScheduler.run(
-            cluster if cluster is not None else broker,
+            cluster if cluster is not None else transport,
             name=name,
             command=line,
             cpus=cpus,
@@ -99,6 +113,29 @@ def execute(
     finally:
         if own_cluster:
             cluster.stop()
+        if transport is not None:
+            transport.close()
+
+
+def _broker_reached(transport: Any, timeout: float | None, say: Any) -> bool:
+    """Wait for the broker's first connection: False (said why) once `timeout` passed;
+    a refused login raises as the scheduler's start would. Says what it waits for once,
+    then every 30 s, as RunWatch does for the master and offers."""
+    start = said = time.monotonic()
+    first = True
+    while not transport.connected:
+        refused = transport.refused
+        if refused is not None:
+            raise type(refused)(str(refused))
+        now = time.monotonic()
+        if timeout is not None and now - start >= timeout:
+            say(f"gave up after {timeout:g}s: cannot reach the broker ({transport.last_error})")
+            return False
+        if (first and now - start >= 1.0) or now - said >= 30.0:
+            say(f"waiting for the broker ({transport.last_error})")
+            first, said = False, now
+        time.sleep(0.1)
+    return True
 
 
 def _agent_totals(cluster: Any) -> list[tuple[str, Resources]]:

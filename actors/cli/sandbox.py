@@ -21,14 +21,24 @@ FOLLOW_SECONDS = 0.5
 def register(sub: argparse._SubParsersAction) -> None:
     for name, text in (("tail", "print the end of a task's stdout (or FILE); -f follows it"),
                        ("cat", "print a task's whole stdout (or FILE)")):
-        p = sub.add_parser(name, help=text, description=__doc__)
+        p = sub.add_parser(name, help=text, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         add_master(p)
         p.add_argument("task", metavar="TASK", help="the task id (or its start)")
         p.add_argument("file", metavar="FILE", nargs="?", default="stdout", help="the sandbox file (default: stdout)")
         if name == "tail":
             p.add_argument("-f", "--follow", action="store_true", help="keep printing what is appended")
-            p.add_argument("-n", "--lines", type=int, default=10, metavar="N", help="lines to show (default: 10)")
+            p.add_argument("-n", "--lines", type=_line_count, default=10, metavar="N", help="lines to show (default: 10)")
         p.set_defaults(handler=run, what=name)
+
+
+def _line_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a line count (a whole number >= 0)")
+    return value
 
 
 def file_path(task: dict, name: str) -> str:

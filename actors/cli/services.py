@@ -2,8 +2,8 @@
 
 Without --broker: an embedded cluster of N agents in this process (a try-out; apps are
 kept in a state file, tasks end with the process). With --broker: a framework on that
-cluster; run it on several hosts, one leads, the others redirect to it and take over
-(same framework id, running tasks kept). See docs/services.md.
+cluster; run it on several hosts, one leads, the others forward requests to it and take
+over (same framework id, running tasks kept). See docs/services.md.
 
     mesobus services --http 127.0.0.1:8080
     curl -X POST localhost:8080/v2/apps -H 'Content-Type: application/json' \\

@@ -16,7 +16,8 @@ from actors.cli.master_client import MasterClient, MasterError, add_master, tabl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ps", help="list the cluster's tasks (like mesos-ps)", description=__doc__)
+    p = sub.add_parser("ps", help="list the cluster's tasks (like mesos-ps)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_master(p)
     p.add_argument("-a", "--all", action="store_true", help="finished tasks too")
     p.set_defaults(handler=run, what="ps")
@@ -47,7 +48,7 @@ def render(what: str, state: dict, everything: bool = False) -> str:
         return json.dumps(state, indent=2)
     hosts = {a["id"]: a["hostname"] for a in state.get("slaves", [])}
     if what == "agents":
-        rows = [[a["id"], a["hostname"], "active" if a["active"] else "unreachable",
+        rows = [[a["id"], a["hostname"], _agent_state(a),
                  f'{a["used_resources"]["cpus"]:g}/{a["resources"]["cpus"]:g}',
                  f'{a["used_resources"]["mem"]:g}/{a["resources"]["mem"]:g}'] for a in state.get("slaves", [])]
         return table(rows, ["ID", "HOST", "STATE", "CPUS", "MEM"])
@@ -57,9 +58,16 @@ def render(what: str, state: dict, everything: bool = False) -> str:
                 for f in state.get("frameworks", [])]
         return table(rows, ["ID", "NAME", "ROLES", "STATE", "TASKS", "CPUS", "MEM"])
     rows = []
-    for f in state.get("frameworks", []):
+    frameworks = state.get("frameworks", []) + (state.get("completed_frameworks", []) if everything else [])
+    for f in frameworks:
         tasks = f.get("tasks", []) + (f.get("completed_tasks", []) if everything else [])
         for t in tasks:
             rows.append([f["name"], t["id"], t["state"], hosts.get(t["slave_id"], t["slave_id"]),
                          f'{t["resources"]["cpus"]:g}', f'{t["resources"]["mem"]:g}'])
     return table(rows, ["FRAMEWORK", "TASK", "STATE", "HOST", "CPUS", "MEM"])
+
+
+def _agent_state(agent: dict) -> str:
+    if not agent.get("active"):
+        return "unreachable"
+    return "deactivated" if agent.get("deactivated") else "active"  # drained or deactivated: no offers

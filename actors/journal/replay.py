@@ -135,6 +135,7 @@ def replay(
     limit = gap[0] if gap is not None else None
     clock = VirtualClock(start=info.started_at)
     transport = RecordingTransport(clock)
+    transport.user = _own_user(index, run, address)  # it checks senders against its own principal
     context = ActorContext(clock=clock, ids=IdSource(info.id_prefix), seed=info.seed)
     actor = (factory or default_factory(info.kind))(dict(info.config), transport, context)
     result = ReplayResult(address, actor=actor)
@@ -209,3 +210,16 @@ def _compare(inp: Envelope | None, expected: list[Envelope], actual: list[Envelo
         if exp is None or act is None or not _same(exp, act):
             return Divergence(inp, i, exp, act)
     return None
+
+
+def _own_user(index: JournalIndex, run: Incarnation, address: str) -> str:
+    """The principal the actor published as in the recorded run, as the transport verified
+    it on an actor that handled one of its messages (its own timers first); "" if none."""
+    others = (other for runs in index.incarnations.values() for other in runs if other is not run)
+    for incarnation in (run, *others):
+        for msg_id, user in incarnation.users.items():
+            envelope = index.by_id.get(msg_id)
+            # its ids carry its IdSource prefix: an earlier run at this address is not it
+            if envelope is not None and envelope.sender == address and msg_id.startswith(f"{run.prefix}-") and user:
+                return user
+    return ""

@@ -113,8 +113,11 @@ fragments = _TaskFragments()
 
 
 def completed_frameworks_list(snap: Snapshot) -> list[dict]:
+    # their ended tasks are still among the master's completed tasks (as in Mesos' state)
+    done = _index(snap).done
     return [{"id": f.get("id", ""), "name": f.get("name", ""), "active": False, "connected": False,
-             "unregistered_time": f.get("removed_at", 0), "tasks": [], "completed_tasks": []}
+             "unregistered_time": f.get("removed_at", 0), "tasks": [],
+             "completed_tasks": [task_json(t) for t in done.get(f.get("id", ""), [])]}
             for f in snap.completed_frameworks]
 
 

@@ -4,6 +4,7 @@ a leading one refuses in one line, a broker that refuses the login is one line a
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -110,3 +111,17 @@ def test_an_agent_with_a_wrong_password_is_one_line_and_exit_1(cluster, tmp_path
     assert result.stderr.startswith("mesobus agent: error: the broker refused access") and \
         result.stderr.count("\n") == 1, result.stderr
     assert "not-the-password" not in result.stderr
+
+
+def test_run_gives_up_on_a_broker_it_cannot_reach_after_its_timeout() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    result = mesobus("run", "--broker", f"amqp://guest:guest@127.0.0.1:{port}/%2F", "--timeout", "2", "--", "true",
+                     timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 30
+    lines = [line for line in result.stderr.splitlines() if line.startswith("mesobus run:")]
+    assert "waiting for the broker" in lines[0] and "gave up after 2s: cannot reach the broker" in lines[-1], lines
+    assert "Traceback" not in result.stderr

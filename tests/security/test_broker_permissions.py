@@ -138,3 +138,19 @@ def test_an_agent_reaches_its_executors_and_the_master_but_no_framework(cluster_
 def test_auth_errors_are_one_line(tmp_path):
     done = auth("add-framework", "ok_name", "--password-file", str(tmp_path / "missing"))
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_auth_on_a_missing_vhost_leaves_no_user_behind():
+    name = f"msbx_{os.urandom(3).hex()}"
+    done = auth("add-master", name, "--vhost", f"no-such-vhost-{name}")
+    assert done.returncode == 1 and "no such virtual host" in done.stderr and done.stderr.count("\n") == 1
+    users = subprocess.run(["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, timeout=60).stdout
+    assert name not in {line.split("\t")[0] for line in users.splitlines()}
+
+
+def test_auth_without_an_action_and_with_a_missing_password_file_say_so_in_one_line(tmp_path):
+    done = auth()
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "mesobus auth: error: give an action: add-master, add-agent, add-framework or remove (see mesobus auth --help)"]
+    done = auth("add-agent", "ok_name", "--password-file", str(tmp_path / "missing"))
+    assert done.stderr.strip() == f"mesobus auth: error: --password-file {tmp_path / 'missing'}: No such file or directory"

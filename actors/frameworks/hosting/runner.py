@@ -151,6 +151,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
 def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: HttpServer, switch: SwitchApp,
                         agents: int, role: str, state_dir: str | None, stop: threading.Event,
                         signals: list[str]) -> int:
+    from actors.cli.common import signal_exit_code
     from actors.console import redact
 
     lock = None
@@ -170,7 +171,7 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
             lock.close()
             store.close()
             print(f"{prog}: stopped while standing by", file=sys.stderr)
-            return 0
+            return signal_exit_code(signals[0]) if signals else 0
     cluster = None
     running: Running | None = None
     try:
@@ -197,8 +198,10 @@ def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: Htt
         if lock is not None and lock.lost.is_set() and not signals:
             print(f"{prog}: lost the leader lock: stopping, another process may lead now", file=sys.stderr)
             return 1
-        print(f"{prog}: {signals[0] if signals else 'stop'}: stopping (tasks keep running)", file=sys.stderr)
-        return 0
+        # on a broker the tasks outlive this process (a successor adopts them); embedded, they end with its cluster
+        kept = "tasks keep running" if broker else "the embedded cluster and its tasks end too"
+        print(f"{prog}: {signals[0] if signals else 'stop'}: stopping ({kept})", file=sys.stderr)
+        return signal_exit_code(signals[0]) if signals else 0  # 143 / 130, as every command
     finally:
         if running is not None:
             running.handle.stop(failover=True)

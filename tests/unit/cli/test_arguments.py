@@ -136,3 +136,26 @@ def test_local_with_a_work_dir_that_is_a_file_is_a_usage_error(capsys, tmp_path)
     (tmp_path / "f").write_text("x")
     code, _, err = run_cli(capsys, "local", "--work-dir", str(tmp_path / "f"))
     assert (code, err) == (2, f"mesobus local: error: --work-dir {tmp_path / 'f'}: not a directory\n")
+
+
+def test_a_bad_master_in_the_environment_is_a_usage_error_not_a_traceback(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MESOBUS_MASTER", "ftp://m1")
+    code, _, err = run_cli(capsys, "ps")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "argument --master: 'ftp://m1': expected the master's HTTP address" in err
+
+
+def test_tail_refuses_a_negative_line_count(capsys) -> None:
+    code, _, err = run_cli(capsys, "tail", "some-task", "-n", "-3")
+    assert code == 2 and "argument -n/--lines: '-3' is not a line count" in err
+
+
+def test_a_negative_weight_is_named_as_such(capsys) -> None:
+    code, _, err = run_cli(capsys, "weights", "dev=-1")
+    assert code == 2 and "'dev=-1': expected NAME=NUMBER, the number >= 0" in err
+
+
+@pytest.mark.parametrize("command, example", [("ps", "    mesobus state "), ("weights", "    mesobus weights dev=2 web=0.5 ")])
+def test_operator_commands_keep_their_examples_one_per_line(capsys, command, example) -> None:
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0 and any(line.startswith(example) for line in out.splitlines())

@@ -52,3 +52,18 @@ def test_explain_names_the_decline_filter_that_kept_the_framework_from_an_agent(
     text = "\n".join(explain(index, scheduler.framework_id))
     assert f"agent {scheduler.declined_agent}" in text
     assert "filtered until" in text and "filter from Decline" in text and "refuse_seconds=600" in text
+
+
+def test_a_masters_operator_call_replays_as_its_own_principal_made_it(tmp_path) -> None:
+    # the master takes operator calls only from its own principal: replay must know it
+    from actors.operator.writes import master_sender
+    from messages import WeightsUpdated
+
+    path = str(tmp_path / "run.msgpack")
+    with LocalCluster(agents=1, journal=path) as cluster:
+        answer = master_sender(cluster.transport)(WeightsUpdated({"dev": 2.0}), 10).result(11)
+        assert answer.body.ok, answer.body
+    index = JournalIndex(read_journal_file(path))
+    result = replay(index, "master")
+    assert result.matched, "\n".join(result.divergence.report())
+    assert result.inputs > 0

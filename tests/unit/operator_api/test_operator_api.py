@@ -156,6 +156,9 @@ def test_teardown_removes_the_framework_and_kills_its_task(client, cluster):
     assert answer.status_code == 200
     state = wait_for(lambda: (s := client.get("/master/state").json()) and not s["frameworks"] and s)
     assert [f["id"] for f in state["completed_frameworks"]] == [handle.framework_id]
+    # its ended task stays listed under it, as in Mesos (`mesobus ps -a` shows it)
+    done = wait_for(lambda: client.get("/master/state").json()["completed_frameworks"][0]["completed_tasks"])
+    assert [(t["framework_id"], t["state"]) for t in done] == [(handle.framework_id, "TASK_KILLED")]
     handle.stop()
 
 
