@@ -48,3 +48,16 @@ def signals_set(stop: threading.Event) -> Iterator[list[str]]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def signal_exit_code(name: str) -> int:
+    """The exit code after a stop by signal `name`: 128 + its number (130 for SIGINT,
+    143 for SIGTERM), as a shell reports a process killed by it; 0 for any other stop.
+
+    >>> signal_exit_code("SIGTERM"), signal_exit_code("SIGINT"), signal_exit_code("stop")
+    (143, 130, 0)
+    """
+    try:
+        return 128 + int(signal.Signals[name])
+    except KeyError:
+        return 0

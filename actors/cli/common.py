@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, NoReturn
 from urllib.parse import urlsplit
 
 from actors.connect import set_library_log_levels
-from actors.console import fail, redact, signals_set  # noqa: F401  (the CLI's helpers too)
+from actors.console import fail, redact, signal_exit_code, signals_set  # noqa: F401  (the CLI's helpers too)
 from messages import Resources, ResourceError
 
 BROKER_ENV = "MESOBUS_BROKER"
@@ -213,19 +213,6 @@ def wait_for_signal(stop: threading.Event | None = None, tick: Callable[[], None
             if tick is not None:
                 tick()
     return got[0] if got else "stop"
-
-
-def signal_exit_code(name: str) -> int:
-    """The exit code after a stop by signal `name`: 128 + its number (130 for SIGINT,
-    143 for SIGTERM), as a shell reports a process killed by it; 0 for any other stop.
-
-    >>> signal_exit_code("SIGTERM"), signal_exit_code("SIGINT"), signal_exit_code("stop")
-    (143, 130, 0)
-    """
-    try:
-        return 128 + int(signal.Signals[name])
-    except KeyError:
-        return 0
 
 
 @contextmanager

@@ -237,7 +237,7 @@ class MasterTrust:
         return None
 
 
-def _output_problem(master: "Master", msg: TaskOutput, aid: str) -> str | None:
+def _output_problem(master: Checked, msg: TaskOutput, aid: str) -> str | None:
     """A task's output is relayed only from the agent and executor the task is on
     (actors/master/output_relay.py); the task may have ended (the rest of its output follows)."""
     if master.agents.get(aid) is None:  # (then no principal is bound to the id)

@@ -151,8 +151,7 @@ def host_framework(spec: Hosted, *, prog: str, broker: str | None, http: str, ag
 def _lead_when_possible(spec: Hosted, prog: str, broker: str | None, server: HttpServer, switch: SwitchApp,
                         agents: int, role: str, state_dir: str | None, stop: threading.Event,
                         signals: list[str]) -> int:
-    from actors.cli.common import signal_exit_code
-    from actors.console import redact
+    from actors.console import redact, signal_exit_code
 
     lock = None
     store: StateStore | None = None
