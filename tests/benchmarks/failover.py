@@ -41,6 +41,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file's directory comes first on sys.path, and its neighbour
+# http.py would hide the standard library's `http` package from everything imported.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -224,9 +229,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         cluster = ProcessCluster(url, work, ping_interval=15.0, max_missed_pings=5, allocation_interval=1.0)
         try:
-            leader = cluster.start_master("--no-journal", name="master")
+            # Both serve HTTP (as a real master does), each on a port of its own.
+            http = ("--http", "127.0.0.1:0")
+            leader = cluster.start_master("--no-journal", *http, name="master")
             cluster.wait_log(leader, "mesobus master: leading", 60)
-            standby = cluster.start_master("--no-journal", name="master-2")
+            standby = cluster.start_master("--no-journal", *http, name="master-2")
             cluster.wait_log(standby, "standing by", 60)
             events = [work / f"agents-{p}.txt" for p in range(args.agent_processes)]
             per = -(-args.agents // args.agent_processes)
