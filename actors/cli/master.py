@@ -138,6 +138,7 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
 
     from actors.connect import connect_transport, registry_log
     from actors.master import start_master
+    from actors.master.snapshot import SnapshotPublisher
     from actors.registry import Registry, RegistryError
 
     # The leader's actors consume on the connection that holds the lock (rabbitmq/leader.py).
@@ -153,10 +154,13 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
             lock.epoch = registry.epoch
         journal = start_journal(setting_from(args), transport)
         deposed = lock.lost.is_set if lock is not None else None
+        # The HTTP API gets the publisher now: asked from the actor, the question would
+        # wait behind every agent's re-registration.
+        snapshots = SnapshotPublisher()
         master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed,
-                                                 acls=args.loaded_acls)
+                                                 acls=args.loaded_acls, snapshots=snapshots)
         print(f"mesobus master: ACLs: {args.loaded_acls.describe()}", file=sys.stderr)
-        http.lead(master_ref, transport, config.address, allocator_ref)
+        http.lead(master_ref, transport, config.address, allocator_ref, snapshots)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)

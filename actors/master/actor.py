@@ -102,6 +102,7 @@ class Master(SenderChecks, Actor):
         deposed: Callable[[], bool] | None = None,
         *,
         acls: ACLs | None = None,
+        snapshots: SnapshotPublisher | None = None,
     ) -> None:
         self.config = config or MasterConfig()
         super().__init__(self.config.address, transport, context)
@@ -141,7 +142,10 @@ class Master(SenderChecks, Actor):
         self.readmit.connect(frameworks=frameworks, tasks=tasks, agents=agents, updates=updates, offers=offers)
         self.operator = OperatorCalls(self)
         self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
-        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views))
+        # Given by the caller when it must serve it before this actor's first message is
+        # handled (a new leader's HTTP API, without queueing behind the agents' burst).
+        self.snapshots = snapshots if snapshots is not None else SnapshotPublisher()
+        self.snapshots.build = lambda version: build_snapshot(self, version, self._views)
         self.trust = MasterTrust(self, acls)  # who may speak for which framework or agent, and do what
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----

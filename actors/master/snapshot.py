@@ -208,8 +208,9 @@ class SnapshotPublisher:
     without one (the actor not started yet, or a unit test), `latest()` builds in place.
     """
 
-    def __init__(self, build: Callable[[int], Snapshot], interval: float = 1.0, budget: float = 0.02) -> None:
-        self.build = build
+    def __init__(self, build: Callable[[int], Snapshot] | None = None, interval: float = 1.0,
+                 budget: float = 0.02) -> None:
+        self.build = build  # set by the master that owns it (it may be made before the master)
         self.interval = interval
         # The share of the process' time that building and rendering pictures may take: a
         # picture that cost 40 ms (built here, rendered by readers, see `charge`) is not
