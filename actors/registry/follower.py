@@ -29,9 +29,10 @@ SWAP_EVERY = 1000  # records
 
 
 class RegistryFollower:
-    """Reads the log's new records every `interval` seconds on its own thread."""
+    """Reads the log's new records every `interval` seconds on its own thread (each
+    read is a short connection of its own: a few a minute, not a standing consumer)."""
 
-    def __init__(self, open_log: Callable[[], RegistryLog], *, interval: float = 5.0) -> None:
+    def __init__(self, open_log: Callable[[], RegistryLog], *, interval: float = 10.0) -> None:
         self.open_log = open_log
         self.interval = interval
         self._folded: Folded | None = None  # None until a first read went through
