@@ -63,6 +63,9 @@ class RegistryFollower:
             except RegistryError as err:  # an outage: the election reads whatever is missing
                 log.info("registry follower: %s; trying again in %gs", err, self.interval)
                 registry_log = None
+            except Exception as err:  # noqa: BLE001  a shortcut only: the election reads the rest
+                log.warning("registry follower: %s: %s; trying again in %gs", type(err).__name__, err, self.interval)
+                registry_log = None
             self._stop.wait(self.interval)
 
     def _catch_up(self, registry_log: RegistryLog) -> None:

@@ -52,7 +52,7 @@ class Registry:
     def elect(cls, log_: RegistryLog, holder: str, nonce: str, known: "Folded | None" = None) -> "Registry":
         """Append this leader's `Elected` record, read the log up to it: the state it
         starts from, and its epoch (the record's offset + 1). `known`: what a standby
-        already folded (`Registry.follow`), so that only the records after it are read."""
+        already folded (`RegistryFollower`), so that only the records after it are read."""
         log_.append(Elected(holder, nonce))
         folded = copy.deepcopy(known) if known is not None else Folded()
         until = lambda r: isinstance(r, Elected) and r.nonce == nonce  # noqa: E731
@@ -111,7 +111,7 @@ def fold(records: Iterable[tuple[int, object]], nonce: str = "", folded: Folded 
     folded = folded if folded is not None else Folded()
     mine = 0
     for offset, record in records:
-        if offset < folded.next_offset:
+        if 0 <= offset < folded.next_offset:
             continue  # read already (a stream may hand back the start of its chunk)
         mine = folded.add(offset, record, nonce) or mine
     return folded.state, mine
