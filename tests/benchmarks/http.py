@@ -280,6 +280,8 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=10.0, help="seconds of load before the first window (default: 10)")
     p.add_argument("--skip-cluster", action="store_true")
     args = p.parse_args()
+    if args.pairs < 1 or args.window <= 0 or args.warmup < 0:
+        p.error("--pairs must be at least 1, --window above 0 and --warmup not negative")
     result: dict[str, Any] = {}
     latency = state_latency(args.agents, args.tasks, args.requests)
     result.update({f"state_{k}": v for k, v in latency.items()})
