@@ -51,10 +51,10 @@ def leader_lock(url: str, holder: str) -> "LeaderLock | None":
     return LeaderLock(parse_url(url), holder)
 
 
-def registry_log(url: str, transport: Transport) -> "RegistryLog":
+def registry_log(url: str, transport: Transport | None) -> "RegistryLog":
     """Where the master's registry is kept on the broker at `url`: the stream
-    `mesobus.registry` written through `transport` (the leader's); in memory for
-    `memory://` (nothing outlives the process there)."""
+    `mesobus.registry` written through `transport` (the leader's; None: for reading
+    only); in memory for `memory://` (nothing outlives the process there)."""
     from actors.registry import MemoryRegistryLog
 
     if _scheme(url) == "memory":

@@ -60,10 +60,11 @@ class LeaderAddress:
                 log.warning("mesobus: cannot announce the HTTP address %s: %s", address, err)
 
     def keep_announcing(self, address: str) -> None:
-        """Announce now and every ANNOUNCE_SECONDS on a daemon thread, until close()."""
-        self.announce(address)
+        """Announce at once and every ANNOUNCE_SECONDS on a daemon thread, until close().
+        Returns at once: a new leader does not wait for a connection of its own here."""
 
         def loop() -> None:
+            self.announce(address)
             while not self._stop.wait(ANNOUNCE_SECONDS):
                 self.announce(address)
 

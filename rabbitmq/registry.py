@@ -46,9 +46,10 @@ def declare_stream(config: BrokerConfig) -> None:
 
 
 class StreamRegistryLog(RegistryLog):
-    """`RegistryLog` on the stream; `transport` is the leader's (see the module docstring)."""
+    """`RegistryLog` on the stream; `transport` is the leader's (see the module docstring),
+    None for a reader (a standby following the registry)."""
 
-    def __init__(self, config: BrokerConfig, transport: Transport, *, confirm_timeout: float = 10.0,
+    def __init__(self, config: BrokerConfig, transport: Transport | None, *, confirm_timeout: float = 10.0,
                  read_timeout: float = 30.0) -> None:
         self.config = config
         self.transport = transport
@@ -60,6 +61,8 @@ class StreamRegistryLog(RegistryLog):
             raise RegistryError(f"cannot declare the registry stream {STREAM}: {describe(err)}") from err
 
     def append(self, record: object) -> None:
+        if self.transport is None:
+            raise RegistryError("this registry log was opened for reading only")
         envelope = Envelope(id=uuid.uuid4().hex, sender="master", target=REGISTRY, body=record,
                             sent_at=time.time())
         try:
@@ -68,9 +71,9 @@ class StreamRegistryLog(RegistryLog):
         except TransportError as err:
             raise RegistryError(f"the registry stream did not confirm a {type(record).__name__}: {err}") from err
 
-    def read(self, until: Callable[[object], bool] | None = None) -> Iterator[tuple[int, object]]:
-        """Without `until`, ends once nothing new arrived for a second; with it, waits
-        up to `read_timeout` for that record."""
+    def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
+        """From the stream's offset `start` on. Without `until`, ends once nothing new
+        arrived for a second; with it, waits up to `read_timeout` for that record."""
         try:
             connection = pika.BlockingConnection(connection_parameters(self.config))
         except (pika.exceptions.AMQPError, OSError) as err:
@@ -81,7 +84,8 @@ class StreamRegistryLog(RegistryLog):
             channel.basic_qos(prefetch_count=1000)
             unacked = 0
             for method, props, body in channel.consume(
-                STREAM, inactivity_timeout=1.0 if until is None else 0.2, arguments={_OFFSET_HEADER: "first"},
+                STREAM, inactivity_timeout=1.0 if until is None else 0.2,
+                arguments={_OFFSET_HEADER: start if start > 0 else "first"},
             ):
                 if method is None:
                     if until is None:
@@ -95,6 +99,8 @@ class StreamRegistryLog(RegistryLog):
                     channel.basic_ack(method.delivery_tag, multiple=True)
                     unacked = 0
                 offset = int((props.headers or {}).get(_OFFSET_HEADER, -1))
+                if offset < start:
+                    continue  # the stream starts at the chunk that holds `start`
                 try:
                     record = record_of(body)
                 except MessageError as err:

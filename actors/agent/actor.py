@@ -230,8 +230,12 @@ class Agent(SenderChecks, TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupC
         else:
             message = RegisterAgent(self.agent_info, VERSION)
         self.send(self.config.master, message)
-        backoff = min(self.config.registration_backoff * 2**attempt, self.config.registration_backoff_max)
-        delay = backoff * (0.5 + self.random.random() / 2)  # jitter: agents restarted together spread out
+        # The request waits in the master's queue until a master takes it, so a retry is
+        # for a lost request, not a busy master: the first comes after 1-2 factors (a new
+        # leader answers 1,000 agents in about a second), then doubling to the cap,
+        # jittered to 50-100 % so that agents called together spread out.
+        ceiling = min(self.config.registration_backoff * 2 ** (attempt + 1), self.config.registration_backoff_max)
+        delay = ceiling * (0.5 + self.random.random() / 2)
         self._registration_timer = self.delay(delay, RetryAgentRegistration(attempt + 1))
 
     @on(RetryAgentRegistration)
@@ -278,12 +282,16 @@ class Agent(SenderChecks, TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupC
 
     @on(PingAgent)
     def _on_ping(self, msg: PingAgent) -> None:
-        self.reply(PongAgent(self.agent_id))
-        if not self.registered or self.envelope is None or self.envelope.sender != self.config.master:
-            return  # only the master's pings say anything about the master (executors ask too)
-        if not msg.connected:
+        from_master = self.envelope is not None and self.envelope.sender == self.config.master
+        if from_master and not msg.connected and self.registered:
+            # The master does not count this agent (a new leader's call to all agents, or
+            # it forgot it): the re-registration is the answer. A pong would only be
+            # counted and dropped by that master, a message per agent in its busiest moment.
             self._lost_master("the master does not count this agent as connected")
             return
+        self.reply(PongAgent(self.agent_id))
+        if not self.registered or not from_master:
+            return  # only the master's pings say anything about the master (executors ask too)
         self._expect_ping()
 
     def _expect_ping(self) -> None:

@@ -101,14 +101,17 @@ class OperatorHttp:
 
         return LeaderAddress(parse_url(self.broker))
 
-    def lead(self, master_ref: Any, transport: Any, master_address: str = MASTER, allocator_ref: Any = None) -> None:
-        """This process leads now: serve its master's snapshot and take operator writes."""
+    def lead(self, master_ref: Any, transport: Any, master_address: str = MASTER, allocator_ref: Any = None,
+             publisher: Any = None) -> None:
+        """This process leads now: serve its master's snapshot and take operator writes.
+        `publisher`: the master's SnapshotPublisher if the caller has it (else asked from
+        the actor, behind whatever its mailbox holds)."""
         if self.source is None:
             return
         from actors.operator.files import SandboxReader
         from actors.operator.writes import master_sender
 
-        publisher = master_ref.proxy().snapshots.get()
+        publisher = publisher if publisher is not None else master_ref.proxy().snapshots.get()
         self.source.lead(publisher, master_sender(transport, master_address))
         self.source.files = SandboxReader(transport)
         if allocator_ref is not None:

@@ -26,6 +26,7 @@ from actors.runtime import TransportError
 
 if TYPE_CHECKING:
     from actors.master import MasterConfig
+    from actors.registry import Folded, RegistryFollower
     from rabbitmq.leader import LeaderLock
 
 
@@ -97,18 +98,24 @@ def run(args: argparse.Namespace) -> int:
             return fail("mesobus master", str(err), 2)
         refused: list[str] = []
 
+        followers: list["RegistryFollower"] = []
+
         def standing_by(why: str) -> None:
             if refused_access(why):  # not an outage: waiting would never end
                 refused.append(why)
                 stop.set()
             else:
                 _standing_by(why)
+                if not followers:  # it waits: keep a copy of the registry, read the tail once elected
+                    followers.append(_follow_registry(args.broker))
 
         try:
             leads = lock is None or lock.acquire(stop, on_standby=standing_by)
         except TransportError as err:  # the broker refused this user: one line, exit 1
             lock.close()
             return fail("mesobus master", broker_error_line(err), 1)
+        finally:
+            known = followers[0].stop() if followers else None
         if not leads:
             lock.close()
             if refused:
@@ -116,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             print("mesobus master: stopped while standing by", file=sys.stderr)
             return signal_exit_code(signals[0]) if signals else 0
         try:
-            return _lead(args, config, stop, signals, lock, holder, http)
+            return _lead(args, config, stop, signals, lock, holder, http, known)
         finally:
             if lock is not None:
                 lock.close()
@@ -126,12 +133,21 @@ def _standing_by(why: str) -> None:
     print(f"mesobus master: standing by: {why}; will lead once the leader lock is free", file=sys.stderr)
 
 
+def _follow_registry(url: str) -> "RegistryFollower":
+    from actors.connect import registry_log
+    from actors.registry import RegistryFollower
+
+    return RegistryFollower(lambda: registry_log(url, None)).start()  # reads only: no transport
+
+
 def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Event,
-          signals: list[str], lock: "LeaderLock | None", holder: str, http: OperatorHttp) -> int:
+          signals: list[str], lock: "LeaderLock | None", holder: str, http: OperatorHttp,
+          known: "Folded | None" = None) -> int:
     import uuid
 
     from actors.connect import connect_transport, registry_log
     from actors.master import start_master
+    from actors.master.snapshot import SnapshotPublisher
     from actors.registry import Registry, RegistryError
 
     # The leader's actors consume on the connection that holds the lock (rabbitmq/leader.py).
@@ -139,7 +155,7 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
     journal = None
     try:
         try:  # the registry first: the epoch and what operators set, before any message
-            registry = Registry.elect(registry_log(args.broker, transport), holder, uuid.uuid4().hex)
+            registry = Registry.elect(registry_log(args.broker, transport), holder, uuid.uuid4().hex, known)
         except RegistryError as err:
             return fail("mesobus master", f"cannot read the registry: {err}", 1)
         config = dataclasses.replace(config, epoch=registry.epoch)
@@ -147,10 +163,13 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
             lock.epoch = registry.epoch
         journal = start_journal(setting_from(args), transport)
         deposed = lock.lost.is_set if lock is not None else None
+        # The HTTP API gets the publisher now: asked from the actor, the question would
+        # wait behind every agent's re-registration.
+        snapshots = SnapshotPublisher()
         master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed,
-                                                 acls=args.loaded_acls)
+                                                 acls=args.loaded_acls, snapshots=snapshots)
         print(f"mesobus master: ACLs: {args.loaded_acls.describe()}", file=sys.stderr)
-        http.lead(master_ref, transport, config.address, allocator_ref)
+        http.lead(master_ref, transport, config.address, allocator_ref, snapshots)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
               "Ctrl-C to stop", file=sys.stderr)

@@ -113,6 +113,7 @@ class Master(OutputRelay, SenderChecks, Actor):  # OutputRelay: task output acro
         deposed: Callable[[], bool] | None = None,
         *,
         acls: ACLs | None = None,
+        snapshots: SnapshotPublisher | None = None,
     ) -> None:
         self.config = config or MasterConfig()
         super().__init__(self.config.address, transport, context)
@@ -157,8 +158,11 @@ class Master(OutputRelay, SenderChecks, Actor):  # OutputRelay: task output acro
         self.reservations.connect(agents=agents, offers=offers, tasks=tasks)
         self.operator = OperatorCalls(self)
         self._views: dict = {}  # the snapshot's task views, reused while a task is unchanged
-        self.snapshots = SnapshotPublisher(lambda version: build_snapshot(self, version, self._views),
-                                           feed=self.tasks.feed)
+        # Given by the caller when it must serve it before this actor's first message is
+        # handled (a new leader's HTTP API, without queueing behind the agents' burst).
+        self.snapshots = snapshots if snapshots is not None else SnapshotPublisher()
+        self.snapshots.build = lambda version: build_snapshot(self, version, self._views)
+        self.snapshots.feed = self.tasks.feed
 
     # --- the journal (design.md §6): rebuilt for replay from its ActorStarted record -----
 

@@ -13,6 +13,7 @@ import pykka
 
 if TYPE_CHECKING:
     from actors.master.acls import ACLs
+    from actors.master.snapshot import SnapshotPublisher
 
 from actors.master.actor import Master
 from actors.master.config import MasterConfig
@@ -29,11 +30,13 @@ def start_master(
     registry: Registry | None = None,
     deposed: Callable[[], bool] | None = None,
     acls: "ACLs | None" = None,
+    snapshots: "SnapshotPublisher | None" = None,
 ) -> tuple[pykka.ActorRef, pykka.ActorRef]:
     """Start the allocator (address `config.allocator_address`) and then the master
     (`config.address`) on `transport`; returns (master_ref, allocator_ref). The master
     starts from `registry` (default: an empty one in memory); once `deposed()` says
-    it lost the leader lock, it handles nothing more.
+    it lost the leader lock, it handles nothing more. `snapshots`: the publisher the
+    master fills for the HTTP API (default: its own, `master.proxy().snapshots`).
     The allocator starts first so that the master's first messages find it listening."""
     from actors.allocator.actor import AllocatorActor
 
@@ -51,7 +54,7 @@ def start_master(
         epoch=config.epoch,
     )
     try:
-        master = Master.start(transport, config, context, registry, deposed, acls=acls)
+        master = Master.start(transport, config, context, registry, deposed, acls=acls, snapshots=snapshots)
     except Exception:
         allocator.stop()
         raise

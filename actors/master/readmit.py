@@ -105,6 +105,15 @@ class Readmission(Component):
     ) -> None:
         aid = info.agent_id
         record = self.agents.get(aid)
+        if record is not None and record.reachable and self._unchanged(record, info, version, tasks, executors):
+            # A retry whose answer crossed it (or was lost): as Mesos, answer again and
+            # keep everything (offers, the allocator's view): cheap in a busy second.
+            self.agents.start_pinging(record)
+            record.reregistered_at = self.io.now()
+            answer = AgentRegistered if registered else AgentReregistered
+            self.io.reply(answer(aid, self.config.ping_interval, self.config.max_missed_pings))
+            self.metrics["master/slave_reregistrations_unchanged"] += 1
+            return
         if record is not None and record.reachable:
             # It thought it lost us: start it over in the allocator from its report.
             self.offers.rescind_on_agent(aid)
@@ -146,6 +155,20 @@ class Readmission(Component):
         self.io.reply(answer(aid, self.config.ping_interval, self.config.max_missed_pings))
         self.metrics["master/slave_registrations" if registered else "master/slave_reregistrations"] += 1
         log.info("master: agent %s (%s) re-admitted with %d task(s)", aid, info.hostname, len(reported))
+
+    def _unchanged(
+        self, record: AgentRecord, info: AgentInfo, version: str, tasks: tuple[Task, ...],
+        executors: tuple[ExecutorInfo, ...],
+    ) -> bool:
+        """The agent reports what this master already has for it: the same info, its
+        live tasks in the same states, the same executors (anything else: re-admit)."""
+        if record.info != info or record.version != version or record.lost_tasks:
+            return False
+        live = {t.key: t.state for t in self.tasks.on_agent(record.id)}
+        running = {(t.framework_id, t.task_id): t.state for t in tasks if not t.state.is_terminal}
+        if live != running or len(running) != sum(1 for t in tasks if not t.state.is_terminal):
+            return False
+        return {(e.framework_id, e.executor_id) for e in executors} == set(record.executors)
 
     def _forget_missing(self, record: AgentRecord, reported: dict) -> None:
         for task in self.tasks.on_agent(record.id):

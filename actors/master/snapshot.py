@@ -212,10 +212,10 @@ class SnapshotPublisher:
     without one (the actor not started yet, or a unit test), `latest()` builds in place.
     """
 
-    def __init__(self, build: Callable[[int], Snapshot], interval: float = 1.0, budget: float = 0.02,
-                 feed: "TaskFeed | None" = None) -> None:
-        self.build = build
-        self.feed = feed  # every task change between pictures, for SUBSCRIBE streams
+    def __init__(self, build: Callable[[int], Snapshot] | None = None, interval: float = 1.0,
+                 budget: float = 0.02, feed: "TaskFeed | None" = None) -> None:
+        self.build = build  # set by the master that owns it (it may be made before the master)
+        self.feed = feed  # every task change between pictures, for SUBSCRIBE streams (set by the master too)
         self.interval = interval
         # The share of the process' time that building and rendering pictures may take: a
         # picture that cost 40 ms (built here, rendered by readers, see `charge`) is not

@@ -8,8 +8,12 @@ registrar). See docs/master.md "The registry".
     registry.state.weights              # {"web": 2.0}
 """
 
+from actors.registry.follower import RegistryFollower
 from actors.registry.log import FileRegistryLog, MemoryRegistryLog, RegistryError, RegistryLog
-from actors.registry.registry import Registry
+from actors.registry.registry import Folded, Registry
 from actors.registry.state import RegistryState
 
-__all__ = ["FileRegistryLog", "MemoryRegistryLog", "Registry", "RegistryError", "RegistryLog", "RegistryState"]
+__all__ = [
+    "FileRegistryLog", "Folded", "MemoryRegistryLog", "Registry", "RegistryError", "RegistryFollower", "RegistryLog",
+    "RegistryState",
+]

@@ -35,9 +35,9 @@ class RegistryLog(ABC):
         Raises RegistryError otherwise."""
 
     @abstractmethod
-    def read(self, until: Callable[[object], bool] | None = None) -> Iterator[tuple[int, object]]:
-        """(offset, record) pairs, oldest first, up to the end (or up to and including
-        the first record `until` accepts). Offsets only grow."""
+    def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
+        """(offset, record) pairs from offset `start` on, oldest first, up to the end (or
+        up to and including the first record `until` accepts). Offsets only grow."""
 
     def close(self) -> None:
         pass
@@ -63,10 +63,10 @@ class MemoryRegistryLog(RegistryLog):
         with self._lock:
             self.records.append(record)
 
-    def read(self, until: Callable[[object], bool] | None = None) -> Iterator[tuple[int, object]]:
+    def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
         with self._lock:
             records = list(self.records)
-        for offset, record in enumerate(records):
+        for offset, record in enumerate(records[start:], start):
             yield offset, record
             if until is not None and until(record):
                 return
@@ -115,10 +115,10 @@ class FileRegistryLog(RegistryLog):
                 raise RegistryError(f"cannot write the registry file {self.path}: {err}") from err
             self._count += 1
 
-    def read(self, until: Callable[[object], bool] | None = None) -> Iterator[tuple[int, object]]:
+    def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
         with self._lock:
             frames = list(self._frames())
-        for offset, body, _end in frames:
+        for offset, body, _end in frames[start:]:
             try:
                 record = record_of(body)
             except MessageError as err:

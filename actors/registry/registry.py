@@ -20,8 +20,10 @@ epochs grow with the log by construction, whatever the hosts' clocks say.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from actors.registry.log import RegistryError, RegistryLog
@@ -47,11 +49,14 @@ class Registry:
         return cls(log_, state, epoch)
 
     @classmethod
-    def elect(cls, log_: RegistryLog, holder: str, nonce: str) -> "Registry":
+    def elect(cls, log_: RegistryLog, holder: str, nonce: str, known: "Folded | None" = None) -> "Registry":
         """Append this leader's `Elected` record, read the log up to it: the state it
-        starts from, and its epoch (the record's offset + 1)."""
+        starts from, and its epoch (the record's offset + 1). `known`: what a standby
+        already folded (`RegistryFollower`), so that only the records after it are read."""
         log_.append(Elected(holder, nonce))
-        state, epoch = fold(log_.read(until=lambda r: isinstance(r, Elected) and r.nonce == nonce), nonce)
+        folded = copy.deepcopy(known) if known is not None else Folded()
+        until = lambda r: isinstance(r, Elected) and r.nonce == nonce  # noqa: E731
+        state, epoch = fold(log_.read(until=until, start=folded.next_offset), nonce, folded)
         if not epoch:
             raise RegistryError(f"the registry did not give back the election record of {holder}")
         registry = cls(log_, state, epoch)
@@ -76,22 +81,38 @@ class Registry:
         self.written = 0
 
 
-def fold(records: Iterable[tuple[int, object]], nonce: str = "") -> tuple[RegistryState, int]:
-    """The state after `records` (skipping stale writers), and the epoch of the
-    `Elected` record with `nonce` (0 if not seen)."""
-    state = RegistryState()
-    current, mine = 0, 0
-    for offset, record in records:
+@dataclass
+class Folded:
+    """The registry's state after its records up to `next_offset`: what a standby keeps
+    while it waits, so that, elected, it reads only the log's tail."""
+
+    state: RegistryState = field(default_factory=RegistryState)
+    current: int = 0  # the epoch of the newest `Elected` record folded: older writers are stale
+    next_offset: int = 0  # the offset of the next record to read
+
+    def add(self, offset: int, record: object, nonce: str = "") -> int:
+        """Fold one record in; returns its epoch if it is the `Elected` record with `nonce`."""
+        self.next_offset = max(self.next_offset, offset + 1)
         if isinstance(record, Elected):
-            current = offset + 1
-            if nonce and record.nonce == nonce:
-                mine = current
-            continue
-        if getattr(record, "epoch", 0) < current:
+            self.current = offset + 1
+            return self.current if nonce and record.nonce == nonce else 0
+        if getattr(record, "epoch", 0) < self.current:
             log.info("registry: skipping %s of a deposed leader (epoch %d < %d)",
-                     type(record).__name__, record.epoch, current)  # type: ignore[attr-defined]
-            continue
+                     type(record).__name__, record.epoch, self.current)  # type: ignore[attr-defined]
+            return 0
         if isinstance(record, RegistrySnapshot):
-            state = RegistryState()
-        state.apply(record)
-    return state, mine
+            self.state = RegistryState()
+        self.state.apply(record)
+        return 0
+
+
+def fold(records: Iterable[tuple[int, object]], nonce: str = "", folded: Folded | None = None) -> tuple[RegistryState, int]:
+    """The state after `records` (skipping stale writers), and the epoch of the
+    `Elected` record with `nonce` (0 if not seen); `folded` goes on from what it holds."""
+    folded = folded if folded is not None else Folded()
+    mine = 0
+    for offset, record in records:
+        if 0 <= offset < folded.next_offset:
+            continue  # read already (a stream may hand back the start of its chunk)
+        mine = folded.add(offset, record, nonce) or mine
+    return folded.state, mine

@@ -19,6 +19,8 @@ SIGKILLed. Measured from the kill (time.time() in every process, one host):
 - baseline_broadcast_s, measured in the same run just before the kill, without a
   master: one broadcast to every agent and all their answers back (the floor of
   all_agents_s on this machine right now);
+- duplicate_answers: answers beyond one per agent (re-registrations retried before the
+  new leader answered);
 - tasks_lost: tasks that ended (or were reported lost/unreachable/gone) after the kill;
   the framework reconciles with the new leader, so every task still running is
   confirmed (tasks_confirmed_running).
@@ -40,6 +42,11 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+# Run as a script, this file's directory comes first on sys.path, and its neighbour
+# http.py would hide the standard library's `http` package from everything imported.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -224,9 +231,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         cluster = ProcessCluster(url, work, ping_interval=15.0, max_missed_pings=5, allocation_interval=1.0)
         try:
-            leader = cluster.start_master("--no-journal", name="master")
+            # Both serve HTTP (as a real master does), each on a port of its own.
+            http = ("--http", "127.0.0.1:0")
+            leader = cluster.start_master("--no-journal", *http, name="master")
             cluster.wait_log(leader, "mesobus master: leading", 60)
-            standby = cluster.start_master("--no-journal", name="master-2")
+            standby = cluster.start_master("--no-journal", *http, name="master-2")
             cluster.wait_log(standby, "standing by", 60)
             events = [work / f"agents-{p}.txt" for p in range(args.agent_processes)]
             per = -(-args.agents // args.agent_processes)
@@ -279,13 +288,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             lead_s = time.time() - killed
             new_epoch = epoch_of(standby.tail(100_000))
 
-            def answered() -> dict[str, float]:
-                first: dict[str, float] = {}
+            def answers() -> list[tuple[str, float]]:
+                out = []
                 for path in events:
                     for line in read_lines(path):
                         host, epoch, t = line.split()
-                        if int(epoch) == new_epoch and host not in first:
-                            first[host] = float(t)
+                        if int(epoch) == new_epoch:
+                            out.append((host, float(t)))
+                return out
+
+            def answered() -> dict[str, float]:
+                first: dict[str, float] = {}
+                for host, t in answers():
+                    first.setdefault(host, t)
                 return first
 
             back = wait(lambda: (a := answered()) and len(a) >= args.agents and a, 120,
@@ -295,6 +310,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "offers from the new leader", cluster)
             offers_s = offered[0]["t"] - killed
             time.sleep(args.settle)
+            # More answers than agents: registrations retried before the new leader answered
+            # (each one work for it in its busiest second).
+            duplicate_answers = len(answers()) - len(answered())
             after = [e for e in fw() if e["event"] == "status" and e["t"] > killed]
             lost = {e["task_id"] for e in after if e["state"] != "TASK_RUNNING"}
             confirmed = {e["task_id"] for e in after if e["state"] == "TASK_RUNNING"} - lost
@@ -312,6 +330,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "goal_all_agents_s": GOAL_ALL_AGENTS_S,
                 "first_agent_s": round(min(back.values()) - killed, 3),
                 "baseline_broadcast_s": round(baseline_s, 3),
+                "duplicate_answers": duplicate_answers,
+                "load_average": round(os.getloadavg()[0], 1),  # the host is shared: how busy it was
             }
         finally:
             cluster.stop()

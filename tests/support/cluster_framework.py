@@ -76,6 +76,7 @@ def _framework_class():
         ) -> None:
             super().__init__()
             self.ids = [f"task-{n}" for n in range(tasks)]
+            self.wanted = set(self.ids)  # membership per status update: not a scan of the list
             self.command, self.cpus, self.mem = command, cpus, mem
             self.per_agent, self.per_offer = per_agent, per_offer
             self.resume = resume
@@ -131,7 +132,7 @@ def _framework_class():
                 source=status.source.value, uuid=bool(status.uuid), agent_id=status.agent_id,
                 message=status.message[:200],
             )
-            if status.state.is_terminal and status.task_id not in self.final and status.task_id in self.ids:
+            if status.state.is_terminal and status.task_id not in self.final and status.task_id in self.wanted:
                 self.final[status.task_id] = status.state.value
                 self.last_terminal = now
                 if len(self.final) == len(self.ids):

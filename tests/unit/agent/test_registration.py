@@ -38,7 +38,7 @@ def test_unanswered_registration_is_retried_with_growing_backoff(transport, cloc
                 sent_at.append(clock.now())
         gaps = [b - a for a, b in zip(sent_at, sent_at[1:])]
         assert len(gaps) >= 4
-        assert gaps[0] <= 1.0  # 1 s backoff (jittered down to half)
+        assert 1.0 <= gaps[0] <= 2.0  # twice the 1 s factor, jittered down to half: not before a busy master answers
         assert gaps[-1] > gaps[0]  # doubling
         assert all(g <= 60 for g in gaps)
     finally:
@@ -112,7 +112,7 @@ def test_ping_timeout_uses_the_masters_interval(transport, clock, tmp_path):
 
 def test_ping_saying_not_connected_makes_the_agent_reregister(cluster):
     cluster.say(PingAgent(connected=False))
-    assert len(cluster.master.bodies(PongAgent)) == 1
+    assert cluster.master.bodies(PongAgent) == []  # the re-registration is the answer
     (again,) = cluster.master.bodies(ReregisterAgent)
     assert again.agent.agent_id == cluster.agent.agent_id
 

@@ -105,11 +105,11 @@ def stop(c: Cluster) -> None:
 def working_day(transport, clock, tmp_path, journal, executor):
     launcher = FakeLauncher()
     c = Cluster(transport, tmp_path / "work", launcher, master={"answer": False, "auto_ack": True})
-    for seconds in (1, 2):  # unanswered: the agent retries with jittered backoff
+    for seconds in (1, 2, 4, 8):  # unanswered: the agent retries with jittered backoff
         clock.advance(seconds)
         transport.settle()
     c.master.answer = True
-    clock.advance(4)
+    clock.advance(16)  # the next retry (8-16 s after the last) is answered
     transport.settle()
     c.say(PingAgent())
     c.say(run(command_task("t1")))

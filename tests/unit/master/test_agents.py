@@ -11,6 +11,7 @@ from messages import (
     AgentReregistered,
     AllocationEntry,
     CommandInfo,
+    ExecutorInfo,
     FrameworkActivated,
     FrameworkAdded,
     FrameworkInfo,
@@ -275,3 +276,24 @@ def test_task_launched_just_before_a_retried_reregistration_is_kept(cluster):
     assert cluster.allocator_got(AgentAdded)[-1].used == (
         AllocationEntry("f1", "a1", "*", Resources.parse("cpus:1;mem:128")),
     )
+
+
+def test_a_retried_reregistration_that_changes_nothing_is_answered_and_keeps_offers_and_allocation(cluster):
+    fw = cluster.framework("f1")
+    agent = cluster.agent("a1", "cpus:4;mem:4096")
+    launch(cluster, fw, agent, resources="cpus:1;mem:128")
+    left = cluster.offer(fw.id, agent.id, "cpus:3;mem:3968")
+    staging = reported("t1", state=TaskState.TASK_STAGING)
+    command = (ExecutorInfo("mesobus-command", CommandInfo("mesobus-executor"), "f1"),)
+    for _ in range(2):  # e.g. a new leader's call, then the agent's retry that crossed the answer
+        agent.send(ReregisterAgent(agent.info, tasks=(staging,), executors=command))
+    assert len(agent.got(AgentReregistered)) == 2
+    assert cluster.allocator_got(AgentRemoved) == [] and len(cluster.allocator_got(AgentAdded)) == 1
+    assert fw.got(RescindResourceOffer) == [] and [o["id"] for o in cluster.state()["offers"]] == [left.offer_id]
+    assert cluster.state()["metrics"]["master/slave_reregistrations_unchanged"] == 2
+    # Anything different (here its resources) starts it over in the allocator from its report.
+    bigger = AgentInfo(hostname=agent.info.hostname, resources=Resources.parse("cpus:8;mem:4096"), agent_id="a1")
+    agent.send(ReregisterAgent(bigger, tasks=(staging,), executors=command))
+    assert cluster.allocator_got(AgentRemoved) == [AgentRemoved("a1")]
+    assert cluster.allocator_got(AgentAdded)[-1].total == Resources.parse("cpus:8;mem:4096")
+    assert fw.last(RescindResourceOffer).offer_id == left.offer_id

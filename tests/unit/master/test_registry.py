@@ -145,3 +145,49 @@ def test_the_file_log_survives_a_reopen_and_cuts_a_torn_last_record(tmp_path):
     second = Registry.elect(reopened, "m2", "n2")
     assert second.epoch == 3 and second.state.quota == {"web": Resources.parse("cpus:2")}
     reopened.close()
+
+
+class CountingLog(MemoryRegistryLog):
+    """Counts the records each read hands out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed: list[int] = []
+
+    def read(self, until=None, start=0):
+        for offset, record in super().read(until, start):
+            self.handed.append(offset)
+            yield offset, record
+
+
+def test_a_standby_that_followed_the_registry_is_elected_on_the_same_state_reading_only_the_tail():
+    import time
+
+    from actors.registry import RegistryFollower
+
+    log = CountingLog()
+    first = Registry.elect(log, "m1", "n1")
+    for n in range(50):
+        first.write(AgentAdmission(f"a{n}", f"h{n}"))
+    follower = RegistryFollower(lambda: log, interval=0.01).start()
+    second = Registry.elect(log, "m2", "n2")  # the standby's leader changes while it waits
+    first.write(AgentMarkedGone("a1"))  # deposed: fenced off, by the follower as by a full read
+    second.write(WeightsSet({"web": 2.0}))
+    deadline = time.monotonic() + 10
+    while (follower.folded() is None or follower.folded().next_offset < len(log.records)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    known = follower.stop()
+    assert known is not None and known.next_offset == len(log.records)
+    log.handed.clear()
+    third = Registry.elect(log, "m3", "n3", known)
+    assert log.handed == [len(log.records) - 1]  # its own Elected record only
+    assert third.state == Registry.recover(log).state  # as if it had read the log whole
+    assert third.state.weights == {"web": 2.0} and "a1" not in third.state.gone
+    assert third.epoch == len(log.records) > second.epoch
+
+
+def test_reading_from_an_offset(tmp_path):
+    for log in (MemoryRegistryLog(), FileRegistryLog(tmp_path / "registry")):
+        for n in range(5):
+            log.append(FrameworkTornDown(f"f{n}"))
+        assert [(o, r.framework_id) for o, r in log.read(start=3)] == [(3, "f3"), (4, "f4")]
