@@ -43,11 +43,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's directory comes first on sys.path, and its neighbour
-# http.py would hide the standard library's `http` package from everything imported.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

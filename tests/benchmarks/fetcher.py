@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[0] = str(ROOT)  # not this directory: its http.py would hide the stdlib's
+sys.path.insert(0, str(ROOT))
 
 from actors.fetcher import FetcherConfig, fetch_uris, start_fetcher  # noqa: E402
 from messages import CommandURI  # noqa: E402

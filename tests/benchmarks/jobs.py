@@ -37,8 +37,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# This directory holds a benchmark named http.py: off sys.path, or it hides the stdlib's http.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 from actors.agent.checkpoint import Checkpoint  # noqa: E402

@@ -18,23 +18,19 @@ figures of one run.
 
 from __future__ import annotations
 
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
 import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-
-# This directory holds a benchmark named http.py: off sys.path, or it hides the stdlib's http.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[0] = str(ROOT)  # not this directory: its http.py would hide the stdlib's
+sys.path.insert(0, str(ROOT))
 
 from tests.support.cluster_framework import ProcessCluster  # noqa: E402
 from tests.support.vhost import private_vhost  # noqa: E402

@@ -1,6 +1,6 @@
 """The operator's HTTP API under load, in one run:
 
-    python tests/benchmarks/http.py [--agents 1000] [--tasks 10000] [--requests 200]
+    python tests/benchmarks/operator_http.py [--agents 1000] [--tasks 10000] [--requests 200]
                                     [--pairs 12] [--window 5] [--skip-cluster]
 
 1. `/master/state` latency with `--agents` agents and `--tasks` running tasks: a master
@@ -23,21 +23,15 @@ Human lines, then one JSON object on the LAST line. Not a test: no assertions.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's directory comes first on sys.path, and this module's name
-# would hide the standard library's `http` package from everything imported below.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 import argparse
 import json
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
