@@ -30,26 +30,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from actors.executor.readiness import parse_readiness, readiness_loop
+from actors.executor.readiness import checks_in, parse_readiness, readiness_loop
 from messages import Envelope, ExecutorToFramework, TaskInfo
 
 log = logging.getLogger(__name__)
 
 MAX_CHECKS = 8
-MAX_DATA = 64 * 1024
 
 
 def parse_checks(data: bytes) -> list[dict[str, Any]]:
-    if not data or len(data) > MAX_DATA:
-        return []
-    try:
-        decoded = json.loads(data)
-    except ValueError:
-        return []
-    checks = decoded.get("healthChecks") if isinstance(decoded, dict) else None
-    if not isinstance(checks, list):
-        return []
-    return [c for c in checks[:MAX_CHECKS] if isinstance(c, dict)]
+    return checks_in(data, "healthChecks", MAX_CHECKS)
 
 
 def _iso(seconds: float) -> str:

@@ -34,17 +34,23 @@ MAX_DATA = 64 * 1024
 MAX_BODY = 64 * 1024
 
 
-def parse_readiness(data: bytes) -> list[dict[str, Any]]:
+def checks_in(data: bytes, key: str, most: int) -> list[dict[str, Any]]:
+    """The first `most` check objects under `key` in a task's data (the framework's JSON,
+    bounded in size); none when the data is not that."""
     if not data or len(data) > MAX_DATA:
         return []
     try:
         decoded = json.loads(data)
     except ValueError:
         return []
-    checks = decoded.get("readinessChecks") if isinstance(decoded, dict) else None
+    checks = decoded.get(key) if isinstance(decoded, dict) else None
     if not isinstance(checks, list):
         return []
-    return [c for c in checks[:MAX_CHECKS] if isinstance(c, dict)]
+    return [c for c in checks[:most] if isinstance(c, dict)]
+
+
+def parse_readiness(data: bytes) -> list[dict[str, Any]]:
+    return checks_in(data, "readinessChecks", MAX_CHECKS)
 
 
 def _seconds(check: dict, key: str, default: float) -> float:

@@ -120,13 +120,9 @@ class Maintenance(Component):
 
     def start(self, machines: tuple[MachineId, ...]) -> str | None:
         """START_MAINTENANCE: DRAINING machines go DOWN; their agents are removed."""
-        state = self.registry.state
-        for machine in machines:
-            mode = state.machine_mode(machine)
-            if mode == "UP":
-                return f"machine {machine_json(machine)} is not part of a maintenance schedule"
-            if mode != "DRAINING":
-                return f"machine {machine_json(machine)} is not in DRAINING mode and cannot be brought down"
+        problem = self._mode_problem(machines, "DRAINING", "down")
+        if problem:
+            return problem
         self.registry.write(MachinesModeSet(tuple(machines), down=True))
         for agent in self._agents_on(machines):
             log.warning("master: agent %s (%s): its machine is DOWN for maintenance", agent.id, agent.info.hostname)
@@ -136,15 +132,21 @@ class Maintenance(Component):
 
     def stop(self, machines: tuple[MachineId, ...]) -> str | None:
         """STOP_MAINTENANCE: DOWN machines are UP again, out of the schedule."""
-        state = self.registry.state
-        for machine in machines:
-            mode = state.machine_mode(machine)
-            if mode == "UP":
-                return f"machine {machine_json(machine)} is not part of a maintenance schedule"
-            if mode != "DOWN":
-                return f"machine {machine_json(machine)} is not in DOWN mode and cannot be brought up"
+        problem = self._mode_problem(machines, "DOWN", "up")
+        if problem:
+            return problem
         self.registry.write(MachinesModeSet(tuple(machines), down=False))
         self.metrics["master/machines_up"] += len(machines)
+        return None
+
+    def _mode_problem(self, machines: tuple[MachineId, ...], mode: str, going: str) -> str | None:
+        """Why not every machine is in `mode` (Mesos' words), or None."""
+        for machine in machines:
+            now = self.registry.state.machine_mode(machine)
+            if now == "UP":
+                return f"machine {machine_json(machine)} is not part of a maintenance schedule"
+            if now != mode:
+                return f"machine {machine_json(machine)} is not in {mode} mode and cannot be brought {going}"
         return None
 
     def _agents_on(self, machines: tuple[MachineId, ...]) -> list["AgentRecord"]:
