@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from contextlib import contextmanager
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -244,7 +245,10 @@ def test_small_responses_are_not_held_back_by_nagle():
         server.stop()
 
 
-def test_subscribe_streams_the_state_then_task_events(cluster):
+@contextmanager
+def _subscribed(cluster):
+    """A SUBSCRIBE stream from a leading operator API over `cluster`: (the source, the
+    response, its records one by one). Frameworks started through `started` are stopped."""
     import httpx
 
     from actors.http import HttpServer
@@ -254,69 +258,55 @@ def test_subscribe_streams_the_state_then_task_events(cluster):
     source = MasterSource("127.0.0.1:0")
     source.lead(cluster.master_ref.proxy().snapshots.get(), master_sender(cluster.transport))
     server = HttpServer(operator_app(source), "127.0.0.1", 0).start()
-    handle = None
+    started: list = []
     try:
         with httpx.stream("POST", f"{server.url}/api/v1", content=b'{"type": "SUBSCRIBE"}', headers=JSON,
                           timeout=30) as stream:
-            assert stream.headers["content-type"].startswith("application/recordio")
-            events = _records(stream.iter_bytes())
-            first = next(events)
-            assert first["type"] == "SUBSCRIBED" and len(first["subscribed"]["get_state"]["get_agents"]["agents"]) == 2
-            assert next(events)["type"] == "HEARTBEAT"
-            handle = Recorder.run(cluster, name="watched", commands=["sleep 30"])
-            seen = []
-            for event in events:  # a task may start between two pictures: added as running
-                seen.append(event["type"])
-                state = (event.get("task_updated") or event.get("task_added", {}).get("task") or {}).get("state")
-                if event["type"] in ("TASK_ADDED", "TASK_UPDATED") and state == "TASK_RUNNING":
-                    break
-            assert seen.index("FRAMEWORK_ADDED") < seen.index("TASK_ADDED") < len(seen)
+            yield source, stream, _records(stream.iter_bytes()), started
             source.stand_down()  # ends the stream
     finally:
-        if handle is not None:
+        for handle in started:
             handle.stop()
         server.stop()
+
+
+def test_subscribe_streams_the_state_then_task_events(cluster):
+    with _subscribed(cluster) as (source, stream, events, started):
+        assert stream.headers["content-type"].startswith("application/recordio")
+        first = next(events)
+        assert first["type"] == "SUBSCRIBED" and len(first["subscribed"]["get_state"]["get_agents"]["agents"]) == 2
+        assert next(events)["type"] == "HEARTBEAT"
+        started.append(Recorder.run(cluster, name="watched", commands=["sleep 30"]))
+        seen = []
+        for event in events:
+            seen.append(event["type"])
+            state = (event.get("task_updated") or event.get("task_added", {}).get("task") or {}).get("state")
+            if event["type"] in ("TASK_ADDED", "TASK_UPDATED") and state == "TASK_RUNNING":
+                break
+        assert seen.index("FRAMEWORK_ADDED") < seen.index("TASK_ADDED") < len(seen)
 
 
 def test_subscribe_streams_every_transition_of_a_task_faster_than_a_picture(cluster):
     """A task that starts and finishes within the master's picture interval (about 1 s):
     each of its states reaches the stream, in order, after its framework and agent."""
-    import httpx
-
-    from actors.http import HttpServer
-    from actors.operator import MasterSource, operator_app
-    from actors.operator.writes import master_sender
-
-    source = MasterSource("127.0.0.1:0")
-    source.lead(cluster.master_ref.proxy().snapshots.get(), master_sender(cluster.transport))
-    server = HttpServer(operator_app(source), "127.0.0.1", 0).start()
-    handle = None
-    try:
-        with httpx.stream("POST", f"{server.url}/api/v1", content=b'{"type": "SUBSCRIBE"}', headers=JSON,
-                          timeout=30) as stream:
-            events = _records(stream.iter_bytes())
-            assert next(events)["type"] == "SUBSCRIBED"
-            handle = Recorder.run(cluster, name="quick", commands=["true"])
-            seen: list[tuple[str, str]] = []
-            deadline = time.monotonic() + 20  # a heartbeat (15 s) wakes the loop at the latest
-            for event in events:
-                if time.monotonic() > deadline:
+    with _subscribed(cluster) as (source, stream, events, started):
+        assert next(events)["type"] == "SUBSCRIBED"
+        started.append(Recorder.run(cluster, name="quick", commands=["true"]))
+        seen: list[tuple[str, str]] = []
+        deadline = time.monotonic() + 20  # a heartbeat (15 s) wakes the loop at the latest
+        for event in events:
+            if time.monotonic() > deadline:
+                break
+            if event["type"] == "TASK_ADDED":
+                seen.append(("TASK_ADDED", event["task_added"]["task"]["state"]))
+            elif event["type"] == "TASK_UPDATED":
+                seen.append(("TASK_UPDATED", event["task_updated"]["state"]))
+                if event["task_updated"]["state"] == "TASK_FINISHED":
                     break
-                if event["type"] == "TASK_ADDED":
-                    seen.append(("TASK_ADDED", event["task_added"]["task"]["state"]))
-                elif event["type"] == "TASK_UPDATED":
-                    seen.append(("TASK_UPDATED", event["task_updated"]["state"]))
-                    if event["task_updated"]["state"] == "TASK_FINISHED":
-                        break
-                elif event["type"] in ("FRAMEWORK_ADDED", "AGENT_ADDED"):
-                    assert not seen, f"{event['type']} after the task's events: {seen}"
-            assert seen == [("TASK_ADDED", "TASK_STAGING"), ("TASK_UPDATED", "TASK_STARTING"),
-                            ("TASK_UPDATED", "TASK_RUNNING"), ("TASK_UPDATED", "TASK_FINISHED")], seen
-            source.stand_down()
-    finally:
-        if handle is not None:
-            handle.stop()
-        server.stop()
+            elif event["type"] in ("FRAMEWORK_ADDED", "AGENT_ADDED"):
+                assert not seen, f"{event['type']} after the task's events: {seen}"
+        assert seen == [("TASK_ADDED", "TASK_STAGING"), ("TASK_UPDATED", "TASK_STARTING"),
+                        ("TASK_UPDATED", "TASK_RUNNING"), ("TASK_UPDATED", "TASK_FINISHED")], seen
 
 
 def _records(chunks):
