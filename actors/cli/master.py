@@ -26,6 +26,7 @@ from actors.runtime import TransportError
 
 if TYPE_CHECKING:
     from actors.master import MasterConfig
+    from actors.operator.authenticate import HttpAuth
     from actors.registry import Folded, RegistryFollower
     from rabbitmq.leader import LeaderLock
 
@@ -81,10 +82,7 @@ def run(args: argparse.Namespace) -> int:
         http_auth = http_auth_from(args)
     except ValueError as err:
         return fail("mesobus master", str(err), 2)
-    from actors.operator.authenticate import no_http_auth_line
-
-    if args.http is not None:
-        print(f"mesobus master: {http_auth.describe() if http_auth else no_http_auth_line()}", file=sys.stderr)
+    args.http_auth = http_auth
     stop = threading.Event()
     try:  # serves as a standby too (redirecting to the leader) until this master leads
         http = OperatorHttp(args.http, args.broker, args.hostname, auth=http_auth, acls=acls).start()
@@ -169,6 +167,8 @@ def _lead(args: argparse.Namespace, config: "MasterConfig", stop: threading.Even
         master_ref, allocator_ref = start_master(transport, config, registry=registry, deposed=deposed,
                                                  acls=args.loaded_acls, snapshots=snapshots)
         print(f"mesobus master: ACLs: {args.loaded_acls.describe()}", file=sys.stderr)
+        if args.http is not None:  # said once the broker took this master (a refusal is the only line)
+            print(f"mesobus master: {_http_auth_line(args.http_auth)}", file=sys.stderr)
         http.lead(master_ref, transport, config.address, allocator_ref, snapshots)
         where = journal.description if journal is not None else "off"
         print(f"mesobus master: leading on {redact(args.broker)} (epoch {config.epoch}); journal: {where}; "
@@ -203,3 +203,9 @@ def _stopping(http: OperatorHttp):
         yield
     finally:
         http.stop()
+
+
+def _http_auth_line(http_auth: "HttpAuth | None") -> str:
+    from actors.operator.authenticate import no_http_auth_line
+
+    return http_auth.describe() if http_auth else no_http_auth_line()
