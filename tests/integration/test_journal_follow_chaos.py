@@ -27,14 +27,17 @@ pytestmark = [pytest.mark.broker, pytest.mark.chaos]
 
 
 def publish(url: str, *ids: str) -> None:
-    """Journal records as a transport writes them: envelopes on the routing key `journal`."""
-    connection = pika.BlockingConnection(connection_parameters(parse_url(url)))
+    """Journal records as a transport writes them: envelopes on the routing key `journal`,
+    with the publisher's user_id (readers leave out records of unverified publishers)."""
+    config = parse_url(url)
+    connection = pika.BlockingConnection(connection_parameters(config))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
+        properties = pika.BasicProperties(user_id=config.username)
         for msg_id in ids:
             env = Envelope(id=msg_id, sender="agent.a", target="master", body=PongAgent("a"), sent_at=time.time())
-            channel.basic_publish(EXCHANGE, "journal", encode(env))
+            channel.basic_publish(EXCHANGE, "journal", encode(env), properties)
     finally:
         connection.close()
 
