@@ -89,6 +89,7 @@ def test_the_registry_survives_a_leader_sigkill(broker_url: str, tmp_path: Path)
             fw = framework.scheduler
             wait_for(lambda: any(o[2] == "h1" and not o[3].reserved("web").is_empty() for o in fw.since(0)),
                      60, "an offer with the reservation", cluster.logs)
+            wait_for(lambda: any(o[2] == "h2" for o in fw.since(0)), 60, "an offer from h2", cluster.logs)
             h2_id = next(o[1] for o in fw.since(0) if o[2] == "h2")
             operator_says(operator, MarkAgentGone(h2_id))
             cluster.wait_log(h2, "marked gone by an operator", timeout=30)
