@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from actors.master import reservers
 from actors.master.agents import AgentRecord, ExecutorRecord
 from actors.master.common import master_update
 from actors.master.frameworks import FrameworkRecord
@@ -243,7 +244,10 @@ class Launcher(Component):
         else:
             take, give = reserved, unreserved
             reservations = acc.agent.reservations - reserved
-        self.registry.write(ReservationsSet(acc.agent.id, reservations))  # before it takes effect
+        known = self.registry.state.reservers.get(acc.agent.id, {})
+        now_reservers = reservers.after(reservations, known, framework.info.principal,
+                                        reserved if op.type is OperationType.RESERVE else Resources())
+        self.registry.write(ReservationsSet(acc.agent.id, reservations, reservers=now_reservers))  # before it takes effect
         acc.agent.reservations = reservations
         acc.remaining = acc.remaining - take + give
         acc.agent.convert(take, give)
