@@ -45,7 +45,7 @@ from messages import (
     TaskInfo,
     TaskState,
 )
-from messages.addresses import agent_address, framework_address
+from messages.addresses import agent_address, executor_address_problem, framework_address
 from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem, id_problem
 from messages.registry import ReservationsSet
 
@@ -210,9 +210,11 @@ class Launcher(Component):
         """(executor id, whether to launch it, its resources if new, problem or None)."""
         if task.executor is None:
             known = (framework.id, COMMAND_EXECUTOR_ID) in acc.agent.executors
-            return COMMAND_EXECUTOR_ID, not known, Resources(), None
+            problem = executor_address_problem(acc.agent.id, framework.id, COMMAND_EXECUTOR_ID)
+            return COMMAND_EXECUTOR_ID, not known and problem is None, Resources(), problem
         ex = task.executor
-        problem = address_id_problem("executor id", ex.executor_id, last=True)
+        problem = (address_id_problem("executor id", ex.executor_id, last=True)
+                   or executor_address_problem(acc.agent.id, framework.id, ex.executor_id))
         if problem:
             return ex.executor_id, False, Resources(), problem
         if ex.executor_id == COMMAND_EXECUTOR_ID:
