@@ -26,12 +26,12 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from actors.master import reservers
 from actors.master.agents import AgentRecord, ExecutorRecord
 from actors.master.common import master_update
 from actors.master.frameworks import FrameworkRecord
 from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
+from actors.security import reservers
 from messages import (
     Accept,
     AllocationUpdated,

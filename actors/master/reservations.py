@@ -4,7 +4,7 @@
 1. the call is checked: a known agent, every resource reserved for a role (not "*"), when
    the caller's principal is known the ACL `reserve_resources` for each role, or for an
    UNRESERVE `unreserve_resources` for each principal that reserved what it gives back
-   (403; actors/master/reservers.py); an UNRESERVE only of the agent's dynamic
+   (403; actors/security/reservers.py); an UNRESERVE only of the agent's dynamic
    reservations (400);
 2. the resources must be free on the agent, counting what its outstanding offers hold
    but not what tasks and executors use (409 Conflict otherwise);
@@ -27,8 +27,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from actors.master import reservers
 from actors.master.ports import Component, Ports
+from actors.security import reservers
 from messages import AgentUpdated, AllocationEntry, Resources
 from messages.operator import ReserveResources, UnreserveResources
 from messages.registry import ReservationsSet

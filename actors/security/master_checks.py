@@ -28,8 +28,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
-from actors.master import reservers
 from actors.registry.log import RegistryError
+from actors.security import reservers
 from actors.security.senders import claims, from_self, own_principal, shown
 from messages import (
     OperationType,
