@@ -142,7 +142,11 @@ class ACLs:
         if not self.source:
             return "permissive: no --acls file given, every principal may do everything"
         count = sum(len(r) for r in self.rules.values())
-        return f"{count} rules from {self.source}; {'permissive' if self.permissive else 'deny'} when no rule decides"
+        text = f"{count} rules from {self.source}; {'permissive' if self.permissive else 'deny'} when no rule decides"
+        if not self.permissive and not self.rules.get("register_agents"):
+            text += ("; no register_agents rule: EVERY AGENT IS REFUSED (add one, e.g. "
+                     '{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}, or use mesobus auth add-agent --acls)')
+        return text
 
 
 def load_acls(path: str | Path) -> ACLs:
