@@ -217,7 +217,9 @@ class MasterTrust:
                                 f"(ACL run_tasks): task {task.task_id[:80]!r}")
             elif operation.type in (OperationType.RESERVE, OperationType.UNRESERVE):
                 offer = next((o for o in map(self.m.offers.get, accept.offer_ids) if o is not None), None)
-                known = self.m.registry.state.reservers.get(offer.agent_id, {}) if offer is not None else {}
+                if offer is None:  # no outstanding offer: the accept is refused for that, with its answer
+                    continue
+                known = self.m.registry.state.reservers.get(offer.agent_id, {})
                 why = reservers.refusal(self.acls, principal, operation.resources, known,
                                         reserve=operation.type is OperationType.RESERVE)
                 if why:
