@@ -204,7 +204,8 @@ def _rule(action: str, index: int, entry: object) -> Rule:
         raise ACLError(f"{where}: missing {', '.join(sorted(missing))}")
     objects = _entity(f"{where}.{OBJECTS[action]}", entry[OBJECTS[action]])
     if action in IMPLICIT and objects.kind == "SOME":
-        raise ACLError(f'{where}.{OBJECTS[action]}: the object is implicit: give {{"type": "ANY"}} or {{"type": "NONE"}}, not values')
+        raise ACLError(f'{where}.{OBJECTS[action]}: the object is implicit: '
+                       'give {"type": "ANY"} or {"type": "NONE"}, not values')
     return Rule(_entity(f"{where}.principals", entry["principals"]), objects)
 
 

@@ -249,7 +249,8 @@ class Launcher(Component):
         known = self.registry.state.reservers.get(acc.agent.id, {})
         now_reservers = reservers.after(reservations, known, framework.info.principal,
                                         reserved if op.type is OperationType.RESERVE else Resources())
-        self.registry.write(ReservationsSet(acc.agent.id, reservations, reservers=now_reservers))  # before it takes effect
+        # written before it takes effect
+        self.registry.write(ReservationsSet(acc.agent.id, reservations, reservers=now_reservers))
         acc.agent.reservations = reservations
         acc.remaining = acc.remaining - take + give
         acc.agent.convert(take, give)

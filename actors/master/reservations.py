@@ -87,7 +87,7 @@ class OperatorReservations(Component):
                          f"(free, counting outstanding offers: {free or 'nothing'})")
         recovered = self._make_room(agent, take, free)
         now_reservers = reservers.after(reservations, known, msg.principal, res if reserve else Resources())
-        self.registry.write(ReservationsSet(agent.id, reservations, reservers=now_reservers))  # before it takes effect
+        self.registry.write(ReservationsSet(agent.id, reservations, reservers=now_reservers))  # before the change
         agent.reservations = reservations
         agent.convert(take, give)
         self.io.send(self.config.allocator_address, AgentUpdated(agent.id, agent.total, recovered))

@@ -104,9 +104,11 @@ def _machines(key: str) -> Callable[[Request, dict], Iterable[Any]]:
     """What a maintenance call is about (implicit object: only named in the 403)."""
     def objects(request: Request, call: dict) -> list[str]:
         body = _body(call, key)
-        given = body.get("machines") if "machines" in body else _body(body, "schedule").get("windows")
-        return [f"{len(given) if isinstance(given, list) else 0} machine(s)" if key != "update_maintenance_schedule"
-                else f"a schedule of {len(given) if isinstance(given, list) else 0} window(s)"]
+        if key == "update_maintenance_schedule":
+            windows = _body(body, "schedule").get("windows")
+            return [f"a schedule of {len(windows) if isinstance(windows, list) else 0} window(s)"]
+        machines = body.get("machines")
+        return [f"{len(machines) if isinstance(machines, list) else 0} machine(s)"]
 
     return objects
 
