@@ -168,7 +168,7 @@ def _apply(args: argparse.Namespace, grant: Grant, password: str | None) -> bool
 
 def _acl_rules(args: argparse.Namespace) -> int:
     rules = {}
-    if args.kind == "agent":
+    if args.kind == "agent" and args.acls:  # written only where asked: most files are the frameworks'
         rules["register_agents"] = {"principals": {"values": [args.principal]}, "agents": {"type": "ANY"}}
     for action, values, obj in (("register_frameworks", getattr(args, "roles", ""), "roles"),
                                 ("run_tasks", getattr(args, "users", ""), "users")):

@@ -111,7 +111,7 @@ def test_the_master_says_at_start_when_its_file_refuses_every_agent():
     assert "REFUSED" not in parse_acls('{"permissive": true}', source="acls.json").describe()
 
 
-def test_auth_add_agent_writes_its_register_agents_rule_first(tmp_path):
+def test_auth_add_agent_writes_its_register_agents_rule_first(tmp_path, capsys):
     from argparse import Namespace
 
     from actors.cli.auth import _acl_rules
@@ -122,3 +122,6 @@ def test_auth_add_agent_writes_its_register_agents_rule_first(tmp_path):
     rules = json.loads(path.read_text())["register_agents"]
     assert rules[0] == {"principals": {"values": ["rack1"]}, "agents": {"type": "ANY"}} and len(rules) == 2
     assert load_acls(path).allows("register_agents", "rack1")
+    capsys.readouterr()
+    assert _acl_rules(Namespace(kind="agent", principal="rack2", acls=None)) == 0
+    assert capsys.readouterr().out == ""  # no file: nothing printed or written
