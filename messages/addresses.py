@@ -8,11 +8,15 @@ are separated by '.', so the ids in it follow messages/ids.py's `address_id_prob
 ('master', 'allocator', 'agent.a1', 'framework.f1')
 >>> executor_address("a1", "f1", "mesobus-command")
 'executor.a1.f1.mesobus-command'
+>>> executor_address_problem("a" * 120, "f" * 120, "e")
+"the executor's address (agent id + framework id + executor id) is 252 bytes: over the 247 a mailbox's address may have (AMQP queue names are at most 255 bytes)"
 >>> agents_group(MASTER), frameworks_group(MASTER), is_group(agents_group(MASTER))
 ('group.master.agents', 'group.master.frameworks', True)
 """
 
 from __future__ import annotations
+
+from messages.limits import MAX_MAILBOX_ADDRESS_BYTES
 
 MASTER = "master"  # the master's default address (the leader's mailbox)
 ALLOCATOR = "allocator"  # the allocator's default address (beside the master)
@@ -40,6 +44,17 @@ def executor_address(agent_id: str, framework_id: str, executor_id: str) -> str:
     """An executor's mailbox. The agent id is part of it: the command executor has the same
     id on every agent, and two executors must never share a queue."""
     return f"{EXECUTOR_PREFIX}{agent_id}.{framework_id}.{executor_id}"
+
+
+def executor_address_problem(agent_id: str, framework_id: str, executor_id: str) -> str | None:
+    """Why an executor with these ids could have no mailbox, or None: each id may be
+    MAX_ID_BYTES, but the three together (with 'executor.' and the prefix of its queue's
+    name) may not pass AMQP's 255 bytes. Checked before a task is launched."""
+    size = len(executor_address(agent_id, framework_id, executor_id).encode("utf-8", "surrogatepass"))
+    if size <= MAX_MAILBOX_ADDRESS_BYTES:
+        return None
+    return (f"the executor's address (agent id + framework id + executor id) is {size} bytes: over the "
+            f"{MAX_MAILBOX_ADDRESS_BYTES} a mailbox's address may have (AMQP queue names are at most 255 bytes)")
 
 
 def reply_address(token: str) -> str:

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # one encoded message (RabbitMQ 4's default max_message_size)
 MAX_ADDRESS_BYTES = 255  # an address is an AMQP routing key: a short string
+# An address's mailbox is the queue `mesobus.<address>` (rabbitmq/topology.py), and a queue
+# name is an AMQP short string too: an address with a mailbox has 8 bytes less.
+MAILBOX_PREFIX = "mesobus."
+MAX_MAILBOX_ADDRESS_BYTES = 255 - len(MAILBOX_PREFIX)
 MAX_ENVELOPE_ID_BYTES = 255  # message, correlation and causation ids
 # A body field named `*_id` (framework, agent, executor, task, offer ids...): ids become
 # addresses and file names (a sandbox directory's name: 255 bytes); what else an id may

@@ -60,13 +60,16 @@ class QuotaSet:
     epoch: int = 0
 
 
-# An agent's dynamic reservations now (all of them: empty when none are left).
+# An agent's dynamic reservations now (all of them: empty when none are left), and for
+# each role reserved on it, the principals that made those reservations ("" for none):
+# the objects of the ACL unreserve_resources.
 @message
 @dataclass(frozen=True)
 class ReservationsSet:
     agent_id: str
     reservations: Resources
     epoch: int = 0
+    reservers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> principals
 
 
 # A framework was torn down (removed): its id may not register again.
@@ -139,3 +142,4 @@ class RegistrySnapshot:
     deactivated: dict[str, bool] = field(default_factory=dict)  # agent id -> draining
     schedule: tuple[MaintenanceWindow, ...] = ()
     down: tuple[MachineId, ...] = ()
+    reservers: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # agent id -> role -> principals

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from messages import ContainerType, Resources, RunTask, TaskInfo
+from messages.addresses import executor_address_problem
 from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem, id_problem
 
 
@@ -41,6 +42,10 @@ def run_task_problem(msg: RunTask, agent_id: str, total: Resources) -> str | Non
                 f"not {framework.framework_id}"
             )
         needed = needed + executor.resources
+    executor_id = task.executor.executor_id if task.executor is not None else COMMAND_EXECUTOR_ID
+    problem = executor_address_problem(agent_id, framework.framework_id, executor_id)
+    if problem:
+        return f"task {task.task_id}: {problem}"
     # Reservations are made by the master: compare amounts, whatever their roles.
     if not needed.flatten() <= total.flatten():
         return f"task {task.task_id} needs {needed}, more than this agent has ({total})"

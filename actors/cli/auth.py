@@ -2,7 +2,7 @@
 limit each to its own queues and routing keys (docs/security.md).
 
     mesobus auth add-master mesos_master
-    mesobus auth add-agent rack1 --password-file rack1.pw
+    mesobus auth add-agent rack1 --password-file rack1.pw --acls /etc/mesobus/acls.json
     mesobus auth add-framework analytics --roles analytics,batch --acls /etc/mesobus/acls.json
     mesobus auth add-framework ops --http-credentials /etc/mesobus/http.json
     mesobus auth remove analytics
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            help="roles it may register with: written to --acls FILE, else printed as an ACL rule")
             a.add_argument("--users", default="", metavar="U1,U2",
                            help="host users its tasks may run as (ACL run_tasks), as --roles")
+        if kind in ("agent", "framework"):  # an agent's rule: register_agents (an ACL file denies what it omits)
             a.add_argument("--acls", metavar="FILE", help="the master's ACL file to add the rules to")
         a.set_defaults(handler=run, kind=kind, _parser=a)
     r = actions.add_parser("remove", help="delete a principal's broker user")
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: {args.principal} written to {args.http_credentials}")
     if password is not None and not args.password_file:
         print(f"password: {password}")
-    if args.kind == "framework":
+    if args.kind in ("agent", "framework"):
         return _acl_rules(args)
     return 0
 
@@ -167,7 +168,10 @@ def _apply(args: argparse.Namespace, grant: Grant, password: str | None) -> bool
 
 def _acl_rules(args: argparse.Namespace) -> int:
     rules = {}
-    for action, values, obj in (("register_frameworks", args.roles, "roles"), ("run_tasks", args.users, "users")):
+    if args.kind == "agent" and args.acls:  # written only where asked: most files are the frameworks'
+        rules["register_agents"] = {"principals": {"values": [args.principal]}, "agents": {"type": "ANY"}}
+    for action, values, obj in (("register_frameworks", getattr(args, "roles", ""), "roles"),
+                                ("run_tasks", getattr(args, "users", ""), "users")):
         names = [v.strip() for v in values.split(",") if v.strip()]
         if names:
             rules[action] = {"principals": {"values": [args.principal]}, obj: {"values": names}}

@@ -11,10 +11,18 @@
 
 Actions and the object each rule names (as Mesos): `register_frameworks` (roles),
 `run_tasks` (users), `teardown_frameworks` (framework_principals), `reserve_resources`
-(roles), `set_quotas` / `update_quotas` (roles), `update_weights` (roles),
+(roles), `unreserve_resources` (reserver_principals: who made the reservation),
+`set_quotas` / `update_quotas` / `get_quotas` (roles), `update_weights` (roles),
 `view_frameworks` / `view_tasks` / `view_executors` (users), `view_roles` (roles),
 `get_endpoints` (paths), `access_sandboxes` (users). An entity is `{"values": [...]}`,
 `{"type": "ANY"}` or `{"type": "NONE"}`.
+
+Some objects are implicit (Mesos: "use types ANY and NONE"): `view_flags` (flags),
+`register_agents`, `mark_agents_gone`, `drain_agents`, `deactivate_agents`,
+`reactivate_agents` (agents), and the maintenance actions `update_maintenance_schedules`,
+`get_maintenance_schedules`, `start_maintenances`, `stop_maintenances`,
+`get_maintenance_statuses` (machines). Their rules take only ANY or NONE (a list of values
+could never match: it is refused); they are checked with `allows(action, principal)`.
 
 A request of the HTTP API that did not authenticate has no principal (None): only rules
 whose principals are ANY decide for it, as in Mesos.
@@ -30,7 +38,11 @@ everything is allowed (`ACLs.permissive_default()`), and the master says so at s
 >>> parse_acls('{"run_task": []}')
 Traceback (most recent call last):
 ...
-actors.master.acls.ACLError: unknown action 'run_task' (known: register_frameworks, run_tasks, teardown_frameworks, reserve_resources, set_quotas, update_quotas, update_weights, view_frameworks, view_tasks, view_executors, view_roles, get_endpoints, access_sandboxes)
+actors.master.acls.ACLError: unknown action 'run_task' (known: register_frameworks, run_tasks, teardown_frameworks, reserve_resources, unreserve_resources, set_quotas, update_quotas, get_quotas, update_weights, view_frameworks, view_tasks, view_executors, view_roles, get_endpoints, access_sandboxes, view_flags, register_agents, mark_agents_gone, drain_agents, deactivate_agents, reactivate_agents, update_maintenance_schedules, get_maintenance_schedules, start_maintenances, stop_maintenances, get_maintenance_statuses)
+>>> parse_acls('{"drain_agents": [{"principals": {"type": "ANY"}, "agents": {"values": ["a1"]}}]}')
+Traceback (most recent call last):
+...
+actors.master.acls.ACLError: drain_agents[0].agents: the object is implicit: give {"type": "ANY"} or {"type": "NONE"}, not values
 """
 
 from __future__ import annotations
@@ -45,8 +57,10 @@ OBJECTS: dict[str, str] = {
     "run_tasks": "users",
     "teardown_frameworks": "framework_principals",
     "reserve_resources": "roles",
+    "unreserve_resources": "reserver_principals",
     "set_quotas": "roles",
     "update_quotas": "roles",
+    "get_quotas": "roles",
     "update_weights": "roles",
     "view_frameworks": "users",
     "view_tasks": "users",
@@ -54,7 +68,22 @@ OBJECTS: dict[str, str] = {
     "view_roles": "roles",
     "get_endpoints": "paths",
     "access_sandboxes": "users",
+    "view_flags": "flags",
+    "register_agents": "agents",
+    "mark_agents_gone": "agents",
+    "drain_agents": "agents",
+    "deactivate_agents": "agents",
+    "reactivate_agents": "agents",
+    "update_maintenance_schedules": "machines",
+    "get_maintenance_schedules": "machines",
+    "start_maintenances": "machines",
+    "stop_maintenances": "machines",
+    "get_maintenance_statuses": "machines",
 }
+# Actions whose object is implicit (Mesos: "use types ANY and NONE"): no values in their rules.
+IMPLICIT = frozenset({"view_flags", "register_agents", "mark_agents_gone", "drain_agents", "deactivate_agents",
+                      "reactivate_agents", "update_maintenance_schedules", "get_maintenance_schedules",
+                      "start_maintenances", "stop_maintenances", "get_maintenance_statuses"})
 MAX_FILE_BYTES = 1 << 20
 
 
@@ -99,9 +128,9 @@ class ACLs:
         """Whether anything can be refused (False: every check allows, so skip the work)."""
         return not self.permissive or any(self.rules.values())
 
-    def allows(self, action: str, principal: str | None, obj: str) -> bool:
+    def allows(self, action: str, principal: str | None, obj: str = "") -> bool:
         """Whether `principal` (None: an anonymous HTTP request) may do `action` on `obj`
-        (a role, a user, ...)."""
+        (a role, a user, ...; none for an action whose object is implicit)."""
         if action not in OBJECTS:
             raise KeyError(f"unknown action {action!r}")
         for rule in self.rules.get(action, ()):
@@ -113,7 +142,11 @@ class ACLs:
         if not self.source:
             return "permissive: no --acls file given, every principal may do everything"
         count = sum(len(r) for r in self.rules.values())
-        return f"{count} rules from {self.source}; {'permissive' if self.permissive else 'deny'} when no rule decides"
+        text = f"{count} rules from {self.source}; {'permissive' if self.permissive else 'deny'} when no rule decides"
+        if not self.permissive and not self.rules.get("register_agents"):
+            text += ("; no register_agents rule: EVERY AGENT IS REFUSED (add one, e.g. "
+                     '{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}, or use mesobus auth add-agent --acls)')
+        return text
 
 
 def load_acls(path: str | Path) -> ACLs:
@@ -169,8 +202,11 @@ def _rule(action: str, index: int, entry: object) -> Rule:
     missing = wanted - set(entry)
     if missing:
         raise ACLError(f"{where}: missing {', '.join(sorted(missing))}")
-    return Rule(_entity(f"{where}.principals", entry["principals"]),
-                _entity(f"{where}.{OBJECTS[action]}", entry[OBJECTS[action]]))
+    objects = _entity(f"{where}.{OBJECTS[action]}", entry[OBJECTS[action]])
+    if action in IMPLICIT and objects.kind == "SOME":
+        raise ACLError(f'{where}.{OBJECTS[action]}: the object is implicit: '
+                       'give {"type": "ANY"} or {"type": "NONE"}, not values')
+    return Rule(_entity(f"{where}.principals", entry["principals"]), objects)
 
 
 def _entity(where: str, value: object) -> Entity:

@@ -31,6 +31,7 @@ from actors.master.common import master_update
 from actors.master.frameworks import FrameworkRecord
 from actors.master.ports import Component, Ports
 from actors.master.tasks import TaskRecord
+from actors.security import reservers
 from messages import (
     Accept,
     AllocationUpdated,
@@ -44,7 +45,7 @@ from messages import (
     TaskInfo,
     TaskState,
 )
-from messages.addresses import agent_address, framework_address
+from messages.addresses import agent_address, executor_address_problem, framework_address
 from messages.ids import COMMAND_EXECUTOR_ID, address_id_problem, id_problem
 from messages.registry import ReservationsSet
 
@@ -209,9 +210,11 @@ class Launcher(Component):
         """(executor id, whether to launch it, its resources if new, problem or None)."""
         if task.executor is None:
             known = (framework.id, COMMAND_EXECUTOR_ID) in acc.agent.executors
-            return COMMAND_EXECUTOR_ID, not known, Resources(), None
+            problem = executor_address_problem(acc.agent.id, framework.id, COMMAND_EXECUTOR_ID)
+            return COMMAND_EXECUTOR_ID, not known and problem is None, Resources(), problem
         ex = task.executor
-        problem = address_id_problem("executor id", ex.executor_id, last=True)
+        problem = (address_id_problem("executor id", ex.executor_id, last=True)
+                   or executor_address_problem(acc.agent.id, framework.id, ex.executor_id))
         if problem:
             return ex.executor_id, False, Resources(), problem
         if ex.executor_id == COMMAND_EXECUTOR_ID:
@@ -243,7 +246,11 @@ class Launcher(Component):
         else:
             take, give = reserved, unreserved
             reservations = acc.agent.reservations - reserved
-        self.registry.write(ReservationsSet(acc.agent.id, reservations))  # before it takes effect
+        known = self.registry.state.reservers.get(acc.agent.id, {})
+        now_reservers = reservers.after(reservations, known, framework.info.principal,
+                                        reserved if op.type is OperationType.RESERVE else Resources())
+        # written before it takes effect
+        self.registry.write(ReservationsSet(acc.agent.id, reservations, reservers=now_reservers))
         acc.agent.reservations = reservations
         acc.remaining = acc.remaining - take + give
         acc.agent.convert(take, give)

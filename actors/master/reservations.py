@@ -1,9 +1,11 @@
 """Dynamic reservations made by an operator (RESERVE_RESOURCES / UNRESERVE_RESOURCES,
 `/master/reserve`, `/master/unreserve`), as Mesos' master carries them out:
 
-1. the call is checked: a known agent, every resource reserved for a role (not "*"), the
-   ACL `reserve_resources` for each role when the caller's principal is known (403);
-   an UNRESERVE only of the agent's dynamic reservations (400);
+1. the call is checked: a known agent, every resource reserved for a role (not "*"), when
+   the caller's principal is known the ACL `reserve_resources` for each role, or for an
+   UNRESERVE `unreserve_resources` for each principal that reserved what it gives back
+   (403; actors/security/reservers.py); an UNRESERVE only of the agent's dynamic
+   reservations (400);
 2. the resources must be free on the agent, counting what its outstanding offers hold
    but not what tasks and executors use (409 Conflict otherwise);
 3. offers on the agent are rescinded, as few as needed, then the new reservations are
@@ -26,6 +28,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from actors.master.ports import Component, Ports
+from actors.security import reservers
 from messages import AgentUpdated, AllocationEntry, Resources
 from messages.operator import ReserveResources, UnreserveResources
 from messages.registry import ReservationsSet
@@ -65,10 +68,11 @@ class OperatorReservations(Component):
             return 400, f"{kind}: no resources named"
         if res.unreserved():
             return 400, f"{kind}: {res.unreserved()} is not reserved for a role (give each resource a reservation)"
-        for role in sorted(res.roles()):
-            if msg.principal and not self.acls.allows("reserve_resources", msg.principal, role):
-                self.metrics["master/operator_reservations_refused"] += 1
-                return 403, f"principal {msg.principal!r} may not reserve for role {role!r} (ACL reserve_resources)"
+        known = self.registry.state.reservers.get(agent.id, {})
+        why = msg.principal and reservers.refusal(self.acls, msg.principal, res, known, reserve=reserve)
+        if why:
+            self.metrics["master/operator_reservations_refused"] += 1
+            return 403, why
         if reserve:
             take, give = res.flatten(), res
             reservations = agent.reservations + res
@@ -82,7 +86,8 @@ class OperatorReservations(Component):
             return 409, (f"{kind}: {take} is not available on agent {agent.id} "
                          f"(free, counting outstanding offers: {free or 'nothing'})")
         recovered = self._make_room(agent, take, free)
-        self.registry.write(ReservationsSet(agent.id, reservations))  # before it takes effect
+        now_reservers = reservers.after(reservations, known, msg.principal, res if reserve else Resources())
+        self.registry.write(ReservationsSet(agent.id, reservations, reservers=now_reservers))  # before the change
         agent.reservations = reservations
         agent.convert(take, give)
         self.io.send(self.config.allocator_address, AgentUpdated(agent.id, agent.total, recovered))

@@ -21,7 +21,8 @@ from starlette.routing import Route
 from actors.http.body import BadRequest, bounded_body
 from actors.master.snapshot import Snapshot
 from actors.operator import maintenance, shapes_v1, writes
-from actors.operator.authorize import Forbidden, authorize_call, forbidden, visible
+from actors.operator.authorize import (MAINTENANCE_READS, Forbidden, authorize_call, forbidden, maintenance_visible,
+                                      visible)
 from actors.operator.master_v0 import VERSION, roles_json
 from actors.operator.metrics import figures
 from actors.operator.respond import error, redirect_to_leader
@@ -199,6 +200,8 @@ async def call(request: Request) -> Response:
             return error(503, str(err))
         except Forbidden as err:
             return forbidden(err)
+        if kind in MAINTENANCE_READS:
+            snap = maintenance_visible(request, snap, MAINTENANCE_READS[kind])
         answer = reader(source, snap, parsed)
         key = kind.lower()
         return Response(json.dumps({"type": kind, key: answer}, separators=(",", ":")),

@@ -7,6 +7,12 @@ authenticated the request (actors/operator/authenticate.py; None: anonymous).
   refused (`visible(request, snap)`): frameworks by `view_frameworks` (the framework's
   user), tasks by `view_tasks` and executors by `view_executors` (the user of their
   framework), weights, quota and roles by `view_roles`.
+  `get_quotas` filters quota too (GET_QUOTA, /master/quota, roles' quota), and
+  `view_flags` the flags in /master/state (GET_FLAGS and /master/flags are refused: 403).
+- Actions with an implicit object (actors/master/acls.py IMPLICIT: the agent calls,
+  maintenance, view_flags) are allowed or not as a whole; the 403 still names what the
+  call was about (an agent, machines). Maintenance reads are emptied, not refused
+  (`maintenance_visible`), as Mesos filters them machine by machine.
 - `get_endpoints` guards the metrics and allocation endpoints (`EndpointGuard`), and
   `access_sandboxes` the sandbox files (`sandbox_refusal`), by the framework's user.
 
@@ -26,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actors.http.basic_auth import principal_of
-from actors.master.acls import ACLs
+from actors.master.acls import IMPLICIT, ACLs
 from actors.master.snapshot import Snapshot, TaskView
 
 GUARDED_ENDPOINTS = ("/metrics/snapshot", "/metrics", "/mesobus/allocation")  # get_endpoints (as Mesos' list)
@@ -42,7 +48,9 @@ def acls_of(app_state: Any) -> ACLs:
 
 
 def refusal(acls: ACLs, principal: str | None, action: str, obj: str) -> str | None:
-    if acls.allows(action, principal, obj):
+    """Why `principal` may not do `action` on `obj`, or None. For an action whose object is
+    implicit, `obj` only says what the request was about (an agent, machines)."""
+    if acls.allows(action, principal, "" if action in IMPLICIT else obj):
         return None
     who = "anonymous" if principal is None else f"principal {principal!r}"
     return f"{who} may not {action} {obj!r}"
@@ -82,6 +90,29 @@ def _framework_principal(request: Request, framework_id: Any) -> list[str]:
     return [""]  # not known (a bad id is then a 400 from the call itself): only ANY allows it
 
 
+def _agent(key: str) -> Callable[[Request, dict], Iterable[Any]]:
+    """What an agent call is about (its object is implicit: only named in the 403)."""
+    def objects(request: Request, call: dict) -> list[str]:
+        agent_id = _body(call, key).get("agent_id")
+        agent_id = agent_id.get("value") if isinstance(agent_id, dict) else agent_id
+        return [f"agent {str(agent_id)[:120]}"]
+
+    return objects
+
+
+def _machines(key: str) -> Callable[[Request, dict], Iterable[Any]]:
+    """What a maintenance call is about (implicit object: only named in the 403)."""
+    def objects(request: Request, call: dict) -> list[str]:
+        body = _body(call, key)
+        if key == "update_maintenance_schedule":
+            windows = _body(body, "schedule").get("windows")
+            return [f"a schedule of {len(windows) if isinstance(windows, list) else 0} window(s)"]
+        machines = body.get("machines")
+        return [f"{len(machines) if isinstance(machines, list) else 0} machine(s)"]
+
+    return objects
+
+
 # v1 call type -> (action, the objects it names). Extracted from the call before it is
 # validated: a shape the call would refuse names nothing, and the call is then a 400.
 CALLS: dict[str, tuple[str, Callable[[Request, dict], Iterable[Any]]]] = {
@@ -89,7 +120,18 @@ CALLS: dict[str, tuple[str, Callable[[Request, dict], Iterable[Any]]]] = {
     "UPDATE_QUOTA": ("update_quotas", lambda r, c: _items(_body(c, "update_quota").get("quota_configs"), "role")),
     "TEARDOWN": ("teardown_frameworks", lambda r, c: _framework_principal(r, _body(c, "teardown").get("framework_id"))),
     "GET_METRICS": ("get_endpoints", lambda r, c: ["/metrics/snapshot"]),
+    "GET_FLAGS": ("view_flags", lambda r, c: ["flags"]),
+    "MARK_AGENT_GONE": ("mark_agents_gone", _agent("mark_agent_gone")),
+    "DRAIN_AGENT": ("drain_agents", _agent("drain_agent")),
+    "DEACTIVATE_AGENT": ("deactivate_agents", _agent("deactivate_agent")),
+    "REACTIVATE_AGENT": ("reactivate_agents", _agent("reactivate_agent")),
+    "UPDATE_MAINTENANCE_SCHEDULE": ("update_maintenance_schedules", _machines("update_maintenance_schedule")),
+    "START_MAINTENANCE": ("start_maintenances", _machines("start_maintenance")),
+    "STOP_MAINTENANCE": ("stop_maintenances", _machines("stop_maintenance")),
 }
+# Maintenance reads: emptied for a principal without the action, not refused.
+MAINTENANCE_READS = {"GET_MAINTENANCE_SCHEDULE": "get_maintenance_schedules",
+                     "GET_MAINTENANCE_STATUS": "get_maintenance_statuses"}
 
 
 def quota_action(acls: ACLs) -> str:
@@ -109,6 +151,14 @@ def authorize_call(request: Request, kind: str, call: dict) -> None:
 
 
 # --- reads: what a principal sees ----------------------------------------------------
+
+def maintenance_visible(request: Request, snap: Snapshot, action: str) -> Snapshot:
+    """`snap`, without the maintenance schedule and down machines unless the principal may
+    `action` (get_maintenance_schedules / get_maintenance_statuses)."""
+    if acls_of(request.app.state).allows(action, principal_of(request.scope)):
+        return snap
+    return dataclasses.replace(snap, schedule=(), down_machines=())
+
 
 _views: dict[tuple[int, str | None], tuple[Snapshot, Snapshot]] = {}
 _views_lock = threading.Lock()
@@ -168,16 +218,17 @@ def filter_snapshot(snap: Snapshot, acls: ACLs, principal: str | None) -> Snapsh
                                                           if may("view_executors", users.get(e[0], ""))))
                    for a in snap.agents)
     weights = {r: w for r, w in snap.weights.items() if may("view_roles", r)}
-    quota = {r: q for r, q in snap.quota.items() if may("view_roles", r)}
+    quota = {r: q for r, q in snap.quota.items() if may("view_roles", r) and may("get_quotas", r)}
+    flags = snap.flags if may("view_flags", "") else {}
     fewer = (len(frameworks), len(completed_frameworks), len(tasks), len(completed_tasks), len(offers),
-             len(weights), len(quota)) != (len(snap.frameworks), len(snap.completed_frameworks), len(snap.tasks),
-                                           len(snap.completed_tasks), len(snap.offers), len(snap.weights),
-                                           len(snap.quota))
+             len(weights), len(quota), len(flags)) != (
+                len(snap.frameworks), len(snap.completed_frameworks), len(snap.tasks), len(snap.completed_tasks),
+                len(snap.offers), len(snap.weights), len(snap.quota), len(snap.flags))
     if not fewer and all(a is b for a, b in zip(agents, snap.agents)):
         return snap
     return dataclasses.replace(snap, frameworks=frameworks, completed_frameworks=completed_frameworks, tasks=tasks,
                                completed_tasks=completed_tasks, offers=offers, agents=agents, weights=weights,
-                               quota=quota)
+                               quota=quota, flags=flags)
 
 
 # --- endpoints and sandboxes ---------------------------------------------------------

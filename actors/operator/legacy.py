@@ -19,7 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from actors.operator import maintenance, writes
-from actors.operator.authorize import Forbidden, acls_of, authorize, authorize_call, forbidden, quota_action
+from actors.operator.authorize import (Forbidden, acls_of, authorize, authorize_call, forbidden, maintenance_visible,
+                                      quota_action)
 from actors.operator.respond import error, json_response, redirect_to_leader, snapshot_or_redirect
 from actors.http.body import BadRequest, bounded_body
 from actors.operator.writes import CallError, Unavailable
@@ -153,26 +154,40 @@ async def maintenance_schedule(request: Request) -> Response:
         snap = snapshot_or_redirect(request)
         if isinstance(snap, Response):
             return snap
+        snap = maintenance_visible(request, snap, "get_maintenance_schedules")
         return json_response(request, maintenance.schedule_json(snap.schedule))
-    return await _write(request, lambda source, body: writes.update_schedule(
-        source, maintenance.parse_schedule(_json(body))))
+
+    def update(source, body: bytes) -> None:
+        schedule = maintenance.parse_schedule(_json(body))
+        authorize(request, "update_maintenance_schedules", f"a schedule of {len(schedule)} window(s)")
+        writes.update_schedule(source, schedule)
+
+    return await _write(request, update)
 
 
 async def maintenance_status(request: Request) -> Response:
     snap = snapshot_or_redirect(request)
     if isinstance(snap, Response):
         return snap
+    snap = maintenance_visible(request, snap, "get_maintenance_statuses")
     return json_response(request, maintenance.status_json(snap.schedule, snap.down_machines))
 
 
+def _machines(request: Request, down: bool):
+    def act(source, body: bytes) -> None:
+        machines = maintenance.parse_machines(_json(body))
+        authorize(request, "start_maintenances" if down else "stop_maintenances", f"{len(machines)} machine(s)")
+        (writes.machines_down if down else writes.machines_up)(source, machines)
+
+    return act
+
+
 async def machine_down(request: Request) -> Response:
-    return await _write(request, lambda source, body: writes.machines_down(
-        source, maintenance.parse_machines(_json(body))))
+    return await _write(request, _machines(request, down=True))
 
 
 async def machine_up(request: Request) -> Response:
-    return await _write(request, lambda source, body: writes.machines_up(
-        source, maintenance.parse_machines(_json(body))))
+    return await _write(request, _machines(request, down=False))
 
 
 routes = [

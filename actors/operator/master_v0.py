@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from actors.http.basic_auth import principal_of
 from actors.master.snapshot import Snapshot, TaskView
+from actors.operator.authorize import Forbidden, acls_of, forbidden, refusal
 from actors.operator.respond import error, int_param, json_response, redirect_to_leader, snapshot_or_redirect
 from actors.operator.shapes import Index, agent_json, framework_json, task_json
 
@@ -300,6 +302,9 @@ def roles(request: Request) -> Response:
 
 
 def flags(request: Request) -> Response:
+    why = refusal(acls_of(request.app.state), principal_of(request.scope), "view_flags", "flags")
+    if why is not None:  # Mesos: 403 unless the principal may view all flags
+        return forbidden(Forbidden(why))
     source = request.app.state.source
     snap = source.snapshot() if source.leading else None
     return json_response(request, {"flags": snap.flags if snap is not None else dict(request.app.state.flags)})

@@ -40,6 +40,7 @@ class RegistryState:
     weights: dict[str, float] = field(default_factory=dict)
     quota: dict[str, Resources] = field(default_factory=dict)
     reservations: dict[str, Resources] = field(default_factory=dict)  # agent id -> dynamic ones
+    reservers: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # agent id -> role -> principals
     torn_down: OrderedDict[str, None] = field(default_factory=OrderedDict)
     deactivated: dict[str, bool] = field(default_factory=dict)  # agent id -> draining
     schedule: tuple[MaintenanceWindow, ...] = ()  # the maintenance schedule
@@ -65,6 +66,7 @@ class RegistryState:
         elif isinstance(record, AgentMarkedGone):
             self.admitted.pop(record.agent_id, None)
             self.reservations.pop(record.agent_id, None)
+            self.reservers.pop(record.agent_id, None)
             self.deactivated.pop(record.agent_id, None)
             _remember(self.gone, record.agent_id, MAX_GONE)
         elif isinstance(record, WeightsSet):
@@ -79,6 +81,10 @@ class RegistryState:
                 self.reservations.pop(record.agent_id, None)
             else:
                 self.reservations[record.agent_id] = record.reservations
+            if record.reservers:
+                self.reservers[record.agent_id] = dict(record.reservers)
+            else:
+                self.reservers.pop(record.agent_id, None)
         elif isinstance(record, FrameworkTornDown):
             _remember(self.torn_down, record.framework_id, MAX_TORN_DOWN)
         elif isinstance(record, AgentActivation):
@@ -112,6 +118,7 @@ class RegistryState:
             self.weights = dict(record.weights)
             self.quota = dict(record.quota)
             self.reservations = dict(record.reservations)
+            self.reservers = {a: dict(r) for a, r in record.reservers.items()}
             self.torn_down = OrderedDict.fromkeys(record.torn_down)
             self.deactivated = dict(record.deactivated)
             self.schedule = tuple(record.schedule)
@@ -129,6 +136,7 @@ class RegistryState:
             deactivated=dict(self.deactivated),
             schedule=self.schedule,
             down=tuple(self.down),
+            reservers={a: dict(r) for a, r in self.reservers.items()},
         )
 
 

@@ -18,7 +18,9 @@ registry's is kept (the most recent MAX_BINDINGS of them).
 
 The ACLs (`actors/master/acls.py`) are checked here too, for the publisher's principal:
 `register_frameworks` (each role of a registration), `run_tasks` (the user each launched
-task would run as) and `reserve_resources` (the roles of a RESERVE/UNRESERVE).
+task would run as), `reserve_resources` (the roles of a RESERVE), `unreserve_resources`
+(the principals that made the reservations an UNRESERVE gives back) and `register_agents`
+(an agent's RegisterAgent / ReregisterAgent).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import logging
 from typing import Any, Callable, Protocol
 
 from actors.registry.log import RegistryError
+from actors.security import reservers
 from actors.security.senders import claims, from_self, own_principal, shown
 from messages import (
     OperationType,
@@ -62,12 +65,13 @@ from messages.registry import PrincipalBound
 class Acls(Protocol):
     """What the checks ask of the ACLs (actors/master/acls.py)."""
 
-    def allows(self, action: str, principal: str, obj: str) -> bool: ...
+    def allows(self, action: str, principal: str, obj: str = "") -> bool: ...
 
 
 class Checked(Protocol):
     """What the checks read of the master: its address and transport, the allocator's
-    address, and its frameworks, agents and tasks (each looked up with `get`)."""
+    address, its frameworks, agents, tasks and offers (each looked up with `get`) and its
+    registry (`.state`)."""
 
     address: str
     transport: Any
@@ -75,6 +79,7 @@ class Checked(Protocol):
     frameworks: Any
     agents: Any
     tasks: Any
+    offers: Any
 
 
 log = logging.getLogger(__name__)
@@ -210,11 +215,15 @@ class MasterTrust:
                     if not self.acls.allows("run_tasks", principal, task_user):
                         return (f"principal {shown(principal)} may not run tasks as user {task_user[:64]!r} "
                                 f"(ACL run_tasks): task {task.task_id[:80]!r}")
-            else:
-                for role in sorted(operation.resources.roles()):
-                    if not self.acls.allows("reserve_resources", principal, role):
-                        return (f"principal {shown(principal)} may not reserve for role {role[:80]!r} "
-                                "(ACL reserve_resources)")
+            elif operation.type in (OperationType.RESERVE, OperationType.UNRESERVE):
+                offer = next((o for o in map(self.m.offers.get, accept.offer_ids) if o is not None), None)
+                if offer is None:  # no outstanding offer: the accept is refused for that, with its answer
+                    continue
+                known = self.m.registry.state.reservers.get(offer.agent_id, {})
+                why = reservers.refusal(self.acls, principal, operation.resources, known,
+                                        reserve=operation.type is OperationType.RESERVE)
+                if why:
+                    return why
         return None
 
     # --- agents -----------------------------------------------------------------------
@@ -228,6 +237,8 @@ class MasterTrust:
             return f"agent {aid[:80]!r} has not registered with this master: {kind.__name__} refused"
         if bound and bound != user:
             return f"agent {aid[:80]!r} belongs to principal {shown(bound)}, not {shown(user)}"
+        if kind in AGENT_REGISTRATIONS and not self.acls.allows("register_agents", user):
+            return f"principal {shown(user)} may not register agents (ACL register_agents): agent {aid[:80]!r} refused"
         if kind is StatusUpdate:
             task = self.m.tasks.get(body.framework_id, body.status.task_id)  # type: ignore[attr-defined]
             if task is not None and task.agent_id != aid:

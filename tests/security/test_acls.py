@@ -29,6 +29,7 @@ RULES = {
     "run_tasks": [
         {"principals": {"values": ["alice"]}, "users": {"values": ["alice", "nobody"]}},
     ],
+    "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],  # denied when left out
 }
 
 
@@ -102,3 +103,25 @@ def test_the_master_refuses_tasks_as_a_user_the_acls_deny(guarded):
     as_alice = TaskInfo("t2", "t2", "a1", Resources.parse("cpus:1"), command=CommandInfo("id"))
     publish_as(guarded, "alice", fw.address, Accept("f2", (offer.offer_id,), (Operation(OperationType.LAUNCH, (as_alice,)),)))
     assert [t["id"] for t in guarded.state()["tasks"]] == ["t2"]
+
+
+def test_the_master_says_at_start_when_its_file_refuses_every_agent():
+    assert "EVERY AGENT IS REFUSED" in parse_acls('{"run_tasks": []}', source="acls.json").describe()
+    assert "REFUSED" not in parse_acls(json.dumps(RULES), source="acls.json").describe()
+    assert "REFUSED" not in parse_acls('{"permissive": true}', source="acls.json").describe()
+
+
+def test_auth_add_agent_writes_its_register_agents_rule_first(tmp_path, capsys):
+    from argparse import Namespace
+
+    from actors.cli.auth import _acl_rules
+
+    path = tmp_path / "acls.json"
+    path.write_text(json.dumps(RULES))
+    assert _acl_rules(Namespace(kind="agent", principal="rack1", acls=str(path))) == 0
+    rules = json.loads(path.read_text())["register_agents"]
+    assert rules[0] == {"principals": {"values": ["rack1"]}, "agents": {"type": "ANY"}} and len(rules) == 2
+    assert load_acls(path).allows("register_agents", "rack1")
+    capsys.readouterr()
+    assert _acl_rules(Namespace(kind="agent", principal="rack2", acls=None)) == 0
+    assert capsys.readouterr().out == ""  # no file: nothing printed or written

@@ -9,6 +9,7 @@ from actors.agent.launcher import NoopLauncher
 from messages import (
     CommandInfo,
     ExecutorRegistered,
+    FrameworkInfo,
     KillTask,
     RegisterExecutor,
     Resources,
@@ -93,6 +94,18 @@ def test_invalid_task_gets_task_error_naming_the_problem(cluster, launcher, task
     assert update.status.source == StatusSource.SOURCE_AGENT
     assert words in update.status.message
     assert launcher.launched == []
+
+
+def test_a_task_whose_executor_address_would_pass_the_queue_name_limit_is_refused_before_any_work(cluster, launcher):
+    # each id within its own 120 bytes; together (executor.<agent>.<framework>.<executor>)
+    # past the 247 bytes a mailbox's address may have under AMQP's 255-byte queue names
+    framework = FrameworkInfo(user=FRAMEWORK.user, name="long", framework_id="f" * 120)
+    cluster.say(run(executor_task("t1", executor_id="e" * 120), framework))
+    (update,) = cluster.master.updates("t1")
+    assert (update.status.state, update.status.reason) == (TaskState.TASK_ERROR, StatusReason.REASON_TASK_INVALID)
+    assert "executor's address" in update.status.message and "255 bytes" in update.status.message
+    assert launcher.launched == []
+    assert not (cluster.work_dir / "frameworks" / ("f" * 120)).exists()
 
 
 def test_task_is_failed_when_its_executor_cannot_be_launched(cluster, launcher):

@@ -104,7 +104,8 @@ def test_an_operator_reservation_is_offered_only_to_its_role_and_unreserve_retur
 
         answer = operator.call(ReserveResources("a1", Resources.parse("cpus(web):3")))
         assert answer.ok, answer
-        assert [r for _, r in log.read()][-1] == ReservationsSet("a1", Resources.parse("cpus(web):3"), epoch=1)
+        assert [r for _, r in log.read()][-1] == ReservationsSet("a1", Resources.parse("cpus(web):3"), epoch=1,
+                                                                  reservers={"web": ("",)})  # made anonymously
         seen = len(web.offers()), len(dev.offers())
         decline_all(cluster, web, dev)
         cluster.advance(12, step=1)

@@ -5,10 +5,11 @@ from pathlib import Path
 
 from messages.addresses import (
     ALLOCATOR, DEAD_LETTERS, JOURNAL, MASTER, REGISTRY, agent_address, agents_group, executor_address,
-    framework_address, frameworks_group, group_address, is_group, reply_address,
+    executor_address_problem, framework_address, frameworks_group, group_address, is_group, reply_address,
 )
 from messages.ids import COMMAND_EXECUTOR_ID
-from messages.limits import MAX_ADDRESS_BYTES, MAX_ID_BYTES
+from messages.limits import MAILBOX_PREFIX, MAX_ADDRESS_BYTES, MAX_ID_BYTES, MAX_MAILBOX_ADDRESS_BYTES
+from rabbitmq import topology
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCES = [p for package in ("actors", "messages", "rabbitmq") for p in (ROOT / package).rglob("*.py")]
@@ -34,6 +35,17 @@ def test_groups_are_broadcasts_of_a_master():
 def test_agent_and_framework_addresses_of_the_longest_ids_are_routing_keys():
     assert len(framework_address("f" * MAX_ID_BYTES).encode()) <= MAX_ADDRESS_BYTES
     assert len(agent_address("a" * MAX_ID_BYTES).encode()) <= MAX_ADDRESS_BYTES
+
+
+def test_an_executor_address_is_bounded_by_its_queue_name_in_bytes():
+    assert (topology.PREFIX, topology._MAX_ADDRESS) == (MAILBOX_PREFIX, MAX_MAILBOX_ADDRESS_BYTES)  # one bound
+    fits = executor_address("a" * 100, "f" * 100, "e" * (MAX_MAILBOX_ADDRESS_BYTES - len("executor...") - 200))
+    assert len(fits.encode()) == MAX_MAILBOX_ADDRESS_BYTES
+    assert executor_address_problem("a" * 100, "f" * 100, fits.rsplit(".", 1)[1]) is None
+    assert "248 bytes" in executor_address_problem("a" * 100, "f" * 100, fits.rsplit(".", 1)[1] + "e")
+    # bytes, not characters: 60 two-byte characters are 120 bytes, 20 more than 100 "f"s
+    assert "267 bytes" in executor_address_problem("a" * 100, "é" * 60, fits.rsplit(".", 1)[1])
+    topology.check_address(fits)  # what the transport would declare as a queue
 
 
 def test_no_module_builds_an_address_by_hand():
