@@ -75,7 +75,9 @@ class StandbyProxy:
         client = scope.get("client")
         headers += [("via", VIA), ("x-forwarded-for", client[0] if client else "")]
         query = scope.get("query_string", b"").decode("latin-1")
-        target = url.rstrip("/") + scope["path"] + (f"?{query}" if query else "")
+        # the path as the client wrote it: the decoded one would turn an escaped '?' or '#' into syntax
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        target = url.rstrip("/") + path + (f"?{query}" if query else "")
         streaming = scope["path"] == "/v2/events"
         request = self.client.build_request(scope["method"], target, headers=headers, content=body,
                                             timeout=STREAM_TIMEOUT if streaming else TIMEOUT)

@@ -90,3 +90,15 @@ def test_no_leader_a_gone_leader_and_a_loop_are_clear_errors(standby) -> None:
     target["url"] = url  # the store names this standby itself: refused, not looped
     answer = httpx.get(url + "/v2/apps", timeout=10)
     assert answer.status_code == 503 and "standby" in answer.json()["message"]
+
+
+def test_the_path_is_forwarded_as_the_client_wrote_it(standby) -> None:
+    """An escaped '?', '#' or '/' in a path stays escaped: the leader sees what it would
+    see asked directly (forwarding the decoded path made '/v2/apps/a%3Fx' a request for
+    '/v2/apps/a' with the query 'x')."""
+    url, target = standby
+    for raw in ("/v2/apps/a%3Fx", "/v2/apps/a%23b", "/v2/apps/a%2Fb", "/v2/apps/a%20b"):
+        direct = httpx.get(target["url"] + raw + "?embed=app.tasks", timeout=10).json()
+        answer = httpx.get(url + raw + "?embed=app.tasks", timeout=10)
+        assert answer.status_code == 201, (raw, answer.text)
+        assert (answer.json()["path"], answer.json()["query"]) == (direct["path"], "embed=app.tasks"), raw
