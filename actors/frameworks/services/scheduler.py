@@ -107,10 +107,10 @@ class ServicesScheduler(Scheduler):
     def framework_message(self, executor_id: str, agent_id: str, data: bytes) -> None:
         decoded = executor_json(data)
         if isinstance(decoded, dict) and "healthCheckResult" in decoded:
-            self.services.on_health(decoded["healthCheckResult"])
+            self.services.on_health(decoded["healthCheckResult"], agent_id)
             self._after()
         elif isinstance(decoded, dict) and "readinessCheckResult" in decoded:
-            self.services.on_readiness(decoded["readinessCheckResult"])
+            self.services.on_readiness(decoded["readinessCheckResult"], agent_id)
             self._after()
         else:
             log.warning("%s: unexpected framework message from %s on %s", self.address, executor_id, agent_id)
