@@ -245,3 +245,15 @@ def test_check_results_count_only_from_the_agent_the_task_runs_on() -> None:
     assert w.kills() == []
     w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 1}, "agent-h1")
     assert w.kills() == [task.task_id]
+
+
+def test_the_launch_delay_stays_at_its_cap_however_many_failures() -> None:
+    """backoffFactor ** failures overflowed a float (OverflowError in the status handler):
+    after ~5,100 failures at Marathon's defaults, after a few with a large factor."""
+    from actors.frameworks.services.model import LaunchDelay
+
+    app = {"backoffSeconds": 1.0, "backoffFactor": 1.15, "maxLaunchDelaySeconds": 3600.0}
+    assert LaunchDelay(failures=10_000).delay_for(app) == 3600.0
+    assert LaunchDelay(failures=4).delay_for(dict(app, backoffFactor=1e200)) == 3600.0
+    assert LaunchDelay(failures=4).delay_for(dict(app, backoffSeconds=0.0, backoffFactor=1e200)) == 0.0
+    assert LaunchDelay(failures=2).delay_for(app) == 1.15
