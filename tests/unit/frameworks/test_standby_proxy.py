@@ -102,3 +102,19 @@ def test_the_path_is_forwarded_as_the_client_wrote_it(standby) -> None:
         answer = httpx.get(url + raw + "?embed=app.tasks", timeout=10)
         assert answer.status_code == 201, (raw, answer.text)
         assert (answer.json()["path"], answer.json()["query"]) == (direct["path"], "embed=app.tasks"), raw
+
+
+def test_a_redirecting_standby_keeps_the_paths_escapes(leader) -> None:
+    """Without --proxy a standby answers 307 to the leader; '/v2/apps/a%3Fx' went to
+    '/v2/apps/a?x' (another app, with a query)."""
+    from actors.frameworks.hosting import MemoryStore
+    from actors.frameworks.hosting.runner import LEADER_KEY, _standby_app
+
+    store = MemoryStore({LEADER_KEY: {"url": leader}})
+    server = HttpServer(_standby_app(store), "127.0.0.1", 0).start()
+    try:
+        answer = httpx.get(server.url + "/v2/apps/a%3Fx?embed=app.tasks", timeout=10)
+        assert answer.status_code == 307
+        assert answer.headers["location"] == leader + "/v2/apps/a%3Fx?embed=app.tasks"
+    finally:
+        server.stop()
