@@ -48,11 +48,12 @@ class StandbyProxy:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        url = await run_in_threadpool(self.leader)
         path = scope["path"]
-        if path == "/ping":
+        if path == "/ping":  # before the leader is looked up: that reads the store, which may be slow
             await _answer(send, 200, b"pong", b"text/plain; charset=utf-8")
-        elif path == "/v2/leader":
+            return
+        url = await run_in_threadpool(self.leader)
+        if path == "/v2/leader":
             if url:
                 await _json(send, 200, {"leader": httpx.URL(url).netloc.decode()})
             else:

@@ -118,3 +118,26 @@ def test_a_redirecting_standby_keeps_the_paths_escapes(leader) -> None:
         assert answer.headers["location"] == leader + "/v2/apps/a%3Fx?embed=app.tasks"
     finally:
         server.stop()
+
+
+def test_ping_does_not_wait_for_the_leaders_address() -> None:
+    """A load balancer's /ping got its pong only after the leader's address was read from
+    the store (slow or hanging while the broker is)."""
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def slow_leader() -> str | None:
+        release.wait(10)
+        return None
+
+    server = HttpServer(StandbyProxy(slow_leader), "127.0.0.1", 0).start()
+    try:
+        started = time.monotonic()
+        answer = httpx.get(server.url + "/ping", timeout=10)
+        assert answer.status_code == 200 and answer.text == "pong"
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        server.stop()
