@@ -234,7 +234,8 @@ class Agent(SenderChecks, TaskHandlers, ExecutorHandlers, UpdateHandlers, GroupC
         # for a lost request, not a busy master: the first comes after 1-2 factors (a new
         # leader answers 1,000 agents in about a second), then doubling to the cap,
         # jittered to 50-100 % so that agents called together spread out.
-        ceiling = min(self.config.registration_backoff * 2 ** (attempt + 1), self.config.registration_backoff_max)
+        # (the exponent capped: 2 ** 1025 times a float overflows, after 17 hours of retries)
+        ceiling = min(self.config.registration_backoff * 2 ** min(attempt + 1, 60), self.config.registration_backoff_max)
         delay = ceiling * (0.5 + self.random.random() / 2)
         self._registration_timer = self.delay(delay, RetryAgentRegistration(attempt + 1))
 

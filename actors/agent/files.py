@@ -77,13 +77,29 @@ class SandboxFiles:
         if real.is_dir():
             return SandboxFileData(error=f"path {msg.path!r}: is a directory")
         try:
-            with open(real, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if msg.offset < 0:
-                    return SandboxFileData(size=size, offset=size)
-                offset = min(msg.offset, size)
-                f.seek(offset)
-                data = f.read(max(0, min(msg.length, MAX_PAGE)))
+            # A task owns its sandbox: O_NONBLOCK so that its FIFO cannot hang this (the
+            # agent's) thread in open(); O_NOFOLLOW and the check of what was opened so
+            # that a link swapped in since _resolve() leads nowhere else.
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as err:
             return SandboxFileData(error=f"path {msg.path!r}: {err.strerror}")
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return SandboxFileData(error=f"path {msg.path!r}: not a regular file")
+            if not self._inside(Path(os.readlink(f"/proc/self/fd/{fd}"))):
+                return SandboxFileData(error=f"path {msg.path!r}: leads out of the sandboxes")
+            size = info.st_size
+            if msg.offset < 0:
+                return SandboxFileData(size=size, offset=size)
+            offset = min(msg.offset, size)
+            data = os.pread(fd, max(0, min(msg.length, MAX_PAGE)), offset)
+        except OSError as err:
+            return SandboxFileData(error=f"path {msg.path!r}: {err.strerror}")
+        finally:
+            os.close(fd)
         return SandboxFileData(data, size, offset)
+
+    def _inside(self, real: Path) -> bool:
+        sandboxes = (self.root / "frameworks").resolve()
+        return real == sandboxes or sandboxes in real.parents

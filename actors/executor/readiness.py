@@ -41,7 +41,7 @@ def checks_in(data: bytes, key: str, most: int) -> list[dict[str, Any]]:
         return []
     try:
         decoded = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: '[[[[...' within MAX_DATA
         return []
     checks = decoded.get(key) if isinstance(decoded, dict) else None
     if not isinstance(checks, list):

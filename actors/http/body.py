@@ -39,3 +39,5 @@ async def json_body(request: Request, limit: int) -> Any:
         return json.loads(data or b"null")
     except ValueError as err:
         raise BadRequest(f"invalid JSON: {err}") from None
+    except RecursionError:  # '[[[[...' within the limit: the parser's stack, not ours
+        raise BadRequest("invalid JSON: nested too deeply") from None

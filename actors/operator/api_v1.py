@@ -182,6 +182,8 @@ async def call(request: Request) -> Response:
         parsed = json.loads(body or b"null")
     except ValueError as err:
         return error(400, f"the call is not JSON: {err}")
+    except RecursionError:  # '[[[[...' within MAX_BODY
+        return error(400, "the call is not JSON: nested too deeply")
     if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
         return error(400, 'expected a JSON object with a "type", e.g. {"type": "GET_STATE"}')
     kind = parsed["type"]

@@ -57,6 +57,8 @@ def _json(body: bytes):
         return json.loads(body or b"null")
     except ValueError as err:
         raise CallError(f"the body is not JSON: {err}") from None
+    except RecursionError:  # '[[[[...' within MAX_BODY
+        raise CallError("the body is not JSON: nested too deeply") from None
 
 
 async def weights(request: Request) -> Response:
@@ -92,8 +94,9 @@ async def quota(request: Request) -> Response:
                 raise CallError("guarantee: expected a list of Resource objects")
             limits = {}
             for item in guarantee:
-                if not isinstance(item, dict) or not isinstance(item.get("scalar"), dict):
-                    raise CallError(f"guarantee: expected scalar Resource objects, not {item!r}")
+                if not isinstance(item, dict) or not isinstance(item.get("scalar"), dict) \
+                        or not isinstance(item.get("name"), str):
+                    raise CallError(f"guarantee: expected scalar Resource objects ({{name, scalar}}), not {item!r:.200}")
                 limits[item.get("name")] = item["scalar"].get("value")
             given = {"role": given.get("role"), "limits": limits}
         role, limit = writes.parse_quota_config(given)
@@ -136,6 +139,8 @@ def _reservation(request: Request, reserve: bool):
             items = json.loads(form["resources"][0])
         except ValueError as err:
             raise CallError(f"resources: not JSON: {err}") from None
+        except RecursionError:
+            raise CallError("resources: not JSON: nested too deeply") from None
         (writes.reserve if reserve else writes.unreserve)(source, agent_id, writes.parse_resources(items), principal)
 
     return act

@@ -17,6 +17,7 @@ actors.operator.writes.CallError: machines[0].ip: '10.0.0.300' is not an IP addr
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from actors.master.maintenance import machine_json
@@ -61,7 +62,7 @@ def parse_machines(value: Any, what: str = "machines") -> tuple[MachineId, ...]:
 
 def _nanos(value: Any, where: str) -> int:
     nanos = value.get("nanoseconds") if isinstance(value, dict) else None
-    if isinstance(nanos, str) and nanos.lstrip("-").isdigit():  # protobuf JSON's int64
+    if isinstance(nanos, str) and re.fullmatch(r"-?[0-9]{1,19}", nanos):  # protobuf JSON's int64 (ASCII digits only)
         nanos = int(nanos)
     if isinstance(nanos, bool) or not isinstance(nanos, int) or abs(nanos) > MAX_NANOS:
         raise CallError(f"{where}: expected {{\"nanoseconds\": INTEGER}}")

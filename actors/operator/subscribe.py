@@ -111,11 +111,15 @@ def subscribe(request: Request) -> Response:
     with _lock:
         if _subscribers >= MAX_SUBSCRIBERS:
             return error(503, f"too many subscribers (at most {MAX_SUBSCRIBERS})")
-        _subscribers += 1
     feed = source.feed
 
     async def stream() -> AsyncIterator[bytes]:
+        # Counted from here, where `finally` is sure to run: a response never sent (the
+        # client left before its first byte) never starts this generator, and a slot taken
+        # in subscribe() would never be given back (after MAX_SUBSCRIBERS such, only 503s).
         global _subscribers
+        with _lock:
+            _subscribers += 1
         if feed is not None:
             feed.listen()  # before the first picture, so that nothing falls between the two
         try:

@@ -48,11 +48,12 @@ class StandbyProxy:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        url = await run_in_threadpool(self.leader)
         path = scope["path"]
-        if path == "/ping":
+        if path == "/ping":  # before the leader is looked up: that reads the store, which may be slow
             await _answer(send, 200, b"pong", b"text/plain; charset=utf-8")
-        elif path == "/v2/leader":
+            return
+        url = await run_in_threadpool(self.leader)
+        if path == "/v2/leader":
             if url:
                 await _json(send, 200, {"leader": httpx.URL(url).netloc.decode()})
             else:
@@ -75,7 +76,9 @@ class StandbyProxy:
         client = scope.get("client")
         headers += [("via", VIA), ("x-forwarded-for", client[0] if client else "")]
         query = scope.get("query_string", b"").decode("latin-1")
-        target = url.rstrip("/") + scope["path"] + (f"?{query}" if query else "")
+        # the path as the client wrote it: the decoded one would turn an escaped '?' or '#' into syntax
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        target = url.rstrip("/") + path + (f"?{query}" if query else "")
         streaming = scope["path"] == "/v2/events"
         request = self.client.build_request(scope["method"], target, headers=headers, content=body,
                                             timeout=STREAM_TIMEOUT if streaming else TIMEOUT)

@@ -245,7 +245,8 @@ def _standby_app(store: StateStore | None, proxy: bool = False) -> Any:
         url = await run_in_threadpool(leader_url)
         if url:
             query = scope.get("query_string", b"").decode("latin-1")
-            target = url + scope["path"] + (f"?{query}" if query else "")
+            path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")  # escapes kept (proxy.py)
+            target = url + path + (f"?{query}" if query else "")
             response: Any = RedirectResponse(target, status_code=307)
         else:
             response = JSONResponse({"message": "no leader elected yet"}, status_code=503)

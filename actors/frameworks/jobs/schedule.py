@@ -55,7 +55,11 @@ def parse_period(text: str, what: str = "period") -> timedelta | isodate.Duratio
     except (isodate.ISO8601Error, ValueError, TypeError):
         raise ScheduleError(f"bad {what} {text!r}: expected an ISO 8601 duration such as PT1H or P1D") from None
     base = datetime(2000, 1, 1)
-    if base + period <= base:
+    try:
+        positive = base + period > base
+    except (OverflowError, ValueError):  # P99999999999Y: past the calendar's end
+        raise ScheduleError(f"bad {what} {text!r}: too long") from None
+    if not positive:
         raise ScheduleError(f"bad {what} {text!r}: it must be longer than zero")
     return period
 
@@ -117,13 +121,16 @@ class Schedule:
             runs = min(runs, self.repeats)
             if runs == 0:
                 return self
-        if self.cron is not None:
-            it = croniter(self.cron, self.start)
-            start = self.start
-            for _ in range(runs):
-                start = it.get_next(datetime)
-        else:
-            start = _add_wall(self.start, self.period, runs, self.zone)
+        try:
+            if self.cron is not None:
+                it = croniter(self.cron, self.start)
+                start = self.start
+                for _ in range(runs):
+                    start = it.get_next(datetime)
+            else:
+                start = _add_wall(self.start, self.period, runs, self.zone)
+        except (OverflowError, ValueError):  # past the calendar's end (year 9999): that run never comes
+            return replace(self, repeats=0)
         repeats = None if self.repeats is None else self.repeats - runs
         return replace(self, start=start, repeats=repeats)
 
@@ -168,8 +175,14 @@ def _parse_start(text: str, zone: tzinfo | None, now: datetime) -> datetime:
         raise ScheduleError(f"bad start {text!r}: expected an ISO 8601 date and time such as 2024-01-01T05:00:00Z") from None
     if zone is not None:
         # As Chronos: a scheduleTimeZone keeps the written wall time and sets the zone.
-        return start.replace(tzinfo=zone)
-    return start if start.tzinfo is not None else start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=zone)
+    elif start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    try:  # an offset like +99:99 parses, then fails each later use of the time (the ticks too)
+        start.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as err:
+        raise ScheduleError(f"bad start {text!r}: {err}") from None
+    return start
 
 
 def _add_wall(start: datetime, period, runs: int, zone: tzinfo | None) -> datetime:

@@ -52,9 +52,12 @@ class LaunchDelay:
     until: float = 0.0  # no launch before this time
 
     def delay_for(self, app: dict[str, Any]) -> float:
-        if self.failures == 0:
+        if self.failures == 0 or not app["backoffSeconds"]:
             return 0.0
-        seconds = app["backoffSeconds"] * app["backoffFactor"] ** (self.failures - 1)
+        try:
+            seconds = app["backoffSeconds"] * app["backoffFactor"] ** (self.failures - 1)
+        except OverflowError:  # 1.15 ** 5,100 failures, or a large factor far sooner: past any cap
+            return app["maxLaunchDelaySeconds"]
         return min(seconds, app["maxLaunchDelaySeconds"])
 
 

@@ -302,13 +302,22 @@ class Placement:
                    "runSpecId": app.id, "agentId": task.agent_id, "host": task.host,
                    "runSpecVersion": task.version, "timestamp": now, "goal": "Stopped" if task.killing else "Running"})
 
-    def on_health(self, result: Any) -> None:
-        """A result of a task's health check, reported by its executor."""
+    def _reported_task(self, result: Any, agent_id: str | None) -> tuple[Any, Any]:
+        """(app, task) a check result from an executor is about, or (None, None). With
+        `agent_id` (the agent the master checked it came through), only a task on that
+        agent: one agent's executor cannot fail or pass another agent's tasks."""
         if not isinstance(result, dict) or not isinstance(result.get("taskId"), str):
-            return
+            return None, None
         app_id = self.task_app.get(result["taskId"])
         app = self.apps.get(app_id) if app_id else None
         task = app.tasks.get(result["taskId"]) if app else None
+        if task is None or (agent_id is not None and task.agent_id != agent_id):
+            return None, None
+        return app, task
+
+    def on_health(self, result: Any, agent_id: str | None = None) -> None:
+        """A result of a task's health check, reported by its executor (on `agent_id`)."""
+        app, task = self._reported_task(result, agent_id)
         if app is None or task is None:
             return
         keys = ("alive", "consecutiveFailures", "firstSuccess", "lastSuccess", "lastFailure", "lastFailureCause",
@@ -338,14 +347,10 @@ class Placement:
                                 "slaveId": task.agent_id}
         self.wake()
 
-    def on_readiness(self, result: Any) -> None:
-        """A result of a task's readiness check, reported by its executor: a ready task
-        counts toward its deployment (and lets an old one go)."""
-        if not isinstance(result, dict) or not isinstance(result.get("taskId"), str):
-            return
-        app_id = self.task_app.get(result["taskId"])
-        app = self.apps.get(app_id) if app_id else None
-        task = app.tasks.get(result["taskId"]) if app else None
+    def on_readiness(self, result: Any, agent_id: str | None = None) -> None:
+        """A result of a task's readiness check, reported by its executor (on `agent_id`):
+        a ready task counts toward its deployment (and lets an old one go)."""
+        app, task = self._reported_task(result, agent_id)
         checks = app.definition.get("readinessChecks") if app else None
         if app is None or task is None or not checks or not task.ready_pending:
             return

@@ -29,6 +29,16 @@ TICK_SECONDS = 1.0
 RECONCILE_UNREACHABLE_SECONDS = 5.0
 
 
+def executor_json(data: bytes) -> dict | None:
+    """An executor's framework message as a JSON object, or None (too big, not JSON, or
+    nested too deeply to parse: an executor's bytes must not stop the scheduler's actor)."""
+    try:
+        decoded = json.loads(data) if len(data) < 65536 else None
+    except (ValueError, RecursionError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
 class _Run:
     def __init__(self, fn: Callable[["ServicesScheduler"], Any]) -> None:
         self.fn = fn
@@ -95,15 +105,12 @@ class ServicesScheduler(Scheduler):
         self._after()
 
     def framework_message(self, executor_id: str, agent_id: str, data: bytes) -> None:
-        try:
-            decoded = json.loads(data) if len(data) < 65536 else None
-        except ValueError:
-            decoded = None
+        decoded = executor_json(data)
         if isinstance(decoded, dict) and "healthCheckResult" in decoded:
-            self.services.on_health(decoded["healthCheckResult"])
+            self.services.on_health(decoded["healthCheckResult"], agent_id)
             self._after()
         elif isinstance(decoded, dict) and "readinessCheckResult" in decoded:
-            self.services.on_readiness(decoded["readinessCheckResult"])
+            self.services.on_readiness(decoded["readinessCheckResult"], agent_id)
             self._after()
         else:
             log.warning("%s: unexpected framework message from %s on %s", self.address, executor_id, agent_id)

@@ -209,3 +209,20 @@ def test_new_work_dir_gets_a_new_id_that_the_next_start_keeps(transport, tmp_pat
         assert c.agent.agent_id == first
     finally:
         c.stop()
+
+
+def test_registration_is_retried_however_long_the_master_stays_away(transport, clock, tmp_path):
+    """The backoff's 2 ** attempt, times a float, overflowed after 1,024 retries (17 hours
+    at the 60 s cap): the handler raised and the agent never asked again."""
+    c = Cluster(transport, tmp_path / "work", master={"answer": False})
+    try:
+        for _ in range(1100):
+            clock.advance(60.0)
+            transport.settle()
+        before = len(c.master.bodies(RegisterAgent))
+        assert before > 1050
+        clock.advance(60.0)
+        transport.settle()
+        assert len(c.master.bodies(RegisterAgent)) == before + 1
+    finally:
+        c.stop()

@@ -227,3 +227,33 @@ def test_offers_during_a_backoff_are_refused_briefly_not_for_minutes() -> None:
     w.s.on_offers([w.offer()])
     [decline] = [a for a in w.s.actions if a[0] == "decline"]
     assert decline[2] <= 5.0
+
+
+def test_check_results_count_only_from_the_agent_the_task_runs_on() -> None:
+    """The master checks that an executor's message came through the agent it names;
+    a result about a task on another agent is that agent's executor speaking out of turn."""
+    w = World()
+    w.s.put_app({"id": "/a", "cmd": "x", "instances": 1, "cpus": 0.1, "mem": 8,
+                 "healthChecks": [{"protocol": "TCP", "maxConsecutiveFailures": 1}]})
+    [task] = w.launch(w.offer("h1"))
+    w.run_all([task])
+    w.s.on_health({"taskId": task.task_id, "alive": True, "consecutiveFailures": 0}, "agent-h2")
+    assert w.s.deployments  # not healthy on the word of another agent
+    w.s.on_health({"taskId": task.task_id, "alive": True, "consecutiveFailures": 0}, "agent-h1")
+    assert not w.s.deployments
+    w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 5}, "agent-h2")
+    assert w.kills() == []
+    w.s.on_health({"taskId": task.task_id, "alive": False, "consecutiveFailures": 1}, "agent-h1")
+    assert w.kills() == [task.task_id]
+
+
+def test_the_launch_delay_stays_at_its_cap_however_many_failures() -> None:
+    """backoffFactor ** failures overflowed a float (OverflowError in the status handler):
+    after ~5,100 failures at Marathon's defaults, after a few with a large factor."""
+    from actors.frameworks.services.model import LaunchDelay
+
+    app = {"backoffSeconds": 1.0, "backoffFactor": 1.15, "maxLaunchDelaySeconds": 3600.0}
+    assert LaunchDelay(failures=10_000).delay_for(app) == 3600.0
+    assert LaunchDelay(failures=4).delay_for(dict(app, backoffFactor=1e200)) == 3600.0
+    assert LaunchDelay(failures=4).delay_for(dict(app, backoffSeconds=0.0, backoffFactor=1e200)) == 0.0
+    assert LaunchDelay(failures=2).delay_for(app) == 1.15

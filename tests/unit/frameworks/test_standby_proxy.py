@@ -90,3 +90,54 @@ def test_no_leader_a_gone_leader_and_a_loop_are_clear_errors(standby) -> None:
     target["url"] = url  # the store names this standby itself: refused, not looped
     answer = httpx.get(url + "/v2/apps", timeout=10)
     assert answer.status_code == 503 and "standby" in answer.json()["message"]
+
+
+def test_the_path_is_forwarded_as_the_client_wrote_it(standby) -> None:
+    """An escaped '?', '#' or '/' in a path stays escaped: the leader sees what it would
+    see asked directly (forwarding the decoded path made '/v2/apps/a%3Fx' a request for
+    '/v2/apps/a' with the query 'x')."""
+    url, target = standby
+    for raw in ("/v2/apps/a%3Fx", "/v2/apps/a%23b", "/v2/apps/a%2Fb", "/v2/apps/a%20b"):
+        direct = httpx.get(target["url"] + raw + "?embed=app.tasks", timeout=10).json()
+        answer = httpx.get(url + raw + "?embed=app.tasks", timeout=10)
+        assert answer.status_code == 201, (raw, answer.text)
+        assert (answer.json()["path"], answer.json()["query"]) == (direct["path"], "embed=app.tasks"), raw
+
+
+def test_a_redirecting_standby_keeps_the_paths_escapes(leader) -> None:
+    """Without --proxy a standby answers 307 to the leader; '/v2/apps/a%3Fx' went to
+    '/v2/apps/a?x' (another app, with a query)."""
+    from actors.frameworks.hosting import MemoryStore
+    from actors.frameworks.hosting.runner import LEADER_KEY, _standby_app
+
+    store = MemoryStore({LEADER_KEY: {"url": leader}})
+    server = HttpServer(_standby_app(store), "127.0.0.1", 0).start()
+    try:
+        answer = httpx.get(server.url + "/v2/apps/a%3Fx?embed=app.tasks", timeout=10)
+        assert answer.status_code == 307
+        assert answer.headers["location"] == leader + "/v2/apps/a%3Fx?embed=app.tasks"
+    finally:
+        server.stop()
+
+
+def test_ping_does_not_wait_for_the_leaders_address() -> None:
+    """A load balancer's /ping got its pong only after the leader's address was read from
+    the store (slow or hanging while the broker is)."""
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def slow_leader() -> str | None:
+        release.wait(10)
+        return None
+
+    server = HttpServer(StandbyProxy(slow_leader), "127.0.0.1", 0).start()
+    try:
+        started = time.monotonic()
+        answer = httpx.get(server.url + "/ping", timeout=10)
+        assert answer.status_code == 200 and answer.text == "pong"
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        server.stop()

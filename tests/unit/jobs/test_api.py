@@ -58,6 +58,9 @@ def test_create_read_search_delete(api) -> None:
     (b'{"name": "' + b"n" * 300 + b'", "command": "y", "schedule": "R//PT1H"}', "use letters"),
     (b'{"name": "x", "command": "y", "schedule": "R//PT1H", "arguments": [' + b'"a",' * 300 + b'"a"]}', "arguments"),
     (b" " * (2**20 + 1), "larger than"),
+    (b"[" * 100_000, "nested too deeply"),  # RecursionError: was a 500
+    (b'{"name": "x", "command": "y", "schedule": "R/2030-01-01T00:00:00+99:99/PT1H"}', "bad start"),
+    (b'{"name": "x", "command": "y", "schedule": "R/2030-01-01T00:00:00Z/P99999999999Y"}', "too long"),
 ])
 def test_bad_input_is_a_400_naming_what_is_wrong(api, body: bytes, text: str) -> None:
     answer = api.post("/v1/scheduler/iso8601", content=body, headers={"Content-Type": "application/json"})

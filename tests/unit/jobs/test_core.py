@@ -427,3 +427,14 @@ def test_the_run_indexes_follow_every_change() -> None:
     restarted.clock.set(w.clock.now())
     _indexes_agree(restarted.j)
     assert set(restarted.j.runs) == set(w.j.runs)  # ("started" is not written: a restart measures from launch)
+
+
+def test_a_start_with_an_impossible_offset_is_refused_and_leaves_the_jobs_working():
+    """'+99:99' parsed, the job was kept, and every later flush of the jobs raised (the
+    API answered 500 and the scheduler's ticks failed until the job was deleted)."""
+    w = World()
+    with pytest.raises(JobInvalid, match="start"):
+        w.j.put({"name": "bad", "command": "true", "owner": "", "schedule": "R/2030-01-01T00:00:00+99:99/PT1H"})
+    assert "bad" not in w.j.jobs
+    w.j.put({"name": "ok", "command": "true", "owner": "", "schedule": "R1//PT1H"})
+    assert len(w.launch()) == 1

@@ -110,3 +110,18 @@ def test_bad_schedules_say_what_is_wrong(text, zone, fragment):
 def test_parse_period_refuses_negative():
     with pytest.raises(ScheduleError):
         parse_period("-PT1H")
+
+
+@pytest.mark.parametrize("text", ["R/2030-01-01T00:00:00+99:99/PT1H", "R/0001-01-01T00:00:00+01:00/PT1H",
+                                  "R/2030-01-01T00:00:00Z/P99999999999Y", "R/9999-12-31T23:00:00-01:00/PT1H"])
+def test_starts_and_periods_out_of_the_calendar_are_refused(text):
+    """Each parsed, then raised in every later use (the actor's ticks included)."""
+    with pytest.raises(ScheduleError):
+        Schedule.parse(text, now=NOW)
+
+
+def test_a_run_past_the_calendars_end_never_comes():
+    s = Schedule.parse("R/9999-12-31T23:00:00Z/PT1H", now=NOW)
+    assert s.due() is not None and s.after_run().due() is None
+    s = Schedule.parse("R/2030-01-01T00:00:00Z/P7900Y", now=NOW)
+    assert s.after_run().due().year == 9930 and s.after_run().after_run().due() is None

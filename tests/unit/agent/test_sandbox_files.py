@@ -1,0 +1,42 @@
+"""The agent reads sandbox files its tasks may have shaped: a FIFO must not hang the
+agent's thread in open() (it did: the agent stopped answering, missed its pings and was
+removed), and only regular files are read."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from actors.agent.files import SandboxFiles
+from messages.operator import ReadSandboxFile
+
+
+def _read(root, path: str):
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(SandboxFiles(root).read(ReadSandboxFile(path, 0, 10))),
+                              daemon=True)
+    thread.start()
+    thread.join(5)
+    assert out, "the read did not come back (blocked in open)"
+    return out[0]
+
+
+def test_a_fifo_in_a_sandbox_is_refused_without_blocking(tmp_path):
+    box = tmp_path / "frameworks" / "f1"
+    box.mkdir(parents=True)
+    os.mkfifo(box / "pipe")
+    answer = _read(tmp_path, "frameworks/f1/pipe")
+    assert "not a regular file" in answer.error and answer.data == b""
+
+
+def test_links_inside_the_sandboxes_are_still_read(tmp_path):
+    box = tmp_path / "frameworks" / "f1"
+    box.mkdir(parents=True)
+    (box / "stdout").write_bytes(b"hello")
+    (box / "latest").symlink_to("stdout")
+    answer = _read(tmp_path, "frameworks/f1/latest")
+    assert (answer.error, answer.data, answer.size) == ("", b"hello", 5)
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"no")
+    (box / "out").symlink_to(outside)
+    assert "leads out" in _read(tmp_path, "frameworks/f1/out").error
