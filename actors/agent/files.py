@@ -2,7 +2,9 @@
 
 Paths are relative to the agent's work dir and must lie under `frameworks/` (where every
 sandbox is): no absolute paths, no `..`, and a path whose real location (symlinks
-followed) leaves the sandboxes is refused. A read returns at most MAX_PAGE bytes, so a
+followed) leaves the sandboxes of the framework it names is refused (a task's link into
+another framework's sandbox leads nowhere: who may read which framework's sandboxes is
+decided by that name). A read returns at most MAX_PAGE bytes, so a
 1 GB stdout is read a page at a time, never whole.
 
 >>> import tempfile, pathlib
@@ -33,22 +35,28 @@ class SandboxFiles:
         self.root = Path(root)
 
     def _resolve(self, path: str) -> tuple[Path | None, str]:
+        real, why, _ = self._confined(path)
+        return real, why
+
+    def _confined(self, path: str) -> tuple[Path | None, str, Path]:
+        """(the real path, why not, the directory it must stay in)."""
+        sandboxes = (self.root / "frameworks").resolve()
         if not isinstance(path, str) or not path or len(path) > 4096 or "\x00" in path:
-            return None, "expected a path"
+            return None, "expected a path", sandboxes
         parts = [p for p in path.split("/") if p not in ("", ".")]
         if path.startswith("/"):
-            return None, f"path {path!r}: expected a path relative to the sandboxes"
+            return None, f"path {path!r}: expected a path relative to the sandboxes", sandboxes
         if ".." in parts:
-            return None, f"path {path!r}: '..' is not allowed"
+            return None, f"path {path!r}: '..' is not allowed", sandboxes
         if not parts or parts[0] != "frameworks":
-            return None, f"path {path!r}: not in a sandbox"
-        sandboxes = (self.root / "frameworks").resolve()
+            return None, f"path {path!r}: not in a sandbox", sandboxes
+        confine = sandboxes / parts[1] if len(parts) > 1 else sandboxes
         real = (self.root.joinpath(*parts)).resolve()
-        if real != sandboxes and sandboxes not in real.parents:
-            return None, f"path {path!r}: leads out of the sandboxes"
+        if not _within(real, confine):
+            return None, f"path {path!r}: leads out of its framework's sandboxes", confine
         if not real.exists():
-            return None, f"path {path!r}: no such file or directory"
-        return real, ""
+            return None, f"path {path!r}: no such file or directory", confine
+        return real, "", confine
 
     def _relative(self, real: Path) -> str:
         return real.relative_to(self.root.resolve()).as_posix()
@@ -71,7 +79,7 @@ class SandboxFiles:
         return SandboxListing(tuple(entries))
 
     def read(self, msg: ReadSandboxFile) -> SandboxFileData:
-        real, why = self._resolve(msg.path)
+        real, why, confine = self._confined(msg.path)
         if real is None:
             return SandboxFileData(error=why)
         if real.is_dir():
@@ -87,8 +95,8 @@ class SandboxFiles:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 return SandboxFileData(error=f"path {msg.path!r}: not a regular file")
-            if not self._inside(Path(os.readlink(f"/proc/self/fd/{fd}"))):
-                return SandboxFileData(error=f"path {msg.path!r}: leads out of the sandboxes")
+            if not _within(Path(os.readlink(f"/proc/self/fd/{fd}")), confine):
+                return SandboxFileData(error=f"path {msg.path!r}: leads out of its framework's sandboxes")
             size = info.st_size
             if msg.offset < 0:
                 return SandboxFileData(size=size, offset=size)
@@ -100,6 +108,6 @@ class SandboxFiles:
             os.close(fd)
         return SandboxFileData(data, size, offset)
 
-    def _inside(self, real: Path) -> bool:
-        sandboxes = (self.root / "frameworks").resolve()
-        return real == sandboxes or sandboxes in real.parents
+
+def _within(real: Path, directory: Path) -> bool:
+    return real == directory or directory in real.parents

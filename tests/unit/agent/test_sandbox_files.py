@@ -8,7 +8,7 @@ import os
 import threading
 
 from actors.agent.files import SandboxFiles
-from messages.operator import ReadSandboxFile
+from messages.operator import ListSandbox, ReadSandboxFile
 
 
 def _read(root, path: str):
@@ -40,3 +40,20 @@ def test_links_inside_the_sandboxes_are_still_read(tmp_path):
     outside.write_bytes(b"no")
     (box / "out").symlink_to(outside)
     assert "leads out" in _read(tmp_path, "frameworks/f1/out").error
+
+
+def test_a_link_into_another_frameworks_sandbox_is_refused(tmp_path):
+    """Who may read a sandbox is decided by the framework its path names (ACL
+    access_sandboxes): a task's link must not lead into another framework's files."""
+    theirs = tmp_path / "frameworks" / "f2"
+    theirs.mkdir(parents=True)
+    (theirs / "stdout").write_bytes(b"secret")
+    mine = tmp_path / "frameworks" / "f1"
+    mine.mkdir(parents=True)
+    (mine / "peek").symlink_to(theirs / "stdout")
+    (mine / "dir").symlink_to(theirs)
+    assert "leads out of its framework's sandboxes" in _read(tmp_path, "frameworks/f1/peek").error
+    listing = SandboxFiles(tmp_path).list(ListSandbox("frameworks/f1/dir"))
+    assert "leads out of its framework's sandboxes" in listing.error and not listing.entries
+    assert _read(tmp_path, "frameworks/f2/stdout").data == b"secret"  # by its own name: the ACL decides
+
