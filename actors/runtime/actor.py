@@ -60,6 +60,9 @@ def on(*message_types: type) -> Callable[[F], F]:
 
 
 BATCH_SECONDS = 0.005  # the longest a handler's output waits for the rest of a burst
+# ... when it is held for a barrier anyway (a confirm wait of several ms): a longer burst
+# shares that wait among more handlers.
+HELD_BATCH_SECONDS = 0.05
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
 _FLUSH = object()  # told by the journal timer: write the handled-order entries now
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
@@ -352,9 +355,11 @@ class Actor(Timers, pykka.ThreadingActor):
         left = len(pending)
         while left:
             # What the handlers send leaves together when the batch ends: after the
-            # burst, or every BATCH_SECONDS while a long one is handled.
+            # burst, or every BATCH_SECONDS while a long one is handled (HELD_BATCH_SECONDS
+            # once its output waits for a barrier).
             with self._burst():
-                until = monotonic() + BATCH_SECONDS
+                started = monotonic()
+                until, held_until = started + BATCH_SECONDS, started + HELD_BATCH_SECONDS
                 while left:
                     left -= 1
                     item = pending.popleft()
@@ -364,7 +369,7 @@ class Actor(Timers, pykka.ThreadingActor):
                         self.receive(item)
                     if len(self._handled_ids) >= self.journal_flush_every:
                         self._flush_handled()
-                    if monotonic() >= until:
+                    if monotonic() >= until and (not self._barriers or monotonic() >= held_until):
                         break
             if self._broken is not None:
                 return  # stopping: what is left is not handled (nor settled)

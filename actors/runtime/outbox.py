@@ -12,7 +12,9 @@ also a ValueError: too big, an address no broker takes) raises to the handler as
 
 The actor also holds its output here on purpose: after `hold()`, everything waits
 behind a gate until `release()` (`Actor.hold_output_until`: output that must not leave
-before something it relies on is durable), or is thrown away by `drop()`.
+before something it relies on is durable), or is thrown away by `drop()`. (A message
+the transport refuses for good is then logged and dropped at the release, no longer
+raised to its handler.)
 
 >>> from types import SimpleNamespace
 >>> from actors.runtime.memory import MemoryTransport
