@@ -90,3 +90,26 @@ def test_a_failed_barrier_lets_nothing_out_and_stops_the_actor(transport, sink, 
     assert ref.actor_stopped.wait(10)
     assert died == ("c", "OSError: fsync: input/output error")
     assert sink == [] and transport.pending("c") == 1 and transport.dead_letters == []
+
+
+def test_the_outbox_gate_holds_what_follows_it_and_keeps_the_order(transport, sink) -> None:
+    from types import SimpleNamespace
+
+    from actors.runtime.outbox import Outbox
+    from messages import decode
+
+    box = Outbox(SimpleNamespace(transport=transport))
+    for n, name in enumerate(["before", "held-1", "held-2"]):
+        if name == "held-1":
+            box.hold()
+        box.publish(Envelope(id=f"o{n}", sender="c", target="sink", body=PongAgent(name)))
+    transport.settle()
+    assert len(sink) == 1 and box.waiting == 2 and not box.flush()  # a resend does not pass the gate
+    assert box.release() and box.waiting == 0
+    transport.settle()
+    assert [decode(d.body).body.agent_id for d in sink] == ["before", "held-1", "held-2"]
+    box.hold()
+    box.publish(Envelope(id="o9", sender="c", target="sink", body=PongAgent("dropped")))
+    assert box.drop() == 1 and box.release()
+    transport.settle()
+    assert len(sink) == 3
