@@ -100,8 +100,9 @@ def one_run(args: argparse.Namespace, variant: str, source: Path | None) -> dict
                 first: dict[str, float] = {}
                 for path in events:
                     for line in read_lines(path):
-                        host, _epoch, t = line.split()
-                        first.setdefault(host, float(t))
+                        fields = line.split()
+                        if len(fields) == 3:  # not a line being written
+                            first.setdefault(fields[0], float(fields[2]))
                 return first
 
             deadline = time.monotonic() + 600
