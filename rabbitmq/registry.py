@@ -2,8 +2,9 @@
 routing key `registry` only (actors/registry/ reads and folds it).
 
 Writes go through the leader's own transport (the connection that holds the leader
-lock) and are publisher-confirmed before `append` returns: the stream is replicated as
-the broker's streams are. Reads consume the stream from its first offset; each record's
+lock): `write` publishes (inside an actor's burst the transport holds it back until the
+burst's end or the flush), `flush` waits for the broker's confirms, one wait for every
+record written since the last one; the stream is replicated as the broker's streams are. Reads consume the stream from its first offset; each record's
 offset is the stream's own (`x-stream-offset`), which only grows, so the leader epoch
 (its `Elected` record's offset + 1) is monotonic by construction.
 """
@@ -55,21 +56,33 @@ class StreamRegistryLog(RegistryLog):
         self.transport = transport
         self.confirm_timeout = confirm_timeout
         self.read_timeout = read_timeout
+        self._unconfirmed = 0  # records written since the last flush
         try:
             declare_stream(config)
         except (pika.exceptions.AMQPError, OSError) as err:
             raise RegistryError(f"cannot declare the registry stream {STREAM}: {describe(err)}") from err
 
-    def append(self, record: object) -> None:
+    def write(self, record: object) -> None:
         if self.transport is None:
             raise RegistryError("this registry log was opened for reading only")
         envelope = Envelope(id=uuid.uuid4().hex, sender="master", target=REGISTRY, body=record,
                             sent_at=time.time())
         try:
             self.transport.publish(envelope)
+        except TransportError as err:
+            raise RegistryError(f"the registry stream did not take a {type(record).__name__}: {err}") from err
+        self._unconfirmed += 1
+
+    def flush(self) -> None:
+        """Waits for the confirm of everything the transport published so far (the
+        records among it): up to `confirm_timeout`."""
+        if self.transport is None or not self._unconfirmed:
+            return
+        try:
             self.transport.flush(self.confirm_timeout)
         except TransportError as err:
-            raise RegistryError(f"the registry stream did not confirm a {type(record).__name__}: {err}") from err
+            raise RegistryError(f"the registry stream did not confirm {self._unconfirmed} records: {err}") from err
+        self._unconfirmed = 0
 
     def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
         """From the stream's offset `start` on. Without `until`, ends once nothing new

@@ -125,6 +125,9 @@ class Master(OutputRelay, SenderChecks, Actor):  # OutputRelay: task output acro
         # What operators set and who was admitted, read by a new leader before its
         # first message; every change is written there before it is acted on.
         self.registry = registry or Registry(MemoryRegistryLog(), epoch=self.config.epoch)
+        # Its writes are made durable once per burst of messages, before any of the
+        # burst's output (answers, acks) leaves: one confirm wait, not one per write.
+        self.registry.defer_flush = self.hold_output_until
         # True once the leader lock is lost (`mesobus master`: rabbitmq/leader.py)
         self.deposed: Callable[[], bool] = deposed or (lambda: False)
         self.metrics: Counter[str] = Counter()

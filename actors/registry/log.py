@@ -1,11 +1,17 @@
-"""Where registry records are kept: `RegistryLog`, an append-only log of records, each
-durable before `append` returns. In memory (tests, `memory://`), in a file (embedded),
-or a RabbitMQ stream (rabbitmq/registry.py, on a broker).
+"""Where registry records are kept: `RegistryLog`, an append-only log of records. In
+memory (tests, `memory://`), in a file (embedded), or a RabbitMQ stream
+(rabbitmq/registry.py, on a broker).
+
+Writing is two steps, so that records written together are made durable together (one
+publisher-confirm wait, one fsync), as Mesos' registrar applies the operations that
+arrived during a write in the next one: `write` stages a record, `flush` returns once
+every staged record is durable; `append` is both.
 
 >>> from messages.registry import WeightsSet
 >>> log = MemoryRegistryLog()
->>> log.append(WeightsSet({"a": 2.0})); [offset for offset, _ in log.read()]
-[0]
+>>> log.write(WeightsSet({"a": 2.0})); log.write(WeightsSet({"b": 1.0})); log.flush()
+>>> [offset for offset, _ in log.read()]
+[0, 1]
 """
 
 from __future__ import annotations
@@ -30,9 +36,19 @@ class RegistryError(RuntimeError):
 
 class RegistryLog(ABC):
     @abstractmethod
+    def write(self, record: object) -> None:
+        """Stage `record` at the end of the log; it is durable once `flush()` returned.
+        Raises RegistryError if the log cannot take it now (nothing was staged)."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Return once every record written so far is durable (replicated / on disk).
+        Raises RegistryError otherwise: then nothing may be taken as written."""
+
     def append(self, record: object) -> None:
-        """Append `record`; it is durable (replicated / on disk) when this returns.
-        Raises RegistryError otherwise."""
+        """Write `record` and flush: it is durable when this returns."""
+        self.write(record)
+        self.flush()
 
     @abstractmethod
     def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
@@ -59,9 +75,12 @@ class MemoryRegistryLog(RegistryLog):
         self.records: list[object] = []
         self._lock = threading.Lock()
 
-    def append(self, record: object) -> None:
+    def write(self, record: object) -> None:
         with self._lock:
             self.records.append(record)
+
+    def flush(self) -> None:
+        pass  # nothing outlives the process anyway
 
     def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
         with self._lock:
@@ -73,8 +92,9 @@ class MemoryRegistryLog(RegistryLog):
 
 
 class FileRegistryLog(RegistryLog):
-    """A file of length-prefixed records, fsynced on every append. A torn last record
-    (a crash mid-write) is cut off when the file is opened."""
+    """A file of length-prefixed records. Written records wait in memory until `flush`,
+    which writes them all and fsyncs once (a group commit); `read` sees flushed records
+    only. A torn last record (a crash mid-write) is cut off when the file is opened."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
@@ -83,6 +103,9 @@ class FileRegistryLog(RegistryLog):
         with open(self.path, "ab") as f:
             f.truncate(good)
         self._file = open(self.path, "ab")
+        self._staged = bytearray()  # written, not yet flushed
+        self._staged_count = 0
+        self._error: OSError | None = None  # a failed flush: the file's end is unknown since
 
     def _scan(self) -> tuple[int, int]:
         count = good = 0
@@ -104,16 +127,29 @@ class FileRegistryLog(RegistryLog):
             at += _LENGTH.size + size
             offset += 1
 
-    def append(self, record: object) -> None:
+    def write(self, record: object) -> None:
         body = record_bytes(record)
         with self._lock:
-            try:
-                self._file.write(_LENGTH.pack(len(body)) + body)
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as err:
-                raise RegistryError(f"cannot write the registry file {self.path}: {err}") from err
-            self._count += 1
+            self._staged += _LENGTH.pack(len(body))
+            self._staged += body
+            self._staged_count += 1
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._error is None and self._staged:
+                try:
+                    self._file.write(self._staged)
+                    self._file.flush()
+                    os.fsync(self._file.fileno())
+                except OSError as err:
+                    # Part of it may be in the file: nothing written after it could be read back.
+                    self._error = err
+                else:
+                    self._count += self._staged_count
+                    self._staged.clear()
+                    self._staged_count = 0
+            if self._error is not None:
+                raise RegistryError(f"cannot write the registry file {self.path}: {self._error}") from self._error
 
     def read(self, until: Callable[[object], bool] | None = None, start: int = 0) -> Iterator[tuple[int, object]]:
         with self._lock:

@@ -1,5 +1,11 @@
 """`Registry`: the state a leader starts from, and every change written before it is used.
 
+Written alone, a change is durable before `write` returns. Written by an actor
+(`defer_flush` set to its `Actor.hold_output_until`), it is applied at once and only
+staged: the actor holds back everything it sends and acknowledges from then on, and
+at the end of its burst of messages `flush()` makes all the burst's changes durable
+with one wait before any of that output leaves (a failed flush releases none of it).
+
 Fencing: each record carries the epoch of the master that wrote it; reading, a record
 older than the newest `Elected` read before it is skipped (a deposed leader that wrote
 after its successor was elected). An `Elected` record's epoch is its offset + 1, so
@@ -24,7 +30,7 @@ import copy
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from actors.registry.log import RegistryError, RegistryLog
 from actors.registry.state import RegistryState
@@ -41,6 +47,10 @@ class Registry:
         self.state = state or RegistryState()
         self.epoch = epoch
         self.written = 0  # records written by this leader since its last snapshot
+        # Set by the actor that writes (its `hold_output_until`): writes are then made
+        # durable by `flush()` at the end of its burst, before its output leaves.
+        self.defer_flush: Callable[[Callable[[], None]], None] | None = None
+        self._unflushed = False
 
     @classmethod
     def recover(cls, log_: RegistryLog, epoch: int = 0) -> "Registry":
@@ -64,11 +74,11 @@ class Registry:
         return registry
 
     def write(self, record: object) -> None:
-        """Append (durably) then apply. Raises RegistryError if the log cannot take it;
-        the caller then must not act on the change."""
+        """Append (durably: see the module docstring) then apply. Raises RegistryError
+        if the log cannot take it; the caller then must not act on the change."""
         if dataclasses.is_dataclass(record) and hasattr(record, "epoch"):
             record = dataclasses.replace(record, epoch=self.epoch)
-        self.log.append(record)
+        self._log_write(record)
         self.state.apply(record)
         self.written += 1
         if self.written >= SNAPSHOT_EVERY:
@@ -76,9 +86,24 @@ class Registry:
 
     def snapshot(self) -> None:
         """Write everything as one record: later start-ups fold from there."""
-        self.log.append(self.state.snapshot(self.epoch))
-        self.log.append(self.state.bindings(self.epoch))  # kept apart: RegistrySnapshot has no field for them
+        self._log_write(self.state.snapshot(self.epoch))
+        self._log_write(self.state.bindings(self.epoch))  # kept apart: RegistrySnapshot has no field for them
         self.written = 0
+
+    def flush(self) -> None:
+        """Make every change written so far durable (a no-op when none waits). Raises
+        RegistryError otherwise: the writer must then not let out anything that relied on them."""
+        if self._unflushed:
+            self._unflushed = False
+            self.log.flush()
+
+    def _log_write(self, record: object) -> None:
+        self.log.write(record)
+        if self.defer_flush is None:
+            self.log.flush()
+        else:
+            self._unflushed = True
+            self.defer_flush(self.flush)
 
 
 @dataclass

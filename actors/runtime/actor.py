@@ -12,6 +12,11 @@ message, and reads the envelope it came in (sender, ids) from `self.envelope`.
 An undecodable message, one no handler accepts, or a handler that raises is logged,
 counted and dead-lettered with its reason; the actor keeps running. A message is acked
 only after its handler returned.
+
+A handler whose effects must be durable before anyone hears of them (the master's
+registry writes) calls `self.hold_output_until(barrier)`: the rest of the burst's output
+and acks wait, and the barrier runs once at the burst's end, for all of them (a group
+commit: one wait per burst, not per write).
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import threading
 import traceback
 from collections import Counter, deque
 from concurrent.futures import Future
+from contextlib import contextmanager
 from time import monotonic
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
 import pykka
 
@@ -54,6 +60,9 @@ def on(*message_types: type) -> Callable[[F], F]:
 
 
 BATCH_SECONDS = 0.005  # the longest a handler's output waits for the rest of a burst
+# ... when it is held for a barrier anyway (a confirm wait of several ms): a longer burst
+# shares that wait among more handlers.
+HELD_BATCH_SECONDS = 0.05
 _STARTED = object()  # asked of a new actor: answered once on_start has returned
 _FLUSH = object()  # told by the journal timer: write the handled-order entries now
 _DRAIN = object()  # in the inbox: deliveries wait in Actor._deliveries
@@ -129,6 +138,9 @@ class Actor(Timers, pykka.ThreadingActor):
         self._deliveries_signalled = False
         self._out = Outbox(self)  # the handlers' output, waiting out an outage if need be
         self._resend_scheduled = False
+        self._in_burst = False  # handling a burst of deliveries (see _burst)
+        self._barriers: dict[Callable[[], None], None] = {}  # run before the burst's output leaves
+        self._broken: BaseException | None = None  # a barrier failed: this actor handles nothing more
 
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue:
@@ -187,6 +199,21 @@ class Actor(Timers, pykka.ThreadingActor):
         if out.waiting and not self._resend_scheduled:
             self._resend_scheduled = True
             self.context.clock.call_later(OUTBOX_RETRY_SECONDS, lambda: self._tell_quietly(_RESEND))
+
+    def hold_output_until(self, barrier: Callable[[], None]) -> None:
+        """Called from a handler: what this actor sends and settles (acks, dead letters)
+        from now until the end of the burst waits, and leaves only once `barrier()` has
+        returned; it is called once at the burst's end however often it was asked for.
+        A barrier makes durable what the handlers relied on (the master's registry
+        writes). If one raises, nothing held leaves: the actor stops and its death is
+        reported (so its process exits), and the deliveries it did not settle go back to
+        their queue, for whoever takes over. Outside a burst (replay, a tool handing a
+        delivery over) the barrier runs at once, raising into the handler."""
+        if not self._in_burst:
+            barrier()
+            return
+        self._barriers[barrier] = None
+        self._out.hold()
 
     def ask(self, target: str, body: Any, timeout: float = 10.0) -> "Future[Envelope]":
         """Send and get a Future for the reply's envelope; fails with TimeoutError."""
@@ -265,6 +292,8 @@ class Actor(Timers, pykka.ThreadingActor):
             self.actor_inbox.put(_WAKE)
 
     def on_receive(self, message: Any) -> Any:
+        if self._broken is not None:
+            return None  # stopping: its unsettled deliveries go back to the queue
         if message is _DRAIN:
             self._drain_pending()
         elif message is _RESEND:
@@ -278,9 +307,46 @@ class Actor(Timers, pykka.ThreadingActor):
             self._flush_timer = None
             self._flush_handled()
         elif isinstance(message, Delivery):  # handed over by other means (tests, tools)
-            self.receive(message)
+            with self._burst():
+                self.receive(message)
             self._maybe_flush_handled()
         return None
+
+    @contextmanager
+    def _burst(self) -> Iterator[None]:
+        """Handling a burst: what its handlers send leaves together (`transport.batch()`),
+        after the barriers they asked for (`hold_output_until`)."""
+        with self.transport.batch():
+            self._in_burst = True
+            try:
+                yield
+            finally:
+                self._in_burst = False
+            if self._barriers:
+                self._release()
+
+    def _release(self) -> None:
+        barriers = list(self._barriers)
+        self._barriers.clear()
+        try:
+            for barrier in barriers:
+                barrier()
+        except Exception as err:  # noqa: BLE001  whatever it was, the held output must not leave
+            self._barrier_failed(err)
+            return
+        if not self._out.release() and not self._resend_scheduled:  # an outage meanwhile: the rest waits
+            self._resend_scheduled = True
+            self.context.clock.call_later(OUTBOX_RETRY_SECONDS, lambda: self._tell_quietly(_RESEND))
+
+    def _barrier_failed(self, err: BaseException) -> None:
+        """What the burst's output relied on is not durable: let none of it out, stop."""
+        self._broken = err
+        self.counters["barrier_failures"] += 1
+        dropped = self._out.drop()
+        log.error("%s: stopping: %s; none of its last %d outputs and acks was let out (the messages it did "
+                  "not acknowledge go back to its queue)", self.address, describe(err, MAX_LOGGED), dropped)
+        actor_deaths.report(self.address, err)
+        self.stop()  # after what waits in the inbox, which it no longer handles
 
     def _drain_pending(self) -> None:
         """Handle the deliveries waiting now, in order. Later ones wait for the next turn
@@ -289,9 +355,11 @@ class Actor(Timers, pykka.ThreadingActor):
         left = len(pending)
         while left:
             # What the handlers send leaves together when the batch ends: after the
-            # burst, or every BATCH_SECONDS while a long one is handled.
-            with self.transport.batch():
-                until = monotonic() + BATCH_SECONDS
+            # burst, or every BATCH_SECONDS while a long one is handled (HELD_BATCH_SECONDS
+            # once its output waits for a barrier).
+            with self._burst():
+                started = monotonic()
+                until, held_until = started + BATCH_SECONDS, started + HELD_BATCH_SECONDS
                 while left:
                     left -= 1
                     item = pending.popleft()
@@ -301,8 +369,10 @@ class Actor(Timers, pykka.ThreadingActor):
                         self.receive(item)
                     if len(self._handled_ids) >= self.journal_flush_every:
                         self._flush_handled()
-                    if monotonic() >= until:
+                    if monotonic() >= until and (not self._barriers or monotonic() >= held_until):
                         break
+            if self._broken is not None:
+                return  # stopping: what is left is not handled (nor settled)
         if pending:
             self.actor_inbox.put(_WAKE)  # still signalled: come back for the rest
         else:

@@ -10,6 +10,12 @@ for at-least-once), and sent again later (`flush`, which the actor calls on a ti
 until the transport takes it. A message the transport refuses for good (a refusal is
 also a ValueError: too big, an address no broker takes) raises to the handler as before.
 
+The actor also holds its output here on purpose: after `hold()`, everything waits
+behind a gate until `release()` (`Actor.hold_output_until`: output that must not leave
+before something it relies on is durable), or is thrown away by `drop()`. (A message
+the transport refuses for good is then logged and dropped at the release, no longer
+raised to its handler.)
+
 >>> from types import SimpleNamespace
 >>> from actors.runtime.memory import MemoryTransport
 >>> box = Outbox(SimpleNamespace(transport=MemoryTransport()))
@@ -28,6 +34,7 @@ from actors.runtime.transport import Delivery, Transport, TransportError
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 200_000  # items kept through an outage; beyond, publish raises as the transport did
+_GATE = ("gate", None, None)  # in the queue while holding: nothing behind it is sent
 
 
 def transient(err: BaseException) -> bool:
@@ -43,7 +50,8 @@ class Outbox:
     def __init__(self, owner: Any) -> None:
         self.owner = owner
         self._items: deque[tuple[str, Any, Any]] = deque()
-        self.held = 0  # items that ever had to wait (a counter for metrics and tests)
+        self.held = 0  # items that ever had to wait for the transport (a counter for metrics and tests)
+        self._gated = False  # _GATE is in _items
 
     @property
     def transport(self) -> Transport:
@@ -51,7 +59,29 @@ class Outbox:
 
     @property
     def waiting(self) -> int:
-        return len(self._items)
+        """Items that wait for the transport (or behind the gate)."""
+        return len(self._items) - self._gated
+
+    def hold(self) -> None:
+        """From now on everything waits, behind what waits already, until `release()`."""
+        if not self._gated:
+            self._gated = True
+            self._items.append(_GATE)
+
+    def release(self) -> bool:
+        """Open the gate and send what waits, as `flush` does; True when all went."""
+        if self._gated:
+            self._items.remove(_GATE)
+            self._gated = False
+        return self.flush()
+
+    def drop(self) -> int:
+        """Throw away everything that waits (the actor is stopping: none of it may go);
+        returns how many items there were."""
+        dropped = self.waiting
+        self._items.clear()
+        self._gated = False
+        return dropped
 
     def publish(self, envelope: Any) -> None:
         if self._items:
@@ -84,10 +114,13 @@ class Outbox:
             self.transport.timer_done()
 
     def flush(self) -> bool:
-        """Send what waits, in order, until the transport fails again; True when empty."""
+        """Send what waits, in order, until the transport fails again or the gate is
+        reached; True when empty."""
         items = self._items
         while items:
             kind, what, reason = items[0]
+            if kind == "gate":
+                return False
             try:
                 if kind == "publish":
                     self.transport.publish(what)
@@ -108,4 +141,5 @@ class Outbox:
         if len(self._items) >= MAX_WAITING:
             raise TransportError(f"the transport has taken nothing for a while: {len(self._items)} outputs wait")
         self._items.append((kind, what, reason))
-        self.held += 1
+        if not self._gated:
+            self.held += 1

@@ -166,7 +166,7 @@ class Cluster:
             self.allocator = Recorder()  # stays empty: nothing fake listens
         else:
             self.allocator = self._fake("allocator", FakeActor)
-            self.master = Master.start(transport, self.config)
+            self.master = Master.start(transport, self.config, registry=registry)
             self._refs.append(self.master)
         self.frameworks: dict[str, FrameworkHandle] = {}
         self.agents: dict[str, AgentHandle] = {}
