@@ -13,6 +13,10 @@
 Each task runs in its own session (so its own process group): signals go to the whole
 group, so a shell's children die with it. When the task's main process exits, whatever
 it left behind in its group is killed.
+
+Starting a task (its cgroups, fork and exec) takes milliseconds, so the command executor
+does it on the runner's launch threads (`submit`, a bounded pool), never on its actor's
+thread: launches run side by side and the actor goes on handling messages meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import signal
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
     from actors.executor.task_user import TaskUser
 
 log = logging.getLogger(__name__)
+
+LAUNCH_THREADS = 4  # tasks started at once; more only queue for the same cores and locks
 
 
 def command_argv(command: CommandInfo) -> list[str]:
@@ -70,6 +77,18 @@ class TaskProcess:
 class ProcessRunner:
     """Starts task processes; swap it in tests for one that starts nothing."""
 
+    def __init__(self, launch_threads: int = LAUNCH_THREADS) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=launch_threads, thread_name_prefix="task-launch")
+
+    def submit(self, launch: Callable[[], None]) -> None:
+        """Run `launch` (which calls `start` and reports what happened) on a launch thread.
+        Raises RuntimeError once the runner is closed."""
+        self._pool.submit(_logged, launch)
+
+    def close(self) -> None:
+        """Wait for the launches under way; drop those not yet begun."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
     def start(
         self,
         argv: list[str],
@@ -102,6 +121,13 @@ class ProcessRunner:
             target=_watch, args=(process, on_exit), name=f"task-{popen.pid}", daemon=True
         ).start()
         return process
+
+
+def _logged(launch: Callable[[], None]) -> None:
+    try:
+        launch()
+    except Exception:  # a pool thread's exception would otherwise vanish into its future
+        log.exception("a task launch failed")
 
 
 def _watch(process: TaskProcess, on_exit: Callable[[int], None]) -> None:

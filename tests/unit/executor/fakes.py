@@ -90,6 +90,12 @@ class FakeRunner:
         self.envs: dict[str, dict[str, str]] = {}
         self.fail_with: Exception | None = None
 
+    def submit(self, launch: Callable[[], None]) -> None:
+        launch()  # on the actor's thread: its TaskStarted is handled when the transport settles
+
+    def close(self) -> None:
+        pass
+
     def start(self, argv, *, cwd: Path, env, stdout: Path, stderr: Path, on_exit, user=None) -> FakeProcess:
         if self.fail_with is not None:
             raise self.fail_with
