@@ -143,6 +143,7 @@ class CgroupV1Limits:
             except OSError:
                 continue
             pids.update(int(p) for p in text.split() if p.isdigit())
+        pids.discard(os.getpid())  # never this executor (a launch thread in the group's moment)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -426,17 +426,13 @@ class _Launch:
             reported.wait()
             post(TaskProcessExited(task_id, code))
 
-        process: TaskProcess | None = None
         try:
             argv = limits.wrap(self.argv, task_id, cpus=self.cpus, mem_mb=self.mem_mb)
-            with limits.joined(task_id):
-                process = runner.start(argv, cwd=self.sandbox, env=self.env, stdout=self.sandbox / "stdout",
-                                       stderr=self.sandbox / "stderr", on_exit=exited, user=self.user)
+            process = runner.start(argv, cwd=self.sandbox, env=self.env, stdout=self.sandbox / "stdout",
+                                   stderr=self.sandbox / "stderr", on_exit=exited, user=self.user,
+                                   born_in=limits.joined(task_id))
         except (OSError, ValueError, subprocess.SubprocessError) as err:
-            if process is not None:  # started, but this thread could not leave its cgroups
-                process.signal(signal.SIGKILL)
             post(TaskStarted(task_id, error=f"cannot start the command: {err}"))
-            reported.set()  # an exit after this is of a task that never ran: ignored
             return
         spawned.put(task_id, process)
         post(TaskStarted(task_id, process.pid))

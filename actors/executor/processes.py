@@ -27,6 +27,7 @@ import signal
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
@@ -99,23 +100,33 @@ class ProcessRunner:
         stderr: Path,
         on_exit: Callable[[int], None],
         user: "TaskUser | None" = None,
+        born_in: AbstractContextManager[None] | None = None,
     ) -> TaskProcess:
         """Start `argv` (as `user`, with its groups, when given); `on_exit(returncode)` is
         called from a watcher thread when it ends (negative: killed by that signal).
+        `born_in` is entered around the fork alone (the task's cgroups v1: see
+        cgroups_v1.py), not around the watcher thread, which must stay in the executor's.
         Raises OSError when it cannot be started."""
         switch = user.popen_args() if user is not None else {}
-        with open(stdout, "ab") as out, open(stderr, "ab") as err:
-            popen = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-                close_fds=True,
-                **switch,
-            )
+        popen: subprocess.Popen | None = None
+        try:
+            with open(stdout, "ab") as out, open(stderr, "ab") as err, born_in or nullcontext():
+                popen = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    close_fds=True,
+                    **switch,
+                )
+        except BaseException:
+            if popen is not None:  # started, but leaving `born_in` failed: it is not watched
+                TaskProcess(popen).signal(signal.SIGKILL)
+                popen.wait()
+            raise
         process = TaskProcess(popen)
         threading.Thread(
             target=_watch, args=(process, on_exit), name=f"task-{popen.pid}", daemon=True

@@ -96,7 +96,7 @@ class FakeRunner:
     def close(self) -> None:
         pass
 
-    def start(self, argv, *, cwd: Path, env, stdout: Path, stderr: Path, on_exit, user=None) -> FakeProcess:
+    def start(self, argv, *, cwd: Path, env, stdout: Path, stderr: Path, on_exit, user=None, born_in=None) -> FakeProcess:
         if self.fail_with is not None:
             raise self.fail_with
         task_id = cwd.name
