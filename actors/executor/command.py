@@ -89,7 +89,7 @@ class StartingTask:
     info: TaskInfo
     sandbox: Path
     env: dict[str, str]
-    killed: bool = False  # a kill arrived while its process was being started
+    kill_grace: float | None = None  # set when a kill arrived while it was being started
 
 
 @dataclass
@@ -250,9 +250,8 @@ class CommandExecutor(OutputStreaming, Executor):
         assert process is not None
         task_id = msg.task_id
         running = self.running[task_id] = RunningTask(starting.info, process, starting.sandbox)
-        if starting.killed or self.shutting_down:  # never RUNNING: its exit says TASK_KILLED
-            running.killing = True
-            process.signal(signal.SIGKILL)
+        if starting.kill_grace is not None:  # killed while it started: never RUNNING
+            self._terminate(running, starting.kill_grace)
             return
         self.stream_output(starting.info, starting.sandbox)  # when the framework asked for it (messages/output.py)
         self.update(task_id, TaskState.TASK_RUNNING, message=f"pid {msg.pid}")
@@ -266,8 +265,8 @@ class CommandExecutor(OutputStreaming, Executor):
             return
         starting = self.starting.get(task_id)
         if starting is not None:
-            if not starting.killed:  # killed as soon as its process exists (_on_task_started)
-                starting.killed = True
+            if starting.kill_grace is None:  # its process gets SIGTERM once it exists (_on_task_started)
+                starting.kill_grace = self._kill_grace(starting.info)
                 self.update(task_id, TaskState.TASK_KILLING)
             return
         running = self.running.get(task_id)
@@ -276,16 +275,22 @@ class CommandExecutor(OutputStreaming, Executor):
             return
         if running.killing:
             return
-        grace = self.requested_grace_period
-        if grace is None:
-            grace = running.info.kill_grace_period
-        if grace is None:
-            grace = self.env.kill_grace_period
-        running.killing = True
         self.update(task_id, TaskState.TASK_KILLING)
+        self._terminate(running, self._kill_grace(running.info))
+
+    def _kill_grace(self, info: TaskInfo) -> float:
+        """The KillTask's grace period, else the task's, else the executor's."""
+        for grace in (self.requested_grace_period, info.kill_grace_period):
+            if grace is not None:
+                return grace
+        return self.env.kill_grace_period
+
+    def _terminate(self, running: RunningTask, grace: float) -> None:
+        """SIGTERM to the task's process group, SIGKILL when `grace` seconds are over."""
+        running.killing = True
         running.process.signal(signal.SIGTERM)
         if grace > 0:
-            running.kill_timer = self.delay(grace, KillGraceExpired(task_id))
+            running.kill_timer = self.delay(grace, KillGraceExpired(running.info.task_id))
         else:
             running.process.signal(signal.SIGKILL)
 

@@ -89,9 +89,22 @@ class FakeRunner:
         self.argvs: dict[str, list[str]] = {}
         self.envs: dict[str, dict[str, str]] = {}
         self.fail_with: Exception | None = None
+        self.held: list[Callable[[], None]] | None = None
 
     def submit(self, launch: Callable[[], None]) -> None:
-        launch()  # on the actor's thread: its TaskStarted is handled when the transport settles
+        if self.held is not None:
+            self.held.append(launch)  # the test runs it with `release_launches`
+        else:
+            launch()  # on the actor's thread: its TaskStarted is handled when the transport settles
+
+    def hold_launches(self) -> None:
+        """From now on, launches wait (as on busy launch threads) until `release_launches`."""
+        self.held = []
+
+    def release_launches(self) -> None:
+        held, self.held = self.held or [], None
+        for launch in held:
+            launch()
 
     def close(self) -> None:
         pass
