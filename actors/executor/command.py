@@ -440,8 +440,10 @@ class _Launch:
             post(TaskStarted(task_id, error=f"cannot start the command: {err}"))
             return
         spawned.put(task_id, process)
-        post(TaskStarted(task_id, process.pid))
-        reported.set()
+        try:
+            post(TaskStarted(task_id, process.pid))
+        finally:
+            reported.set()  # whatever happened, the exit watcher must not wait forever
 
 
 def private_to(sandbox: Path, user: TaskUser) -> None:
