@@ -14,7 +14,7 @@ stderr there, in its own process group, under the task's limits (see `limits.py`
 A task with `CommandInfo.uris` is fetched first (actors/fetcher: a child process that
 reads local files as the task's user and hands it what it fetched, watched by a thread
 that posts TaskFetched), so a download never holds up this actor. Its process is started
-on a launch thread of the process runner (cgroups, fork and exec: `_launch`), which posts
+on a launch thread of the process runner (cgroups, fork and exec: `_Launch`), which posts
 TaskStarted; TASK_RUNNING is sent from that message's handler, so launches do not queue
 behind each other on this actor and every decision stays in a handler. A task killed
 while it is being started goes TASK_KILLING -> TASK_KILLED, never TASK_RUNNING.
@@ -38,6 +38,7 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import msgpack
@@ -227,7 +228,7 @@ class CommandExecutor(OutputStreaming, Executor):
         start = _Launch(task.task_id, argv, task.resources.scalar("cpus"), task.resources.scalar("mem"),
                         sandbox, env, as_user)
         try:
-            self.runner.submit(lambda: start.run(self.runner, self.limits, self.spawned, self.post_to_self))
+            self.runner.submit(partial(start.run, self.runner, self.limits, self.spawned, self.post_to_self))
         except RuntimeError as err:  # the runner is closed: the executor is stopping
             self.starting.pop(task.task_id)
             self.update(task.task_id, TaskState.TASK_FAILED, message=f"cannot start the command: {err}",
