@@ -150,7 +150,7 @@ def run_once(args: argparse.Namespace) -> tuple[dict, dict]:
         finally:
             # Thousands of runs are still going: their ends, met by stopped agents, are not news.
             logging.disable(logging.CRITICAL)
-            handle.stop()
+            handle.stop(timeout=120.0)  # behind the status updates of every run that started
             store.close()
             shutil.rmtree(state_dir, ignore_errors=True)
     logging.disable(logging.NOTSET)
