@@ -5,7 +5,8 @@ Each task gets `mesobus/<scope>-task-<id>` under the memory, cpu and pids hierar
 `memory.limit_in_bytes` = mem (swappiness 0), `cpu.cfs_quota_us` = cpus x 100 ms per
 100 ms, `pids.max` = MAX_PIDS. The task is born in them: the thread that starts it moves
 itself into the task's groups (`joined`: "0" written to each group's `tasks`, which moves
-the writing thread alone), forks the task there, and moves back. So no wrapper process
+the writing thread alone), forks the task there, and moves back (then the cpu quota is
+written: a throttled launch thread would hold the GIL). So no wrapper process
 joins the groups, every child the task starts is in them too (the limits apply to the
 whole task), and the task's user needs no right on the groups. Three writes per task
 set the limits: swappiness is inherited from the parent group (set once) and
@@ -67,6 +68,7 @@ class CgroupV1Limits:
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._swappiness_inherited = False
+        self._quotas: dict[str, str] = {}  # task id -> cpu.cfs_quota_us, until the task is born
 
     def describe(self) -> str:
         return (f"cgroups v1 at {self.root}/{{memory,cpu,pids}}/{self.parent}: memory.limit_in_bytes, "
@@ -95,9 +97,9 @@ class CgroupV1Limits:
             (memory / "memory.limit_in_bytes").write_text(str(int(mem_mb * 1024 * 1024)))
             if not self._swappiness_inherited:
                 _write_quietly(memory / "memory.swappiness", "0")
-        if cpus > 0:
-            quota = str(max(int(cpus * CPU_PERIOD_US), 1000))
-            (self.group("cpu", task_id) / "cpu.cfs_quota_us").write_text(quota)
+        if cpus > 0:  # written once the task is born (joined): it must not throttle the launcher
+            with self._lock:
+                self._quotas[task_id] = str(max(int(cpus * CPU_PERIOD_US), 1000))
         (self.group("pids", task_id) / "pids.max").write_text(str(MAX_PIDS))
         self._watch(task_id)
         return list(argv)
@@ -107,7 +109,9 @@ class CgroupV1Limits:
         """Run the body with the calling thread (only it) in the task's groups: a process
         it forks meanwhile starts inside them. Writing "0" to `tasks` moves the writer
         without the global lock a move by pid takes (kernel >= 5.16), so threads of a
-        launch pool can do this side by side."""
+        launch pool can do this side by side. The task's cpu quota is written after the
+        thread has left: throttled inside, it would hold the GIL, and so hold up every
+        thread of this process, for the rest of the quota's period."""
         home = _own_groups()
         moved: list[str] = []
         try:
@@ -122,6 +126,10 @@ class CgroupV1Limits:
                 except OSError as err:  # this thread would start later tasks in the wrong group
                     log.error("cannot move the launching thread back to its %s group: %s", controller, err)
                     raise
+        with self._lock:
+            quota = self._quotas.pop(task_id, None)
+        if quota is not None:  # the task (and any child) is in the group already: all of it is capped
+            (self.group("cpu", task_id) / "cpu.cfs_quota_us").write_text(quota)
 
     def memory_limited(self, task_id: str, returncode: int, stderr: Path | None) -> bool:
         return self._oom_kills(task_id) > 0
@@ -129,8 +137,11 @@ class CgroupV1Limits:
     def release(self, task_id: str) -> None:
         with self._lock:
             self._watched.pop(task_id, None)
+            self._quotas.pop(task_id, None)
+        # Not a daemon: a process that exits right after (an executor stopping with its tasks)
+        # still removes the groups before it ends, instead of leaving them for good.
         threading.Thread(target=self._remove, args=(task_id,), name=f"cgroup-release-{task_id[:32]}",
-                         daemon=True).start()
+                         daemon=False).start()
 
     # --- the whole task ---------------------------------------------------------------
 

@@ -109,9 +109,9 @@ class Spawned:
         with self.lock:
             return self.processes.pop(task_id, None)
 
-    def take_all(self) -> list[TaskProcess]:
+    def take_all(self) -> dict[str, TaskProcess]:
         with self.lock:
-            taken, self.processes = list(self.processes.values()), {}
+            taken, self.processes = self.processes, {}
         return taken
 
 
@@ -375,9 +375,14 @@ class CommandExecutor(OutputStreaming, Executor):
 
     def on_stop(self) -> None:
         self.health.stop_all()
-        self.runner.close()  # the launches under way end first: their processes are killed too
-        for process in [r.process for r in self.running.values()] + self.spawned.take_all():
+        # Launches under way end first, so that their processes are killed too (pykka says
+        # the actor stopped before on_stop: waiting for nothing would delay its unsubscribe).
+        self.runner.close(wait=bool(self.starting))
+        processes = {task_id: r.process for task_id, r in self.running.items()} | self.spawned.take_all()
+        for process in processes.values():
             process.signal(signal.SIGKILL)  # never leave tasks behind
+        for task_id in {*processes, *self.starting}:
+            self.limits.release(task_id)  # nor their cgroups
         for fetching in self.fetching.values():
             fetching.run.kill()
         super().on_stop()

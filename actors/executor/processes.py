@@ -86,9 +86,9 @@ class ProcessRunner:
         Raises RuntimeError once the runner is closed."""
         self._pool.submit(_logged, launch)
 
-    def close(self) -> None:
-        """Wait for the launches under way; drop those not yet begun."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Drop the launches not yet begun; wait for those under way (when `wait`)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def start(
         self,

@@ -106,7 +106,7 @@ class FakeRunner:
         for launch in held:
             launch()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         pass
 
     def start(self, argv, *, cwd: Path, env, stdout: Path, stderr: Path, on_exit, user=None, born_in=None) -> FakeProcess:
