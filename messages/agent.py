@@ -242,6 +242,16 @@ class TaskFetched:
     error: str = ""
 
 
+# command executor -> itself (posted by a launch thread of its process runner): a task's
+# process was started (`pid`), or could not be (`error` says why; pid 0).
+@message
+@dataclass(frozen=True)
+class TaskStarted:
+    task_id: str
+    pid: int = 0
+    error: str = ""
+
+
 # command executor -> itself (timer): a task being killed outlived its grace period; SIGKILL.
 @message
 @dataclass(frozen=True)

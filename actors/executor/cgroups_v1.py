@@ -3,8 +3,14 @@
 
 Each task gets `mesobus/<scope>-task-<id>` under the memory, cpu and pids hierarchies:
 `memory.limit_in_bytes` = mem (swappiness 0), `cpu.cfs_quota_us` = cpus x 100 ms per
-100 ms, `pids.max` = MAX_PIDS. The wrapper joins all three before it execs the task, so
-every child the task starts is in them too: the limits apply to the whole task.
+100 ms, `pids.max` = MAX_PIDS. The task is born in them: the thread that starts it moves
+itself into the task's groups (`joined`: "0" written to each group's `tasks`, which moves
+the writing thread alone), forks the task there, and moves back (then the cpu quota is
+written: a throttled launch thread would hold the GIL). So no wrapper process
+joins the groups, every child the task starts is in them too (the limits apply to the
+whole task), and the task's user needs no right on the groups. Three writes per task
+set the limits: swappiness is inherited from the parent group (set once) and
+`cpu.cfs_period_us` is 100 ms already in a new group.
 
 v1's OOM killer ends one process of the group; a watcher thread notices the group's
 `oom_kill` count rise and kills every process left in it, so the task ends as a whole and
@@ -20,7 +26,9 @@ import re
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,7 @@ def cgroup_v1_problem(root: Path = V1_ROOT, mounts: Path = Path("/proc/mounts"))
 
 class CgroupV1Limits:
     name = "cgroups-v1"
+    wrapper_as_root = False  # no wrapper at all: the task is forked inside its groups
 
     def __init__(self, root: Path = V1_ROOT, parent: str = "mesobus", scope: str = "") -> None:
         self.root = Path(root)
@@ -58,6 +67,8 @@ class CgroupV1Limits:
         self._watched: dict[str, int] = {}  # task id -> oom_kill count when it started
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._swappiness_inherited = False
+        self._quotas: dict[str, str] = {}  # task id -> cpu.cfs_quota_us, until the task is born
 
     def describe(self) -> str:
         return (f"cgroups v1 at {self.root}/{{memory,cpu,pids}}/{self.parent}: memory.limit_in_bytes, "
@@ -66,29 +77,59 @@ class CgroupV1Limits:
     def setup(self) -> None:
         for controller in CONTROLLERS:
             (self.root / controller / self.parent).mkdir(exist_ok=True)
+        try:  # a new group takes its parent's swappiness: one write here, none per task
+            (self.root / "memory" / self.parent / "memory.swappiness").write_text("0")
+            self._swappiness_inherited = True
+        except OSError:
+            pass
 
     def group(self, controller: str, task_id: str) -> Path:
         name = f"{self.scope}-task-" + re.sub(r"[^A-Za-z0-9_.-]", "_", task_id)
         return self.root / controller / self.parent / name[:240]
 
     def wrap(self, argv: list[str], task_id: str, *, cpus: float, mem_mb: float) -> list[str]:
-        joins = []
+        """Create the task's groups with its limits; the task itself is started in
+        `joined(task_id)`, so `argv` is returned as it is."""
         for controller in CONTROLLERS:
-            group = self.group(controller, task_id)
-            group.mkdir(exist_ok=True)
-            joins.append(str(group / "cgroup.procs").replace("'", "'\\''"))
+            self.group(controller, task_id).mkdir(exist_ok=True)
         memory = self.group("memory", task_id)
         if mem_mb > 0:
             (memory / "memory.limit_in_bytes").write_text(str(int(mem_mb * 1024 * 1024)))
-            _write_quietly(memory / "memory.swappiness", "0")
-        if cpus > 0:
-            cpu = self.group("cpu", task_id)
-            (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
-            (cpu / "cpu.cfs_quota_us").write_text(str(max(int(cpus * CPU_PERIOD_US), 1000)))
+            if not self._swappiness_inherited:
+                _write_quietly(memory / "memory.swappiness", "0")
+        if cpus > 0:  # written once the task is born (joined): it must not throttle the launcher
+            with self._lock:
+                self._quotas[task_id] = str(max(int(cpus * CPU_PERIOD_US), 1000))
         (self.group("pids", task_id) / "pids.max").write_text(str(MAX_PIDS))
         self._watch(task_id)
-        script = " && ".join(f"echo $$ > '{p}'" for p in joins)
-        return ["sh", "-c", f'{script} && exec "$@"', "mesobus-task", *argv]
+        return list(argv)
+
+    @contextmanager
+    def joined(self, task_id: str) -> Iterator[None]:
+        """Run the body with the calling thread (only it) in the task's groups: a process
+        it forks meanwhile starts inside them. Writing "0" to `tasks` moves the writer
+        without the global lock a move by pid takes (kernel >= 5.16), so threads of a
+        launch pool can do this side by side. The task's cpu quota is written after the
+        thread has left: throttled inside, it would hold the GIL, and so hold up every
+        thread of this process, for the rest of the quota's period."""
+        home = _own_groups()
+        moved: list[str] = []
+        try:
+            for controller in CONTROLLERS:
+                (self.group(controller, task_id) / "tasks").write_text("0")
+                moved.append(controller)
+            yield
+        finally:
+            for controller in moved:
+                try:
+                    (self.root / controller / home.get(controller, "/").lstrip("/") / "tasks").write_text("0")
+                except OSError as err:  # this thread would start later tasks in the wrong group
+                    log.error("cannot move the launching thread back to its %s group: %s", controller, err)
+                    raise
+        with self._lock:
+            quota = self._quotas.pop(task_id, None)
+        if quota is not None:  # the task (and any child) is in the group already: all of it is capped
+            (self.group("cpu", task_id) / "cpu.cfs_quota_us").write_text(quota)
 
     def memory_limited(self, task_id: str, returncode: int, stderr: Path | None) -> bool:
         return self._oom_kills(task_id) > 0
@@ -96,8 +137,11 @@ class CgroupV1Limits:
     def release(self, task_id: str) -> None:
         with self._lock:
             self._watched.pop(task_id, None)
+            self._quotas.pop(task_id, None)
+        # Not a daemon: a process that exits right after (an executor stopping with its tasks)
+        # still removes the groups before it ends, instead of leaving them for good.
         threading.Thread(target=self._remove, args=(task_id,), name=f"cgroup-release-{task_id[:32]}",
-                         daemon=True).start()
+                         daemon=False).start()
 
     # --- the whole task ---------------------------------------------------------------
 
@@ -110,6 +154,7 @@ class CgroupV1Limits:
             except OSError:
                 continue
             pids.update(int(p) for p in text.split() if p.isdigit())
+        pids.discard(os.getpid())  # never this executor (a launch thread in the group's moment)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -160,6 +205,17 @@ class CgroupV1Limits:
                     self.kill_all(task_id)
                     with self._lock:
                         self._watched.pop(task_id, None)
+
+
+def _own_groups() -> dict[str, str]:
+    """The calling thread's group path in each v1 hierarchy (from /proc/thread-self/cgroup)."""
+    groups = {}
+    with open("/proc/thread-self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for controller in controllers.split(","):
+                groups[controller] = path
+    return groups
 
 
 def _write_quietly(path: Path, value: str) -> None:

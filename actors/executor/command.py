@@ -13,7 +13,11 @@ stderr there, in its own process group, under the task's limits (see `limits.py`
 
 A task with `CommandInfo.uris` is fetched first (actors/fetcher: a child process that
 reads local files as the task's user and hands it what it fetched, watched by a thread
-that posts TaskFetched), so a download never holds up this actor.
+that posts TaskFetched), so a download never holds up this actor. Its process is started
+on a launch thread of the process runner (cgroups, fork and exec: `_Launch`), which posts
+TaskStarted; TASK_RUNNING is sent from that message's handler, so launches do not queue
+behind each other on this actor and every decision stays in a handler. A task killed
+while it is being started goes TASK_KILLING -> TASK_KILLED, never TASK_RUNNING.
 
 It exits on ShutdownExecutor (after killing its tasks), or when every task is terminal and
 acknowledged and nothing arrived for `MESOBUS_EXECUTOR_IDLE_TIMEOUT` seconds (registered or
@@ -32,7 +36,9 @@ import logging
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import msgpack
@@ -60,6 +66,7 @@ from messages import (
     TaskInfo,
     TaskFetched,
     TaskProcessExited,
+    TaskStarted,
     TaskState,
 )
 from messages.ids import COMMAND_EXECUTOR_ID, id_problem
@@ -76,6 +83,36 @@ class RunningTask:
     sandbox: Path
     killing: bool = False
     kill_timer: str = ""
+
+
+@dataclass
+class StartingTask:
+    info: TaskInfo
+    sandbox: Path
+    env: dict[str, str]
+    kill_grace: float | None = None  # set when a kill arrived while it was being started
+
+
+@dataclass
+class Spawned:
+    """Processes the launch threads started whose TaskStarted is not handled yet (the
+    actor's thread takes them from here)."""
+
+    processes: dict[str, TaskProcess] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, task_id: str, process: TaskProcess) -> None:
+        with self.lock:
+            self.processes[task_id] = process
+
+    def take(self, task_id: str) -> TaskProcess | None:
+        with self.lock:
+            return self.processes.pop(task_id, None)
+
+    def take_all(self) -> dict[str, TaskProcess]:
+        with self.lock:
+            taken, self.processes = self.processes, {}
+        return taken
 
 
 @dataclass
@@ -104,6 +141,8 @@ class CommandExecutor(OutputStreaming, Executor):
         self.fetcher = fetcher  # start_fetcher's signature; tests swap it
         self.fetching: dict[str, FetchingTask] = {}
         self.limits = limits or detect_limits(env.limits, scope=f"{env.agent_id}-{env.framework_id}")
+        self.starting: dict[str, StartingTask] = {}  # handed to a launch thread
+        self.spawned = Spawned()
         self.running: dict[str, RunningTask] = {}
         self.shutting_down = False
         self._idle_generation = 0
@@ -174,45 +213,50 @@ class CommandExecutor(OutputStreaming, Executor):
             self.update(msg.task_id, TaskState.TASK_KILLED, message="the executor is shutting down")
         else:
             self._start(fetching.info, fetching.user, fetching.sandbox)
-        if self.shutting_down and not self.running and not self.fetching:
-            self.exit()
+        self._exit_if_done()
 
     def _start(self, task: TaskInfo, user: TaskUser, sandbox: Path) -> None:
-        """Start the task's process in its (fetched) sandbox: TASK_RUNNING, or TASK_FAILED."""
+        """Hand the task's start to a launch thread; TaskStarted says how it went."""
         assert task.command is not None
         argv = command_argv(task.command)
-        if user.switches:  # joined to its limits as root first, then its own user
-            argv = become_argv(user.uid, user.gid, user.groups) + argv
-        argv = self.limits.wrap(
-            argv,
-            task.task_id,
-            cpus=task.resources.scalar("cpus"),
-            mem_mb=task.resources.scalar("mem"),
-        )
-        report = self.post_to_self
-        task_id = task.task_id
+        as_user = user if user.switches else None
+        if as_user is not None and self.limits.wrapper_as_root:
+            # The limits' wrapper joins cgroups as root first, then becomes the user.
+            argv, as_user = become_argv(user.uid, user.gid, user.groups) + argv, None
+        env = self._task_environment(task, sandbox, user)
+        self.starting[task.task_id] = StartingTask(task, sandbox, env)
+        start = _Launch(task.task_id, argv, task.resources.scalar("cpus"), task.resources.scalar("mem"),
+                        sandbox, env, as_user)
         try:
-            process = self.runner.start(
-                argv,
-                cwd=sandbox,
-                env=self._task_environment(task, sandbox, user),
-                stdout=sandbox / "stdout",
-                stderr=sandbox / "stderr",
-                on_exit=lambda code: report(TaskProcessExited(task_id, code)),
-            )
-        except (OSError, ValueError, subprocess.SubprocessError) as err:
-            self.limits.release(task.task_id)
-            self.update(
-                task.task_id,
-                TaskState.TASK_FAILED,
-                message=f"cannot start the command: {err}",
-                reason=StatusReason.REASON_CONTAINER_LAUNCH_FAILED,
-            )
+            self.runner.submit(partial(start.run, self.runner, self.limits, self.spawned, self.post_to_self))
+        except RuntimeError as err:  # the runner is closed: the executor is stopping
+            self.starting.pop(task.task_id)
+            self.update(task.task_id, TaskState.TASK_FAILED, message=f"cannot start the command: {err}",
+                        reason=StatusReason.REASON_CONTAINER_LAUNCH_FAILED)
+
+    @on(TaskStarted)
+    def _on_task_started(self, msg: TaskStarted) -> None:
+        starting = self.starting.pop(msg.task_id, None)
+        process = self.spawned.take(msg.task_id)
+        if starting is None:
             return
-        self.running[task.task_id] = RunningTask(task, process, sandbox)
-        self.stream_output(task, sandbox)  # when the framework asked for it (messages/output.py)
-        self.update(task.task_id, TaskState.TASK_RUNNING, message=f"pid {process.pid}")
-        self.health.start(task, sandbox, self._task_environment(task, sandbox, user))
+        if not msg.error and process is None:
+            msg = TaskStarted(msg.task_id, error="its process is not known to this executor")
+        if msg.error:
+            self.limits.release(msg.task_id)
+            self.update(msg.task_id, TaskState.TASK_FAILED, message=msg.error,
+                        reason=StatusReason.REASON_CONTAINER_LAUNCH_FAILED)
+            self._exit_if_done()
+            return
+        assert process is not None
+        task_id = msg.task_id
+        running = self.running[task_id] = RunningTask(starting.info, process, starting.sandbox)
+        if starting.kill_grace is not None:  # killed while it started: never RUNNING
+            self._terminate(running, starting.kill_grace)
+            return
+        self.stream_output(starting.info, starting.sandbox)  # when the framework asked for it (messages/output.py)
+        self.update(task_id, TaskState.TASK_RUNNING, message=f"pid {msg.pid}")
+        self.health.start(starting.info, starting.sandbox, starting.env)
 
     def kill_task(self, task_id: str) -> None:
         fetching = self.fetching.pop(task_id, None)
@@ -220,34 +264,45 @@ class CommandExecutor(OutputStreaming, Executor):
             fetching.run.kill()
             self.update(task_id, TaskState.TASK_KILLED, message="killed while its URIs were being fetched")
             return
+        starting = self.starting.get(task_id)
+        if starting is not None:
+            if starting.kill_grace is None:  # its process gets SIGTERM once it exists (_on_task_started)
+                starting.kill_grace = self._kill_grace(starting.info)
+                self.update(task_id, TaskState.TASK_KILLING)
+            return
         running = self.running.get(task_id)
         if running is None:
             log.info("%s: kill for %s, which is not running here", self.address, task_id)
             return
         if running.killing:
             return
-        grace = self.requested_grace_period
-        if grace is None:
-            grace = running.info.kill_grace_period
-        if grace is None:
-            grace = self.env.kill_grace_period
-        running.killing = True
         self.update(task_id, TaskState.TASK_KILLING)
+        self._terminate(running, self._kill_grace(running.info))
+
+    def _kill_grace(self, info: TaskInfo) -> float:
+        """The KillTask's grace period, else the task's, else the executor's."""
+        for grace in (self.requested_grace_period, info.kill_grace_period):
+            if grace is not None:
+                return grace
+        return self.env.kill_grace_period
+
+    def _terminate(self, running: RunningTask, grace: float) -> None:
+        """SIGTERM to the task's process group, SIGKILL when `grace` seconds are over."""
+        running.killing = True
         running.process.signal(signal.SIGTERM)
         if grace > 0:
-            running.kill_timer = self.delay(grace, KillGraceExpired(task_id))
+            running.kill_timer = self.delay(grace, KillGraceExpired(running.info.task_id))
         else:
             running.process.signal(signal.SIGKILL)
 
     def shutdown(self) -> None:
         self.shutting_down = True
         self.requested_grace_period = None
-        for task_id in list(self.running) + list(self.fetching):
+        for task_id in list(self.running) + list(self.fetching) + list(self.starting):
             self.kill_task(task_id)
-        for task_id in [t for t in self.tasks if t not in self.running]:
+        for task_id in [t for t in self.tasks if t not in self.running and t not in self.starting]:
             self.update(task_id, TaskState.TASK_KILLED, message="executor shut down")
-        if not self.running:
-            self.exit()
+        self._exit_if_done()
 
     def acknowledged(self, task_id: str, uuid: str) -> None:
         self._arm_idle()
@@ -284,8 +339,7 @@ class CommandExecutor(OutputStreaming, Executor):
             self.update(
                 msg.task_id, TaskState.TASK_FAILED, message=how, exit_code=exit_code(msg.returncode), data=tail
             )
-        if self.shutting_down and not self.running:
-            self.exit()
+        self._exit_if_done()
 
     @on(KillGraceExpired)
     def _on_kill_grace_expired(self, msg: KillGraceExpired) -> None:
@@ -297,7 +351,12 @@ class CommandExecutor(OutputStreaming, Executor):
     # --- idleness -----------------------------------------------------------------------
 
     def _idle(self) -> bool:
-        return not self.running and not self.fetching and not self.tasks and not self.unacknowledged
+        return (not self.running and not self.starting and not self.fetching and not self.tasks
+                and not self.unacknowledged)
+
+    def _exit_if_done(self) -> None:
+        if self.shutting_down and not self.running and not self.starting and not self.fetching:
+            self.exit()
 
     def _arm_idle(self) -> None:
         if not self._idle():
@@ -316,8 +375,14 @@ class CommandExecutor(OutputStreaming, Executor):
 
     def on_stop(self) -> None:
         self.health.stop_all()
-        for running in self.running.values():  # never leave tasks behind
-            running.process.signal(signal.SIGKILL)
+        # Launches under way end first, so that their processes are killed too (pykka says
+        # the actor stopped before on_stop: waiting for nothing would delay its unsubscribe).
+        self.runner.close(wait=bool(self.starting))
+        processes = {task_id: r.process for task_id, r in self.running.items()} | self.spawned.take_all()
+        for process in processes.values():
+            process.signal(signal.SIGKILL)  # never leave tasks behind
+        for task_id in {*processes, *self.starting}:
+            self.limits.release(task_id)  # nor their cgroups
         for fetching in self.fetching.values():
             fetching.run.kill()
         super().on_stop()
@@ -349,6 +414,42 @@ class CommandExecutor(OutputStreaming, Executor):
             MESOBUS_SANDBOX=str(sandbox),
         )
         return env
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """One task's start, run on a launch thread: its limits (cgroups), then its process,
+    born inside them. It touches no state of the actor's: it reports with TaskStarted."""
+
+    task_id: str
+    argv: list[str]
+    cpus: float
+    mem_mb: float
+    sandbox: Path
+    env: dict[str, str]
+    user: TaskUser | None  # the process runner switches to it (None: no switch here)
+
+    def run(self, runner: ProcessRunner, limits: Limits, spawned: Spawned, post: Callable[[object], None]) -> None:
+        task_id = self.task_id
+        reported = threading.Event()  # TaskProcessExited must come after TaskStarted
+
+        def exited(code: int) -> None:
+            reported.wait()
+            post(TaskProcessExited(task_id, code))
+
+        try:
+            argv = limits.wrap(self.argv, task_id, cpus=self.cpus, mem_mb=self.mem_mb)
+            process = runner.start(argv, cwd=self.sandbox, env=self.env, stdout=self.sandbox / "stdout",
+                                   stderr=self.sandbox / "stderr", on_exit=exited, user=self.user,
+                                   born_in=limits.joined(task_id))
+        except (OSError, ValueError, subprocess.SubprocessError) as err:
+            post(TaskStarted(task_id, error=f"cannot start the command: {err}"))
+            return
+        spawned.put(task_id, process)
+        try:
+            post(TaskStarted(task_id, process.pid))
+        finally:
+            reported.set()  # whatever happened, the exit watcher must not wait forever
 
 
 def private_to(sandbox: Path, user: TaskUser) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -43,11 +44,18 @@ _MEMORY_FAILURE = re.compile(rb"MemoryError|Cannot allocate memory|bad_alloc|[Oo
 
 class Limits(Protocol):
     name: str
+    # Whether wrap()'s argv must start as root (it joins cgroups itself): the task's user
+    # is then taken on after it (become.py), not by the process runner.
+    wrapper_as_root: bool
 
     def describe(self) -> str: ...
 
     def wrap(self, argv: list[str], task_id: str, *, cpus: float, mem_mb: float) -> list[str]:
         """The argv that runs `argv` under the task's limits (same pid: the wrapper execs)."""
+
+    def joined(self, task_id: str) -> AbstractContextManager[None]:
+        """Around the start of the task's process (in the thread that starts it): what is
+        needed for the process to be born under the limits (cgroups v1 moves the thread)."""
 
     def memory_limited(self, task_id: str, returncode: int, stderr: Path | None) -> bool:
         """Whether the task's end was caused by its memory limit (as far as can be told)."""
@@ -58,12 +66,16 @@ class Limits(Protocol):
 
 class NoLimits:
     name = "none"
+    wrapper_as_root = False
 
     def describe(self) -> str:
         return "none: task cpus and mem are not enforced"
 
     def wrap(self, argv: list[str], task_id: str, *, cpus: float, mem_mb: float) -> list[str]:
         return list(argv)
+
+    def joined(self, task_id: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def memory_limited(self, task_id: str, returncode: int, stderr: Path | None) -> bool:
         return False
@@ -91,6 +103,7 @@ class RlimitLimits(NoLimits):
 
 class CgroupV2Limits(NoLimits):
     name = "cgroups-v2"
+    wrapper_as_root = True  # its wrapper writes cgroup.procs, which the task's user may not
 
     def __init__(self, root: Path = CGROUP_ROOT, parent: str = "mesobus") -> None:
         self.root = Path(root)

@@ -13,6 +13,10 @@
 Each task runs in its own session (so its own process group): signals go to the whole
 group, so a shell's children die with it. When the task's main process exits, whatever
 it left behind in its group is killed.
+
+Starting a task (its cgroups, fork and exec) takes milliseconds, so the command executor
+does it on the runner's launch threads (`submit`, a bounded pool), never on its actor's
+thread: launches run side by side and the actor goes on handling messages meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import os
 import signal
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
@@ -31,6 +37,8 @@ if TYPE_CHECKING:
     from actors.executor.task_user import TaskUser
 
 log = logging.getLogger(__name__)
+
+LAUNCH_THREADS = 4  # tasks started at once; more only queue for the same cores and locks
 
 
 def command_argv(command: CommandInfo) -> list[str]:
@@ -70,6 +78,18 @@ class TaskProcess:
 class ProcessRunner:
     """Starts task processes; swap it in tests for one that starts nothing."""
 
+    def __init__(self, launch_threads: int = LAUNCH_THREADS) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=launch_threads, thread_name_prefix="task-launch")
+
+    def submit(self, launch: Callable[[], None]) -> None:
+        """Run `launch` (which calls `start` and reports what happened) on a launch thread.
+        Raises RuntimeError once the runner is closed."""
+        self._pool.submit(_logged, launch)
+
+    def close(self, wait: bool = True) -> None:
+        """Drop the launches not yet begun; wait for those under way (when `wait`)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
     def start(
         self,
         argv: list[str],
@@ -80,28 +100,45 @@ class ProcessRunner:
         stderr: Path,
         on_exit: Callable[[int], None],
         user: "TaskUser | None" = None,
+        born_in: AbstractContextManager[None] | None = None,
     ) -> TaskProcess:
         """Start `argv` (as `user`, with its groups, when given); `on_exit(returncode)` is
         called from a watcher thread when it ends (negative: killed by that signal).
+        `born_in` is entered around the fork alone (the task's cgroups v1: see
+        cgroups_v1.py), not around the watcher thread, which must stay in the executor's.
         Raises OSError when it cannot be started."""
         switch = user.popen_args() if user is not None else {}
-        with open(stdout, "ab") as out, open(stderr, "ab") as err:
-            popen = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-                close_fds=True,
-                **switch,
-            )
+        popen: subprocess.Popen | None = None
+        try:
+            with open(stdout, "ab") as out, open(stderr, "ab") as err, born_in or nullcontext():
+                popen = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    close_fds=True,
+                    **switch,
+                )
+        except BaseException:
+            if popen is not None:  # started, but leaving `born_in` failed: it is not watched
+                TaskProcess(popen).signal(signal.SIGKILL)
+                popen.wait()
+            raise
         process = TaskProcess(popen)
         threading.Thread(
             target=_watch, args=(process, on_exit), name=f"task-{popen.pid}", daemon=True
         ).start()
         return process
+
+
+def _logged(launch: Callable[[], None]) -> None:
+    try:
+        launch()
+    except Exception:  # a pool thread's exception would otherwise vanish into its future
+        log.exception("a task launch failed")
 
 
 def _watch(process: TaskProcess, on_exit: Callable[[int], None]) -> None:

@@ -89,8 +89,27 @@ class FakeRunner:
         self.argvs: dict[str, list[str]] = {}
         self.envs: dict[str, dict[str, str]] = {}
         self.fail_with: Exception | None = None
+        self.held: list[Callable[[], None]] | None = None
 
-    def start(self, argv, *, cwd: Path, env, stdout: Path, stderr: Path, on_exit, user=None) -> FakeProcess:
+    def submit(self, launch: Callable[[], None]) -> None:
+        if self.held is not None:
+            self.held.append(launch)  # the test runs it with `release_launches`
+        else:
+            launch()  # on the actor's thread: its TaskStarted is handled when the transport settles
+
+    def hold_launches(self) -> None:
+        """From now on, launches wait (as on busy launch threads) until `release_launches`."""
+        self.held = []
+
+    def release_launches(self) -> None:
+        held, self.held = self.held or [], None
+        for launch in held:
+            launch()
+
+    def close(self, wait: bool = True) -> None:
+        pass
+
+    def start(self, argv, *, cwd: Path, env, stdout: Path, stderr: Path, on_exit, user=None, born_in=None) -> FakeProcess:
         if self.fail_with is not None:
             raise self.fail_with
         task_id = cwd.name

@@ -115,6 +115,47 @@ def test_kill_grace_period_comes_from_the_kill_then_the_task(executor, runner, c
     assert runner.started["t1"].signals == [signal.SIGTERM, signal.SIGKILL]
 
 
+def test_launches_do_not_wait_for_each_other_on_the_executors_thread(executor, agent, runner, transport):
+    runner.hold_launches()  # both launches are under way on launch threads
+    say(transport, ADDRESS, run(task("t1")))
+    say(transport, ADDRESS, run(task("t2")))
+    assert agent.states("t1") == agent.states("t2") == [S.TASK_STARTING]  # handled; not started yet
+    runner.release_launches()
+    transport.settle()
+    assert agent.states("t1") == agent.states("t2") == [S.TASK_STARTING, S.TASK_RUNNING]
+    assert agent.updates("t2")[-1].status.message == f"pid {runner.started['t2'].pid}"
+
+
+def test_task_killed_while_it_starts_is_terminated_once_started_and_never_running(
+        executor, agent, runner, clock, transport):
+    runner.hold_launches()
+    say(transport, ADDRESS, run(task("t1")))
+    say(transport, ADDRESS, KillTask("f1", "t1", grace_period=2.0))
+    assert agent.states("t1") == [S.TASK_STARTING, S.TASK_KILLING]
+    runner.release_launches()
+    transport.settle()
+    assert runner.started["t1"].signals == [signal.SIGTERM]  # with the kill's grace period
+    clock.advance(2)
+    transport.settle()
+    assert runner.started["t1"].signals == [signal.SIGTERM, signal.SIGKILL]
+    exited(transport, "t1", -9)
+    assert agent.states("t1") == [S.TASK_STARTING, S.TASK_KILLING, S.TASK_KILLED]
+
+
+def test_shutdown_while_a_task_starts_waits_for_its_process_and_kills_it(executor, agent, runner, transport):
+    runner.hold_launches()
+    say(transport, ADDRESS, run(task("t1")))
+    say(transport, ADDRESS, ShutdownExecutor("f1", "mesobus-command"))
+    assert executor.actor_ref.is_alive()  # its process is being started: not left behind
+    runner.release_launches()
+    transport.settle()
+    assert runner.started["t1"].signals[0] == signal.SIGTERM
+    exited(transport, "t1", -signal.SIGTERM)
+    assert agent.states("t1") == [S.TASK_STARTING, S.TASK_KILLING, S.TASK_KILLED]
+    executor.actor_ref.actor_stopped.wait(2)
+    assert not executor.actor_ref.is_alive()
+
+
 def test_task_that_ends_on_sigterm_is_not_sigkilled(executor, agent, runner, clock, transport):
     say(transport, ADDRESS, run(task("t1")))
     say(transport, ADDRESS, KillTask("f1", "t1"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,41 @@ def test_ordinary_failure_is_not_taken_for_a_memory_limit(tmp_path):
     stderr.write_text("file not found\n")
     assert RlimitLimits().memory_limited("t1", 1, stderr) is False
     assert RlimitLimits().memory_limited("t1", 0, stderr) is False
+
+
+def _v1_or_skip(scope: str):
+    from actors.executor.cgroups_v1 import CgroupV1Limits, cgroup_v1_problem
+
+    why = cgroup_v1_problem() if os.geteuid() == 0 else "not root"
+    if why:
+        pytest.skip(f"real cgroups v1 needed: {why}")
+    limits = CgroupV1Limits(scope=scope)
+    limits.setup()
+    return limits
+
+
+def test_a_task_is_born_in_its_v1_groups_with_its_limits_and_the_launching_thread_goes_home(tmp_path):
+    from actors.executor.cgroups_v1 import CONTROLLERS
+
+    limits = _v1_or_skip(f"unit-{os.getpid()}")
+    home = Path("/proc/thread-self/cgroup").read_text()
+    assert limits.wrap(["sleep", "5"], "t1", cpus=0.25, mem_mb=48) == ["sleep", "5"]  # no wrapper process
+    try:
+        with limits.joined("t1"):
+            child = subprocess.Popen(["sleep", "5"], start_new_session=True)
+        assert Path("/proc/thread-self/cgroup").read_text() == home
+        for controller in CONTROLLERS:
+            assert str(child.pid) in (limits.group(controller, "t1") / "cgroup.procs").read_text().split()
+        memory, cpu = limits.group("memory", "t1"), limits.group("cpu", "t1")
+        assert (memory / "memory.limit_in_bytes").read_text().strip() == str(48 * 1024 * 1024)
+        assert (memory / "memory.swappiness").read_text().strip() == "0"  # inherited from the parent
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "25000"
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+        assert (limits.group("pids", "t1") / "pids.max").read_text().strip() == "4096"
+    finally:
+        limits.release("t1")  # kills what is in the groups (never this process), removes them
+    assert child.wait(5) == -9
+    deadline = time.monotonic() + 5
+    while any(limits.group(c, "t1").exists() for c in CONTROLLERS) and time.monotonic() < deadline:
+        time.sleep(0.05)  # removed by a thread of its own
+    assert not any(limits.group(c, "t1").exists() for c in CONTROLLERS)
