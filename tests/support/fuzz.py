@@ -184,6 +184,9 @@ def run_fuzz(url: str, work: Path, count: int, *, settle_timeout: float = 120.0,
         master = cluster.start_master()
         agent = cluster.start_agent("h1")
         cluster.wait_ready()
+        # Registered, not only started: an UnregisterAgent naming an agent the master does not
+        # know yet is a harmless no-op it handles, not a forgery it refuses.
+        cluster.wait_log(agent, "registered as ", timeout=60)
         targets = ["master", _agent_address(url)]
         time.sleep(1.0)  # registered and settled: RSS from here
         before = {"master": rss_mb(master.pid), "agent": rss_mb(agent.pid)}
