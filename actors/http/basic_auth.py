@@ -21,8 +21,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from actors.config_text import read_config_text
+
 PRINCIPAL_KEY = "mesobus.principal"  # where the middleware leaves the authenticated principal in the scope
-MAX_FILE_BYTES = 1 << 20
 MAX_HEADER_BYTES = 4096  # a longer Authorization header is refused before decoding
 
 
@@ -90,17 +91,9 @@ def parse_credentials_json(text: str) -> Credentials:
 
 def load_credentials(path: str | Path) -> Credentials:
     """Read a credentials file; CredentialsError names the file and the problem."""
+    text = read_config_text(path, CredentialsError)
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise CredentialsError(f"{path}: {err.strerror or err}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise CredentialsError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return parse_credentials_json(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise CredentialsError(f"{path}: not UTF-8 text") from None
+        return parse_credentials_json(text)
     except CredentialsError as err:
         raise CredentialsError(f"{path}: {err}") from None
 

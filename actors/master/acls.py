@@ -51,6 +51,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actors.config_text import read_config_text
+
 # action -> the name of the object its rules restrict
 OBJECTS: dict[str, str] = {
     "register_frameworks": "roles",
@@ -84,7 +86,6 @@ OBJECTS: dict[str, str] = {
 IMPLICIT = frozenset({"view_flags", "register_agents", "mark_agents_gone", "drain_agents", "deactivate_agents",
                       "reactivate_agents", "update_maintenance_schedules", "get_maintenance_schedules",
                       "start_maintenances", "stop_maintenances", "get_maintenance_statuses"})
-MAX_FILE_BYTES = 1 << 20
 
 
 class ACLError(ValueError):
@@ -151,18 +152,7 @@ class ACLs:
 
 def load_acls(path: str | Path) -> ACLs:
     """Read and check an ACL file; ACLError names the problem."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise ACLError(f"{path}: {err.strerror or err}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ACLError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ACLError(f"{path}: not UTF-8 text") from None
+    text = read_config_text(path, ACLError)
     try:
         return parse_acls(text, source=str(path))
     except ACLError as err:

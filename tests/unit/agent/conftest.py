@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from actors.agent.launcher import InProcessLauncher
+from actors.executor.limits import NoLimits
 from tests.unit.agent.fakes import CMD, Cluster, FakeLauncher, Recorder
 
 
@@ -26,3 +28,13 @@ def executor(transport):
     ref.proxy().address.get()
     yield ref._actor_weakref()
     ref.stop()
+
+
+@pytest.fixture
+def embedded(transport, tmp_path):
+    """The agent with real command executors in its process (real processes, no limits)."""
+    launcher = InProcessLauncher(transport, command_executor_options={"limits": NoLimits()})
+    c = Cluster(transport, tmp_path / "work", launcher, master={"auto_ack": True})
+    yield c
+    c.stop()
+    launcher.close()

@@ -6,22 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.agent.launcher import InProcessLauncher
-from actors.executor.limits import NoLimits
 from messages import CommandInfo, CommandURI, ContainerInfo, ContainerType, KillTask, Resources, StatusReason, TaskInfo, TaskState
 from tests.support.file_server import FileServer
-from tests.unit.agent.fakes import Cluster, command_task, run, wait_for
+from tests.unit.agent.fakes import command_task, run, wait_for
 
 S = TaskState
-
-
-@pytest.fixture
-def embedded(transport, tmp_path):
-    launcher = InProcessLauncher(transport, command_executor_options={"limits": NoLimits()})
-    c = Cluster(transport, tmp_path / "work", launcher, master={"auto_ack": True})
-    yield c
-    c.stop()
-    launcher.close()
 
 
 @pytest.fixture

@@ -4,23 +4,10 @@ themselves take a little real time."""
 
 from __future__ import annotations
 
-import pytest
-
-from actors.agent.launcher import InProcessLauncher
-from actors.executor.limits import NoLimits
 from messages import KillTask, StatusReason, TaskState
-from tests.unit.agent.fakes import Cluster, Recorder, command_task, run, wait_for
+from tests.unit.agent.fakes import Recorder, command_task, run, wait_for
 
 S = TaskState
-
-
-@pytest.fixture
-def embedded(transport, tmp_path):
-    launcher = InProcessLauncher(transport, command_executor_options={"limits": NoLimits()})
-    c = Cluster(transport, tmp_path / "work", launcher, master={"auto_ack": True})
-    yield c
-    c.stop()
-    launcher.close()
 
 
 def finished(cluster, task_id):
