@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from actors.executor.readiness import checks_in, parse_readiness, readiness_loop
+from actors.executor.readiness import checks_in, local_url, parse_readiness, readiness_loop
 from messages import Envelope, ExecutorToFramework, TaskInfo
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,9 @@ def probe(check: dict[str, Any], env: dict[str, str], cwd: Path) -> tuple[bool, 
         except OSError as err:
             return False, f"TCP connect to port {port}: {err}"
     scheme = "https" if protocol == "HTTPS" else "http"
-    url = f"{scheme}://127.0.0.1:{port}{check.get('path') or '/'}"
+    url = local_url(scheme, port, check.get("path"))
+    if url is None:
+        return False, "the check's path is not an absolute path"
     context = ssl._create_unverified_context() if scheme == "https" else None  # tasks use their own certs
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310

@@ -49,6 +49,20 @@ def checks_in(data: bytes, key: str, most: int) -> list[dict[str, Any]]:
     return [c for c in checks[:most] if isinstance(c, dict)]
 
 
+def local_url(scheme: str, port: int, path: object) -> str | None:
+    """The URL of `path` on this host's `port`, or None when `path` (from a framework) is
+    not an absolute path: "@other.host/" after "127.0.0.1:PORT" would name another host.
+
+    >>> local_url("http", 8080, "/ready"), local_url("http", 8080, "@example.com/")
+    ('http://127.0.0.1:8080/ready', None)
+    """
+    path = path or "/"
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//") or any(
+            c in path for c in "@\\ \t\r\n"):
+        return None
+    return f"{scheme}://127.0.0.1:{port}{path}"
+
+
 def parse_readiness(data: bytes) -> list[dict[str, Any]]:
     return checks_in(data, "readinessChecks", MAX_CHECKS)
 
@@ -66,7 +80,10 @@ def attempt(check: dict[str, Any], env: dict[str, str]) -> dict[str, Any] | None
         log.warning("readiness check %s: portName names no port of the task", check.get("name"))
         return None
     scheme = "https" if str(check.get("protocol", "HTTP")).upper() == "HTTPS" else "http"
-    url = f"{scheme}://127.0.0.1:{port}{check.get('path') or '/'}"
+    url = local_url(scheme, port, check.get("path"))
+    if url is None:
+        log.warning("readiness check %s: its path is not an absolute path", check.get("name"))
+        return None
     context = ssl._create_unverified_context() if scheme == "https" else None  # tasks use their own certs
     timeout = _seconds(check, "timeoutSeconds", 10)
     try:

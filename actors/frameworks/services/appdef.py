@@ -17,6 +17,7 @@ import copy
 import math
 from typing import Any
 
+from actors.executor.readiness import local_url
 from actors.frameworks.services.constraints import constraint_error
 from actors.frameworks.services.paths import canonical_id, normalize_id, path_error
 
@@ -276,6 +277,8 @@ def _check_health(app: dict, errors: _Errors) -> None:
             if protocol in ("HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS"):
                 check.setdefault("path", "/")
                 check.setdefault("ignoreHttp1xx", False)
+                if local_url("http", 1, check["path"]) is None:
+                    errors.add(f"{where}/path", "must be an absolute path on the task's host")
         out.append(check)
     app["healthChecks"] = out
 
@@ -305,6 +308,8 @@ def _check_readiness(app: dict, errors: _Errors) -> None:
         for key in ("name", "path", "portName"):
             if not isinstance(check[key], str) or not check[key]:
                 errors.add(f"{where}/{key}", "must be non-empty text")
+        if isinstance(check["path"], str) and check["path"] and local_url("http", 1, check["path"]) is None:
+            errors.add(f"{where}/path", "must be an absolute path on the task's host")
         if isinstance(check["portName"], str) and check["portName"] not in names:
             errors.add(f"{where}/portName", "must be the name of one of the app's portDefinitions")
         for key in ("intervalSeconds", "timeoutSeconds"):

@@ -100,3 +100,13 @@ def test_the_executor_checks_until_ready_and_reports_each_change() -> None:
         server.shutdown()
     assert [r["ready"] for r in sent] == [False, True]  # the second 503 changed nothing: not sent
     assert sent[-1]["lastResponse"] == {"status": 200, "contentType": "text/plain", "body": "200 at /ready"}
+
+
+def test_check_paths_must_be_absolute_paths_on_the_tasks_host():
+    """"@example.com/" after "127.0.0.1:PORT" would send the executor's check elsewhere."""
+    for key, check in (("healthChecks", {"protocol": "HTTP", "path": "@example.com/"}),
+                       ("readinessChecks", {"path": "@example.com/", "portName": "http"})):
+        with pytest.raises(AppInvalid) as err:
+            normalize(dict(APP, **{key: [check]}))
+        assert err.value.details[0]["path"] == f"/{key}(0)/path"
+        assert "absolute path" in err.value.details[0]["errors"][0]
