@@ -38,9 +38,12 @@ class MasterConfig:
     # how long a framework known only from an agent's re-registration (master restart)
     # waits for its scheduler before it is removed (at least its own failover_timeout)
     recovered_framework_timeout: float = 600.0
-    # what `state()` keeps of the past
+    # what `state()` keeps of the past: finished tasks are remembered (to answer
+    # reconciliation) up to `max_completed_tasks` in all; the operator API shows each
+    # framework's newest `max_completed_tasks_per_framework` of them (Mesos' flag and default)
     max_completed_frameworks: int = 1000
     max_completed_tasks: int = 10000
+    max_completed_tasks_per_framework: int = 1000
     max_removed_agents: int = 10000
     # the leader epoch stamped on everything the master sends (`mesobus master` takes it
     # from the leader lock; 0: no election, e.g. embedded); followers ignore older epochs
@@ -70,6 +73,7 @@ class MasterConfig:
             "max_missed_heartbeats",
             "max_completed_frameworks",
             "max_completed_tasks",
+            "max_completed_tasks_per_framework",
             "max_removed_agents",
         ):
             value = getattr(self, name)

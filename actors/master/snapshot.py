@@ -311,7 +311,7 @@ def build_snapshot(m: "Master", version: int, cache: dict | None = None) -> Snap
         return view
 
     live = tuple(task(t) for t in m.tasks.live())
-    completed = tuple(task(t) for t in m.tasks.completed_tasks())
+    completed = tuple(task(t) for t in m.tasks.recent_completed(m.config.max_completed_tasks_per_framework))
     if cache is not None:
         cache.clear()
         cache.update(views)

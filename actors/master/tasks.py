@@ -191,6 +191,20 @@ class Tasks:
     def completed_tasks(self) -> Iterator[TaskRecord]:
         return iter(list(self._completed.values()))
 
+    def recent_completed(self, per_framework: int) -> list[TaskRecord]:
+        """The newest `per_framework` finished tasks of each framework, oldest first: what
+        the operator API shows (Mesos' --max_completed_tasks_per_framework), while all
+        `max_completed` are remembered for reconciliation."""
+        counts: dict[str, int] = {}
+        out = []
+        for (framework_id, _), record in reversed(self._completed.items()):
+            seen = counts.get(framework_id, 0)
+            if seen < per_framework:
+                counts[framework_id] = seen + 1
+                out.append(record)
+        out.reverse()
+        return out
+
     def live_count(self) -> int:
         return len(self._live)
 

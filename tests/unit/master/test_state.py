@@ -62,6 +62,7 @@ def test_uptime_follows_the_clock(cluster):
         ("offer_timeout", 0),
         ("allocation_interval", float("inf")),
         ("address", ""),
+        ("max_completed_tasks_per_framework", 0),
         ("epoch", -1),
     ],
 )
@@ -75,6 +76,7 @@ def test_config_defaults_are_those_of_mesos():
     assert (c.ping_interval, c.max_missed_pings) == (15.0, 5)
     assert (c.framework_heartbeat_interval, c.max_missed_heartbeats, c.offer_timeout) == (5.0, 3, None)
     assert c.allocation_interval == 1.0
+    assert c.max_completed_tasks_per_framework == 1000
 
 
 def test_malformed_message_is_dead_lettered_and_the_master_keeps_working(cluster, transport):

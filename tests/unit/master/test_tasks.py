@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from actors.master import MasterConfig
 from messages import (
     Accept,
     CommandInfo,
@@ -29,6 +30,7 @@ from messages import (
     UnregisterAgent,
     UnregisterFramework,
 )
+from tests.unit.master.fakes import Cluster
 
 CPU = Resources.parse("cpus:1;mem:128")
 
@@ -243,3 +245,19 @@ def test_exited_executor_is_forwarded_and_its_resources_recovered(cluster, fw, a
         ResourcesRecovered("f1", "a1", "*", Resources.parse("cpus:0.5"), None)
     ]
     assert cluster.state()["agents"][0]["executors"] == []
+
+
+def test_operator_api_shows_each_frameworks_newest_finished_tasks_while_reconciliation_knows_more(transport, clock):
+    config = MasterConfig(master_id="m1", hostname="master.test", max_completed_tasks_per_framework=2)
+    cluster = Cluster(transport, clock, config)
+    try:
+        f1, f2, agent = cluster.framework("f1"), cluster.framework("f2"), cluster.agent("a1", "cpus:4;mem:4096")
+        for fw, task_ids in ((f1, ("t1", "t2", "t3")), (f2, ("u1",))):
+            for task_id in task_ids:
+                launch(cluster, fw, agent, task_id)
+                agent.send(update(task_id, TaskState.TASK_FINISHED, uuid=f"x-{task_id}", framework_id=fw.id))
+        snap = cluster.master.proxy().snapshots.get().latest()
+        assert [(t.framework_id, t.task_id) for t in snap.completed_tasks] == [("f1", "t2"), ("f1", "t3"), ("f2", "u1")]
+        assert reconcile_answers(f1, ReconcileTasks("f1", (TaskRef("t1"),))) == [("t1", TaskState.TASK_FINISHED)]
+    finally:
+        cluster.stop()
