@@ -212,21 +212,25 @@ class Agents(Component):
         if self.registry.state.admitted.get(info.agent_id) != info.hostname:
             self.registry.write(AgentAdmission(info.agent_id, info.hostname))
 
-    def mark_gone(self, agent_id: str) -> None:
+    def mark_gone(self, agent_id: str) -> str | tuple[int, str] | None:
         """MarkAgentGone (an operator): written to the registry first; its tasks become
-        TASK_GONE_BY_OPERATOR, it is told to shut down and never admitted again."""
+        TASK_GONE_BY_OPERATOR, it is told to shut down and never admitted again. As in
+        Mesos, the agent must be registered, unreachable or admitted before a failover
+        and not back yet (else 404); one already gone is no change."""
         problem = address_id_problem("agent_id", agent_id)
         if problem:
             log.warning("master: refusing MarkAgentGone: %s", problem)
             self.metrics["master/invalid_agent_gone"] += 1
-            return
+            return problem
         if agent_id in self.registry.state.gone:
-            return
+            return None
+        if agent_id not in self._records and agent_id not in self.registry.state.admitted:
+            return 404, f"Agent {agent_id!r} not found"
         self.registry.write(AgentMarkedGone(agent_id))
         self.metrics["master/slaves_marked_gone"] += 1
         record = self._records.pop(agent_id, None)
         if record is None:
-            return
+            return None
         log.warning("master: agent %s marked gone by an operator", agent_id)
         self.stop_pinging(record)
         if record.reachable:

@@ -93,8 +93,8 @@ class OperatorCalls:
             return m.maintenance.start(msg.machines)
         elif isinstance(msg, StopMaintenance):
             return m.maintenance.stop(msg.machines)
-        elif isinstance(msg, MarkAgentGone):  # known or not (yet): never admitted from now on
-            m.agents.mark_gone(msg.agent_id)
+        elif isinstance(msg, MarkAgentGone):
+            return m.agents.mark_gone(msg.agent_id)
         elif isinstance(msg, TeardownFramework):
             if m.frameworks.get(msg.framework_id) is None:
                 return f"no framework {msg.framework_id!r}"

@@ -68,6 +68,7 @@ READS: dict[str, tuple[bool, Reader]] = {
     "GET_AGENTS": (True, lambda source, snap, call: shapes_v1.get_agents(snap)),
     "GET_FRAMEWORKS": (True, lambda source, snap, call: shapes_v1.get_frameworks(snap)),
     "GET_TASKS": (True, lambda source, snap, call: shapes_v1.get_tasks(snap)),
+    "GET_EXECUTORS": (True, lambda source, snap, call: shapes_v1.get_executors(snap)),
     "GET_ROLES": (True, _roles),
     "GET_WEIGHTS": (True, _weights),
     "GET_QUOTA": (True, _quota),
@@ -166,7 +167,7 @@ WRITES: dict[str, Write] = {
 ACCEPTED = {"RESERVE_RESOURCES", "UNRESERVE_RESOURCES"}  # Mesos answers these 202 Accepted
 
 NOT_CARRIED_OUT = {"SET_LOGGING_LEVEL", "GET_LOGGING_LEVEL", "CREATE_VOLUMES", "DESTROY_VOLUMES",
-                   "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS", "GET_EXECUTORS"}
+                   "GROW_VOLUME", "SHRINK_VOLUME", "GET_OPERATIONS"}
 
 
 async def call(request: Request) -> Response:

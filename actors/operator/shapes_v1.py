@@ -111,6 +111,20 @@ def get_frameworks(snap: Snapshot) -> dict[str, Any]:
                                      for f in snap.completed_frameworks]}
 
 
+def get_executors(snap: Snapshot) -> dict[str, Any]:
+    """Every executor the master knows of, by agent (what the snapshot keeps of each: no
+    command or container). Mesos' `orphan_executors` is always empty since 1.3."""
+    executors = []
+    for a in snap.agents:
+        for framework_id, executor_id, resources in a.executors:
+            info: dict[str, Any] = {"executor_id": id_json(executor_id), "framework_id": id_json(framework_id),
+                                    "resources": resources_full(resources)}
+            if executor_id != COMMAND_EXECUTOR_ID:
+                info["type"] = "CUSTOM"
+            executors.append({"agent_id": id_json(a.agent_id), "executor_info": info})
+    return {"executors": executors, "orphan_executors": []}
+
+
 def get_state(snap: Snapshot) -> dict[str, Any]:
-    return {"get_tasks": get_tasks(snap), "get_executors": {"executors": [], "orphan_executors": []},
+    return {"get_tasks": get_tasks(snap), "get_executors": get_executors(snap),
             "get_frameworks": get_frameworks(snap), "get_agents": get_agents(snap)}

@@ -109,6 +109,12 @@ def test_v1_reads_have_the_v1_shapes(client, cluster):
         assert frameworks[0]["framework_info"]["id"] == {"value": handle.framework_id}
         state = _call(client, {"type": "GET_STATE"}).json()["get_state"]
         assert set(state) == {"get_tasks", "get_executors", "get_frameworks", "get_agents"}
+        executors = _call(client, {"type": "GET_EXECUTORS"}).json()["get_executors"]
+        assert executors == state["get_executors"] and executors["orphan_executors"] == []
+        command = executors["executors"][0]  # the task's command executor
+        assert command["agent_id"] == tasks[0]["agent_id"]
+        assert command["executor_info"]["framework_id"] == {"value": handle.framework_id}
+        assert set(command["executor_info"]) == {"executor_id", "framework_id", "resources"}
         assert _call(client, {"type": "GET_HEALTH"}).json() == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
         metrics = _call(client, {"type": "GET_METRICS"}).json()["get_metrics"]["metrics"]
         assert {"name": "master/elected", "value": 1.0} in metrics
@@ -373,8 +379,12 @@ def test_an_agent_marked_gone_loses_its_tasks_and_leaves_the_cluster(client, clu
         agent = task["slave_id"]
         bad = _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {}}})
         assert bad.status_code == 400
+        stranger = _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": "no-such"}}})
+        assert stranger.status_code == 404 and "Agent 'no-such' not found" in stranger.text  # as Mesos
         gone = _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent}}})
         assert gone.status_code == 200
+        again = _call(client, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent}}})
+        assert again.status_code == 200  # already gone: no change, as Mesos
         wait_for(lambda: any(s.state.value == "TASK_GONE_BY_OPERATOR" for s in runner.scheduler.statuses),
                  message="TASK_GONE_BY_OPERATOR")
         wait_for(lambda: agent not in [s["id"] for s in client.get("/master/slaves").json()["slaves"]],
