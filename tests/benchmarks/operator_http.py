@@ -165,7 +165,7 @@ def cluster_throughput(pairs: int, window: float, warmup: float) -> dict[str, An
         cluster = start_cluster("noop", args, url, Path(tmp))
         events = FinishedTasks(Path(tmp) / "events.jsonl")
         polling, stop = threading.Event(), threading.Event()
-        polls: list[float] = []
+        polls: list[tuple[float, int]] = []
         poller = threading.Thread(target=_poll, args=(f"http://127.0.0.1:{port}", polling, stop, polls), daemon=True)
         try:
             cluster.start_framework(
@@ -216,7 +216,8 @@ def cluster_throughput(pairs: int, window: float, warmup: float) -> dict[str, An
         "cpu_ms_per_task_quiet": _medians(cpu[False]),
         "cpu_ms_per_task_polled": _medians(cpu[True]),
         "polls": len(polls),
-        "poll_p50_ms": round(statistics.median(polls), 1) if polls else None,
+        "poll_p50_ms": round(statistics.median(ms for ms, _ in polls), 1) if polls else None,
+        "poll_bytes_p50": int(statistics.median(size for _, size in polls)) if polls else None,
     }
 
 
@@ -269,7 +270,8 @@ class FinishedTasks:
         return sum(1 for t in self._finished if start <= t < end) / (end - start)
 
 
-def _poll(url: str, polling: threading.Event, stop: threading.Event, polls: list[float]) -> None:
+def _poll(url: str, polling: threading.Event, stop: threading.Event, polls: list[tuple[float, int]]) -> None:
+    """Read `/master/state` every 100 ms while `polling` is set: (ms, body bytes) each."""
     with httpx.Client(base_url=url, timeout=10) as client:
         while not stop.is_set():
             polling.wait()
@@ -277,8 +279,8 @@ def _poll(url: str, polling: threading.Event, stop: threading.Event, polls: list
                 continue
             t0 = time.perf_counter()
             try:
-                client.get("/master/state").raise_for_status()
-                polls.append((time.perf_counter() - t0) * 1000)
+                body = client.get("/master/state").raise_for_status().content
+                polls.append(((time.perf_counter() - t0) * 1000, len(body)))
             except httpx.HTTPError:
                 pass
 
@@ -313,7 +315,7 @@ def main() -> int:
         result.update({f"cluster_{k}": v for k, v in through.items()})
         print(f"cluster: {through['quiet_tasks_per_s']:.0f} tasks/s quiet, {through['polled_tasks_per_s']:.0f} "
               f"tasks/s with /master/state polled every 100 ms ({through['polls']} polls, p50 "
-              f"{through['poll_p50_ms'] or 0:.1f} ms); polled/quiet over {through['pairs']} pairs: median "
+              f"{through['poll_p50_ms'] or 0:.1f} ms, {through['poll_bytes_p50'] or 0:,} bytes); polled/quiet over {through['pairs']} pairs: median "
               f"{through['ratio_median']:.3f} (p25-p75 {through['ratio_p25']:.3f}-{through['ratio_p75']:.3f}, "
               f"min-max {through['ratio_min']:.3f}-{through['ratio_max']:.3f}): {100 * through['slowdown']:+.1f} % "
               f"slower (goal <= {100 * GOAL_SLOWDOWN:g} %)")
