@@ -315,7 +315,8 @@ def main() -> int:
         result.update({f"cluster_{k}": v for k, v in through.items()})
         print(f"cluster: {through['quiet_tasks_per_s']:.0f} tasks/s quiet, {through['polled_tasks_per_s']:.0f} "
               f"tasks/s with /master/state polled every 100 ms ({through['polls']} polls, p50 "
-              f"{through['poll_p50_ms'] or 0:.1f} ms, {through['poll_bytes_p50'] or 0:,} bytes); polled/quiet over {through['pairs']} pairs: median "
+              f"{through['poll_p50_ms'] or 0:.1f} ms, {through['poll_bytes_p50'] or 0:,} bytes); "
+              f"polled/quiet over {through['pairs']} pairs: median "
               f"{through['ratio_median']:.3f} (p25-p75 {through['ratio_p25']:.3f}-{through['ratio_p75']:.3f}, "
               f"min-max {through['ratio_min']:.3f}-{through['ratio_max']:.3f}): {100 * through['slowdown']:+.1f} % "
               f"slower (goal <= {100 * GOAL_SLOWDOWN:g} %)")
